@@ -1,0 +1,160 @@
+//! `/api/v1/audit`: the audit log as each party may see it. The operator sees everything; an
+//! organization's key sees the events that concern its organization, including the operator's
+//! actions on it.
+
+use axum::Json;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use futures_util::stream;
+use serde::Deserialize;
+
+use super::views::{AuditEventView, AuditPage, CheckpointsView, PublicKeyView};
+use crate::error::{ApiError, Problem};
+use crate::http::extract::{AppQuery, OrgCtx, Principal, resolve_org};
+use crate::state::AppState;
+use crate::storage::{self, audit::Scope};
+
+const MAX_PAGE: u64 = 1000;
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct AuditQuery {
+    /// Only events with a sequence number above this.
+    after: Option<i64>,
+    /// Page size, 1-1000 (default 100).
+    limit: Option<u64>,
+    /// Only this action, e.g. `organization.created`.
+    action: Option<String>,
+    /// Operator only: the events that concern this organization (slug or id).
+    org: Option<String>,
+}
+
+async fn scope_for(state: &AppState, principal: &Principal, org: Option<&str>) -> Result<Scope, ApiError> {
+    let requested = match org {
+        Some(name) => Some(
+            resolve_org(state, name)
+                .await?
+                .filter(|o| principal.can_see(o.id))
+                .ok_or_else(|| ApiError::not_found("organization"))?
+                .id,
+        ),
+        None => None,
+    };
+    match (principal.key.org_id, requested) {
+        (Some(own), _) => Ok(Scope::Org(own)),
+        (None, Some(org)) => Ok(Scope::Org(org)),
+        (None, None) if principal.is_operator() => Ok(Scope::All),
+        (None, None) => Err(ApiError::not_found("organization")),
+    }
+}
+
+async fn page(state: &AppState, scope: Scope, q: &AuditQuery) -> Result<Json<AuditPage>, ApiError> {
+    let limit = q.limit.unwrap_or(100).clamp(1, MAX_PAGE);
+    let records = storage::audit::list(
+        state.store.conn(),
+        scope,
+        q.after.unwrap_or(0),
+        limit,
+        q.action.as_deref(),
+    )
+    .await?;
+    let next_after = (records.len() as u64 == limit)
+        .then(|| records.last().map(|r| r.seq))
+        .flatten();
+    Ok(Json(AuditPage {
+        events: records.into_iter().map(AuditEventView::from).collect(),
+        next_after,
+    }))
+}
+
+#[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(AuditQuery),
+    responses((status = 200, body = AuditPage), (status = 401, body = Problem), (status = 404, body = Problem)))]
+pub async fn list_audit(
+    State(state): State<AppState>,
+    principal: Principal,
+    AppQuery(q): AppQuery<AuditQuery>,
+) -> Result<Json<AuditPage>, ApiError> {
+    let scope = scope_for(&state, &principal, q.org.as_deref()).await?;
+    page(&state, scope, &q).await
+}
+
+#[utoipa::path(get, path = "/api/v1/orgs/{org}/audit", tag = "audit",
+    params(("org" = String, Path), AuditQuery),
+    responses((status = 200, body = AuditPage), (status = 404, body = Problem)))]
+pub async fn list_org_audit(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    AppQuery(q): AppQuery<AuditQuery>,
+) -> Result<Json<AuditPage>, ApiError> {
+    page(&state, Scope::Org(ctx.org.id), &q).await
+}
+
+/// Every visible event as JSON Lines, streamed in sequence order. An operator export of the
+/// whole log verifies offline with `hub audit verify --file`.
+#[utoipa::path(get, path = "/api/v1/audit/export", tag = "audit", params(AuditQuery),
+    responses((status = 200, content_type = "application/x-ndjson", body = AuditEventView)))]
+pub async fn export_audit(
+    State(state): State<AppState>,
+    principal: Principal,
+    AppQuery(q): AppQuery<AuditQuery>,
+) -> Result<Response, ApiError> {
+    let scope = scope_for(&state, &principal, q.org.as_deref()).await?;
+    let action = q.action.clone();
+    let start = q.after.unwrap_or(0);
+    let body = stream::unfold(Some(start), move |after| {
+        let state = state.clone();
+        let action = action.clone();
+        async move {
+            let after = after?;
+            match storage::audit::list(state.store.conn(), scope, after, MAX_PAGE, action.as_deref()).await {
+                Ok(records) if records.is_empty() => None,
+                Ok(records) => {
+                    let next = records.last().map(|r| r.seq);
+                    let mut out = Vec::new();
+                    for r in records {
+                        if serde_json::to_writer(&mut out, &AuditEventView::from(r)).is_ok() {
+                            out.push(b'\n');
+                        }
+                    }
+                    Some((Ok::<_, std::io::Error>(Bytes::from(out)), next))
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "audit export failed mid-stream");
+                    Some((Err(std::io::Error::other("audit export failed")), None))
+                }
+            }
+        }
+    });
+    Ok((
+        [(header::CONTENT_TYPE, "application/x-ndjson")],
+        Body::from_stream(body),
+    )
+        .into_response())
+}
+
+/// Signed checkpoints of the chain and the public keys that verify them.
+#[utoipa::path(get, path = "/api/v1/audit/checkpoints", tag = "audit",
+    responses((status = 200, body = CheckpointsView), (status = 401, body = Problem)))]
+pub async fn list_checkpoints(
+    State(state): State<AppState>,
+    _principal: Principal,
+) -> Result<Json<CheckpointsView>, ApiError> {
+    let c = state.store.conn();
+    let checkpoints = storage::audit::checkpoints(c).await?;
+    let mut keys: Vec<PublicKeyView> = Vec::new();
+    for cp in &checkpoints {
+        if keys.iter().any(|k| k.kid == cp.key_id) {
+            continue;
+        }
+        if let Some(k) = storage::signing_keys::get(c, &cp.key_id).await? {
+            keys.push(PublicKeyView {
+                kid: k.kid,
+                alg: k.alg,
+                public_key: k.public_key,
+            });
+        }
+    }
+    Ok(Json(CheckpointsView { checkpoints, keys }))
+}

@@ -1,0 +1,67 @@
+//! Admin REST API under `/api/v1`: JSON in and out, RFC 9457 problem JSON on error, an OpenAPI
+//! document at `/api/v1/openapi.json`. Every organization route resolves `{org}` through
+//! `OrgCtx`, which answers 404 to a key of another organization.
+
+use axum::Router;
+use axum::routing::{get, post};
+
+use crate::state::AppState;
+
+mod api_keys;
+mod applications;
+mod audit;
+mod domains;
+mod openapi;
+mod orgs;
+mod views;
+
+pub use openapi::ApiDoc;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/openapi.json", get(openapi::get_openapi))
+        .route("/api/v1/orgs", get(orgs::list_orgs).post(orgs::create_org))
+        .route("/api/v1/orgs/{org}", get(orgs::get_org).patch(orgs::update_org))
+        .route(
+            "/api/v1/orgs/{org}/domains",
+            get(domains::list_domains).post(domains::add_domain),
+        )
+        .route(
+            "/api/v1/orgs/{org}/domains/{domain}",
+            get(domains::get_domain).delete(domains::remove_domain),
+        )
+        .route(
+            "/api/v1/orgs/{org}/domains/{domain}/verify",
+            post(domains::verify_domain),
+        )
+        .route(
+            "/api/v1/orgs/{org}/domains/{domain}/attest",
+            post(domains::attest_domain),
+        )
+        .route(
+            "/api/v1/orgs/{org}/applications",
+            get(applications::list_apps).post(applications::create_app),
+        )
+        .route(
+            "/api/v1/orgs/{org}/applications/{app_id}",
+            get(applications::get_app)
+                .patch(applications::update_app)
+                .delete(applications::delete_app),
+        )
+        .route(
+            "/api/v1/orgs/{org}/applications/{app_id}/secret",
+            post(applications::rotate_app_secret),
+        )
+        .route(
+            "/api/v1/orgs/{org}/api-keys",
+            get(api_keys::list_keys).post(api_keys::create_key),
+        )
+        .route(
+            "/api/v1/orgs/{org}/api-keys/{key_id}",
+            get(api_keys::get_key).delete(api_keys::revoke_key),
+        )
+        .route("/api/v1/orgs/{org}/audit", get(audit::list_org_audit))
+        .route("/api/v1/audit", get(audit::list_audit))
+        .route("/api/v1/audit/export", get(audit::export_audit))
+        .route("/api/v1/audit/checkpoints", get(audit::list_checkpoints))
+}

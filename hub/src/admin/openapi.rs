@@ -1,0 +1,42 @@
+//! The OpenAPI 3.1 document of the admin API, generated from the handlers' annotations.
+
+use axum::Json;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use super::{api_keys, applications, audit, domains, orgs};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Federation hub admin API", version = "1",
+        description = "Organizations, verified domains, applications, API keys and the audit log. \
+            Authenticate with `Authorization: Bearer <api key>`. Errors are RFC 9457 problem JSON."),
+    paths(
+        orgs::list_orgs, orgs::create_org, orgs::get_org, orgs::update_org,
+        domains::list_domains, domains::add_domain, domains::get_domain, domains::verify_domain,
+        domains::attest_domain, domains::remove_domain,
+        applications::list_apps, applications::create_app, applications::get_app,
+        applications::update_app, applications::rotate_app_secret, applications::delete_app,
+        api_keys::list_keys, api_keys::create_key, api_keys::get_key, api_keys::revoke_key,
+        audit::list_audit, audit::list_org_audit, audit::export_audit, audit::list_checkpoints,
+    ),
+    modifiers(&BearerAuth),
+    security(("bearer" = [])),
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+pub async fn get_openapi() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}

@@ -1,0 +1,285 @@
+//! Layered configuration: the embedded `config/default.toml`, then the `--config` file, then
+//! `HUB_*` environment variables (`__` separates section and key). `validate()` runs last and its
+//! messages tell the operator what to change.
+
+use connectors::SecretString;
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
+
+/// Top-level sections; environment variables outside them (HUB_CONFIG, HUB_TEST_*) are ignored.
+const SECTIONS: &[&str] = &["server", "database", "secrets", "log", "audit", "dns"];
+
+/// The hub's whole configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub database: DatabaseConfig,
+    pub secrets: SecretsConfig,
+    pub log: LogConfig,
+    pub audit: AuditConfig,
+    pub dns: DnsConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    pub public_url: String,
+    pub max_body_bytes: usize,
+    pub request_timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// May carry a password, hence secret.
+    pub url: SecretString,
+    pub max_connections: u32,
+    pub connect_timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretsConfig {
+    #[serde(default)]
+    pub key: Option<SecretString>,
+    #[serde(default)]
+    pub key_file: Option<PathBuf>,
+    pub create_key_file: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    pub level: String,
+    pub format: LogFormat,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditConfig {
+    pub checkpoint_interval_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DnsConfig {
+    pub nameservers: Vec<SocketAddr>,
+    pub timeout_secs: u64,
+}
+
+/// Which database the URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DatabaseKind {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read configuration: {0}")]
+    Load(#[source] Box<figment::Error>),
+    #[error("configuration file {0} does not exist; pass an existing file to --config or HUB_CONFIG")]
+    MissingFile(PathBuf),
+    #[error("invalid configuration:\n  - {}", .0.join("\n  - "))]
+    Invalid(Vec<String>),
+}
+
+impl Config {
+    /// Loads defaults, then `file` (if any), then the process environment, and validates.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::from_figment(Self::figment(file)?)
+    }
+
+    /// The layered sources, before extraction (exposed for `check-config` and tests).
+    pub fn figment(file: Option<&Path>) -> Result<Figment, ConfigError> {
+        let mut figment = Figment::from(Toml::string(DEFAULT_TOML));
+        if let Some(path) = file {
+            if !path.is_file() {
+                return Err(ConfigError::MissingFile(path.to_path_buf()));
+            }
+            figment = figment.merge(Toml::file(path));
+        }
+        let env = Env::prefixed("HUB_").filter_map(|key| {
+            let key = key.as_str().to_ascii_lowercase();
+            if key == "database_url" {
+                return Some("database.url".to_string().into());
+            }
+            let section = key.split("__").next().unwrap_or_default();
+            SECTIONS
+                .contains(&section)
+                .then(|| key.replace("__", ".").into())
+        });
+        Ok(figment.merge(env))
+    }
+
+    pub fn from_figment(figment: Figment) -> Result<Self, ConfigError> {
+        let config: Config = figment
+            .extract()
+            .map_err(|e| ConfigError::Load(Box::new(e)))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks what serde cannot: URL shapes, ranges, filter syntax. Collects every problem.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let mut problems = Vec::new();
+        match url::Url::parse(&self.server.public_url) {
+            Ok(u) if !matches!(u.scheme(), "http" | "https") => problems.push(format!(
+                "server.public_url must be an http or https URL, not {:?}",
+                u.scheme()
+            )),
+            Ok(u) if u.query().is_some() || u.fragment().is_some() => problems
+                .push("server.public_url must not carry a query or fragment".to_string()),
+            Ok(_) if self.server.public_url.ends_with('/') => problems.push(
+                "server.public_url must not end with '/': write https://hub.example.com".into(),
+            ),
+            Ok(_) => {}
+            Err(e) => problems.push(format!(
+                "server.public_url is not a URL ({e}); write it like https://hub.example.com"
+            )),
+        }
+        if !(1024..=64 * 1024 * 1024).contains(&self.server.max_body_bytes) {
+            problems.push("server.max_body_bytes must be between 1024 and 67108864".into());
+        }
+        if self.server.request_timeout_secs == 0 {
+            problems.push("server.request_timeout_secs must be at least 1".into());
+        }
+        if self.database_kind().is_none() {
+            problems.push(
+                "database.url must start with sqlite:// (embedded) or postgres:// (shared); \
+                 for example sqlite://data/hub.db"
+                    .into(),
+            );
+        }
+        if self.database.max_connections == 0 {
+            problems.push("database.max_connections must be at least 1".into());
+        }
+        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log.level) {
+            problems.push(format!(
+                "log.level {:?} is not a valid filter ({e}); try \"info\" or \"hub=debug,info\"",
+                self.log.level
+            ));
+        }
+        match (&self.secrets.key, &self.secrets.key_file) {
+            (Some(key), _) => {
+                if let Err(e) = crate::secrets::decode_key(key.expose()) {
+                    problems.push(format!("secrets.key: {e}"));
+                }
+            }
+            (None, None) => problems.push(
+                "no secrets key: set secrets.key_file (created on first start when \
+                 secrets.create_key_file = true) or HUB_SECRETS__KEY (base64 of 32 bytes)"
+                    .into(),
+            ),
+            (None, Some(_)) => {}
+        }
+        if self.audit.checkpoint_interval_secs == 0 {
+            problems.push("audit.checkpoint_interval_secs must be at least 1".into());
+        }
+        if self.dns.timeout_secs == 0 {
+            problems.push("dns.timeout_secs must be at least 1".into());
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError::Invalid(problems))
+        }
+    }
+
+    pub fn database_kind(&self) -> Option<DatabaseKind> {
+        let url = self.database.url.expose();
+        if url.starts_with("sqlite:") {
+            Some(DatabaseKind::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Some(DatabaseKind::Postgres)
+        } else {
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::result_large_err)]
+mod tests {
+    use super::*;
+    use figment::Jail;
+
+    #[test]
+    fn defaults_are_valid_and_zero_setup() {
+        Jail::expect_with(|_jail| {
+            let c = Config::load(None).unwrap();
+            assert_eq!(c.server.listen.to_string(), "127.0.0.1:8080");
+            assert_eq!(c.database_kind(), Some(DatabaseKind::Sqlite));
+            assert!(c.secrets.create_key_file);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn file_then_env_override_in_order() {
+        Jail::expect_with(|jail| {
+            jail.create_file(
+                "hub.toml",
+                "[server]\nlisten = \"127.0.0.1:9999\"\n[log]\nformat = \"json\"\n",
+            )?;
+            jail.set_env("HUB_LOG__LEVEL", "debug");
+            jail.set_env("HUB_DATABASE_URL", "postgres://db.example/hub");
+            jail.set_env("HUB_TEST_SOMETHING", "ignored");
+            jail.set_env("HUB_CONFIG", "ignored");
+            let c = Config::load(Some(Path::new("hub.toml"))).unwrap();
+            assert_eq!(c.server.listen.port(), 9999);
+            assert_eq!(c.log.format, LogFormat::Json);
+            assert_eq!(c.log.level, "debug");
+            assert_eq!(c.database_kind(), Some(DatabaseKind::Postgres));
+            jail.set_env("HUB_SERVER__LISTEN", "127.0.0.1:7777");
+            let c = Config::load(Some(Path::new("hub.toml"))).unwrap();
+            assert_eq!(c.server.listen.port(), 7777);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_say_what_to_fix() {
+        Jail::expect_with(|jail| {
+            jail.create_file("typo.toml", "[server]\nlisen = \"127.0.0.1:1\"\n")?;
+            let err = Config::load(Some(Path::new("typo.toml"))).unwrap_err();
+            assert!(err.to_string().contains("lisen"), "{err}");
+
+            jail.create_file(
+                "bad.toml",
+                "[server]\npublic_url = \"ftp://x\"\n[database]\nurl = \"mysql://x\"\n",
+            )?;
+            let err = Config::load(Some(Path::new("bad.toml"))).unwrap_err().to_string();
+            assert!(err.contains("server.public_url must be an http"), "{err}");
+            assert!(err.contains("database.url must start with sqlite://"), "{err}");
+
+            let err = Config::load(Some(Path::new("missing.toml"))).unwrap_err();
+            assert!(matches!(err, ConfigError::MissingFile(_)));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn database_url_is_redacted_in_debug() {
+        Jail::expect_with(|jail| {
+            jail.set_env("HUB_DATABASE__URL", "postgres://u:topsecret@h/db");
+            let c = Config::load(None).unwrap();
+            assert!(!format!("{c:?}").contains("topsecret"));
+            Ok(())
+        });
+    }
+}

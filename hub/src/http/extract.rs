@@ -1,0 +1,217 @@
+//! Extractors that authenticate and authorize before a handler runs, and a JSON extractor whose
+//! rejections are problem JSON. An organization-scoped key asking for another organization's
+//! resources gets 404, exactly as if they did not exist.
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRef, FromRequest, FromRequestParts, RawPathParams, Request};
+use axum::http::StatusCode;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+
+use crate::audit::Actor;
+use crate::error::{ApiError, ServiceError};
+use crate::ids::OrgId;
+use crate::orgs::model::{ApiKey, OrgStatus, Organization, Role};
+use crate::secrets::hash_token;
+use crate::state::AppState;
+use crate::storage;
+
+/// `Json<T>` with problem-JSON rejections: 400 malformed, 422 wrong shape or unknown field,
+/// 413 too large, 415 wrong content type.
+pub struct AppJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for AppJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(value)) => Ok(Self(value)),
+            Err(rejection) => Err(json_rejection(rejection)),
+        }
+    }
+}
+
+fn json_rejection(rejection: JsonRejection) -> ApiError {
+    match rejection {
+        JsonRejection::JsonDataError(e) => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_body",
+            format!("the JSON body does not fit this endpoint: {}", e.body_text()),
+        ),
+        JsonRejection::JsonSyntaxError(e) => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+            format!("the body is not valid JSON: {}", e.body_text()),
+        ),
+        JsonRejection::MissingJsonContentType(_) => ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send the body as JSON with Content-Type: application/json",
+        ),
+        JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "the request body is larger than this hub accepts (server.max_body_bytes)",
+            )
+        }
+        other => ApiError::new(other.status(), "bad_request", other.body_text()),
+    }
+}
+
+/// The authenticated caller: an unrevoked admin API key.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub key: ApiKey,
+}
+
+impl Principal {
+    pub fn is_operator(&self) -> bool {
+        self.key.role == Role::Operator && self.key.org_id.is_none()
+    }
+
+    pub fn actor(&self) -> Actor {
+        match self.key.org_id {
+            Some(org_id) => Actor::OrgKey {
+                org_id,
+                key_id: self.key.id,
+                key_name: self.key.name.clone(),
+            },
+            None => Actor::Operator {
+                key_id: self.key.id,
+                key_name: self.key.name.clone(),
+            },
+        }
+    }
+
+    pub fn require_operator(&self) -> Result<(), ServiceError> {
+        if self.is_operator() {
+            Ok(())
+        } else {
+            Err(ServiceError::Forbidden("only the hub operator may do this"))
+        }
+    }
+
+    /// May this caller see `org` at all? Operators see every organization; a key sees its own.
+    pub fn can_see(&self, org: OrgId) -> bool {
+        self.is_operator() || self.key.org_id == Some(org)
+    }
+}
+
+impl<S> FromRequestParts<S> for Principal
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let state = AppState::from_ref(state);
+        let token = parts
+            .headers
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
+            .map(str::trim)
+            .filter(|t| !t.is_empty() && t.len() <= 256)
+            .ok_or_else(|| {
+                ApiError::unauthorized("send an admin API key as Authorization: Bearer <key>")
+            })?;
+        let key = storage::api_keys::find_active_by_hash(state.store.conn(), &hash_token(token))
+            .await?
+            .ok_or_else(|| ApiError::unauthorized("the API key is unknown or revoked"))?;
+        if let Some(org_id) = key.org_id {
+            let org = storage::organizations::get(state.store.conn(), org_id).await?;
+            if !org.is_some_and(|o| o.status == OrgStatus::Active) {
+                return Err(ServiceError::Forbidden(
+                    "this key's organization is suspended; ask the hub operator",
+                )
+                .into());
+            }
+        }
+        Ok(Self { key })
+    }
+}
+
+/// The organization named by the `{org}` path segment (slug or id), visible to the caller.
+pub struct OrgCtx {
+    pub org: Organization,
+    pub principal: Principal,
+}
+
+impl OrgCtx {
+    pub fn actor(&self) -> Actor {
+        self.principal.actor()
+    }
+
+    /// Writes need an operator key or an organization `admin` key.
+    pub fn require_admin(&self) -> Result<(), ServiceError> {
+        match self.principal.key.role {
+            Role::Operator | Role::Admin => Ok(()),
+            Role::Read => Err(ServiceError::Forbidden(
+                "this key is read-only; use an admin key",
+            )),
+        }
+    }
+}
+
+impl<S> FromRequestParts<S> for OrgCtx
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let principal = Principal::from_request_parts(parts, state).await?;
+        let app = AppState::from_ref(state);
+        let params = RawPathParams::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError::not_found("organization"))?;
+        let name = params
+            .iter()
+            .find(|(k, _)| *k == "org")
+            .map(|(_, v)| v.to_string())
+            .ok_or_else(|| ApiError::not_found("organization"))?;
+        let org = resolve_org(&app, &name).await?;
+        match org {
+            Some(org) if principal.can_see(org.id) => Ok(Self { org, principal }),
+            _ => Err(ApiError::not_found("organization")),
+        }
+    }
+}
+
+/// An organization by id or slug.
+pub async fn resolve_org(state: &AppState, name: &str) -> Result<Option<Organization>, ApiError> {
+    let c = state.store.conn();
+    Ok(match name.parse::<OrgId>() {
+        Ok(id) => storage::organizations::get(c, id).await?,
+        Err(_) => storage::organizations::find_by_slug(c, name).await?,
+    })
+}
+
+/// `Query<T>` with problem-JSON rejections (400 naming the bad parameter).
+pub struct AppQuery<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for AppQuery<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|q| Self(q.0))
+            .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", e.body_text()))
+    }
+}

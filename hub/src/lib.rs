@@ -1,0 +1,150 @@
+//! The federation hub as a library: `build_state` opens storage, secrets and keys; `serve` runs
+//! the HTTP server and background work until shutdown; `app` is the router (for in-process tests).
+
+pub mod admin;
+pub mod audit;
+pub mod bench;
+pub mod clock;
+pub mod config;
+pub mod dns;
+pub mod error;
+pub mod http;
+pub mod ids;
+pub mod orgs;
+pub mod secrets;
+pub mod signing;
+pub mod state;
+pub mod storage;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+pub use config::Config;
+pub use http::app;
+pub use state::AppState;
+
+use clock::{Clock, SystemClock};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Store(#[from] storage::StoreError),
+    #[error(transparent)]
+    Secrets(#[from] secrets::SecretsError),
+    #[error(transparent)]
+    Signing(#[from] signing::SigningError),
+    #[error(transparent)]
+    Dns(#[from] dns::DnsError),
+    #[error("server error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Opens everything the hub needs: database (migrated), secrets key, signing key, resolver.
+pub async fn build_state(config: Config) -> Result<AppState, StartError> {
+    build_state_with_clock(config, Arc::new(SystemClock)).await
+}
+
+pub async fn build_state_with_clock(
+    config: Config,
+    clock: Arc<dyn Clock>,
+) -> Result<AppState, StartError> {
+    let secrets = secrets::SecretBox::load(&config.secrets)?;
+    let store = storage::Store::connect(&config.database).await?;
+    let applied = store.migrate().await?;
+    if applied > 0 {
+        tracing::info!(applied, "applied database migrations");
+    }
+    let signer =
+        signing::Signer::load_or_create(&store, &secrets, clock.as_ref(), signing::AUDIT_PURPOSE)
+            .await?;
+    let dns = dns::HickoryTxt::new(&config.dns)?;
+    Ok(AppState {
+        config: Arc::new(config),
+        store,
+        secrets: Arc::new(secrets),
+        signer: Arc::new(signer),
+        clock,
+        dns: Arc::new(dns),
+        metrics: Arc::new(http::metrics::Metrics::new()),
+    })
+}
+
+/// Serves on `listener` until `shutdown` resolves, then drains requests and signs a final
+/// audit checkpoint.
+pub async fn serve(
+    state: AppState,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), StartError> {
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let checkpoints = tokio::spawn(checkpoint_loop(state.clone(), stop_rx));
+    tracing::info!(
+        addr = %listener.local_addr()?,
+        database = ?state.store.kind(),
+        "hub listening"
+    );
+    let result = axum::serve(listener, app(state.clone()))
+        .with_graceful_shutdown(shutdown)
+        .await;
+    let _ = stop_tx.send(true);
+    let _ = checkpoints.await;
+    result.map_err(StartError::Io)
+}
+
+/// Runs the hub until Ctrl-C or SIGTERM.
+pub async fn run(config: Config, listener: TcpListener) -> Result<(), StartError> {
+    let state = build_state(config).await?;
+    serve(state, listener, shutdown_signal()).await
+}
+
+async fn checkpoint_loop(state: AppState, mut stop: watch::Receiver<bool>) {
+    let every = Duration::from_secs(state.config.audit.checkpoint_interval_secs);
+    let mut ticker = tokio::time::interval(every);
+    ticker.tick().await;
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            _ = stop.changed() => {
+                sign_checkpoint(&state).await;
+                return;
+            }
+        }
+        sign_checkpoint(&state).await;
+    }
+}
+
+async fn sign_checkpoint(state: &AppState) {
+    match audit::checkpoint(&state.store, &state.signer, state.clock.as_ref()).await {
+        Ok(Some(cp)) => {
+            state.metrics.audit_head_seq.set(cp.seq);
+        }
+        Ok(None) => {}
+        Err(e) => tracing::warn!(error = %e, "could not sign an audit checkpoint; will retry"),
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = terminate => {}
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,119 @@
+//! Admin API keys: operator keys (made on the command line) and per-organization keys (made
+//! through the API). A key is `hub_<random>`; only its SHA-256 is stored.
+
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::audit::{Actor, AuditAction, AuditEvent};
+use crate::error::ServiceError;
+use crate::http::extract::OrgCtx;
+use crate::ids::ApiKeyId;
+use crate::orgs::model::{ApiKey, Role};
+use crate::orgs::validate;
+use crate::secrets::{hash_token, random_token};
+use crate::state::AppState;
+use crate::storage::{self, Store};
+use crate::clock::Clock;
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateKey {
+    pub name: String,
+    /// `admin` (read and write) or `read` (read-only, e.g. for compliance tooling).
+    pub role: Role,
+}
+
+fn target(id: ApiKeyId) -> String {
+    format!("api_key:{id}")
+}
+
+fn new_secret() -> Result<(String, String), ServiceError> {
+    let secret = format!("hub_{}", random_token()?);
+    let prefix = secret.chars().take(10).collect();
+    Ok((secret, prefix))
+}
+
+/// Creates an operator key (no organization). Called by `hub operator create-key`.
+pub async fn create_operator_key(
+    store: &Store,
+    clock: &dyn Clock,
+    actor: &Actor,
+    name: &str,
+) -> Result<(ApiKey, String), ServiceError> {
+    let name = validate::name("name", name).map_err(|e| ServiceError::Invalid(vec![e]))?;
+    let (secret, prefix) = new_secret()?;
+    let key = ApiKey {
+        id: ApiKeyId::new(),
+        org_id: None,
+        name,
+        role: Role::Operator,
+        prefix,
+        created_at: clock.now_ms(),
+        revoked_at: None,
+    };
+    let tx = store.begin().await?;
+    storage::api_keys::insert(tx.conn(), &key, &hash_token(&secret)).await?;
+    let event = AuditEvent::new(actor, AuditAction::ApiKeyCreated, target(key.id))
+        .details(json!({"name": key.name, "role": key.role, "prefix": key.prefix}));
+    crate::audit::append(&tx, clock, event).await?;
+    tx.commit().await?;
+    Ok((key, secret))
+}
+
+pub async fn create(state: &AppState, ctx: &OrgCtx, input: CreateKey) -> Result<(ApiKey, String), ServiceError> {
+    ctx.require_admin()?;
+    let name = validate::name("name", &input.name).map_err(|e| ServiceError::Invalid(vec![e]))?;
+    if input.role == Role::Operator {
+        return Err(ServiceError::invalid(
+            "role",
+            "organization keys are admin or read; operator keys are made with `hub operator create-key`",
+        ));
+    }
+    let (secret, prefix) = new_secret()?;
+    let key = ApiKey {
+        id: ApiKeyId::new(),
+        org_id: Some(ctx.org.id),
+        name,
+        role: input.role,
+        prefix,
+        created_at: state.clock.now_ms(),
+        revoked_at: None,
+    };
+    let tx = state.store.begin().await?;
+    if storage::api_keys::find_active_by_name(tx.conn(), ctx.org.id, &key.name).await?.is_some() {
+        return Err(ServiceError::Conflict(format!(
+            "an active key named {:?} already exists in this organization",
+            key.name
+        )));
+    }
+    storage::api_keys::insert(tx.conn(), &key, &hash_token(&secret)).await?;
+    let event = AuditEvent::new(&ctx.actor(), AuditAction::ApiKeyCreated, target(key.id))
+        .org(ctx.org.id)
+        .details(json!({"name": key.name, "role": key.role, "prefix": key.prefix}));
+    state.commit_audited(tx, event).await?;
+    Ok((key, secret))
+}
+
+pub async fn get(state: &AppState, ctx: &OrgCtx, id: &str) -> Result<ApiKey, ServiceError> {
+    let id: ApiKeyId = id.parse().map_err(|_| ServiceError::NotFound("API key"))?;
+    storage::api_keys::get(state.store.conn(), ctx.org.id, id)
+        .await?
+        .ok_or(ServiceError::NotFound("API key"))
+}
+
+pub async fn revoke(state: &AppState, ctx: &OrgCtx, id: &str) -> Result<ApiKey, ServiceError> {
+    ctx.require_admin()?;
+    let mut key = get(state, ctx, id).await?;
+    if key.revoked_at.is_some() {
+        return Ok(key);
+    }
+    let now = state.clock.now_ms();
+    let tx = state.store.begin().await?;
+    storage::api_keys::revoke(tx.conn(), ctx.org.id, key.id, now).await?;
+    let event = AuditEvent::new(&ctx.actor(), AuditAction::ApiKeyRevoked, target(key.id))
+        .org(ctx.org.id)
+        .details(json!({"name": key.name, "prefix": key.prefix}));
+    state.commit_audited(tx, event).await?;
+    key.revoked_at = Some(now);
+    Ok(key)
+}

@@ -1,0 +1,8 @@
+//! Organizations and what they own: services that validate, write, and audit in one transaction.
+
+pub mod api_keys;
+pub mod applications;
+pub mod domains;
+pub mod model;
+pub mod organizations;
+pub mod validate;

@@ -1,0 +1,107 @@
+//! Domain types of organizations and what they own: verified domains, applications, API keys.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+use crate::ids::{ApiKeyId, AppId, DomainId, OrgId};
+
+macro_rules! string_enum {
+    ($(#[$doc:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub fn as_str(self) -> &'static str {
+                match self { $(Self::$variant => $text),+ }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = ();
+            fn from_str(s: &str) -> Result<Self, ()> {
+                match s { $($text => Ok(Self::$variant),)+ _ => Err(()) }
+            }
+        }
+    };
+}
+
+string_enum!(
+    /// Whether an organization's people and keys may act.
+    OrgStatus { Active => "active", Suspended => "suspended" }
+);
+string_enum!(
+    /// A claimed domain is pending until proven by DNS or attested by the operator.
+    DomainStatus { Pending => "pending", Verified => "verified" }
+);
+string_enum!(
+    /// How a domain was verified.
+    VerificationMethod { Dns => "dns", Attestation => "attestation" }
+);
+string_enum!(
+    /// OAuth client type (RFC 6749 §2.1).
+    ClientType { Confidential => "confidential", Public => "public" }
+);
+string_enum!(
+    /// What an admin API key may do. `operator` keys belong to no organization.
+    Role { Operator => "operator", Admin => "admin", Read => "read" }
+);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Organization {
+    pub id: OrgId,
+    pub slug: String,
+    pub name: String,
+    pub status: OrgStatus,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrgDomain {
+    pub id: DomainId,
+    pub org_id: OrgId,
+    pub domain: String,
+    pub status: DomainStatus,
+    pub method: Option<VerificationMethod>,
+    /// The value the TXT record must hold; not secret (it is published in DNS).
+    pub challenge: String,
+    pub verified_at: Option<i64>,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Application {
+    pub id: AppId,
+    pub org_id: OrgId,
+    pub client_id: String,
+    pub name: String,
+    pub client_type: ClientType,
+    /// SHA-256 of the client secret; `None` for public clients.
+    pub secret_hash: Option<String>,
+    pub redirect_uris: Vec<String>,
+    pub backchannel_logout_uri: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKey {
+    pub id: ApiKeyId,
+    /// `None` for operator keys.
+    pub org_id: Option<OrgId>,
+    pub name: String,
+    pub role: Role,
+    /// The first characters of the key, to recognise it in lists; not enough to use it.
+    pub prefix: String,
+    pub created_at: i64,
+    pub revoked_at: Option<i64>,
+}

@@ -1,0 +1,167 @@
+//! Input rules for names, slugs, domains and URIs. Each returns the normalized value or a
+//! `FieldError` that says what is accepted.
+
+use crate::error::FieldError;
+
+/// `acme`, `acme-corp`: 2-63 lowercase letters, digits and inner hyphens.
+pub fn slug(field: &str, value: &str) -> Result<String, FieldError> {
+    let ok = (2..=63).contains(&value.len())
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !value.starts_with('-')
+        && !value.ends_with('-')
+        && !value.contains("--");
+    if ok {
+        Ok(value.to_string())
+    } else {
+        Err(FieldError::new(
+            field,
+            "use 2 to 63 lowercase letters, digits and single hyphens, not at either end (e.g. acme-corp)",
+        ))
+    }
+}
+
+/// A display name: trimmed, 1-200 characters, no control characters.
+pub fn name(field: &str, value: &str) -> Result<String, FieldError> {
+    let trimmed = value.trim();
+    if trimmed.is_empty() || trimmed.chars().count() > 200 {
+        return Err(FieldError::new(field, "must be 1 to 200 characters"));
+    }
+    if trimmed.chars().any(char::is_control) {
+        return Err(FieldError::new(field, "must not contain control characters"));
+    }
+    Ok(trimmed.to_string())
+}
+
+/// A DNS domain an organization can prove it controls: lower-cased, IDNs as punycode, at least
+/// two labels, no IP addresses, no wildcards.
+pub fn domain(field: &str, value: &str) -> Result<String, FieldError> {
+    let bad = |why: &str| FieldError::new(field, format!("{why} (e.g. example.com)"));
+    let value = value.trim().trim_end_matches('.');
+    if value.is_empty() || value.len() > 253 {
+        return Err(bad("must be a domain name of at most 253 characters"));
+    }
+    if value.contains('*') {
+        return Err(bad("wildcards are not domains"));
+    }
+    let ascii = match url::Host::parse(value) {
+        Ok(url::Host::Domain(d)) => d,
+        Ok(_) => return Err(bad("IP addresses cannot be verified as domains")),
+        Err(_) => return Err(bad("is not a valid domain name")),
+    };
+    let labels: Vec<&str> = ascii.split('.').collect();
+    let label_ok = |l: &&str| {
+        (1..=63).contains(&l.len())
+            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    if labels.len() < 2 || !labels.iter().all(label_ok) {
+        return Err(bad("needs at least two labels of letters, digits and hyphens"));
+    }
+    if labels
+        .last()
+        .is_some_and(|tld| tld.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return Err(bad("the last label cannot be numeric"));
+    }
+    Ok(ascii.to_ascii_lowercase())
+}
+
+fn is_loopback_host(host: Option<url::Host<&str>>) -> bool {
+    match host {
+        Some(url::Host::Domain(d)) => d == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+/// A redirect URI, compared later by exact string match (RFC 9700 §4.1.3): absolute, no
+/// fragment, no wildcard; https, http only on loopback (RFC 8252 §7.3), or a private-use scheme
+/// with a dot in it for native apps (RFC 8252 §7.1).
+pub fn redirect_uri(field: &str, value: &str) -> Result<String, FieldError> {
+    let bad = |why: &str| FieldError::new(field, format!("{value:?}: {why}"));
+    if value.len() > 2000 {
+        return Err(bad("longer than 2000 characters"));
+    }
+    if value.contains('*') {
+        return Err(bad("wildcards are not allowed; register each URI exactly"));
+    }
+    let url = url::Url::parse(value).map_err(|_| bad("not an absolute URI"))?;
+    if url.fragment().is_some() || value.contains('#') {
+        return Err(bad("must not contain a fragment"));
+    }
+    match url.scheme() {
+        "https" if url.host().is_some() => {}
+        "http" if is_loopback_host(url.host()) => {}
+        "http" => return Err(bad("http is only allowed for loopback hosts; use https")),
+        scheme if scheme.contains('.') => {}
+        _ => {
+            return Err(bad(
+                "use https, http on loopback, or a reverse-domain scheme such as com.example.app",
+            ));
+        }
+    }
+    Ok(value.to_string())
+}
+
+/// A server-to-server notification URI (back-channel logout): https, or http on loopback.
+pub fn notify_uri(field: &str, value: &str) -> Result<String, FieldError> {
+    let uri = redirect_uri(field, value)?;
+    if uri.starts_with("https://") || uri.starts_with("http://") {
+        Ok(uri)
+    } else {
+        Err(FieldError::new(field, "must be an https URL"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs() {
+        for ok in ["acme", "acme-corp", "a1"] {
+            assert!(slug("slug", ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "a", "Acme", "-acme", "acme-", "ac--me", "acme corp", "acmé", &"a".repeat(64)] {
+            assert!(slug("slug", bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn domains() {
+        assert_eq!(domain("d", "Example.COM.").ok().as_deref(), Some("example.com"));
+        assert_eq!(domain("d", "bücher.de").ok().as_deref(), Some("xn--bcher-kva.de"));
+        for bad in ["", "com", "*.example.com", "127.0.0.1", "[::1]", "ex ample.com", "-a.com", "a.123", "a..com", "a_b.com"] {
+            assert!(domain("d", bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn redirect_uris() {
+        for ok in [
+            "https://app.example.com/cb",
+            "https://app.example.com/cb?x=1",
+            "http://127.0.0.1:3000/cb",
+            "http://localhost/cb",
+            "http://[::1]:8080/cb",
+            "com.example.app:/oauth2redirect",
+        ] {
+            assert!(redirect_uri("r", ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "/relative",
+            "https://app.example.com/cb#frag",
+            "https://*.example.com/cb",
+            "http://app.example.com/cb",
+            "javascript:alert(1)",
+            "ftp://x.example.com",
+        ] {
+            assert!(redirect_uri("r", bad).is_err(), "{bad}");
+        }
+        assert!(notify_uri("b", "com.example.app:/x").is_err());
+    }
+}

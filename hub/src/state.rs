@@ -1,0 +1,37 @@
+//! `AppState`: the handles every request shares. Concrete types; `Arc<dyn _>` only at the real
+//! seams (clock, DNS).
+
+use std::sync::Arc;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::dns::TxtResolver;
+use crate::http::metrics::Metrics;
+use crate::secrets::SecretBox;
+use crate::signing::Signer;
+use crate::storage::Store;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub store: Store,
+    pub secrets: Arc<SecretBox>,
+    pub signer: Arc<Signer>,
+    pub clock: Arc<dyn Clock>,
+    pub dns: Arc<dyn TxtResolver>,
+    pub metrics: Arc<Metrics>,
+}
+
+impl AppState {
+    /// Appends the audit event recording the change made in `tx`, then commits both together.
+    pub async fn commit_audited(
+        &self,
+        tx: crate::storage::Tx,
+        event: crate::audit::AuditEvent,
+    ) -> Result<crate::audit::AuditRecord, crate::storage::StoreError> {
+        let record = crate::audit::append(&tx, self.clock.as_ref(), event).await?;
+        tx.commit().await?;
+        self.metrics.audit_events.inc();
+        Ok(record)
+    }
+}

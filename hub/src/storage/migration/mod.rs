@@ -1,0 +1,16 @@
+//! Schema migrations (sea-orm-migration). Run at every start and by `hub migrate`; each
+//! migration is applied once, recorded in `seaql_migrations`. The DDL is portable SQL that
+//! SQLite and PostgreSQL read alike (TEXT ids, BIGINT millisecond timestamps).
+
+use sea_orm_migration::prelude::*;
+
+mod m0001_foundation;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m0001_foundation::Migration)]
+    }
+}

@@ -1,0 +1,215 @@
+//! Storage: the only module that imports `sea_orm`. `Store` owns the pool; `Tx` is a write
+//! transaction. Repository functions take a connection, then the organization, and filter on it;
+//! they return domain types, never entities.
+//!
+//! SQLite allows one writer at a time, and a deferred transaction that read before writing fails
+//! with SQLITE_BUSY instead of waiting. The embedded store is one process by design, so write
+//! transactions are serialized in-process; PostgreSQL serializes what it must with row locks.
+
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbErr,
+    SqlErr, TransactionTrait,
+};
+use sea_orm_migration::MigratorTrait;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{Mutex, OwnedMutexGuard};
+
+use crate::config::{DatabaseConfig, DatabaseKind};
+
+mod entities;
+mod migration;
+pub mod repo;
+
+pub use repo::*;
+
+/// A connection a repository function can run on: the pool or a transaction.
+pub trait Conn: ConnectionTrait {}
+impl<T: ConnectionTrait> Conn for T {}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Db(#[source] DbErr),
+    /// A unique constraint refused the write (a concurrent duplicate that pre-checks missed).
+    #[error("a row with the same unique value already exists")]
+    Conflict(#[source] DbErr),
+    /// A stored value does not parse (edited by hand, or from a newer version).
+    #[error("corrupt stored value in {0}")]
+    Corrupt(&'static str),
+    #[error("cannot open database {url}: {source}")]
+    Connect {
+        url: String,
+        #[source]
+        source: DbErr,
+    },
+}
+
+impl From<DbErr> for StoreError {
+    fn from(err: DbErr) -> Self {
+        match err.sql_err() {
+            Some(SqlErr::UniqueConstraintViolation(_)) => StoreError::Conflict(err),
+            _ => StoreError::Db(err),
+        }
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// The database handle shared by every request.
+#[derive(Clone, Debug)]
+pub struct Store {
+    db: DatabaseConnection,
+    kind: DatabaseKind,
+    write_lock: Option<Arc<Mutex<()>>>,
+}
+
+/// A write transaction. Dropped without [`Tx::commit`], it rolls back.
+pub struct Tx {
+    inner: DatabaseTransaction,
+    _guard: Option<OwnedMutexGuard<()>>,
+}
+
+impl Store {
+    /// Connects (creating the SQLite file and its directory if needed) without migrating.
+    pub async fn connect(config: &DatabaseConfig) -> StoreResult<Self> {
+        let url = config.url.expose();
+        let kind = if url.starts_with("sqlite:") {
+            DatabaseKind::Sqlite
+        } else {
+            DatabaseKind::Postgres
+        };
+        let url = match kind {
+            DatabaseKind::Sqlite => {
+                if let Some(dir) = std::path::Path::new(sqlite_file(url))
+                    .parent()
+                    .filter(|d| !d.as_os_str().is_empty())
+                {
+                    // A failure here surfaces as a clear connect error just below.
+                    let _ = std::fs::create_dir_all(dir);
+                }
+                sqlite_url(url)
+            }
+            DatabaseKind::Postgres => url.to_string(),
+        };
+        let mut options = ConnectOptions::new(url.clone());
+        options
+            .max_connections(config.max_connections)
+            .connect_timeout(Duration::from_secs(config.connect_timeout_secs))
+            .acquire_timeout(Duration::from_secs(config.connect_timeout_secs))
+            .sqlx_logging(false);
+        let db = Database::connect(options)
+            .await
+            .map_err(|source| StoreError::Connect {
+                url: redact_url(&url),
+                source,
+            })?;
+        if kind == DatabaseKind::Sqlite {
+            // WAL persists in the file; the others are per connection but harmless to repeat.
+            db.execute_unprepared("PRAGMA journal_mode=WAL").await?;
+            db.execute_unprepared("PRAGMA foreign_keys=ON").await?;
+        }
+        Ok(Self {
+            db,
+            kind,
+            write_lock: (kind == DatabaseKind::Sqlite).then(|| Arc::new(Mutex::new(()))),
+        })
+    }
+
+    /// Applies pending migrations; returns how many ran.
+    pub async fn migrate(&self) -> StoreResult<usize> {
+        let pending = migration::Migrator::get_pending_migrations(&self.db)
+            .await?
+            .len();
+        migration::Migrator::up(&self.db, None).await?;
+        Ok(pending)
+    }
+
+    pub fn kind(&self) -> DatabaseKind {
+        self.kind
+    }
+
+    /// The pool, for reads.
+    pub fn conn(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// Begins a write transaction (serialized in-process on SQLite).
+    pub async fn begin(&self) -> StoreResult<Tx> {
+        let guard = match &self.write_lock {
+            Some(lock) => Some(lock.clone().lock_owned().await),
+            None => None,
+        };
+        Ok(Tx {
+            inner: self.db.begin().await?,
+            _guard: guard,
+        })
+    }
+
+    /// `SELECT 1`: is the database reachable?
+    pub async fn ping(&self) -> StoreResult<()> {
+        self.db.ping().await.map_err(StoreError::from)
+    }
+
+    pub async fn close(self) -> StoreResult<()> {
+        self.db.close().await.map_err(StoreError::from)
+    }
+}
+
+impl Tx {
+    pub fn conn(&self) -> &DatabaseTransaction {
+        &self.inner
+    }
+
+    pub async fn commit(self) -> StoreResult<()> {
+        self.inner.commit().await.map_err(StoreError::from)
+    }
+}
+
+/// The file path of a SQLite URL.
+fn sqlite_file(url: &str) -> &str {
+    let path = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
+    path.split_once('?').map_or(path, |(file, _)| file)
+}
+
+/// `sqlite://path` -> `sqlite://path?mode=rwc`, so the file is created on first start.
+fn sqlite_url(url: &str) -> String {
+    let file = sqlite_file(url);
+    let query = url.split_once('?').map_or("", |(_, q)| q);
+    if query.contains("mode=") || file == ":memory:" {
+        url.to_string()
+    } else if query.is_empty() {
+        format!("sqlite://{file}?mode=rwc")
+    } else {
+        format!("sqlite://{file}?{query}&mode=rwc")
+    }
+}
+
+/// Hides the password of a database URL for messages.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_urls_get_create_mode_and_passwords_are_hidden() {
+        assert_eq!(sqlite_url("sqlite://x/hub.db"), "sqlite://x/hub.db?mode=rwc");
+        assert_eq!(sqlite_url("sqlite://hub.db?mode=ro"), "sqlite://hub.db?mode=ro");
+        assert_eq!(sqlite_url("sqlite::memory:"), "sqlite::memory:");
+        assert_eq!(
+            redact_url("postgres://u:pw@h:5432/db"),
+            "postgres://u:***@h:5432/db"
+        );
+    }
+}

@@ -1,0 +1,17 @@
+//! Repository functions, one file per aggregate. Each takes a connection (`Store::conn()` or
+//! `Tx::conn()`), then the organization it works in, and filters on it.
+
+pub mod api_keys;
+pub mod applications;
+pub mod audit;
+pub mod domains;
+pub mod organizations;
+pub mod signing_keys;
+
+use super::StoreError;
+use std::str::FromStr;
+
+/// Parses a stored value, reporting corruption by table instead of panicking.
+fn parse<T: FromStr>(value: &str, table: &'static str) -> Result<T, StoreError> {
+    value.parse().map_err(|_| StoreError::Corrupt(table))
+}

@@ -1,0 +1,85 @@
+//! Organizations. The organization row is the tenant itself.
+
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+
+use super::parse;
+use crate::ids::OrgId;
+use crate::orgs::model::Organization;
+use crate::storage::entities::organization::{ActiveModel, Column, Entity, Model};
+use crate::storage::{Conn, StoreError, StoreResult};
+
+impl TryFrom<Model> for Organization {
+    type Error = StoreError;
+    fn try_from(m: Model) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: parse(&m.id, "organizations")?,
+            slug: m.slug,
+            name: m.name,
+            status: parse(&m.status, "organizations")?,
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+        })
+    }
+}
+
+fn active(o: &Organization) -> ActiveModel {
+    ActiveModel {
+        id: Set(o.id.to_string()),
+        slug: Set(o.slug.clone()),
+        name: Set(o.name.clone()),
+        status: Set(o.status.as_str().to_string()),
+        created_at: Set(o.created_at),
+        updated_at: Set(o.updated_at),
+    }
+}
+
+pub async fn insert(c: &impl Conn, org: &Organization) -> StoreResult<()> {
+    Entity::insert(active(org)).exec_without_returning(c).await?;
+    Ok(())
+}
+
+pub async fn update(c: &impl Conn, org: &Organization) -> StoreResult<()> {
+    Entity::update_many()
+        .set(active(org))
+        .filter(Column::Id.eq(org.id.to_string()))
+        .exec(c)
+        .await?;
+    Ok(())
+}
+
+pub async fn get(c: &impl Conn, id: OrgId) -> StoreResult<Option<Organization>> {
+    Entity::find_by_id(id.to_string())
+        .one(c)
+        .await?
+        .map(Organization::try_from)
+        .transpose()
+}
+
+pub async fn find_by_slug(c: &impl Conn, slug: &str) -> StoreResult<Option<Organization>> {
+    Entity::find()
+        .filter(Column::Slug.eq(slug))
+        .one(c)
+        .await?
+        .map(Organization::try_from)
+        .transpose()
+}
+
+pub async fn find_by_name(c: &impl Conn, name: &str) -> StoreResult<Option<Organization>> {
+    Entity::find()
+        .filter(Column::Name.eq(name))
+        .one(c)
+        .await?
+        .map(Organization::try_from)
+        .transpose()
+}
+
+/// Every organization: for the operator only (the service layer enforces who may call it).
+pub async fn list_all(c: &impl Conn) -> StoreResult<Vec<Organization>> {
+    Entity::find()
+        .order_by_asc(Column::Slug)
+        .all(c)
+        .await?
+        .into_iter()
+        .map(Organization::try_from)
+        .collect()
+}

@@ -1,1 +1,11 @@
+//! End-to-end tests: the hub in-process (and as processes) on a fresh database of the suite's
+//! backend (`HUB_TEST_DATABASE=sqlite|postgres`), driven over HTTP and through its CLI.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod admin_api;
+mod audit_log;
+mod bad_input;
+mod cli;
+mod domains;
+mod isolation;
+mod processes;

@@ -1,1 +1,435 @@
+//! Test harness: a fresh database per test (SQLite file, or a new PostgreSQL database when
+//! `HUB_TEST_DATABASE=postgres`), the hub started in-process on 127.0.0.1:0, the `hub` binary for
+//! CLI and multi-process tests, and real peers (dnsmasq) started and stopped by PID.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::net::{SocketAddr, TcpListener as StdTcpListener, UdpSocket};
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use base64::Engine;
+use connectors::SecretString;
+use hub::{AppState, Config};
+use reqwest::{Method, StatusCode};
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection, FromQueryResult, JsonValue, Statement};
+use serde_json::Value;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// Where the suite keeps its databases: `sqlite` (default) or `postgres`.
+pub fn backend() -> String {
+    std::env::var("HUB_TEST_DATABASE").unwrap_or_else(|_| "sqlite".into())
+}
+
+/// Base URL of the PostgreSQL server (no database name).
+pub fn postgres_base() -> String {
+    std::env::var("HUB_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+}
+
+/// A throwaway database.
+pub struct TestDb {
+    pub url: String,
+    pg_name: Option<String>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestDb {
+    /// A database of the suite's backend.
+    pub async fn new() -> Self {
+        match backend().as_str() {
+            "postgres" => Self::postgres().await,
+            "sqlite" => Self::sqlite(),
+            other => panic!("HUB_TEST_DATABASE must be sqlite or postgres, not {other:?}"),
+        }
+    }
+
+    pub fn sqlite() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("hub.db").display());
+        Self {
+            url,
+            pg_name: None,
+            _dir: Some(dir),
+        }
+    }
+
+    /// A new PostgreSQL database named `hubtest_<run>_<random>`; `.ci/run` drops leftovers.
+    pub async fn postgres() -> Self {
+        let run = std::env::var("HUB_TEST_RUN_ID").unwrap_or_else(|_| "local".into());
+        let name = format!(
+            "hubtest_{}_{}",
+            run.chars().filter(char::is_ascii_alphanumeric).collect::<String>(),
+            uuid::Uuid::new_v4().simple()
+        );
+        let admin = Database::connect(format!("{}/postgres", postgres_base()))
+            .await
+            .expect("PostgreSQL at HUB_TEST_POSTGRES_URL (default 127.0.0.1:5432) must be reachable");
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE {name}"))
+            .await
+            .unwrap();
+        admin.close().await.ok();
+        Self {
+            url: format!("{}/{name}", postgres_base()),
+            pg_name: Some(name),
+            _dir: None,
+        }
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        self.pg_name.is_some()
+    }
+
+    pub async fn connect(&self) -> DatabaseConnection {
+        Database::connect(&self.url).await.unwrap()
+    }
+
+    /// Drops a PostgreSQL database (SQLite files go with their temp dir).
+    pub async fn drop_db(&self) {
+        if let Some(name) = &self.pg_name
+            && let Ok(admin) = Database::connect(format!("{}/postgres", postgres_base())).await
+        {
+            let _ = admin
+                .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .await;
+            admin.close().await.ok();
+        }
+    }
+}
+
+/// A random base64 AEAD key.
+pub fn random_key() -> String {
+    base64::engine::general_purpose::STANDARD.encode(uuid::Uuid::new_v4().as_bytes().repeat(2))
+}
+
+/// A free loopback port (bound then released; the race is acceptable for tests).
+pub fn free_port() -> u16 {
+    StdTcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A free loopback port for a UDP+TCP server such as dnsmasq.
+pub fn free_udp_port() -> u16 {
+    loop {
+        let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = udp.local_addr().unwrap().port();
+        if StdTcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
+/// Options for [`TestHub::start_with`].
+#[derive(Default)]
+pub struct Options {
+    /// Nameserver for domain verification lookups (a dnsmasq port).
+    pub dns_port: Option<u16>,
+    /// A small body limit, to test oversized bodies cheaply.
+    pub max_body_bytes: Option<usize>,
+}
+
+/// The hub running in-process, with an operator key.
+pub struct TestHub {
+    pub url: String,
+    pub operator_key: String,
+    pub secrets_key: String,
+    pub db: TestDb,
+    pub state: AppState,
+    pub config: Config,
+    pub client: reqwest::Client,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+/// A response: status and parsed JSON body (`Null` if none).
+#[derive(Debug)]
+pub struct Resp {
+    pub status: StatusCode,
+    pub json: Value,
+    pub content_type: String,
+}
+
+impl TestHub {
+    pub async fn start() -> Self {
+        Self::start_with(Options::default()).await
+    }
+
+    pub async fn start_with(options: Options) -> Self {
+        let db = TestDb::new().await;
+        let secrets_key = random_key();
+        let mut config = Config::load(None).unwrap();
+        config.database.url = SecretString::new(db.url.clone());
+        config.secrets.key = Some(SecretString::new(secrets_key.clone()));
+        config.secrets.key_file = None;
+        config.secrets.create_key_file = false;
+        config.log.level = "warn".into();
+        if let Some(port) = options.dns_port {
+            config.dns.nameservers = vec![SocketAddr::from(([127, 0, 0, 1], port))];
+            config.dns.timeout_secs = 2;
+        }
+        if let Some(max) = options.max_body_bytes {
+            config.server.max_body_bytes = max;
+        }
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        config.server.public_url = format!("http://{addr}");
+        config.validate().unwrap();
+        let state = hub::build_state(config.clone()).await.unwrap();
+        let actor = hub::audit::Actor::Cli {
+            command: "test".into(),
+        };
+        let (_, operator_key) = hub::orgs::api_keys::create_operator_key(
+            &state.store,
+            state.clock.as_ref(),
+            &actor,
+            "test-operator",
+        )
+        .await
+        .unwrap();
+        let (tx, rx) = oneshot::channel();
+        let serving = state.clone();
+        let task = tokio::spawn(async move {
+            let _ = hub::serve(serving, listener, async {
+                let _ = rx.await;
+            })
+            .await;
+        });
+        Self {
+            url: format!("http://{addr}"),
+            operator_key,
+            secrets_key,
+            db,
+            state,
+            config,
+            client: reqwest::Client::new(),
+            shutdown: Some(tx),
+            task: Some(task),
+        }
+    }
+
+    /// Stops the server (signing a final checkpoint) and drops a PostgreSQL database.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
+        }
+        self.state.store.clone().close().await.ok();
+        self.db.drop_db().await;
+    }
+
+    /// Sends a request with `key` as bearer (if any) and `body` as JSON (if any).
+    pub async fn call(&self, method: Method, path: &str, key: Option<&str>, body: Option<&Value>) -> Resp {
+        let mut req = self.client.request(method, format!("{}{path}", self.url));
+        if let Some(key) = key {
+            req = req.bearer_auth(key);
+        }
+        if let Some(body) = body {
+            req = req.json(body);
+        }
+        Self::read(req.send().await.unwrap()).await
+    }
+
+    pub async fn read(resp: reqwest::Response) -> Resp {
+        let status = resp.status();
+        let content_type = resp
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        let text = resp.text().await.unwrap();
+        let json = serde_json::from_str(&text).unwrap_or(if text.is_empty() {
+            Value::Null
+        } else {
+            Value::String(text)
+        });
+        Resp {
+            status,
+            json,
+            content_type,
+        }
+    }
+
+    pub async fn get(&self, key: &str, path: &str) -> Resp {
+        self.call(Method::GET, path, Some(key), None).await
+    }
+
+    pub async fn post(&self, key: &str, path: &str, body: Value) -> Resp {
+        self.call(Method::POST, path, Some(key), Some(&body)).await
+    }
+
+    /// Creates an organization as operator and returns `(id, slug)`.
+    pub async fn create_org(&self, slug: &str) -> (String, String) {
+        let r = self
+            .post(
+                &self.operator_key,
+                "/api/v1/orgs",
+                serde_json::json!({"slug": slug, "name": format!("{slug} Inc.")}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
+        (r.json["id"].as_str().unwrap().to_string(), slug.to_string())
+    }
+
+    /// Creates an organization key (`admin` or `read`) and returns `(key id, secret)`.
+    pub async fn create_org_key(&self, org: &str, role: &str) -> (String, String) {
+        let r = self
+            .post(
+                &self.operator_key,
+                &format!("/api/v1/orgs/{org}/api-keys"),
+                serde_json::json!({"name": format!("{org}-{role}-{}", uuid::Uuid::new_v4().simple()), "role": role}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
+        (
+            r.json["key"]["id"].as_str().unwrap().to_string(),
+            r.json["secret"].as_str().unwrap().to_string(),
+        )
+    }
+
+    /// Every row of every table, plus the chain head: equal snapshots mean nothing changed.
+    pub async fn snapshot(&self) -> Value {
+        let db = self.db.connect().await;
+        let backend = db.get_database_backend();
+        let mut out = serde_json::Map::new();
+        for table in [
+            "organizations",
+            "org_domains",
+            "applications",
+            "api_keys",
+            "audit_events",
+            "audit_event_orgs",
+            "audit_head",
+            "signing_keys",
+        ] {
+            let rows = JsonValue::find_by_statement(Statement::from_string(
+                backend,
+                format!("SELECT * FROM {table} ORDER BY 1"),
+            ))
+            .all(&db)
+            .await
+            .unwrap();
+            out.insert(table.into(), Value::Array(rows));
+        }
+        db.close().await.ok();
+        Value::Object(out)
+    }
+
+    /// Environment that points the `hub` binary at this hub's database and key.
+    pub fn cli_env(&self) -> Vec<(String, String)> {
+        vec![
+            ("HUB_DATABASE__URL".into(), self.db.url.clone()),
+            ("HUB_SECRETS__KEY".into(), self.secrets_key.clone()),
+            ("HUB_LOG__LEVEL".into(), "warn".into()),
+        ]
+    }
+
+    /// Runs the `hub` binary with this hub's configuration.
+    pub fn cli(&self, args: &[&str]) -> Output {
+        hub_command(&self.cli_env(), args).output().unwrap()
+    }
+}
+
+/// Path of the `hub` binary built next to this test binary (`cargo build --bins` first).
+pub fn hub_binary() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().and_then(|p| p.parent()).unwrap();
+    let bin = dir.join("hub");
+    assert!(
+        bin.is_file(),
+        "{} not found: build it first with `cargo build --bins` (scripts/test.sh does)",
+        bin.display()
+    );
+    bin
+}
+
+/// A `hub` command with a clean HUB_* environment plus `env`.
+pub fn hub_command(env: &[(String, String)], args: &[&str]) -> Command {
+    let mut cmd = Command::new(hub_binary());
+    for (k, _) in std::env::vars() {
+        if k.starts_with("HUB_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.envs(env.iter().map(|(k, v)| (k, v))).args(args);
+    cmd
+}
+
+/// A child process killed (by PID) when dropped.
+pub struct ChildGuard(pub Child);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Waits until `url` answers 200, or fails after `secs`.
+pub async fn wait_ready(url: &str, secs: u64) -> Result<()> {
+    let client = reqwest::Client::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Ok(r) = client.get(url).send().await
+            && r.status().is_success()
+        {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() > deadline {
+            bail!("{url} not ready after {secs}s");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A real dnsmasq serving TXT records on 127.0.0.1:`port` (UDP and TCP), nothing else.
+pub struct Dnsmasq {
+    _child: ChildGuard,
+}
+
+impl Dnsmasq {
+    pub async fn start(port: u16, txt: &[(&str, &str)]) -> Result<Self> {
+        let binary = ["/usr/sbin/dnsmasq", "/usr/bin/dnsmasq"]
+            .into_iter()
+            .find(|p| std::path::Path::new(p).is_file())
+            .context("dnsmasq not installed: scripts/test.sh installs Debian's dnsmasq-base")?;
+        let mut cmd = Command::new(binary);
+        cmd.args([
+            "--keep-in-foreground",
+            "--conf-file=/dev/null",
+            "--no-resolv",
+            "--no-hosts",
+            "--no-poll",
+            "--bind-interfaces",
+            "--listen-address=127.0.0.1",
+            "--user=root",
+            "--pid-file=",
+        ])
+        .arg(format!("--port={port}"));
+        for (name, value) in txt {
+            cmd.arg(format!("--txt-record={name},{value}"));
+        }
+        let child = cmd
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("cannot start dnsmasq")?;
+        let guard = ChildGuard(child);
+        // Ready when its TCP port accepts.
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+                return Ok(Self { _child: guard });
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        bail!("dnsmasq did not start on port {port}")
+    }
+}

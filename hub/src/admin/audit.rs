@@ -50,7 +50,22 @@ async fn scope_for(state: &AppState, principal: &Principal, org: Option<&str>) -
     }
 }
 
+/// Action names are dotted lowercase words; anything else is a malformed query.
+fn check_action(action: Option<&str>) -> Result<(), ApiError> {
+    match action {
+        Some(a) if a.is_empty() || a.len() > 64 || !a.bytes().all(|b| b.is_ascii_lowercase() || b == b'.' || b == b'_') => {
+            Err(ApiError::new(
+                axum::http::StatusCode::BAD_REQUEST,
+                "invalid_query",
+                "action must look like organization.created",
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
 async fn page(state: &AppState, scope: Scope, q: &AuditQuery) -> Result<Json<AuditPage>, ApiError> {
+    check_action(q.action.as_deref())?;
     let limit = q.limit.unwrap_or(100).clamp(1, MAX_PAGE);
     let records = storage::audit::list(
         state.store.conn(),
@@ -101,6 +116,7 @@ pub async fn export_audit(
     AppQuery(q): AppQuery<AuditQuery>,
 ) -> Result<Response, ApiError> {
     let scope = scope_for(&state, &principal, q.org.as_deref()).await?;
+    check_action(q.action.as_deref())?;
     let action = q.action.clone();
     let start = q.after.unwrap_or(0);
     let body = stream::unfold(Some(start), move |after| {

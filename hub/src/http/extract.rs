@@ -194,7 +194,11 @@ pub async fn resolve_org(state: &AppState, name: &str) -> Result<Option<Organiza
     let c = state.store.conn();
     Ok(match name.parse::<OrgId>() {
         Ok(id) => storage::organizations::get(c, id).await?,
-        Err(_) => storage::organizations::find_by_slug(c, name).await?,
+        // Only a well-formed slug is worth a query (and a NUL byte never reaches PostgreSQL).
+        Err(_) if crate::orgs::validate::slug("org", name).is_ok() => {
+            storage::organizations::find_by_slug(c, name).await?
+        }
+        Err(_) => None,
     })
 }
 

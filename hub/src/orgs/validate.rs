@@ -89,6 +89,9 @@ pub fn redirect_uri(field: &str, value: &str) -> Result<String, FieldError> {
     if value.contains('*') {
         return Err(bad("wildcards are not allowed; register each URI exactly"));
     }
+    if value.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(bad("must not contain spaces or control characters"));
+    }
     let url = url::Url::parse(value).map_err(|_| bad("not an absolute URI"))?;
     if url.fragment().is_some() || value.contains('#') {
         return Err(bad("must not contain a fragment"));
@@ -158,6 +161,8 @@ mod tests {
             "https://*.example.com/cb",
             "http://app.example.com/cb",
             "javascript:alert(1)",
+            "https://app.example.com/cb\u{0}",
+            "https://app.example.com/c b",
             "ftp://x.example.com",
         ] {
             assert!(redirect_uri("r", bad).is_err(), "{bad}");

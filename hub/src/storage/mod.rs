@@ -116,13 +116,32 @@ impl Store {
         })
     }
 
-    /// Applies pending migrations; returns how many ran.
+    /// Applies pending migrations; returns how many ran. On PostgreSQL the migration runs in one
+    /// transaction under an advisory lock, so replicas starting together migrate once.
     pub async fn migrate(&self) -> StoreResult<usize> {
-        let pending = migration::Migrator::get_pending_migrations(&self.db)
-            .await?
-            .len();
-        migration::Migrator::up(&self.db, None).await?;
-        Ok(pending)
+        match self.kind {
+            DatabaseKind::Sqlite => {
+                let _guard = self.begin_lock().await;
+                let pending = migration::Migrator::get_pending_migrations(&self.db).await?.len();
+                migration::Migrator::up(&self.db, None).await?;
+                Ok(pending)
+            }
+            DatabaseKind::Postgres => {
+                let txn = self.db.begin().await?;
+                txn.execute_unprepared("SELECT pg_advisory_xact_lock(7243001)").await?;
+                let pending = migration::Migrator::get_pending_migrations(&txn).await?.len();
+                migration::Migrator::up(&txn, None).await?;
+                txn.commit().await?;
+                Ok(pending)
+            }
+        }
+    }
+
+    async fn begin_lock(&self) -> Option<OwnedMutexGuard<()>> {
+        match &self.write_lock {
+            Some(lock) => Some(lock.clone().lock_owned().await),
+            None => None,
+        }
     }
 
     pub fn kind(&self) -> DatabaseKind {
@@ -136,10 +155,7 @@ impl Store {
 
     /// Begins a write transaction (serialized in-process on SQLite).
     pub async fn begin(&self) -> StoreResult<Tx> {
-        let guard = match &self.write_lock {
-            Some(lock) => Some(lock.clone().lock_owned().await),
-            None => None,
-        };
+        let guard = self.begin_lock().await;
         Ok(Tx {
             inner: self.db.begin().await?,
             _guard: guard,

@@ -1,0 +1,127 @@
+//! Tenant isolation matrix: organization A's keys get 404 (not 403, not data) for every read and
+//! write of organization B's resources, on every route the OpenAPI document lists, and nothing
+//! changes. Routes are taken from the document, so a new route is covered (or fails the test).
+
+use hub_e2e::TestHub;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+/// A plausible body per operation, so that only the tenant check stands between the request
+/// and a change.
+fn body_for(method: &Method, path: &str) -> Option<Value> {
+    let body = match (method.as_str(), path) {
+        ("PATCH", "/api/v1/orgs/{org}") => json!({"name": "Hijacked"}),
+        ("POST", "/api/v1/orgs/{org}/domains") => json!({"domain": "hijack.example"}),
+        ("POST", "/api/v1/orgs/{org}/domains/{domain}/attest") => json!({"reason": "because"}),
+        ("POST", "/api/v1/orgs/{org}/applications") => json!({
+            "name": "Hijack", "client_type": "public", "redirect_uris": ["https://evil.example/cb"]}),
+        ("PATCH", "/api/v1/orgs/{org}/applications/{app_id}") => {
+            json!({"redirect_uris": ["https://evil.example/cb"]})
+        }
+        ("POST", "/api/v1/orgs/{org}/api-keys") => json!({"name": "backdoor", "role": "admin"}),
+        _ if method == Method::POST || method == Method::PATCH => json!({}),
+        _ => return None,
+    };
+    Some(body)
+}
+
+#[tokio::test]
+async fn org_keys_get_404_for_every_route_of_another_org() {
+    let hub = TestHub::start().await;
+    let op = hub.operator_key.clone();
+    let (_, _) = hub.create_org("org-a").await;
+    let (b_id, _) = hub.create_org("org-b").await;
+    let (_, a_admin) = hub.create_org_key("org-a", "admin").await;
+    let (_, a_read) = hub.create_org_key("org-a", "read").await;
+    let (b_key_id, _) = hub.create_org_key("org-b", "admin").await;
+    let r = hub.post(&op, "/api/v1/orgs/org-b/domains", json!({"domain": "b.example"})).await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    let r = hub
+        .post(&op, "/api/v1/orgs/org-b/applications", json!({
+            "name": "B app", "client_type": "confidential", "redirect_uris": ["https://b.example/cb"]}))
+        .await;
+    let b_app = r.json["application"]["id"].as_str().unwrap().to_string();
+
+    let doc = hub.call(Method::GET, "/api/v1/openapi.json", None, None).await.json;
+    let paths = doc["paths"].as_object().unwrap();
+    let before = hub.snapshot().await;
+    let mut tried = 0;
+    for (template, ops) in paths {
+        if !template.contains("{org}") {
+            continue;
+        }
+        for (method, _) in ops.as_object().unwrap() {
+            let method: Method = method.to_uppercase().parse().unwrap();
+            for org_ref in ["org-b", b_id.as_str()] {
+                let path = template
+                    .replace("{org}", org_ref)
+                    .replace("{domain}", "b.example")
+                    .replace("{app_id}", &b_app)
+                    .replace("{key_id}", &b_key_id);
+                assert!(!path.contains('{'), "unmapped path parameter in {template}");
+                for key in [&a_admin, &a_read] {
+                    let body = body_for(&method, template);
+                    let r = hub.call(method.clone(), &path, Some(key), body.as_ref()).await;
+                    assert_eq!(r.status, StatusCode::NOT_FOUND, "{method} {path}: {r:?}");
+                    assert_eq!(r.content_type, "application/problem+json");
+                    assert_eq!(r.json["detail"], "organization not found", "{method} {path}");
+                    tried += 1;
+                }
+            }
+        }
+    }
+    assert!(tried >= 4 * 19, "only {tried} requests: did the OpenAPI document lose routes?");
+
+    // Routes without {org}: the `org` filter and the listings.
+    for path in ["/api/v1/audit?org=org-b", "/api/v1/audit/export?org=org-b"] {
+        let r = hub.get(&a_admin, path).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{path}: {r:?}");
+    }
+    let orgs = hub.get(&a_admin, "/api/v1/orgs").await.json;
+    let slugs: Vec<&str> = orgs.as_array().unwrap().iter().map(|o| o["slug"].as_str().unwrap()).collect();
+    assert_eq!(slugs, ["org-a"]);
+    let events = hub.get(&a_read, "/api/v1/audit?limit=1000").await.json;
+    for e in events["events"].as_array().unwrap() {
+        let text = e.to_string();
+        assert!(!text.contains(&b_id) && !text.contains("org-b") && !text.contains(&b_app), "leak: {text}");
+    }
+    let export = hub.get(&a_read, "/api/v1/audit/export").await.json;
+    assert!(!export.to_string().contains(&b_id));
+    // Every route that is not organization-scoped is known to this test.
+    let global: Vec<&String> = paths.keys().filter(|p| !p.contains("{org}")).collect();
+    assert_eq!(
+        global,
+        ["/api/v1/audit", "/api/v1/audit/checkpoints", "/api/v1/audit/export", "/api/v1/orgs"],
+        "a new global route needs an isolation check here"
+    );
+
+    assert_eq!(before, hub.snapshot().await, "a cross-organization request changed something");
+    hub.stop().await;
+}
+
+#[tokio::test]
+async fn operator_actions_on_an_org_appear_in_that_orgs_audit_view_only() {
+    let hub = TestHub::start().await;
+    let op = hub.operator_key.clone();
+    let (a_id, _) = hub.create_org("org-a").await;
+    hub.create_org("org-b").await;
+    let (_, a_read) = hub.create_org_key("org-a", "read").await;
+    let (_, b_read) = hub.create_org_key("org-b", "read").await;
+    let r = hub
+        .post(&op, "/api/v1/orgs/org-a/applications", json!({
+            "name": "Operator-made", "client_type": "public", "redirect_uris": ["https://a.example/cb"]}))
+        .await;
+    let app_id = r.json["application"]["id"].as_str().unwrap().to_string();
+
+    let is_it = |e: &Value| e["target"] == format!("application:{app_id}") && e["action"] == "application.created";
+    for path in ["/api/v1/audit?limit=1000", "/api/v1/orgs/org-a/audit?limit=1000"] {
+        let view = hub.get(&a_read, path).await.json;
+        let event = view["events"].as_array().unwrap().iter().find(|e| is_it(e)).cloned();
+        let event = event.unwrap_or_else(|| panic!("org A does not see the operator's action at {path}"));
+        assert_eq!(event["actor"]["kind"], "operator");
+        assert_eq!(event["orgs"], json!([a_id]));
+    }
+    let b_view = hub.get(&b_read, "/api/v1/audit?limit=1000").await.json;
+    assert!(!b_view["events"].as_array().unwrap().iter().any(is_it));
+    hub.stop().await;
+}

@@ -120,5 +120,8 @@ pub trait DirectorySource: Send + Sync {
 #[async_trait]
 pub trait LogoutConnector: Send + Sync {
     /// Where to send the browser to end the upstream session, if anywhere.
-    async fn logout_url(&self, identity: &UpstreamIdentity) -> Result<Option<String>, ConnectorError>;
+    async fn logout_url(
+        &self,
+        identity: &UpstreamIdentity,
+    ) -> Result<Option<String>, ConnectorError>;
 }

@@ -41,8 +41,7 @@ impl UpstreamIdentity {
             let mut parts = email.rsplitn(2, '@');
             let domain = parts.next().unwrap_or_default();
             let local = parts.next().unwrap_or_default();
-            if local.is_empty() || domain.is_empty() || !domain.contains('.') || email.len() > 320
-            {
+            if local.is_empty() || domain.is_empty() || !domain.contains('.') || email.len() > 320 {
                 return Err(IdentityError::BadEmail);
             }
         }
@@ -110,12 +109,23 @@ mod tests {
 
     #[test]
     fn validate_rejects_empty_subject_and_bad_email() {
-        assert_eq!(identity("", None).validate(), Err(IdentityError::BadSubject));
-        assert_eq!(identity("s", Some("nodomain")).validate(), Err(IdentityError::BadEmail));
-        assert_eq!(identity("s", Some("a@localhost")).validate(), Err(IdentityError::BadEmail));
+        assert_eq!(
+            identity("", None).validate(),
+            Err(IdentityError::BadSubject)
+        );
+        assert_eq!(
+            identity("s", Some("nodomain")).validate(),
+            Err(IdentityError::BadEmail)
+        );
+        assert_eq!(
+            identity("s", Some("a@localhost")).validate(),
+            Err(IdentityError::BadEmail)
+        );
         assert_eq!(identity("s", Some("a@Example.COM")).validate(), Ok(()));
         assert_eq!(
-            identity("s", Some("a@Example.COM")).email_domain().as_deref(),
+            identity("s", Some("a@Example.COM"))
+                .email_domain()
+                .as_deref(),
             Some("example.com")
         );
     }

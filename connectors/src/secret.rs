@@ -65,7 +65,10 @@ mod tests {
         let s = SecretString::new("hunter2");
         assert_eq!(format!("{s:?}"), "\"[redacted]\"");
         assert_eq!(s.to_string(), "[redacted]");
-        assert_eq!(serde_json::to_string(&s).unwrap_or_default(), "\"[redacted]\"");
+        assert_eq!(
+            serde_json::to_string(&s).unwrap_or_default(),
+            "\"[redacted]\""
+        );
         assert_eq!(s.expose(), "hunter2");
     }
 }

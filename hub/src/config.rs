@@ -92,7 +92,9 @@ pub enum DatabaseKind {
 pub enum ConfigError {
     #[error("cannot read configuration: {0}")]
     Load(#[source] Box<figment::Error>),
-    #[error("configuration file {0} does not exist; pass an existing file to --config or HUB_CONFIG")]
+    #[error(
+        "configuration file {0} does not exist; pass an existing file to --config or HUB_CONFIG"
+    )]
     MissingFile(PathBuf),
     #[error("invalid configuration:\n  - {}", .0.join("\n  - "))]
     Invalid(Vec<String>),
@@ -142,8 +144,9 @@ impl Config {
                 "server.public_url must be an http or https URL, not {:?}",
                 u.scheme()
             )),
-            Ok(u) if u.query().is_some() || u.fragment().is_some() => problems
-                .push("server.public_url must not carry a query or fragment".to_string()),
+            Ok(u) if u.query().is_some() || u.fragment().is_some() => {
+                problems.push("server.public_url must not carry a query or fragment".to_string())
+            }
             Ok(_) if self.server.public_url.ends_with('/') => problems.push(
                 "server.public_url must not end with '/': write https://hub.example.com".into(),
             ),
@@ -263,9 +266,14 @@ mod tests {
                 "bad.toml",
                 "[server]\npublic_url = \"ftp://x\"\n[database]\nurl = \"mysql://x\"\n",
             )?;
-            let err = Config::load(Some(Path::new("bad.toml"))).unwrap_err().to_string();
+            let err = Config::load(Some(Path::new("bad.toml")))
+                .unwrap_err()
+                .to_string();
             assert!(err.contains("server.public_url must be an http"), "{err}");
-            assert!(err.contains("database.url must start with sqlite://"), "{err}");
+            assert!(
+                err.contains("database.url must start with sqlite://"),
+                "{err}"
+            );
 
             let err = Config::load(Some(Path::new("missing.toml"))).unwrap_err();
             assert!(matches!(err, ConfigError::MissingFile(_)));

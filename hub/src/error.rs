@@ -90,7 +90,11 @@ impl ApiError {
     }
 
     pub fn not_found(what: &str) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", format!("{what} not found"))
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("{what} not found"),
+        )
     }
 
     pub fn internal() -> Self {
@@ -110,7 +114,9 @@ impl From<ServiceError> for ApiError {
     fn from(err: ServiceError) -> Self {
         match err {
             ServiceError::NotFound(what) => ApiError::not_found(what),
-            ServiceError::Conflict(detail) => ApiError::new(StatusCode::CONFLICT, "conflict", detail),
+            ServiceError::Conflict(detail) => {
+                ApiError::new(StatusCode::CONFLICT, "conflict", detail)
+            }
             ServiceError::Invalid(errors) => ApiError {
                 status: StatusCode::UNPROCESSABLE_ENTITY,
                 code: "invalid",
@@ -124,9 +130,11 @@ impl From<ServiceError> for ApiError {
             ServiceError::Forbidden(detail) => {
                 ApiError::new(StatusCode::FORBIDDEN, "forbidden", detail)
             }
-            ServiceError::Unprocessable(detail) => {
-                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "failed_precondition", detail)
-            }
+            ServiceError::Unprocessable(detail) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "failed_precondition",
+                detail,
+            ),
             ServiceError::Dns(e) => {
                 tracing::warn!(error = %e, "DNS lookup failed");
                 ApiError::new(

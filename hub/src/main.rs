@@ -80,7 +80,10 @@ struct VerifyArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -168,7 +171,10 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
         } => {
             let state = hub::build_state(config).await?;
             match audit::checkpoint(&state.store, &state.signer, state.clock.as_ref()).await? {
-                Some(cp) => println!("signed checkpoint at sequence {} with key {}", cp.seq, cp.key_id),
+                Some(cp) => println!(
+                    "signed checkpoint at sequence {} with key {}",
+                    cp.seq, cp.key_id
+                ),
                 None => println!("no new events since the last checkpoint"),
             }
         }
@@ -182,11 +188,14 @@ async fn verify(config: &Config, args: VerifyArgs) -> Result<ExitCode> {
         let text = std::fs::read_to_string(&path)
             .with_context(|| format!("cannot read {}", path.display()))?;
         let mut records = Vec::new();
-        for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-            records.push(
-                audit::AuditRecord::from_export_line(line)
-                    .with_context(|| format!("{}:{}: not an audit export line", path.display(), n + 1))?,
-            );
+        for (n, line) in text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+        {
+            records.push(audit::AuditRecord::from_export_line(line).with_context(|| {
+                format!("{}:{}: not an audit export line", path.display(), n + 1)
+            })?);
         }
         audit::verify_records(&records)
     } else {
@@ -196,7 +205,9 @@ async fn verify(config: &Config, args: VerifyArgs) -> Result<ExitCode> {
         secrets_config.create_key_file = false;
         let secrets = SecretBox::load(&secrets_config).ok();
         if secrets.is_none() {
-            eprintln!("warning: secrets key unavailable; checkpoint keys are checked by signature only");
+            eprintln!(
+                "warning: secrets key unavailable; checkpoint keys are checked by signature only"
+            );
         }
         audit::verify_chain(&store, secrets.as_ref()).await?
     };

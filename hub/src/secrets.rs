@@ -14,7 +14,9 @@ use crate::config::SecretsConfig;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SecretsError {
-    #[error("the key must be base64 of exactly 32 bytes (generate one with: openssl rand -base64 32)")]
+    #[error(
+        "the key must be base64 of exactly 32 bytes (generate one with: openssl rand -base64 32)"
+    )]
     BadKey,
     #[error("cannot read the secrets key file {path}: {source}")]
     ReadKeyFile {
@@ -64,7 +66,10 @@ pub fn random_token() -> Result<String, SecretsError> {
 
 /// Hex SHA-256 of a high-entropy bearer credential: what the database keeps instead of it.
 pub fn hash_token(token: &str) -> String {
-    hex::encode(ring::digest::digest(&ring::digest::SHA256, token.as_bytes()))
+    hex::encode(ring::digest::digest(
+        &ring::digest::SHA256,
+        token.as_bytes(),
+    ))
 }
 
 /// The AEAD that encrypts stored secrets.
@@ -126,7 +131,11 @@ impl SecretBox {
             .map_err(|_| SecretsError::Unseal)?;
         let mut out = nonce_bytes.to_vec();
         out.extend_from_slice(&buf);
-        Ok(format!("v1.{}.{}", self.key_id, URL_SAFE_NO_PAD.encode(out)))
+        Ok(format!(
+            "v1.{}.{}",
+            self.key_id,
+            URL_SAFE_NO_PAD.encode(out)
+        ))
     }
 
     /// Opens a value sealed by [`SecretBox::seal`] with the same key and context.

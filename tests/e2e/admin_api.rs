@@ -10,14 +10,22 @@ async fn health_readiness_metrics_and_openapi() {
     let r = hub.call(Method::GET, "/healthz", None, None).await;
     assert_eq!(r.status, StatusCode::OK);
     let r = hub.call(Method::GET, "/readyz", None, None).await;
-    assert_eq!((r.status, r.json["database"].as_str()), (StatusCode::OK, Some("ok")));
-    let r = hub.call(Method::GET, "/api/v1/openapi.json", None, None).await;
+    assert_eq!(
+        (r.status, r.json["database"].as_str()),
+        (StatusCode::OK, Some("ok"))
+    );
+    let r = hub
+        .call(Method::GET, "/api/v1/openapi.json", None, None)
+        .await;
     assert_eq!(r.status, StatusCode::OK);
     assert!(r.json["openapi"].as_str().unwrap().starts_with("3."));
     assert!(r.json["paths"]["/api/v1/orgs/{org}/applications"]["post"].is_object());
     let r = hub.call(Method::GET, "/metrics", None, None).await;
     let text = r.json.as_str().unwrap().to_string();
-    assert!(text.contains("hub_http_requests_total{method=\"GET\",route=\"/readyz\",status=\"200\"} 1"), "{text}");
+    assert!(
+        text.contains("hub_http_requests_total{method=\"GET\",route=\"/readyz\",status=\"200\"} 1"),
+        "{text}"
+    );
     let r = hub.call(Method::GET, "/no/such/thing", None, None).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     assert_eq!(r.content_type, "application/problem+json");
@@ -37,12 +45,16 @@ async fn organization_application_and_key_lifecycle() {
 
     let (_, admin) = hub.create_org_key("acme", "admin").await;
     let r = hub
-        .post(&admin, "/api/v1/orgs/acme/applications", json!({
-            "name": "Extranet",
-            "client_type": "confidential",
-            "redirect_uris": ["https://extranet.example.com/cb", "http://127.0.0.1:3000/cb"],
-            "backchannel_logout_uri": "https://extranet.example.com/bcl"
-        }))
+        .post(
+            &admin,
+            "/api/v1/orgs/acme/applications",
+            json!({
+                "name": "Extranet",
+                "client_type": "confidential",
+                "redirect_uris": ["https://extranet.example.com/cb", "http://127.0.0.1:3000/cb"],
+                "backchannel_logout_uri": "https://extranet.example.com/bcl"
+            }),
+        )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
     let secret = r.json["client_secret"].as_str().unwrap().to_string();
@@ -52,19 +64,31 @@ async fn organization_application_and_key_lifecycle() {
     let snap = hub.snapshot().await.to_string();
     assert!(!snap.contains(&secret));
 
-    let r = hub.get(&admin, &format!("/api/v1/orgs/acme/applications/{app_id}")).await;
+    let r = hub
+        .get(&admin, &format!("/api/v1/orgs/acme/applications/{app_id}"))
+        .await;
     assert_eq!(r.status, StatusCode::OK);
     assert!(r.json.get("client_secret").is_none());
 
     let r = hub
-        .call(Method::PATCH, &format!("/api/v1/orgs/acme/applications/{app_id}"), Some(&admin),
-            Some(&json!({"backchannel_logout_uri": null, "name": "Extranet 2"})))
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/orgs/acme/applications/{app_id}"),
+            Some(&admin),
+            Some(&json!({"backchannel_logout_uri": null, "name": "Extranet 2"})),
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{r:?}");
     assert_eq!(r.json["name"], "Extranet 2");
     assert!(r.json["backchannel_logout_uri"].is_null());
 
-    let r = hub.post(&admin, &format!("/api/v1/orgs/acme/applications/{app_id}/secret"), json!(null)).await;
+    let r = hub
+        .post(
+            &admin,
+            &format!("/api/v1/orgs/acme/applications/{app_id}/secret"),
+            json!(null),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{r:?}");
     assert_ne!(r.json["client_secret"].as_str().unwrap(), secret);
 
@@ -79,40 +103,111 @@ async fn organization_application_and_key_lifecycle() {
 
     // a read key can read but not write
     let (_, read) = hub.create_org_key("acme", "read").await;
-    assert_eq!(hub.get(&read, "/api/v1/orgs/acme/applications").await.json.as_array().unwrap().len(), 2);
-    let r = hub.call(Method::DELETE, &format!("/api/v1/orgs/acme/applications/{app_id}"), Some(&read), None).await;
+    assert_eq!(
+        hub.get(&read, "/api/v1/orgs/acme/applications")
+            .await
+            .json
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    let r = hub
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/orgs/acme/applications/{app_id}"),
+            Some(&read),
+            None,
+        )
+        .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
 
     // an org key cannot create organizations or suspend its own
-    let r = hub.post(&admin, "/api/v1/orgs", json!({"slug": "evil", "name": "Evil"})).await;
+    let r = hub
+        .post(
+            &admin,
+            "/api/v1/orgs",
+            json!({"slug": "evil", "name": "Evil"}),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
-    let r = hub.call(Method::PATCH, "/api/v1/orgs/acme", Some(&admin), Some(&json!({"status": "suspended"}))).await;
+    let r = hub
+        .call(
+            Method::PATCH,
+            "/api/v1/orgs/acme",
+            Some(&admin),
+            Some(&json!({"status": "suspended"})),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
 
-    let r = hub.call(Method::DELETE, &format!("/api/v1/orgs/acme/applications/{app_id}"), Some(&admin), None).await;
+    let r = hub
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/orgs/acme/applications/{app_id}"),
+            Some(&admin),
+            None,
+        )
+        .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT);
-    let r = hub.get(&admin, &format!("/api/v1/orgs/acme/applications/{app_id}")).await;
+    let r = hub
+        .get(&admin, &format!("/api/v1/orgs/acme/applications/{app_id}"))
+        .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
 
     // suspension by the operator shuts the organization's keys out
-    let r = hub.call(Method::PATCH, "/api/v1/orgs/acme", Some(&op), Some(&json!({"status": "suspended"}))).await;
+    let r = hub
+        .call(
+            Method::PATCH,
+            "/api/v1/orgs/acme",
+            Some(&op),
+            Some(&json!({"status": "suspended"})),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::OK);
-    assert_eq!(hub.get(&admin, "/api/v1/orgs/acme").await.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        hub.get(&admin, "/api/v1/orgs/acme").await.status,
+        StatusCode::FORBIDDEN
+    );
 
     // revoked keys stop working at once
     let (key_id, key) = hub.create_org_key("acme", "admin").await;
-    let r = hub.call(Method::DELETE, &format!("/api/v1/orgs/acme/api-keys/{key_id}"), Some(&op), None).await;
+    let r = hub
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/orgs/acme/api-keys/{key_id}"),
+            Some(&op),
+            None,
+        )
+        .await;
     assert_eq!(r.status, StatusCode::OK);
     assert!(r.json["revoked_at"].is_string());
-    assert_eq!(hub.get(&key, "/api/v1/orgs").await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        hub.get(&key, "/api/v1/orgs").await.status,
+        StatusCode::UNAUTHORIZED
+    );
 
     let r = hub.get(&op, "/api/v1/audit?limit=1000").await;
-    let actions: Vec<&str> = r.json["events"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    let actions: Vec<&str> = r.json["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
     for expected in [
-        "organization.created", "api_key.created", "application.created", "application.updated",
-        "application.secret_rotated", "application.deleted", "organization.updated", "api_key.revoked",
+        "organization.created",
+        "api_key.created",
+        "application.created",
+        "application.updated",
+        "application.secret_rotated",
+        "application.deleted",
+        "organization.updated",
+        "api_key.revoked",
     ] {
-        assert!(actions.contains(&expected), "{expected} missing from {actions:?}");
+        assert!(
+            actions.contains(&expected),
+            "{expected} missing from {actions:?}"
+        );
     }
     hub.stop().await;
 }

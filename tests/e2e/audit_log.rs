@@ -14,12 +14,22 @@ async fn hub_with_history() -> (TestHub, i64) {
     hub.create_org("alpha").await;
     hub.create_org("beta").await;
     for d in ["alpha.example", "alpha-corp.example"] {
-        let r = hub.post(&hub.operator_key, "/api/v1/orgs/alpha/domains", json!({"domain": d})).await;
+        let r = hub
+            .post(
+                &hub.operator_key,
+                "/api/v1/orgs/alpha/domains",
+                json!({"domain": d}),
+            )
+            .await;
         assert_eq!(r.status, StatusCode::CREATED);
     }
     hub.create_org_key("beta", "admin").await;
     let out = hub.cli(&["audit", "checkpoint"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let (seq, _) = storage::audit::head(hub.state.store.conn()).await.unwrap();
     assert!(seq >= 5);
     (hub, seq)
@@ -27,7 +37,11 @@ async fn hub_with_history() -> (TestHub, i64) {
 
 fn verify(hub: &TestHub) -> (bool, String) {
     let out = hub.cli(&["audit", "verify"]);
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     (out.status.success(), text)
 }
 
@@ -44,10 +58,16 @@ async fn untouched_log_verifies_with_checkpoints() {
     let (hub, seq) = hub_with_history().await;
     let (ok, text) = verify(&hub);
     assert!(ok, "{text}");
-    assert!(text.contains(&format!("audit log OK: {seq} events")), "{text}");
+    assert!(
+        text.contains(&format!("audit log OK: {seq} events")),
+        "{text}"
+    );
     assert!(text.contains("1 signed checkpoint"), "{text}");
     // The checkpoint is published with the key that verifies it.
-    let cps = hub.get(&hub.operator_key, "/api/v1/audit/checkpoints").await.json;
+    let cps = hub
+        .get(&hub.operator_key, "/api/v1/audit/checkpoints")
+        .await
+        .json;
     assert_eq!(cps["checkpoints"][0]["seq"], seq);
     assert_eq!(cps["keys"][0]["kid"], cps["checkpoints"][0]["key_id"]);
     hub.stop().await;
@@ -56,7 +76,11 @@ async fn untouched_log_verifies_with_checkpoints() {
 #[tokio::test]
 async fn an_edited_event_is_named() {
     let (hub, _) = hub_with_history().await;
-    tamper(&hub, &["UPDATE audit_events SET details = '{\"slug\":\"evil\"}' WHERE seq = 3".into()]).await;
+    tamper(
+        &hub,
+        &["UPDATE audit_events SET details = '{\"slug\":\"evil\"}' WHERE seq = 3".into()],
+    )
+    .await;
     let (ok, text) = verify(&hub);
     assert!(!ok);
     assert!(text.contains("sequence 3: contents do not match"), "{text}");
@@ -66,10 +90,13 @@ async fn an_edited_event_is_named() {
 #[tokio::test]
 async fn a_deleted_event_is_named() {
     let (hub, _) = hub_with_history().await;
-    tamper(&hub, &[
-        "DELETE FROM audit_event_orgs WHERE seq = 4".into(),
-        "DELETE FROM audit_events WHERE seq = 4".into(),
-    ])
+    tamper(
+        &hub,
+        &[
+            "DELETE FROM audit_event_orgs WHERE seq = 4".into(),
+            "DELETE FROM audit_events WHERE seq = 4".into(),
+        ],
+    )
     .await;
     let (ok, text) = verify(&hub);
     assert!(!ok);
@@ -80,25 +107,34 @@ async fn a_deleted_event_is_named() {
 #[tokio::test]
 async fn a_deleted_last_event_is_named() {
     let (hub, last) = hub_with_history().await;
-    tamper(&hub, &[
-        format!("DELETE FROM audit_event_orgs WHERE seq = {last}"),
-        format!("DELETE FROM audit_events WHERE seq = {last}"),
-    ])
+    tamper(
+        &hub,
+        &[
+            format!("DELETE FROM audit_event_orgs WHERE seq = {last}"),
+            format!("DELETE FROM audit_events WHERE seq = {last}"),
+        ],
+    )
     .await;
     let (ok, text) = verify(&hub);
     assert!(!ok);
-    assert!(text.contains(&format!("sequence {last}: event missing")), "{text}");
+    assert!(
+        text.contains(&format!("sequence {last}: event missing")),
+        "{text}"
+    );
     hub.stop().await;
 }
 
 #[tokio::test]
 async fn reordered_events_are_named() {
     let (hub, _) = hub_with_history().await;
-    tamper(&hub, &[
-        "UPDATE audit_events SET seq = -1 WHERE seq = 2".into(),
-        "UPDATE audit_events SET seq = 2 WHERE seq = 3".into(),
-        "UPDATE audit_events SET seq = 3 WHERE seq = -1".into(),
-    ])
+    tamper(
+        &hub,
+        &[
+            "UPDATE audit_events SET seq = -1 WHERE seq = 2".into(),
+            "UPDATE audit_events SET seq = 2 WHERE seq = 3".into(),
+            "UPDATE audit_events SET seq = 3 WHERE seq = -1".into(),
+        ],
+    )
     .await;
     let (ok, text) = verify(&hub);
     assert!(!ok);
@@ -117,14 +153,26 @@ async fn a_rewritten_chain_is_caught_by_the_signed_checkpoint() {
         .remove(0);
     record.details = json!({"forged": true});
     record.hash = record.compute_hash();
-    tamper(&hub, &[
-        format!("UPDATE audit_events SET details = '{}', hash = '{}' WHERE seq = {last}", record.details, record.hash),
-        format!("UPDATE audit_head SET hash = '{}' WHERE id = 1", record.hash),
-    ])
+    tamper(
+        &hub,
+        &[
+            format!(
+                "UPDATE audit_events SET details = '{}', hash = '{}' WHERE seq = {last}",
+                record.details, record.hash
+            ),
+            format!(
+                "UPDATE audit_head SET hash = '{}' WHERE id = 1",
+                record.hash
+            ),
+        ],
+    )
     .await;
     let (ok, text) = verify(&hub);
     assert!(!ok);
-    assert!(text.contains(&format!("sequence {last}: checkpoint invalid")), "{text}");
+    assert!(
+        text.contains(&format!("sequence {last}: checkpoint invalid")),
+        "{text}"
+    );
     hub.stop().await;
 }
 
@@ -135,15 +183,23 @@ async fn hidden_visibility_changes_are_named() {
     tamper(&hub, &["DELETE FROM audit_event_orgs WHERE seq = 2".into()]).await;
     let (ok, text) = verify(&hub);
     assert!(!ok);
-    assert!(text.contains("sequence 2: organization scopes differ"), "{text}");
+    assert!(
+        text.contains("sequence 2: organization scopes differ"),
+        "{text}"
+    );
     hub.stop().await;
 }
 
 #[tokio::test]
 async fn an_operator_export_verifies_offline_and_an_edited_export_does_not() {
     let (hub, seq) = hub_with_history().await;
-    let export = hub.client.get(format!("{}/api/v1/audit/export", hub.url))
-        .bearer_auth(&hub.operator_key).send().await.unwrap();
+    let export = hub
+        .client
+        .get(format!("{}/api/v1/audit/export", hub.url))
+        .bearer_auth(&hub.operator_key)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(export.headers()["content-type"], "application/x-ndjson");
     let text = export.text().await.unwrap();
     assert_eq!(text.lines().count() as i64, seq);
@@ -151,7 +207,11 @@ async fn an_operator_export_verifies_offline_and_an_edited_export_does_not() {
     let file = dir.path().join("audit.jsonl");
     std::fs::write(&file, &text).unwrap();
     let out = hub.cli(&["audit", "verify", "--file", file.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     std::fs::write(&file, text.replacen("alpha.example", "alpha.evil", 1)).unwrap();
     let out = hub.cli(&["audit", "verify", "--file", file.to_str().unwrap()]);
     assert!(!out.status.success());

@@ -16,7 +16,14 @@ fn help_lists_every_command() {
     let out = hub_command(&[], &["--help"]).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success());
-    for cmd in ["serve", "migrate", "check-config", "operator", "audit", "bench"] {
+    for cmd in [
+        "serve",
+        "migrate",
+        "check-config",
+        "operator",
+        "audit",
+        "bench",
+    ] {
         assert!(text.contains(cmd), "{cmd} missing from --help:\n{text}");
     }
 }
@@ -24,13 +31,28 @@ fn help_lists_every_command() {
 #[test]
 fn check_config_accepts_the_example_and_explains_mistakes() {
     let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../config/example.toml");
-    let out = hub_command(&[], &["--config", example, "check-config"]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = hub_command(&[], &["--config", example, "check-config"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("configuration OK"));
 
     let mut bad = tempfile::NamedTempFile::new().unwrap();
-    writeln!(bad, "[server]\nlisten = \"nowhere\"\n[databse]\nurl = \"x\"").unwrap();
-    let out = hub_command(&[], &["--config", bad.path().to_str().unwrap(), "check-config"]).output().unwrap();
+    writeln!(
+        bad,
+        "[server]\nlisten = \"nowhere\"\n[databse]\nurl = \"x\""
+    )
+    .unwrap();
+    let out = hub_command(
+        &[],
+        &["--config", bad.path().to_str().unwrap(), "check-config"],
+    )
+    .output()
+    .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("databse") || err.contains("listen"), "{err}");
@@ -38,7 +60,9 @@ fn check_config_accepts_the_example_and_explains_mistakes() {
     let env = vec![("HUB_DATABASE__URL".to_string(), "mysql://x".to_string())];
     let out = hub_command(&env, &["check-config"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("database.url must start with sqlite://"));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("database.url must start with sqlite://")
+    );
 }
 
 #[tokio::test]
@@ -46,12 +70,22 @@ async fn migrate_then_create_an_operator_key_that_works() {
     let db = TestDb::new().await;
     let env = env(&db);
     let out = hub_command(&env, &["migrate"]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = hub_command(&env, &["migrate"]).output().unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).contains("0 migration(s) applied"));
 
-    let out = hub_command(&env, &["operator", "create-key", "--name", "ops-laptop"]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = hub_command(&env, &["operator", "create-key", "--name", "ops-laptop"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let key = String::from_utf8_lossy(&out.stdout).trim().to_string();
     assert!(key.starts_with("hub_") && key.len() > 40, "{key}");
     // Stored only as a hash, and the creation is audited.
@@ -60,7 +94,10 @@ async fn migrate_then_create_an_operator_key_that_works() {
     let conn = db.connect().await;
     use sea_orm::{ConnectionTrait, Statement};
     let row = conn
-        .query_one_raw(Statement::from_string(conn.get_database_backend(), "SELECT key_hash FROM api_keys"))
+        .query_one_raw(Statement::from_string(
+            conn.get_database_backend(),
+            "SELECT key_hash FROM api_keys",
+        ))
         .await
         .unwrap()
         .unwrap();

@@ -34,7 +34,13 @@ async fn org_keys_get_404_for_every_route_of_another_org() {
     let (_, a_admin) = hub.create_org_key("org-a", "admin").await;
     let (_, a_read) = hub.create_org_key("org-a", "read").await;
     let (b_key_id, _) = hub.create_org_key("org-b", "admin").await;
-    let r = hub.post(&op, "/api/v1/orgs/org-b/domains", json!({"domain": "b.example"})).await;
+    let r = hub
+        .post(
+            &op,
+            "/api/v1/orgs/org-b/domains",
+            json!({"domain": "b.example"}),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::CREATED);
     let r = hub
         .post(&op, "/api/v1/orgs/org-b/applications", json!({
@@ -42,7 +48,10 @@ async fn org_keys_get_404_for_every_route_of_another_org() {
         .await;
     let b_app = r.json["application"]["id"].as_str().unwrap().to_string();
 
-    let doc = hub.call(Method::GET, "/api/v1/openapi.json", None, None).await.json;
+    let doc = hub
+        .call(Method::GET, "/api/v1/openapi.json", None, None)
+        .await
+        .json;
     let paths = doc["paths"].as_object().unwrap();
     let before = hub.snapshot().await;
     let mut tried = 0;
@@ -61,16 +70,24 @@ async fn org_keys_get_404_for_every_route_of_another_org() {
                 assert!(!path.contains('{'), "unmapped path parameter in {template}");
                 for key in [&a_admin, &a_read] {
                     let body = body_for(&method, template);
-                    let r = hub.call(method.clone(), &path, Some(key), body.as_ref()).await;
+                    let r = hub
+                        .call(method.clone(), &path, Some(key), body.as_ref())
+                        .await;
                     assert_eq!(r.status, StatusCode::NOT_FOUND, "{method} {path}: {r:?}");
                     assert_eq!(r.content_type, "application/problem+json");
-                    assert_eq!(r.json["detail"], "organization not found", "{method} {path}");
+                    assert_eq!(
+                        r.json["detail"], "organization not found",
+                        "{method} {path}"
+                    );
                     tried += 1;
                 }
             }
         }
     }
-    assert!(tried >= 4 * 19, "only {tried} requests: did the OpenAPI document lose routes?");
+    assert!(
+        tried >= 4 * 19,
+        "only {tried} requests: did the OpenAPI document lose routes?"
+    );
 
     // Routes without {org}: the `org` filter and the listings.
     for path in ["/api/v1/audit?org=org-b", "/api/v1/audit/export?org=org-b"] {
@@ -78,12 +95,20 @@ async fn org_keys_get_404_for_every_route_of_another_org() {
         assert_eq!(r.status, StatusCode::NOT_FOUND, "{path}: {r:?}");
     }
     let orgs = hub.get(&a_admin, "/api/v1/orgs").await.json;
-    let slugs: Vec<&str> = orgs.as_array().unwrap().iter().map(|o| o["slug"].as_str().unwrap()).collect();
+    let slugs: Vec<&str> = orgs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["slug"].as_str().unwrap())
+        .collect();
     assert_eq!(slugs, ["org-a"]);
     let events = hub.get(&a_read, "/api/v1/audit?limit=1000").await.json;
     for e in events["events"].as_array().unwrap() {
         let text = e.to_string();
-        assert!(!text.contains(&b_id) && !text.contains("org-b") && !text.contains(&b_app), "leak: {text}");
+        assert!(
+            !text.contains(&b_id) && !text.contains("org-b") && !text.contains(&b_app),
+            "leak: {text}"
+        );
     }
     let export = hub.get(&a_read, "/api/v1/audit/export").await.json;
     assert!(!export.to_string().contains(&b_id));
@@ -91,11 +116,20 @@ async fn org_keys_get_404_for_every_route_of_another_org() {
     let global: Vec<&String> = paths.keys().filter(|p| !p.contains("{org}")).collect();
     assert_eq!(
         global,
-        ["/api/v1/audit", "/api/v1/audit/checkpoints", "/api/v1/audit/export", "/api/v1/orgs"],
+        [
+            "/api/v1/audit",
+            "/api/v1/audit/checkpoints",
+            "/api/v1/audit/export",
+            "/api/v1/orgs"
+        ],
         "a new global route needs an isolation check here"
     );
 
-    assert_eq!(before, hub.snapshot().await, "a cross-organization request changed something");
+    assert_eq!(
+        before,
+        hub.snapshot().await,
+        "a cross-organization request changed something"
+    );
     hub.stop().await;
 }
 
@@ -113,11 +147,22 @@ async fn operator_actions_on_an_org_appear_in_that_orgs_audit_view_only() {
         .await;
     let app_id = r.json["application"]["id"].as_str().unwrap().to_string();
 
-    let is_it = |e: &Value| e["target"] == format!("application:{app_id}") && e["action"] == "application.created";
-    for path in ["/api/v1/audit?limit=1000", "/api/v1/orgs/org-a/audit?limit=1000"] {
+    let is_it = |e: &Value| {
+        e["target"] == format!("application:{app_id}") && e["action"] == "application.created"
+    };
+    for path in [
+        "/api/v1/audit?limit=1000",
+        "/api/v1/orgs/org-a/audit?limit=1000",
+    ] {
         let view = hub.get(&a_read, path).await.json;
-        let event = view["events"].as_array().unwrap().iter().find(|e| is_it(e)).cloned();
-        let event = event.unwrap_or_else(|| panic!("org A does not see the operator's action at {path}"));
+        let event = view["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| is_it(e))
+            .cloned();
+        let event =
+            event.unwrap_or_else(|| panic!("org A does not see the operator's action at {path}"));
         assert_eq!(event["actor"]["kind"], "operator");
         assert_eq!(event["orgs"], json!([a_id]));
     }

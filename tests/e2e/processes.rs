@@ -20,16 +20,29 @@ fn spawn(env: &[(String, String)], dir: &std::path::Path) -> ChildGuard {
 async fn serve_starts_with_no_setup_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let env = vec![("HUB_SERVER__LISTEN".to_string(), format!("127.0.0.1:{port}"))];
+    let env = vec![(
+        "HUB_SERVER__LISTEN".to_string(),
+        format!("127.0.0.1:{port}"),
+    )];
     let hub = spawn(&env, dir.path());
-    wait_ready(&format!("http://127.0.0.1:{port}/readyz"), 30).await.unwrap();
+    wait_ready(&format!("http://127.0.0.1:{port}/readyz"), 30)
+        .await
+        .unwrap();
     assert!(dir.path().join("data/hub.db").is_file());
     assert!(dir.path().join("data/hub.key").is_file());
     // SQLite in WAL mode
-    let db = sea_orm::Database::connect(format!("sqlite://{}", dir.path().join("data/hub.db").display())).await.unwrap();
+    let db = sea_orm::Database::connect(format!(
+        "sqlite://{}",
+        dir.path().join("data/hub.db").display()
+    ))
+    .await
+    .unwrap();
     use sea_orm::{ConnectionTrait, Statement};
     let row = db
-        .query_one_raw(Statement::from_string(db.get_database_backend(), "PRAGMA journal_mode"))
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            "PRAGMA journal_mode",
+        ))
         .await
         .unwrap()
         .unwrap();
@@ -58,32 +71,67 @@ async fn two_processes_on_one_postgres_serve_the_same_data() {
     // Started together: the migration runs once under an advisory lock.
     let h1 = spawn(&with_port(p1), dir.path());
     let h2 = spawn(&with_port(p2), dir.path());
-    let (u1, u2) = (format!("http://127.0.0.1:{p1}"), format!("http://127.0.0.1:{p2}"));
+    let (u1, u2) = (
+        format!("http://127.0.0.1:{p1}"),
+        format!("http://127.0.0.1:{p2}"),
+    );
     wait_ready(&format!("{u1}/readyz"), 30).await.unwrap();
     wait_ready(&format!("{u2}/readyz"), 30).await.unwrap();
 
-    let out = hub_command(&base, &["operator", "create-key", "--name", "replica-test"]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = hub_command(&base, &["operator", "create-key", "--name", "replica-test"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let op = String::from_utf8_lossy(&out.stdout).trim().to_string();
 
     let client = reqwest::Client::new();
     let post = |url: String, body: Value| client.post(url).bearer_auth(&op).json(&body).send();
-    let r = post(format!("{u1}/api/v1/orgs"), json!({"slug": "acme", "name": "Acme"})).await.unwrap();
+    let r = post(
+        format!("{u1}/api/v1/orgs"),
+        json!({"slug": "acme", "name": "Acme"}),
+    )
+    .await
+    .unwrap();
     assert_eq!(r.status(), StatusCode::CREATED);
-    let r = client.get(format!("{u2}/api/v1/orgs/acme")).bearer_auth(&op).send().await.unwrap();
+    let r = client
+        .get(format!("{u2}/api/v1/orgs/acme"))
+        .bearer_auth(&op)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(r.json::<Value>().await.unwrap()["name"], "Acme");
 
-    let r = post(format!("{u2}/api/v1/orgs/acme/domains"), json!({"domain": "acme.example"})).await.unwrap();
+    let r = post(
+        format!("{u2}/api/v1/orgs/acme/domains"),
+        json!({"domain": "acme.example"}),
+    )
+    .await
+    .unwrap();
     assert_eq!(r.status(), StatusCode::CREATED);
-    let r = client.get(format!("{u1}/api/v1/orgs/acme/domains")).bearer_auth(&op).send().await.unwrap();
-    assert_eq!(r.json::<Value>().await.unwrap()[0]["domain"], "acme.example");
+    let r = client
+        .get(format!("{u1}/api/v1/orgs/acme/domains"))
+        .bearer_auth(&op)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.json::<Value>().await.unwrap()[0]["domain"],
+        "acme.example"
+    );
 
     // Concurrent writes through both replicas keep one unbroken audit chain.
     let mut writes = Vec::new();
     for i in 0..20 {
         let url = if i % 2 == 0 { &u1 } else { &u2 };
-        writes.push(post(format!("{url}/api/v1/orgs"), json!({"slug": format!("org-{i}"), "name": format!("Org {i}")})));
+        writes.push(post(
+            format!("{url}/api/v1/orgs"),
+            json!({"slug": format!("org-{i}"), "name": format!("Org {i}")}),
+        ));
     }
     for r in futures_util::future::join_all(writes).await {
         assert_eq!(r.unwrap().status(), StatusCode::CREATED);
@@ -95,4 +143,3 @@ async fn two_processes_on_one_postgres_serve_the_same_data() {
     assert!(text.contains("audit log OK: 23 events"), "{text}");
     db.drop_db().await;
 }
-

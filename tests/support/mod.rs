@@ -13,7 +13,9 @@ use base64::Engine;
 use connectors::SecretString;
 use hub::{AppState, Config};
 use reqwest::{Method, StatusCode};
-use sea_orm::{ConnectionTrait, Database, DatabaseConnection, FromQueryResult, JsonValue, Statement};
+use sea_orm::{
+    ConnectionTrait, Database, DatabaseConnection, FromQueryResult, JsonValue, Statement,
+};
 use serde_json::Value;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -61,12 +63,16 @@ impl TestDb {
         let run = std::env::var("HUB_TEST_RUN_ID").unwrap_or_else(|_| "local".into());
         let name = format!(
             "hubtest_{}_{}",
-            run.chars().filter(char::is_ascii_alphanumeric).collect::<String>(),
+            run.chars()
+                .filter(char::is_ascii_alphanumeric)
+                .collect::<String>(),
             uuid::Uuid::new_v4().simple()
         );
         let admin = Database::connect(format!("{}/postgres", postgres_base()))
             .await
-            .expect("PostgreSQL at HUB_TEST_POSTGRES_URL (default 127.0.0.1:5432) must be reachable");
+            .expect(
+                "PostgreSQL at HUB_TEST_POSTGRES_URL (default 127.0.0.1:5432) must be reachable",
+            );
         admin
             .execute_unprepared(&format!("CREATE DATABASE {name}"))
             .await
@@ -226,7 +232,13 @@ impl TestHub {
     }
 
     /// Sends a request with `key` as bearer (if any) and `body` as JSON (if any).
-    pub async fn call(&self, method: Method, path: &str, key: Option<&str>, body: Option<&Value>) -> Resp {
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        key: Option<&str>,
+        body: Option<&Value>,
+    ) -> Resp {
         let mut req = self.client.request(method, format!("{}{path}", self.url));
         if let Some(key) = key {
             req = req.bearer_auth(key);
@@ -425,7 +437,10 @@ impl Dnsmasq {
         let guard = ChildGuard(child);
         // Ready when its TCP port accepts.
         for _ in 0..100 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
                 return Ok(Self { _child: guard });
             }
             tokio::time::sleep(Duration::from_millis(20)).await;

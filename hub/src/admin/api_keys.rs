@@ -13,7 +13,10 @@ use crate::storage;
 
 #[utoipa::path(get, path = "/api/v1/orgs/{org}/api-keys", tag = "api-keys",
     params(("org" = String, Path)), responses((status = 200, body = [KeyView]), (status = 404, body = Problem)))]
-pub async fn list_keys(State(state): State<AppState>, ctx: OrgCtx) -> Result<Json<Vec<KeyView>>, ApiError> {
+pub async fn list_keys(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+) -> Result<Json<Vec<KeyView>>, ApiError> {
     let list = storage::api_keys::list(state.store.conn(), ctx.org.id).await?;
     Ok(Json(list.into_iter().map(KeyView::from).collect()))
 }
@@ -28,7 +31,13 @@ pub async fn create_key(
     AppJson(input): AppJson<CreateKey>,
 ) -> Result<(StatusCode, Json<KeyCreated>), ApiError> {
     let (key, secret) = api_keys::create(&state, &ctx, input).await?;
-    Ok((StatusCode::CREATED, Json(KeyCreated { key: key.into(), secret })))
+    Ok((
+        StatusCode::CREATED,
+        Json(KeyCreated {
+            key: key.into(),
+            secret,
+        }),
+    ))
 }
 
 #[utoipa::path(get, path = "/api/v1/orgs/{org}/api-keys/{key_id}", tag = "api-keys",

@@ -13,7 +13,10 @@ use crate::storage;
 
 #[utoipa::path(get, path = "/api/v1/orgs/{org}/applications", tag = "applications",
     params(("org" = String, Path)), responses((status = 200, body = [AppView]), (status = 404, body = Problem)))]
-pub async fn list_apps(State(state): State<AppState>, ctx: OrgCtx) -> Result<Json<Vec<AppView>>, ApiError> {
+pub async fn list_apps(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+) -> Result<Json<Vec<AppView>>, ApiError> {
     let list = storage::applications::list(state.store.conn(), ctx.org.id).await?;
     Ok(Json(list.into_iter().map(AppView::from).collect()))
 }
@@ -57,7 +60,9 @@ pub async fn update_app(
     Path((_, id)): Path<(String, String)>,
     AppJson(input): AppJson<UpdateApp>,
 ) -> Result<Json<AppView>, ApiError> {
-    Ok(Json(applications::update(&state, &ctx, &id, input).await?.into()))
+    Ok(Json(
+        applications::update(&state, &ctx, &id, input).await?.into(),
+    ))
 }
 
 /// Issues a new client secret; the old one stops working at once.

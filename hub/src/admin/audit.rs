@@ -31,7 +31,11 @@ pub struct AuditQuery {
     org: Option<String>,
 }
 
-async fn scope_for(state: &AppState, principal: &Principal, org: Option<&str>) -> Result<Scope, ApiError> {
+async fn scope_for(
+    state: &AppState,
+    principal: &Principal,
+    org: Option<&str>,
+) -> Result<Scope, ApiError> {
     let requested = match org {
         Some(name) => Some(
             resolve_org(state, name)
@@ -53,7 +57,13 @@ async fn scope_for(state: &AppState, principal: &Principal, org: Option<&str>) -
 /// Action names are dotted lowercase words; anything else is a malformed query.
 fn check_action(action: Option<&str>) -> Result<(), ApiError> {
     match action {
-        Some(a) if a.is_empty() || a.len() > 64 || !a.bytes().all(|b| b.is_ascii_lowercase() || b == b'.' || b == b'_') => {
+        Some(a)
+            if a.is_empty()
+                || a.len() > 64
+                || !a
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b == b'.' || b == b'_') =>
+        {
             Err(ApiError::new(
                 axum::http::StatusCode::BAD_REQUEST,
                 "invalid_query",
@@ -124,7 +134,15 @@ pub async fn export_audit(
         let action = action.clone();
         async move {
             let after = after?;
-            match storage::audit::list(state.store.conn(), scope, after, MAX_PAGE, action.as_deref()).await {
+            match storage::audit::list(
+                state.store.conn(),
+                scope,
+                after,
+                MAX_PAGE,
+                action.as_deref(),
+            )
+            .await
+            {
                 Ok(records) if records.is_empty() => None,
                 Ok(records) => {
                     let next = records.last().map(|r| r.seq);

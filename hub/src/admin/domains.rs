@@ -13,7 +13,10 @@ use crate::storage;
 
 #[utoipa::path(get, path = "/api/v1/orgs/{org}/domains", tag = "domains",
     params(("org" = String, Path)), responses((status = 200, body = [DomainView]), (status = 404, body = Problem)))]
-pub async fn list_domains(State(state): State<AppState>, ctx: OrgCtx) -> Result<Json<Vec<DomainView>>, ApiError> {
+pub async fn list_domains(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+) -> Result<Json<Vec<DomainView>>, ApiError> {
     let list = storage::domains::list(state.store.conn(), ctx.org.id).await?;
     Ok(Json(list.into_iter().map(DomainView::from).collect()))
 }
@@ -65,7 +68,9 @@ pub async fn attest_domain(
     Path((_, name)): Path<(String, String)>,
     AppJson(input): AppJson<AttestDomain>,
 ) -> Result<Json<DomainView>, ApiError> {
-    Ok(Json(domains::attest(&state, &ctx, &name, input).await?.into()))
+    Ok(Json(
+        domains::attest(&state, &ctx, &name, input).await?.into(),
+    ))
 }
 
 #[utoipa::path(delete, path = "/api/v1/orgs/{org}/domains/{domain}", tag = "domains",

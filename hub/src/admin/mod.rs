@@ -21,7 +21,10 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/openapi.json", get(openapi::get_openapi))
         .route("/api/v1/orgs", get(orgs::list_orgs).post(orgs::create_org))
-        .route("/api/v1/orgs/{org}", get(orgs::get_org).patch(orgs::update_org))
+        .route(
+            "/api/v1/orgs/{org}",
+            get(orgs::get_org).patch(orgs::update_org),
+        )
         .route(
             "/api/v1/orgs/{org}/domains",
             get(domains::list_domains).post(domains::add_domain),

@@ -168,7 +168,10 @@ impl AuditRecord {
     }
 
     pub fn compute_hash(&self) -> String {
-        hex::encode(ring::digest::digest(&ring::digest::SHA256, &self.canonical()))
+        hex::encode(ring::digest::digest(
+            &ring::digest::SHA256,
+            &self.canonical(),
+        ))
     }
 }
 
@@ -210,7 +213,10 @@ mod tests {
         b.details = serde_json::from_str(r#"{"a":"é","b":1}"#).unwrap();
         assert_eq!(a.compute_hash(), b.compute_hash());
         let text = String::from_utf8(a.canonical()).unwrap();
-        assert!(text.starts_with(r#"{"action":"organization.created","actor":"#), "{text}");
+        assert!(
+            text.starts_with(r#"{"action":"organization.created","actor":"#),
+            "{text}"
+        );
         for edit in [
             |r: &mut AuditRecord| r.seq = 2,
             |r: &mut AuditRecord| r.at_ms += 1,

@@ -7,15 +7,17 @@ use crate::storage::{self, Store, StoreError, Tx};
 
 /// Appends `event` to the chain inside `tx`, so it commits or rolls back with the change it
 /// records. Locks the chain head for the rest of the transaction.
-pub async fn append(tx: &Tx, clock: &dyn Clock, event: AuditEvent) -> Result<AuditRecord, StoreError> {
+pub async fn append(
+    tx: &Tx,
+    clock: &dyn Clock,
+    event: AuditEvent,
+) -> Result<AuditRecord, StoreError> {
     let (seq, prev_hash) = storage::audit::lock_head(tx.conn()).await?;
     let mut orgs = event.orgs;
     orgs.sort();
     orgs.dedup();
-    let orgs_raw = serde_json::Value::from(
-        orgs.iter().map(|o| o.to_string()).collect::<Vec<_>>(),
-    )
-    .to_string();
+    let orgs_raw =
+        serde_json::Value::from(orgs.iter().map(|o| o.to_string()).collect::<Vec<_>>()).to_string();
     let mut record = AuditRecord {
         seq: seq + 1,
         id: uuid::Uuid::now_v7().to_string(),

@@ -57,7 +57,10 @@ impl fmt::Display for Problem {
                 "sequence {seq}: organization scopes differ from the hashed event (visibility tampered)"
             ),
             Self::HeadMismatch { seq } => {
-                write!(f, "sequence {seq}: chain head does not match the last event")
+                write!(
+                    f,
+                    "sequence {seq}: chain head does not match the last event"
+                )
             }
             Self::BadCheckpoint { seq, reason } => {
                 write!(f, "sequence {seq}: checkpoint invalid: {reason}")
@@ -226,7 +229,9 @@ async fn check_checkpoint(
         Some(Some(_)) => Ok(Err(
             "the chain's hash at this sequence differs from the signed one (rewritten)".into(),
         )),
-        _ => Ok(Err("the signed event is no longer in the chain (truncated)".into())),
+        _ => Ok(Err(
+            "the signed event is no longer in the chain (truncated)".into(),
+        )),
     }
 }
 
@@ -270,27 +275,42 @@ mod tests {
     fn edit_delete_reorder_and_rehash_are_each_named() {
         let mut edited = chain(5);
         edited[2].details = json!({"n": 99});
-        assert_eq!(verify_records(&edited).problem, Some(Problem::Edited { seq: 3 }));
+        assert_eq!(
+            verify_records(&edited).problem,
+            Some(Problem::Edited { seq: 3 })
+        );
 
         let mut deleted = chain(5);
         deleted.remove(1);
-        assert_eq!(verify_records(&deleted).problem, Some(Problem::Missing { seq: 2 }));
+        assert_eq!(
+            verify_records(&deleted).problem,
+            Some(Problem::Missing { seq: 2 })
+        );
 
         let mut reordered = chain(5);
         reordered.swap(1, 2);
-        assert_eq!(verify_records(&reordered).problem, Some(Problem::Missing { seq: 2 }));
+        assert_eq!(
+            verify_records(&reordered).problem,
+            Some(Problem::Missing { seq: 2 })
+        );
 
         // Swapping contents but keeping sequence numbers: the hash covers seq.
         let mut moved = chain(5);
         let (a, b) = (moved[1].clone(), moved[2].clone());
         moved[1] = AuditRecord { seq: 2, ..b };
         moved[2] = AuditRecord { seq: 3, ..a };
-        assert_eq!(verify_records(&moved).problem, Some(Problem::Edited { seq: 2 }));
+        assert_eq!(
+            verify_records(&moved).problem,
+            Some(Problem::Edited { seq: 2 })
+        );
 
         // An edit with a recomputed hash breaks the next link.
         let mut rehashed = chain(5);
         rehashed[2].details = json!({"n": 99});
         rehashed[2].hash = rehashed[2].compute_hash();
-        assert_eq!(verify_records(&rehashed).problem, Some(Problem::BrokenLink { seq: 4 }));
+        assert_eq!(
+            verify_records(&rehashed).problem,
+            Some(Problem::BrokenLink { seq: 4 })
+        );
     }
 }

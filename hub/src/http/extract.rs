@@ -41,7 +41,10 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
         JsonRejection::JsonDataError(e) => ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_body",
-            format!("the JSON body does not fit this endpoint: {}", e.body_text()),
+            format!(
+                "the JSON body does not fit this endpoint: {}",
+                e.body_text()
+            ),
         ),
         JsonRejection::JsonSyntaxError(e) => ApiError::new(
             StatusCode::BAD_REQUEST,

@@ -5,6 +5,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::audit::{Actor, AuditAction, AuditEvent};
+use crate::clock::Clock;
 use crate::error::ServiceError;
 use crate::http::extract::OrgCtx;
 use crate::ids::ApiKeyId;
@@ -13,7 +14,6 @@ use crate::orgs::validate;
 use crate::secrets::{hash_token, random_token};
 use crate::state::AppState;
 use crate::storage::{self, Store};
-use crate::clock::Clock;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -60,7 +60,11 @@ pub async fn create_operator_key(
     Ok((key, secret))
 }
 
-pub async fn create(state: &AppState, ctx: &OrgCtx, input: CreateKey) -> Result<(ApiKey, String), ServiceError> {
+pub async fn create(
+    state: &AppState,
+    ctx: &OrgCtx,
+    input: CreateKey,
+) -> Result<(ApiKey, String), ServiceError> {
     ctx.require_admin()?;
     let name = validate::name("name", &input.name).map_err(|e| ServiceError::Invalid(vec![e]))?;
     if input.role == Role::Operator {
@@ -80,7 +84,10 @@ pub async fn create(state: &AppState, ctx: &OrgCtx, input: CreateKey) -> Result<
         revoked_at: None,
     };
     let tx = state.store.begin().await?;
-    if storage::api_keys::find_active_by_name(tx.conn(), ctx.org.id, &key.name).await?.is_some() {
+    if storage::api_keys::find_active_by_name(tx.conn(), ctx.org.id, &key.name)
+        .await?
+        .is_some()
+    {
         return Err(ServiceError::Conflict(format!(
             "an active key named {:?} already exists in this organization",
             key.name

@@ -67,7 +67,9 @@ fn redirect_uris(values: &[String], errors: &mut Vec<FieldError>) -> Vec<String>
 }
 
 pub async fn get(state: &AppState, ctx: &OrgCtx, id: &str) -> Result<Application, ServiceError> {
-    let id: AppId = id.parse().map_err(|_| ServiceError::NotFound("application"))?;
+    let id: AppId = id
+        .parse()
+        .map_err(|_| ServiceError::NotFound("application"))?;
     storage::applications::get(state.store.conn(), ctx.org.id, id)
         .await?
         .ok_or(ServiceError::NotFound("application"))
@@ -82,9 +84,15 @@ pub async fn create(
 ) -> Result<(Application, Option<String>), ServiceError> {
     ctx.require_admin()?;
     let mut errors = Vec::new();
-    let name = validate::name("name", &input.name).map_err(|e| errors.push(e)).ok();
+    let name = validate::name("name", &input.name)
+        .map_err(|e| errors.push(e))
+        .ok();
     let uris = redirect_uris(&input.redirect_uris, &mut errors);
-    let logout = match input.backchannel_logout_uri.as_deref().map(|u| validate::notify_uri("backchannel_logout_uri", u)) {
+    let logout = match input
+        .backchannel_logout_uri
+        .as_deref()
+        .map(|u| validate::notify_uri("backchannel_logout_uri", u))
+    {
         Some(Err(e)) => {
             errors.push(e);
             None
@@ -103,7 +111,11 @@ pub async fn create(
     let app = Application {
         id: AppId::new(),
         org_id: ctx.org.id,
-        client_id: format!("{}_{}", ctx.org.slug, random_token()?.get(..16).unwrap_or_default()),
+        client_id: format!(
+            "{}_{}",
+            ctx.org.slug,
+            random_token()?.get(..16).unwrap_or_default()
+        ),
         name,
         client_type: input.client_type,
         secret_hash: secret.as_deref().map(hash_token),
@@ -113,22 +125,29 @@ pub async fn create(
         updated_at: now,
     };
     let tx = state.store.begin().await?;
-    if storage::applications::find_by_name(tx.conn(), ctx.org.id, &app.name).await?.is_some() {
+    if storage::applications::find_by_name(tx.conn(), ctx.org.id, &app.name)
+        .await?
+        .is_some()
+    {
         return Err(ServiceError::Conflict(format!(
             "an application named {:?} already exists in this organization",
             app.name
         )));
     }
     storage::applications::insert(tx.conn(), ctx.org.id, &app).await?;
-    let event = AuditEvent::new(&ctx.actor(), AuditAction::ApplicationCreated, target(app.id))
-        .org(ctx.org.id)
-        .details(json!({
-            "name": app.name,
-            "client_id": app.client_id,
-            "client_type": app.client_type,
-            "redirect_uris": app.redirect_uris,
-            "backchannel_logout_uri": app.backchannel_logout_uri,
-        }));
+    let event = AuditEvent::new(
+        &ctx.actor(),
+        AuditAction::ApplicationCreated,
+        target(app.id),
+    )
+    .org(ctx.org.id)
+    .details(json!({
+        "name": app.name,
+        "client_id": app.client_id,
+        "client_type": app.client_type,
+        "redirect_uris": app.redirect_uris,
+        "backchannel_logout_uri": app.backchannel_logout_uri,
+    }));
     state.commit_audited(tx, event).await?;
     Ok((app, secret))
 }
@@ -169,7 +188,9 @@ pub async fn update(
     app.updated_at = state.clock.now_ms();
     let tx = state.store.begin().await?;
     if app.name != current.name
-        && storage::applications::find_by_name(tx.conn(), ctx.org.id, &app.name).await?.is_some()
+        && storage::applications::find_by_name(tx.conn(), ctx.org.id, &app.name)
+            .await?
+            .is_some()
     {
         return Err(ServiceError::Conflict(format!(
             "an application named {:?} already exists in this organization",
@@ -177,13 +198,17 @@ pub async fn update(
         )));
     }
     storage::applications::update(tx.conn(), ctx.org.id, &app).await?;
-    let event = AuditEvent::new(&ctx.actor(), AuditAction::ApplicationUpdated, target(app.id))
-        .org(ctx.org.id)
-        .details(json!({
-            "name": app.name,
-            "redirect_uris": app.redirect_uris,
-            "backchannel_logout_uri": app.backchannel_logout_uri,
-        }));
+    let event = AuditEvent::new(
+        &ctx.actor(),
+        AuditAction::ApplicationUpdated,
+        target(app.id),
+    )
+    .org(ctx.org.id)
+    .details(json!({
+        "name": app.name,
+        "redirect_uris": app.redirect_uris,
+        "backchannel_logout_uri": app.backchannel_logout_uri,
+    }));
     state.commit_audited(tx, event).await?;
     Ok(app)
 }
@@ -206,9 +231,13 @@ pub async fn rotate_secret(
     app.updated_at = state.clock.now_ms();
     let tx = state.store.begin().await?;
     storage::applications::update(tx.conn(), ctx.org.id, &app).await?;
-    let event = AuditEvent::new(&ctx.actor(), AuditAction::ApplicationSecretRotated, target(app.id))
-        .org(ctx.org.id)
-        .details(json!({"client_id": app.client_id}));
+    let event = AuditEvent::new(
+        &ctx.actor(),
+        AuditAction::ApplicationSecretRotated,
+        target(app.id),
+    )
+    .org(ctx.org.id)
+    .details(json!({"client_id": app.client_id}));
     state.commit_audited(tx, event).await?;
     Ok((app, secret))
 }
@@ -218,9 +247,13 @@ pub async fn delete(state: &AppState, ctx: &OrgCtx, id: &str) -> Result<(), Serv
     let app = get(state, ctx, id).await?;
     let tx = state.store.begin().await?;
     storage::applications::delete(tx.conn(), ctx.org.id, app.id).await?;
-    let event = AuditEvent::new(&ctx.actor(), AuditAction::ApplicationDeleted, target(app.id))
-        .org(ctx.org.id)
-        .details(json!({"name": app.name, "client_id": app.client_id}));
+    let event = AuditEvent::new(
+        &ctx.actor(),
+        AuditAction::ApplicationDeleted,
+        target(app.id),
+    )
+    .org(ctx.org.id)
+    .details(json!({"name": app.name, "client_id": app.client_id}));
     state.commit_audited(tx, event).await?;
     Ok(())
 }

@@ -52,9 +52,14 @@ pub async fn get(state: &AppState, ctx: &OrgCtx, name: &str) -> Result<OrgDomain
         .ok_or(ServiceError::NotFound("domain"))
 }
 
-pub async fn add(state: &AppState, ctx: &OrgCtx, input: AddDomain) -> Result<OrgDomain, ServiceError> {
+pub async fn add(
+    state: &AppState,
+    ctx: &OrgCtx,
+    input: AddDomain,
+) -> Result<OrgDomain, ServiceError> {
     ctx.require_admin()?;
-    let domain = validate::domain("domain", &input.domain).map_err(|e| ServiceError::Invalid(vec![e]))?;
+    let domain =
+        validate::domain("domain", &input.domain).map_err(|e| ServiceError::Invalid(vec![e]))?;
     let d = OrgDomain {
         id: DomainId::new(),
         org_id: ctx.org.id,
@@ -66,7 +71,10 @@ pub async fn add(state: &AppState, ctx: &OrgCtx, input: AddDomain) -> Result<Org
         created_at: state.clock.now_ms(),
     };
     let tx = state.store.begin().await?;
-    if storage::domains::get(tx.conn(), ctx.org.id, &d.domain).await?.is_some() {
+    if storage::domains::get(tx.conn(), ctx.org.id, &d.domain)
+        .await?
+        .is_some()
+    {
         return Err(ServiceError::Conflict(format!(
             "{} is already claimed by this organization",
             d.domain
@@ -81,7 +89,11 @@ pub async fn add(state: &AppState, ctx: &OrgCtx, input: AddDomain) -> Result<Org
 }
 
 /// Checks the TXT record and marks the domain verified if it holds the challenge.
-pub async fn verify_dns(state: &AppState, ctx: &OrgCtx, name: &str) -> Result<OrgDomain, ServiceError> {
+pub async fn verify_dns(
+    state: &AppState,
+    ctx: &OrgCtx,
+    name: &str,
+) -> Result<OrgDomain, ServiceError> {
     ctx.require_admin()?;
     let d = get(state, ctx, name).await?;
     if d.status == DomainStatus::Verified {
@@ -97,7 +109,14 @@ pub async fn verify_dns(state: &AppState, ctx: &OrgCtx, name: &str) -> Result<Or
             found.len()
         )));
     }
-    mark_verified(state, ctx, d, VerificationMethod::Dns, json!({"record": record})).await
+    mark_verified(
+        state,
+        ctx,
+        d,
+        VerificationMethod::Dns,
+        json!({"record": record}),
+    )
+    .await
 }
 
 /// The operator vouches for the domain without DNS proof (recorded with the reason).
@@ -108,12 +127,20 @@ pub async fn attest(
     input: AttestDomain,
 ) -> Result<OrgDomain, ServiceError> {
     ctx.principal.require_operator()?;
-    let reason = validate::name("reason", &input.reason).map_err(|e| ServiceError::Invalid(vec![e]))?;
+    let reason =
+        validate::name("reason", &input.reason).map_err(|e| ServiceError::Invalid(vec![e]))?;
     let d = get(state, ctx, name).await?;
     if d.status == DomainStatus::Verified {
         return Ok(d);
     }
-    mark_verified(state, ctx, d, VerificationMethod::Attestation, json!({"reason": reason})).await
+    mark_verified(
+        state,
+        ctx,
+        d,
+        VerificationMethod::Attestation,
+        json!({"reason": reason}),
+    )
+    .await
 }
 
 async fn mark_verified(

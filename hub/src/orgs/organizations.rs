@@ -33,10 +33,18 @@ pub fn target(id: OrgId) -> String {
     format!("organization:{id}")
 }
 
-pub async fn create(state: &AppState, actor: &Actor, input: CreateOrg) -> Result<Organization, ServiceError> {
+pub async fn create(
+    state: &AppState,
+    actor: &Actor,
+    input: CreateOrg,
+) -> Result<Organization, ServiceError> {
     let mut errors = Vec::new();
-    let slug = validate::slug("slug", &input.slug).map_err(|e| errors.push(e)).ok();
-    let name = validate::name("name", &input.name).map_err(|e| errors.push(e)).ok();
+    let slug = validate::slug("slug", &input.slug)
+        .map_err(|e| errors.push(e))
+        .ok();
+    let name = validate::name("name", &input.name)
+        .map_err(|e| errors.push(e))
+        .ok();
     let (Some(slug), Some(name)) = (slug, name) else {
         return Err(ServiceError::Invalid(errors));
     };
@@ -50,13 +58,19 @@ pub async fn create(state: &AppState, actor: &Actor, input: CreateOrg) -> Result
         updated_at: now,
     };
     let tx = state.store.begin().await?;
-    if storage::organizations::find_by_slug(tx.conn(), &org.slug).await?.is_some() {
+    if storage::organizations::find_by_slug(tx.conn(), &org.slug)
+        .await?
+        .is_some()
+    {
         return Err(ServiceError::Conflict(format!(
             "an organization with slug {:?} already exists",
             org.slug
         )));
     }
-    if storage::organizations::find_by_name(tx.conn(), &org.name).await?.is_some() {
+    if storage::organizations::find_by_name(tx.conn(), &org.name)
+        .await?
+        .is_some()
+    {
         return Err(ServiceError::Conflict(format!(
             "an organization named {:?} already exists",
             org.name
@@ -71,12 +85,18 @@ pub async fn create(state: &AppState, actor: &Actor, input: CreateOrg) -> Result
 }
 
 /// The organizations the caller may see: all for the operator, its own for an org key.
-pub async fn list(state: &AppState, principal: &Principal) -> Result<Vec<Organization>, ServiceError> {
+pub async fn list(
+    state: &AppState,
+    principal: &Principal,
+) -> Result<Vec<Organization>, ServiceError> {
     let c = state.store.conn();
     match principal.key.org_id {
         None if principal.is_operator() => Ok(storage::organizations::list_all(c).await?),
         None => Ok(Vec::new()),
-        Some(own) => Ok(storage::organizations::get(c, own).await?.into_iter().collect()),
+        Some(own) => Ok(storage::organizations::get(c, own)
+            .await?
+            .into_iter()
+            .collect()),
     }
 }
 
@@ -117,11 +137,18 @@ pub async fn update(
         changes.insert("name".into(), json!({"from": org.name, "to": updated.name}));
     }
     if updated.status != org.status {
-        changes.insert("status".into(), json!({"from": org.status, "to": updated.status}));
+        changes.insert(
+            "status".into(),
+            json!({"from": org.status, "to": updated.status}),
+        );
     }
-    let event = AuditEvent::new(&principal.actor(), AuditAction::OrganizationUpdated, target(org.id))
-        .org(org.id)
-        .details(changes.into());
+    let event = AuditEvent::new(
+        &principal.actor(),
+        AuditAction::OrganizationUpdated,
+        target(org.id),
+    )
+    .org(org.id)
+    .details(changes.into());
     state.commit_audited(tx, event).await?;
     Ok(updated)
 }

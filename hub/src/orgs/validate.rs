@@ -29,7 +29,10 @@ pub fn name(field: &str, value: &str) -> Result<String, FieldError> {
         return Err(FieldError::new(field, "must be 1 to 200 characters"));
     }
     if trimmed.chars().any(char::is_control) {
-        return Err(FieldError::new(field, "must not contain control characters"));
+        return Err(FieldError::new(
+            field,
+            "must not contain control characters",
+        ));
     }
     Ok(trimmed.to_string())
 }
@@ -58,7 +61,9 @@ pub fn domain(field: &str, value: &str) -> Result<String, FieldError> {
             && !l.ends_with('-')
     };
     if labels.len() < 2 || !labels.iter().all(label_ok) {
-        return Err(bad("needs at least two labels of letters, digits and hyphens"));
+        return Err(bad(
+            "needs at least two labels of letters, digits and hyphens",
+        ));
     }
     if labels
         .last()
@@ -129,16 +134,43 @@ mod tests {
         for ok in ["acme", "acme-corp", "a1"] {
             assert!(slug("slug", ok).is_ok(), "{ok}");
         }
-        for bad in ["", "a", "Acme", "-acme", "acme-", "ac--me", "acme corp", "acmé", &"a".repeat(64)] {
+        for bad in [
+            "",
+            "a",
+            "Acme",
+            "-acme",
+            "acme-",
+            "ac--me",
+            "acme corp",
+            "acmé",
+            &"a".repeat(64),
+        ] {
             assert!(slug("slug", bad).is_err(), "{bad}");
         }
     }
 
     #[test]
     fn domains() {
-        assert_eq!(domain("d", "Example.COM.").ok().as_deref(), Some("example.com"));
-        assert_eq!(domain("d", "bücher.de").ok().as_deref(), Some("xn--bcher-kva.de"));
-        for bad in ["", "com", "*.example.com", "127.0.0.1", "[::1]", "ex ample.com", "-a.com", "a.123", "a..com", "a_b.com"] {
+        assert_eq!(
+            domain("d", "Example.COM.").ok().as_deref(),
+            Some("example.com")
+        );
+        assert_eq!(
+            domain("d", "bücher.de").ok().as_deref(),
+            Some("xn--bcher-kva.de")
+        );
+        for bad in [
+            "",
+            "com",
+            "*.example.com",
+            "127.0.0.1",
+            "[::1]",
+            "ex ample.com",
+            "-a.com",
+            "a.123",
+            "a..com",
+            "a_b.com",
+        ] {
             assert!(domain("d", bad).is_err(), "{bad}");
         }
     }

@@ -116,20 +116,41 @@ impl Store {
         })
     }
 
+    /// Connects to `url` with a small pool (tools and benchmarks).
+    pub async fn connect_url(url: &str) -> StoreResult<Self> {
+        Self::connect(&DatabaseConfig {
+            url: connectors::SecretString::new(url),
+            max_connections: 2,
+            connect_timeout_secs: 10,
+        })
+        .await
+    }
+
+    /// Runs one SQL statement outside any repository (benchmark baselines, admin tasks).
+    pub async fn execute(&self, sql: &str) -> StoreResult<()> {
+        self.db.execute_unprepared(sql).await?;
+        Ok(())
+    }
+
     /// Applies pending migrations; returns how many ran. On PostgreSQL the migration runs in one
     /// transaction under an advisory lock, so replicas starting together migrate once.
     pub async fn migrate(&self) -> StoreResult<usize> {
         match self.kind {
             DatabaseKind::Sqlite => {
                 let _guard = self.begin_lock().await;
-                let pending = migration::Migrator::get_pending_migrations(&self.db).await?.len();
+                let pending = migration::Migrator::get_pending_migrations(&self.db)
+                    .await?
+                    .len();
                 migration::Migrator::up(&self.db, None).await?;
                 Ok(pending)
             }
             DatabaseKind::Postgres => {
                 let txn = self.db.begin().await?;
-                txn.execute_unprepared("SELECT pg_advisory_xact_lock(7243001)").await?;
-                let pending = migration::Migrator::get_pending_migrations(&txn).await?.len();
+                txn.execute_unprepared("SELECT pg_advisory_xact_lock(7243001)")
+                    .await?;
+                let pending = migration::Migrator::get_pending_migrations(&txn)
+                    .await?
+                    .len();
                 migration::Migrator::up(&txn, None).await?;
                 txn.commit().await?;
                 Ok(pending)
@@ -177,6 +198,12 @@ impl Tx {
         &self.inner
     }
 
+    /// Runs one SQL statement in the transaction (benchmark baselines).
+    pub async fn execute(&self, sql: &str) -> StoreResult<()> {
+        self.inner.execute_unprepared(sql).await?;
+        Ok(())
+    }
+
     pub async fn commit(self) -> StoreResult<()> {
         self.inner.commit().await.map_err(StoreError::from)
     }
@@ -220,8 +247,14 @@ mod tests {
 
     #[test]
     fn sqlite_urls_get_create_mode_and_passwords_are_hidden() {
-        assert_eq!(sqlite_url("sqlite://x/hub.db"), "sqlite://x/hub.db?mode=rwc");
-        assert_eq!(sqlite_url("sqlite://hub.db?mode=ro"), "sqlite://hub.db?mode=ro");
+        assert_eq!(
+            sqlite_url("sqlite://x/hub.db"),
+            "sqlite://x/hub.db?mode=rwc"
+        );
+        assert_eq!(
+            sqlite_url("sqlite://hub.db?mode=ro"),
+            "sqlite://hub.db?mode=ro"
+        );
         assert_eq!(sqlite_url("sqlite::memory:"), "sqlite::memory:");
         assert_eq!(
             redact_url("postgres://u:pw@h:5432/db"),

@@ -13,7 +13,11 @@ impl TryFrom<Model> for ApiKey {
     fn try_from(m: Model) -> Result<Self, StoreError> {
         Ok(Self {
             id: parse(&m.id, "api_keys")?,
-            org_id: m.org_id.as_deref().map(|v| parse(v, "api_keys")).transpose()?,
+            org_id: m
+                .org_id
+                .as_deref()
+                .map(|v| parse(v, "api_keys"))
+                .transpose()?,
             name: m.name,
             role: parse(&m.role, "api_keys")?,
             prefix: m.prefix,

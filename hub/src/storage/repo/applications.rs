@@ -82,7 +82,11 @@ pub async fn get(c: &impl Conn, org: OrgId, id: AppId) -> StoreResult<Option<App
         .transpose()
 }
 
-pub async fn find_by_name(c: &impl Conn, org: OrgId, name: &str) -> StoreResult<Option<Application>> {
+pub async fn find_by_name(
+    c: &impl Conn,
+    org: OrgId,
+    name: &str,
+) -> StoreResult<Option<Application>> {
     Entity::find()
         .filter(Column::OrgId.eq(org.to_string()))
         .filter(Column::Name.eq(name))

@@ -2,9 +2,7 @@
 //! Hashing and verification live in `crate::audit`; this file only moves rows.
 
 use sea_orm::sea_query::Query;
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use crate::audit::{AuditRecord, Checkpoint};
 use crate::ids::OrgId;
@@ -138,7 +136,11 @@ pub async fn list(
 }
 
 /// The organization scopes recorded for events in `(after_seq, upto_seq]`, for verification.
-pub async fn scopes(c: &impl Conn, after_seq: i64, upto_seq: i64) -> StoreResult<Vec<(i64, String)>> {
+pub async fn scopes(
+    c: &impl Conn,
+    after_seq: i64,
+    upto_seq: i64,
+) -> StoreResult<Vec<(i64, String)>> {
     Ok(audit_event_org::Entity::find()
         .filter(audit_event_org::Column::Seq.gt(after_seq))
         .filter(audit_event_org::Column::Seq.lte(upto_seq))

@@ -16,7 +16,11 @@ impl TryFrom<Model> for OrgDomain {
             org_id: parse(&m.org_id, "org_domains")?,
             domain: m.domain,
             status: parse(&m.status, "org_domains")?,
-            method: m.method.as_deref().map(|v| parse(v, "org_domains")).transpose()?,
+            method: m
+                .method
+                .as_deref()
+                .map(|v| parse(v, "org_domains"))
+                .transpose()?,
             challenge: m.challenge,
             verified_at: m.verified_at,
             created_at: m.created_at,

@@ -34,7 +34,9 @@ fn active(o: &Organization) -> ActiveModel {
 }
 
 pub async fn insert(c: &impl Conn, org: &Organization) -> StoreResult<()> {
-    Entity::insert(active(org)).exec_without_returning(c).await?;
+    Entity::insert(active(org))
+        .exec_without_returning(c)
+        .await?;
     Ok(())
 }
 

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs the third-party peers the test suite runs against (idempotent; root, Debian).
+#   dnsmasq-base  a real DNS server for domain-verification TXT lookups
+#   postgresql    only if no PostgreSQL answers on 127.0.0.1:5432
+set -euo pipefail
+
+need=()
+command -v dnsmasq >/dev/null 2>&1 || [ -x /usr/sbin/dnsmasq ] || need+=(dnsmasq-base)
+command -v psql >/dev/null 2>&1 || need+=(postgresql-client)
+
+if [ ${#need[@]} -gt 0 ]; then
+  echo "installing peers: ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+# PostgreSQL: use the one already running on 127.0.0.1:5432; start the local cluster if it is down.
+if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
+  if command -v pg_ctlcluster >/dev/null 2>&1 && [ -d /etc/postgresql ]; then
+    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start || true
+  fi
+fi
+pg_isready -q -h 127.0.0.1 -p 5432 || { echo "PostgreSQL is not reachable on 127.0.0.1:5432" >&2; exit 1; }

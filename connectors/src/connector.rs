@@ -12,8 +12,9 @@ use serde::{Deserialize, Serialize};
 pub struct ConnectorId(pub String);
 
 /// Which kind of upstream a connection is; each variant carries its own typed configuration.
-/// The OIDC, SAML and LDAP configurations are filled in by the issues that implement them.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// The OIDC, SAML and LDAP configurations are filled in by the issues that implement them; until
+/// then the raw settings may hold secrets, so `Debug` shows only the kind.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", content = "config", rename_all = "lowercase")]
 pub enum ConnectorConfig {
     /// OpenID Connect relying party.
@@ -22,6 +23,17 @@ pub enum ConnectorConfig {
     Saml(serde_json::Map<String, serde_json::Value>),
     /// LDAP / Active Directory.
     Ldap(serde_json::Map<String, serde_json::Value>),
+}
+
+impl std::fmt::Debug for ConnectorConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = match self {
+            Self::Oidc(_) => "Oidc",
+            Self::Saml(_) => "Saml",
+            Self::Ldap(_) => "Ldap",
+        };
+        write!(f, "ConnectorConfig::{kind}(..)")
+    }
 }
 
 /// A configured upstream connection.

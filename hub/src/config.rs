@@ -12,7 +12,9 @@ use std::path::{Path, PathBuf};
 const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
 
 /// Top-level sections; environment variables outside them (HUB_CONFIG, HUB_TEST_*) are ignored.
-const SECTIONS: &[&str] = &["server", "database", "secrets", "log", "audit", "dns"];
+const SECTIONS: &[&str] = &[
+    "server", "database", "secrets", "log", "audit", "dns", "outbound",
+];
 
 /// The hub's whole configuration.
 #[derive(Debug, Clone, Deserialize)]
@@ -24,6 +26,14 @@ pub struct Config {
     pub log: LogConfig,
     pub audit: AuditConfig,
     pub dns: DnsConfig,
+    pub outbound: OutboundConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutboundConfig {
+    /// Allow tenant-supplied URLs that point at loopback, private or link-local addresses.
+    pub allow_loopback: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]

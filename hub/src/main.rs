@@ -1,6 +1,6 @@
 //! The `hub` command: parse arguments, load configuration, start logging, run the chosen task.
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -54,6 +54,13 @@ enum Command {
 enum OperatorCommand {
     /// Create an operator API key and print it once (it is stored only as a hash).
     CreateKey(CreateKeyArgs),
+    /// List operator keys (id, name, prefix, created, revoked).
+    ListKeys,
+    /// Revoke an operator key by id; it stops working at once.
+    RevokeKey {
+        /// The key's id, as shown by list-keys.
+        id: String,
+    },
 }
 
 #[derive(Args)]
@@ -76,6 +83,27 @@ struct VerifyArgs {
     /// Verify a JSON Lines export (GET /api/v1/audit/export, as operator) instead of the database.
     #[arg(long, value_name = "FILE")]
     file: Option<PathBuf>,
+    /// With --file: the signed checkpoints (the JSON of GET /api/v1/audit/checkpoints) to check
+    /// against the export. Compare the key ids printed with ones you obtained out of band.
+    #[arg(long, value_name = "FILE", requires = "file")]
+    checkpoints: Option<PathBuf>,
+    /// Verify the database without the secrets key (checkpoint keys are then checked against the
+    /// chain only, not against their private halves).
+    #[arg(long)]
+    skip_key_check: bool,
+}
+
+#[derive(serde::Deserialize)]
+struct CheckpointsFile {
+    checkpoints: Vec<audit::Checkpoint>,
+    keys: Vec<PublicKey>,
+}
+
+#[derive(serde::Deserialize)]
+struct PublicKey {
+    kid: String,
+    alg: String,
+    public_key: String,
 }
 
 fn main() -> ExitCode {
@@ -163,6 +191,42 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             );
             println!("{secret}");
         }
+        Command::Operator {
+            command: OperatorCommand::ListKeys,
+        } => {
+            let store = Store::connect(&config.database).await?;
+            store.migrate().await?;
+            for k in hub::storage::api_keys::list_operator(store.conn()).await? {
+                println!(
+                    "{}  {:<24} {}…  created {}  {}",
+                    k.id,
+                    k.name,
+                    k.prefix,
+                    hub::clock::ms_to_rfc3339(k.created_at),
+                    k.revoked_at.map_or("active".to_string(), |t| format!(
+                        "revoked {}",
+                        hub::clock::ms_to_rfc3339(t)
+                    ))
+                );
+            }
+        }
+        Command::Operator {
+            command: OperatorCommand::RevokeKey { id },
+        } => {
+            let store = Store::connect(&config.database).await?;
+            store.migrate().await?;
+            let id = id
+                .parse()
+                .context("the key id is a UUID, as shown by `hub operator list-keys`")?;
+            let actor = Actor::Cli {
+                command: "operator revoke-key".into(),
+            };
+            if !api_keys::revoke_operator_key(&store, &SystemClock, &actor, id).await? {
+                eprintln!("no active operator key with id {id}");
+                return Ok(ExitCode::from(1));
+            }
+            println!("revoked operator key {id}");
+        }
         Command::Audit {
             command: AuditCommand::Verify(args),
         } => return verify(&config, args).await,
@@ -197,18 +261,37 @@ async fn verify(config: &Config, args: VerifyArgs) -> Result<ExitCode> {
                 format!("{}:{}: not an audit export line", path.display(), n + 1)
             })?);
         }
-        audit::verify_records(&records)
+        let checkpoints = match &args.checkpoints {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read {}", path.display()))?;
+                let doc: CheckpointsFile = serde_json::from_str(&text).with_context(|| {
+                    format!(
+                        "{}: not the JSON of /api/v1/audit/checkpoints",
+                        path.display()
+                    )
+                })?;
+                for k in &doc.keys {
+                    println!("checkpoint key {} ({}): {}", k.kid, k.alg, k.public_key);
+                }
+                doc.checkpoints
+            }
+            None => Vec::new(),
+        };
+        audit::verify_records(&records, &checkpoints)
     } else {
         let store = Store::connect(&config.database).await?;
-        // Never create a key while verifying: without the real key, skip the key-match check.
+        // Never create a key while verifying.
         let mut secrets_config = config.secrets.clone();
         secrets_config.create_key_file = false;
-        let secrets = SecretBox::load(&secrets_config).ok();
-        if secrets.is_none() {
-            eprintln!(
-                "warning: secrets key unavailable; checkpoint keys are checked by signature only"
-            );
-        }
+        let secrets = match SecretBox::load(&secrets_config) {
+            Ok(s) => Some(s),
+            Err(_) if args.skip_key_check => None,
+            Err(e) => bail!(
+                "{e}\nthe secrets key proves the checkpoint keys are the hub's own; \
+                 pass --skip-key-check to verify without it"
+            ),
+        };
         audit::verify_chain(&store, secrets.as_ref()).await?
     };
     match &report.problem {

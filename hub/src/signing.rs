@@ -10,6 +10,9 @@ use ring::signature::{
     UnparsedPublicKey,
 };
 
+use serde_json::json;
+
+use crate::audit::{Actor, AuditAction, AuditEvent};
 use crate::clock::Clock;
 use crate::secrets::{SecretBox, SecretsError};
 use crate::storage::{self, Store, StoreError};
@@ -62,8 +65,9 @@ impl std::fmt::Debug for Signer {
 }
 
 impl Signer {
-    /// Loads the active key for `purpose`, creating it if none exists. Two replicas starting at
-    /// once race on a unique index; the loser reads the winner's key.
+    /// Loads the active key for `purpose`, creating it if none exists. The creation is audited
+    /// with the public key, so verification can tell the hub's keys from keys slipped into the
+    /// table. Two replicas starting at once race on a unique index; the loser reads the winner's.
     pub async fn load_or_create(
         store: &Store,
         secrets: &SecretBox,
@@ -95,19 +99,35 @@ impl Signer {
             created_at: clock.now_ms(),
             retired_at: None,
         };
-        match storage::signing_keys::insert(store.conn(), &stored).await {
-            Ok(()) => {
-                tracing::info!(kid = %kid, purpose, "generated a new signing key");
-                Ok(Self { kid, pair, rng })
-            }
+        let tx = store.begin().await?;
+        match storage::signing_keys::insert(tx.conn(), &stored).await {
+            Ok(()) => {}
             Err(StoreError::Conflict(_)) => {
+                drop(tx);
                 let winner = storage::signing_keys::active(store.conn(), purpose)
                     .await?
                     .ok_or_else(|| SigningError::BadKey(purpose.to_string()))?;
-                Self::open(&winner, secrets)
+                return Self::open(&winner, secrets);
             }
-            Err(e) => Err(e.into()),
+            Err(e) => return Err(e.into()),
         }
+        let event = AuditEvent::new(
+            &Actor::System {
+                component: "signing".into(),
+            },
+            AuditAction::SigningKeyCreated,
+            format!("signing_key:{kid}"),
+        )
+        .details(json!({
+            "kid": kid,
+            "purpose": purpose,
+            "alg": ALG,
+            "public_key": stored.public_key,
+        }));
+        crate::audit::append(&tx, clock, event).await?;
+        tx.commit().await?;
+        tracing::info!(kid = %kid, purpose, "generated a new signing key");
+        Ok(Self { kid, pair, rng })
     }
 
     /// Opens a stored key and checks that its private half matches the stored public key.

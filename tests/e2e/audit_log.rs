@@ -180,11 +180,11 @@ async fn a_rewritten_chain_is_caught_by_the_signed_checkpoint() {
 async fn hidden_visibility_changes_are_named() {
     let (hub, _) = hub_with_history().await;
     // Removing an event from an organization's view (without touching the event) is tampering too.
-    tamper(&hub, &["DELETE FROM audit_event_orgs WHERE seq = 2".into()]).await;
+    tamper(&hub, &["DELETE FROM audit_event_orgs WHERE seq = 3".into()]).await;
     let (ok, text) = verify(&hub);
     assert!(!ok);
     assert!(
-        text.contains("sequence 2: organization scopes differ"),
+        text.contains("sequence 3: organization scopes differ"),
         "{text}"
     );
     hub.stop().await;
@@ -216,5 +216,129 @@ async fn an_operator_export_verifies_offline_and_an_edited_export_does_not() {
     let out = hub.cli(&["audit", "verify", "--file", file.to_str().unwrap()]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("contents do not match"));
+
+    // With the signed checkpoints, even an export rewritten with recomputed hashes fails.
+    let cps = hub
+        .get(&hub.operator_key, "/api/v1/audit/checkpoints")
+        .await
+        .json;
+    let cp_file = dir.path().join("checkpoints.json");
+    std::fs::write(&cp_file, cps.to_string()).unwrap();
+    std::fs::write(&file, &text).unwrap();
+    let args = [
+        "audit",
+        "verify",
+        "--file",
+        file.to_str().unwrap(),
+        "--checkpoints",
+        cp_file.to_str().unwrap(),
+    ];
+    let out = hub.cli(&args);
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("checkpoint key") && stdout.contains("1 signed checkpoint"),
+        "{stdout}"
+    );
+
+    let mut records: Vec<hub::audit::AuditRecord> = text
+        .lines()
+        .map(|l| hub::audit::AuditRecord::from_export_line(l).unwrap())
+        .collect();
+    let mut prev = hub::audit::GENESIS_HASH.to_string();
+    for r in &mut records {
+        if r.seq == 4 {
+            r.details = json!({"domain": "alpha.evil"});
+        }
+        r.prev_hash = prev.clone();
+        r.hash = r.compute_hash();
+        prev = r.hash.clone();
+    }
+    let forged: String = records
+        .iter()
+        .map(|r| serde_json::to_string(r).unwrap() + "\n")
+        .collect();
+    std::fs::write(&file, forged).unwrap();
+    let out = hub.cli(&["audit", "verify", "--file", file.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "a consistent rewrite passes without checkpoints"
+    );
+    let out = hub.cli(&args);
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(!out.status.success());
+    assert!(
+        stdout.contains(&format!("sequence {seq}: checkpoint invalid")),
+        "{stdout}"
+    );
+    hub.stop().await;
+}
+
+#[tokio::test]
+async fn a_key_slipped_into_the_table_cannot_vouch_for_checkpoints() {
+    let (hub, last) = hub_with_history().await;
+    // Replace the stored public key and signature with the attacker's: the chain introduced
+    // another key, so the checkpoint fails even without the secrets key.
+    tamper(&hub, &[format!(
+        "UPDATE signing_keys SET public_key = 'BOGUS' WHERE kid = (SELECT key_id FROM audit_checkpoints WHERE seq = {last})"
+    )])
+    .await;
+    let out = hub.cli(&["audit", "verify"]);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(!out.status.success());
+    assert!(
+        text.contains("differs from the one the chain introduced"),
+        "{text}"
+    );
+    hub.stop().await;
+}
+
+#[tokio::test]
+async fn concurrent_writes_checkpoints_and_cli_keep_one_chain() {
+    let hub = TestHub::start().await;
+    let op = hub.operator_key.clone();
+    let mut writes = Vec::new();
+    for i in 0..24 {
+        let body = json!({"slug": format!("org-{i}"), "name": format!("Org {i}")});
+        let req = hub
+            .client
+            .post(format!("{}/api/v1/orgs", hub.url))
+            .bearer_auth(&op)
+            .json(&body)
+            .send();
+        writes.push(req);
+    }
+    let checkpoints = async {
+        for _ in 0..6 {
+            hub::audit::checkpoint(
+                &hub.state.store,
+                &hub.state.signer,
+                hub.state.clock.as_ref(),
+            )
+            .await
+            .unwrap();
+            tokio::task::yield_now().await;
+        }
+    };
+    let env = hub.cli_env();
+    let cli = tokio::task::spawn_blocking(move || {
+        hub_e2e::hub_command(&env, &["operator", "create-key", "--name", "concurrent"])
+            .output()
+            .unwrap()
+    });
+    let (results, (), cli) = tokio::join!(futures_util::future::join_all(writes), checkpoints, cli);
+    for r in results {
+        assert_eq!(r.unwrap().status(), StatusCode::CREATED);
+    }
+    let cli = cli.unwrap();
+    assert!(
+        cli.status.success(),
+        "{}",
+        String::from_utf8_lossy(&cli.stderr)
+    );
+    let (ok, text) = verify(&hub);
+    assert!(ok, "{text}");
+    // signing key, operator key, 24 organizations, the CLI's key
+    assert!(text.contains("audit log OK: 27 events"), "{text}");
     hub.stop().await;
 }

@@ -105,5 +105,34 @@ async fn migrate_then_create_an_operator_key_that_works() {
     assert_ne!(hash, key);
     assert_eq!(hash.len(), 64);
     conn.close().await.ok();
+
+    // list, then revoke: the revocation is audited too
+    let out = hub_command(&env, &["operator", "list-keys"])
+        .output()
+        .unwrap();
+    let list = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        list.contains("ops-laptop") && list.contains("active"),
+        "{list}"
+    );
+    let id = list.split_whitespace().next().unwrap().to_string();
+    let out = hub_command(&env, &["operator", "revoke-key", &id])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = hub_command(&env, &["operator", "revoke-key", &id])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let out = hub_command(&env, &["operator", "list-keys"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("revoked"));
+    let verify = hub_command(&env, &["audit", "verify"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&verify.stdout).contains("audit log OK: 2 events"));
     db.drop_db().await;
 }

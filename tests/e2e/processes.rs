@@ -140,6 +140,6 @@ async fn two_processes_on_one_postgres_serve_the_same_data() {
     let out = hub_command(&base, &["audit", "verify"]).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}");
-    assert!(text.contains("audit log OK: 23 events"), "{text}");
+    assert!(text.contains("audit log OK: 24 events"), "{text}");
     db.drop_db().await;
 }

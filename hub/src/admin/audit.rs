@@ -113,6 +113,13 @@ pub async fn list_org_audit(
     ctx: OrgCtx,
     AppQuery(q): AppQuery<AuditQuery>,
 ) -> Result<Json<AuditPage>, ApiError> {
+    if q.org.is_some() {
+        return Err(ApiError::new(
+            axum::http::StatusCode::BAD_REQUEST,
+            "invalid_query",
+            "the organization is in the path; drop the org parameter",
+        ));
+    }
     page(&state, Scope::Org(ctx.org.id), &q).await
 }
 

@@ -40,6 +40,7 @@ pub enum AuditAction {
     ApplicationDeleted,
     ApiKeyCreated,
     ApiKeyRevoked,
+    SigningKeyCreated,
 }
 
 impl AuditAction {
@@ -56,6 +57,7 @@ impl AuditAction {
             Self::ApplicationDeleted => "application.deleted",
             Self::ApiKeyCreated => "api_key.created",
             Self::ApiKeyRevoked => "api_key.revoked",
+            Self::SigningKeyCreated => "signing_key.created",
         }
     }
 }

@@ -34,7 +34,7 @@ pub async fn append(
     record.hash = record.compute_hash();
     storage::audit::insert(tx.conn(), &record).await?;
     storage::audit::set_head(tx.conn(), record.seq, &record.hash).await?;
-    tracing::info!(seq = record.seq, action = %record.action, target = %record.target, "audit");
+    tracing::debug!(seq = record.seq, action = %record.action, target = %record.target, "audit");
     Ok(record)
 }
 
@@ -49,8 +49,10 @@ pub async fn checkpoint(
     signer: &Signer,
     clock: &dyn Clock,
 ) -> Result<Option<Checkpoint>, SigningError> {
-    let (seq, hash) = storage::audit::head(store.conn()).await?;
-    if seq == 0 || storage::audit::latest_checkpoint_seq(store.conn()).await? >= seq {
+    // Written through a transaction like every other write, so SQLite writers stay serialized.
+    let tx = store.begin().await?;
+    let (seq, hash) = storage::audit::head(tx.conn()).await?;
+    if seq == 0 || storage::audit::latest_checkpoint_seq(tx.conn()).await? >= seq {
         return Ok(None);
     }
     let at_ms = clock.now_ms();
@@ -61,7 +63,8 @@ pub async fn checkpoint(
         at_ms,
         key_id: signer.kid().to_string(),
     };
-    storage::audit::insert_checkpoint(store.conn(), &cp).await?;
+    storage::audit::insert_checkpoint(tx.conn(), &cp).await?;
+    tx.commit().await?;
     tracing::info!(seq, key_id = %cp.key_id, "signed audit checkpoint");
     Ok(Some(cp))
 }

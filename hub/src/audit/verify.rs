@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use crate::audit::{AuditRecord, Checkpoint, GENESIS_HASH, checkpoint_message};
+use crate::audit::{AuditAction, AuditRecord, Checkpoint, GENESIS_HASH, checkpoint_message};
 use crate::secrets::SecretBox;
 use crate::signing::{self, Signer};
 use crate::storage::{self, Store, StoreError};
@@ -89,6 +89,8 @@ struct Walker {
     expected: i64,
     prev_hash: String,
     hashes_at: BTreeMap<i64, Option<String>>,
+    /// Keys introduced in the chain by `signing_key.created`: kid -> (public key, seq).
+    keys: BTreeMap<String, (String, i64)>,
 }
 
 impl Walker {
@@ -97,6 +99,7 @@ impl Walker {
             expected: 1,
             prev_hash: GENESIS_HASH.to_string(),
             hashes_at: checkpoint_seqs.into_iter().map(|s| (s, None)).collect(),
+            keys: BTreeMap::new(),
         }
     }
 
@@ -113,16 +116,56 @@ impl Walker {
         if let Some(slot) = self.hashes_at.get_mut(&r.seq) {
             *slot = Some(r.hash.clone());
         }
+        if r.action == AuditAction::SigningKeyCreated.as_str()
+            && let (Some(kid), Some(public)) =
+                (r.details["kid"].as_str(), r.details["public_key"].as_str())
+        {
+            self.keys
+                .insert(kid.to_string(), (public.to_string(), r.seq));
+        }
         self.prev_hash = r.hash.clone();
         self.expected += 1;
         Ok(())
     }
 }
 
-/// Verifies a complete export (sequence 1 onwards) without a database.
-pub fn verify_records<'a>(records: impl IntoIterator<Item = &'a AuditRecord>) -> VerifyReport {
-    let mut walker = Walker::new([]);
-    let mut report = VerifyReport::default();
+impl Walker {
+    /// A checkpoint holds if a key introduced in the chain before it signed it, over the hash
+    /// the chain has at that sequence number.
+    fn check(&self, cp: &Checkpoint) -> Result<(), String> {
+        let Some((public, introduced_at)) = self.keys.get(&cp.key_id) else {
+            return Err(format!(
+                "signed by key {} that the chain never introduced",
+                cp.key_id
+            ));
+        };
+        if *introduced_at >= cp.seq {
+            return Err(format!("signed by key {} introduced after it", cp.key_id));
+        }
+        let message = checkpoint_message(cp.seq, &cp.hash, cp.at_ms);
+        if !signing::verify(public, &message, &cp.signature) {
+            return Err("signature does not verify".into());
+        }
+        match self.hashes_at.get(&cp.seq) {
+            Some(Some(hash)) if *hash == cp.hash => Ok(()),
+            Some(Some(_)) => Err(
+                "the chain's hash at this sequence differs from the signed one (rewritten)".into(),
+            ),
+            _ => Err("the signed event is no longer in the chain (truncated)".into()),
+        }
+    }
+}
+
+/// Verifies a complete export (sequence 1 onwards) and its checkpoints without a database.
+pub fn verify_records<'a>(
+    records: impl IntoIterator<Item = &'a AuditRecord>,
+    checkpoints: &[Checkpoint],
+) -> VerifyReport {
+    let mut walker = Walker::new(checkpoints.iter().map(|c| c.seq));
+    let mut report = VerifyReport {
+        checkpoints: checkpoints.len() as u64,
+        ..Default::default()
+    };
     for r in records {
         if let Err(p) = walker.step(r) {
             report.problem = Some(p);
@@ -130,6 +173,15 @@ pub fn verify_records<'a>(records: impl IntoIterator<Item = &'a AuditRecord>) ->
         }
         report.events += 1;
         report.last_seq = r.seq;
+    }
+    for cp in checkpoints {
+        if let Err(reason) = walker.check(cp) {
+            report.problem = Some(Problem::BadCheckpoint {
+                seq: cp.seq,
+                reason,
+            });
+            return report;
+        }
     }
     report
 }
@@ -143,15 +195,20 @@ pub async fn verify_chain(
 ) -> Result<VerifyReport, StoreError> {
     const PAGE: u64 = 1000;
     let c = store.conn();
+    // Checkpoints, then the head, then events up to the head: appends made while verifying a
+    // live database come after all three and are left for the next run.
     let checkpoints = storage::audit::checkpoints(c).await?;
+    let (head_seq, head_hash) = storage::audit::head(c).await?;
     let mut walker = Walker::new(checkpoints.iter().map(|cp| cp.seq));
     let mut report = VerifyReport {
         checkpoints: checkpoints.len() as u64,
         ..Default::default()
     };
     let mut after = 0;
-    loop {
-        let page = storage::audit::list(c, storage::audit::Scope::All, after, PAGE, None).await?;
+    while after < head_seq {
+        let mut page =
+            storage::audit::list(c, storage::audit::Scope::All, after, PAGE, None).await?;
+        page.retain(|r| r.seq <= head_seq);
         let Some(last) = page.last() else { break };
         let upto = last.seq;
         let mut scopes: BTreeMap<i64, Vec<String>> = BTreeMap::new();
@@ -178,7 +235,6 @@ pub async fn verify_chain(
         }
         after = upto;
     }
-    let (head_seq, head_hash) = storage::audit::head(c).await?;
     if head_seq > report.last_seq {
         report.problem = Some(Problem::Missing {
             seq: report.last_seq + 1,
@@ -192,7 +248,8 @@ pub async fn verify_chain(
         return Ok(report);
     }
     for cp in &checkpoints {
-        if let Err(reason) = check_checkpoint(store, secrets, cp, &walker.hashes_at).await? {
+        let stored = check_stored_key(store, secrets, cp, &walker).await?;
+        if let Err(reason) = stored.and_then(|()| walker.check(cp)) {
             report.problem = Some(Problem::BadCheckpoint {
                 seq: cp.seq,
                 reason,
@@ -203,15 +260,23 @@ pub async fn verify_chain(
     Ok(report)
 }
 
-async fn check_checkpoint(
+/// The stored key must be the one the chain introduced and, with the secrets key at hand, its
+/// stored private half must match it.
+async fn check_stored_key(
     store: &Store,
     secrets: Option<&SecretBox>,
     cp: &Checkpoint,
-    hashes_at: &BTreeMap<i64, Option<String>>,
+    walker: &Walker,
 ) -> Result<Result<(), String>, StoreError> {
     let Some(key) = storage::signing_keys::get(store.conn(), &cp.key_id).await? else {
         return Ok(Err(format!("signed by unknown key {}", cp.key_id)));
     };
+    if walker.keys.get(&cp.key_id).map(|(p, _)| p) != Some(&key.public_key) {
+        return Ok(Err(format!(
+            "stored public key {} differs from the one the chain introduced",
+            cp.key_id
+        )));
+    }
     if let Some(secrets) = secrets
         && Signer::open(&key, secrets).is_err()
     {
@@ -220,19 +285,7 @@ async fn check_checkpoint(
             cp.key_id
         )));
     }
-    let message = checkpoint_message(cp.seq, &cp.hash, cp.at_ms);
-    if !signing::verify(&key.public_key, &message, &cp.signature) {
-        return Ok(Err("signature does not verify".into()));
-    }
-    match hashes_at.get(&cp.seq) {
-        Some(Some(hash)) if *hash == cp.hash => Ok(Ok(())),
-        Some(Some(_)) => Ok(Err(
-            "the chain's hash at this sequence differs from the signed one (rewritten)".into(),
-        )),
-        _ => Ok(Err(
-            "the signed event is no longer in the chain (truncated)".into(),
-        )),
-    }
+    Ok(Ok(()))
 }
 
 #[cfg(test)]
@@ -266,7 +319,7 @@ mod tests {
 
     #[test]
     fn intact_chain_verifies() {
-        let report = verify_records(&chain(5));
+        let report = verify_records(&chain(5), &[]);
         assert!(report.ok(), "{report:?}");
         assert_eq!(report.events, 5);
     }
@@ -276,21 +329,21 @@ mod tests {
         let mut edited = chain(5);
         edited[2].details = json!({"n": 99});
         assert_eq!(
-            verify_records(&edited).problem,
+            verify_records(&edited, &[]).problem,
             Some(Problem::Edited { seq: 3 })
         );
 
         let mut deleted = chain(5);
         deleted.remove(1);
         assert_eq!(
-            verify_records(&deleted).problem,
+            verify_records(&deleted, &[]).problem,
             Some(Problem::Missing { seq: 2 })
         );
 
         let mut reordered = chain(5);
         reordered.swap(1, 2);
         assert_eq!(
-            verify_records(&reordered).problem,
+            verify_records(&reordered, &[]).problem,
             Some(Problem::Missing { seq: 2 })
         );
 
@@ -300,7 +353,7 @@ mod tests {
         moved[1] = AuditRecord { seq: 2, ..b };
         moved[2] = AuditRecord { seq: 3, ..a };
         assert_eq!(
-            verify_records(&moved).problem,
+            verify_records(&moved, &[]).problem,
             Some(Problem::Edited { seq: 2 })
         );
 
@@ -309,7 +362,7 @@ mod tests {
         rehashed[2].details = json!({"n": 99});
         rehashed[2].hash = rehashed[2].compute_hash();
         assert_eq!(
-            verify_records(&rehashed).problem,
+            verify_records(&rehashed, &[]).problem,
             Some(Problem::BrokenLink { seq: 4 })
         );
     }

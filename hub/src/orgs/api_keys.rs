@@ -60,6 +60,24 @@ pub async fn create_operator_key(
     Ok((key, secret))
 }
 
+/// Revokes an operator key (command line). Returns false if no active operator key has that id.
+pub async fn revoke_operator_key(
+    store: &Store,
+    clock: &dyn Clock,
+    actor: &Actor,
+    id: ApiKeyId,
+) -> Result<bool, ServiceError> {
+    let tx = store.begin().await?;
+    if storage::api_keys::revoke_operator(tx.conn(), id, clock.now_ms()).await? == 0 {
+        return Ok(false);
+    }
+    let event = AuditEvent::new(actor, AuditAction::ApiKeyRevoked, target(id))
+        .details(json!({"role": Role::Operator}));
+    crate::audit::append(&tx, clock, event).await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
 pub async fn create(
     state: &AppState,
     ctx: &OrgCtx,
@@ -111,12 +129,12 @@ pub async fn get(state: &AppState, ctx: &OrgCtx, id: &str) -> Result<ApiKey, Ser
 pub async fn revoke(state: &AppState, ctx: &OrgCtx, id: &str) -> Result<ApiKey, ServiceError> {
     ctx.require_admin()?;
     let mut key = get(state, ctx, id).await?;
-    if key.revoked_at.is_some() {
-        return Ok(key);
-    }
     let now = state.clock.now_ms();
     let tx = state.store.begin().await?;
-    storage::api_keys::revoke(tx.conn(), ctx.org.id, key.id, now).await?;
+    // Already revoked (perhaps concurrently): nothing changes, nothing to audit.
+    if !storage::api_keys::revoke(tx.conn(), ctx.org.id, key.id, now).await? {
+        return get(state, ctx, id).await;
+    }
     let event = AuditEvent::new(&ctx.actor(), AuditAction::ApiKeyRevoked, target(key.id))
         .org(ctx.org.id)
         .details(json!({"name": key.name, "prefix": key.prefix}));

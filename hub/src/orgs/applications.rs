@@ -12,7 +12,7 @@ use crate::orgs::model::{Application, ClientType};
 use crate::orgs::validate;
 use crate::secrets::{hash_token, random_token};
 use crate::state::AppState;
-use crate::storage;
+use crate::storage::{self, Tx};
 
 const MAX_REDIRECT_URIS: usize = 20;
 
@@ -66,11 +66,20 @@ fn redirect_uris(values: &[String], errors: &mut Vec<FieldError>) -> Vec<String>
     out
 }
 
+fn parse_id(id: &str) -> Result<AppId, ServiceError> {
+    id.parse()
+        .map_err(|_| ServiceError::NotFound("application"))
+}
+
 pub async fn get(state: &AppState, ctx: &OrgCtx, id: &str) -> Result<Application, ServiceError> {
-    let id: AppId = id
-        .parse()
-        .map_err(|_| ServiceError::NotFound("application"))?;
-    storage::applications::get(state.store.conn(), ctx.org.id, id)
+    storage::applications::get(state.store.conn(), ctx.org.id, parse_id(id)?)
+        .await?
+        .ok_or(ServiceError::NotFound("application"))
+}
+
+/// The application as it is now, locked for the rest of `tx`.
+async fn lock(tx: &Tx, ctx: &OrgCtx, id: &str) -> Result<Application, ServiceError> {
+    storage::applications::get_for_update(tx.conn(), ctx.org.id, parse_id(id)?)
         .await?
         .ok_or(ServiceError::NotFound("application"))
 }
@@ -88,10 +97,11 @@ pub async fn create(
         .map_err(|e| errors.push(e))
         .ok();
     let uris = redirect_uris(&input.redirect_uris, &mut errors);
+    let allow_loopback = state.config.outbound.allow_loopback;
     let logout = match input
         .backchannel_logout_uri
         .as_deref()
-        .map(|u| validate::notify_uri("backchannel_logout_uri", u))
+        .map(|u| validate::notify_uri("backchannel_logout_uri", u, allow_loopback))
     {
         Some(Err(e)) => {
             errors.push(e);
@@ -159,7 +169,8 @@ pub async fn update(
     input: UpdateApp,
 ) -> Result<Application, ServiceError> {
     ctx.require_admin()?;
-    let current = get(state, ctx, id).await?;
+    let tx = state.store.begin().await?;
+    let current = lock(&tx, ctx, id).await?;
     let mut errors = Vec::new();
     let mut app = current.clone();
     if let Some(name) = &input.name {
@@ -172,7 +183,11 @@ pub async fn update(
         app.redirect_uris = redirect_uris(uris, &mut errors);
     }
     match input.backchannel_logout_uri {
-        Some(Some(u)) => match validate::notify_uri("backchannel_logout_uri", &u) {
+        Some(Some(u)) => match validate::notify_uri(
+            "backchannel_logout_uri",
+            &u,
+            state.config.outbound.allow_loopback,
+        ) {
             Ok(u) => app.backchannel_logout_uri = Some(u),
             Err(e) => errors.push(e),
         },
@@ -186,7 +201,6 @@ pub async fn update(
         return Ok(app);
     }
     app.updated_at = state.clock.now_ms();
-    let tx = state.store.begin().await?;
     if app.name != current.name
         && storage::applications::find_by_name(tx.conn(), ctx.org.id, &app.name)
             .await?
@@ -197,7 +211,7 @@ pub async fn update(
             app.name
         )));
     }
-    storage::applications::update(tx.conn(), ctx.org.id, &app).await?;
+    storage::applications::update_settings(tx.conn(), ctx.org.id, &app).await?;
     let event = AuditEvent::new(
         &ctx.actor(),
         AuditAction::ApplicationUpdated,
@@ -220,7 +234,8 @@ pub async fn rotate_secret(
     id: &str,
 ) -> Result<(Application, String), ServiceError> {
     ctx.require_admin()?;
-    let mut app = get(state, ctx, id).await?;
+    let tx = state.store.begin().await?;
+    let mut app = lock(&tx, ctx, id).await?;
     if app.client_type == ClientType::Public {
         return Err(ServiceError::Unprocessable(
             "public clients have no secret; they authenticate with PKCE".into(),
@@ -229,8 +244,9 @@ pub async fn rotate_secret(
     let secret = random_token()?;
     app.secret_hash = Some(hash_token(&secret));
     app.updated_at = state.clock.now_ms();
-    let tx = state.store.begin().await?;
-    storage::applications::update(tx.conn(), ctx.org.id, &app).await?;
+    let hash = app.secret_hash.as_deref().unwrap_or_default();
+    storage::applications::set_secret_hash(tx.conn(), ctx.org.id, app.id, hash, app.updated_at)
+        .await?;
     let event = AuditEvent::new(
         &ctx.actor(),
         AuditAction::ApplicationSecretRotated,
@@ -244,9 +260,11 @@ pub async fn rotate_secret(
 
 pub async fn delete(state: &AppState, ctx: &OrgCtx, id: &str) -> Result<(), ServiceError> {
     ctx.require_admin()?;
-    let app = get(state, ctx, id).await?;
     let tx = state.store.begin().await?;
-    storage::applications::delete(tx.conn(), ctx.org.id, app.id).await?;
+    let app = lock(&tx, ctx, id).await?;
+    if !storage::applications::delete(tx.conn(), ctx.org.id, app.id).await? {
+        return Err(ServiceError::NotFound("application"));
+    }
     let event = AuditEvent::new(
         &ctx.actor(),
         AuditAction::ApplicationDeleted,

@@ -52,6 +52,14 @@ pub async fn get(state: &AppState, ctx: &OrgCtx, name: &str) -> Result<OrgDomain
         .ok_or(ServiceError::NotFound("domain"))
 }
 
+/// The claim as it is now, locked for the rest of `tx`.
+async fn lock(tx: &Tx, ctx: &OrgCtx, name: &str) -> Result<OrgDomain, ServiceError> {
+    let name = validate::domain("domain", name).map_err(|_| ServiceError::NotFound("domain"))?;
+    storage::domains::get_for_update(tx.conn(), ctx.org.id, &name)
+        .await?
+        .ok_or(ServiceError::NotFound("domain"))
+}
+
 pub async fn add(
     state: &AppState,
     ctx: &OrgCtx,
@@ -146,12 +154,21 @@ pub async fn attest(
 async fn mark_verified(
     state: &AppState,
     ctx: &OrgCtx,
-    mut d: OrgDomain,
+    checked: OrgDomain,
     method: VerificationMethod,
     details: serde_json::Value,
 ) -> Result<OrgDomain, ServiceError> {
     let now = state.clock.now_ms();
     let tx = state.store.begin().await?;
+    let mut d = lock(&tx, ctx, &checked.domain).await?;
+    if d.status == DomainStatus::Verified {
+        return Ok(d);
+    }
+    if d.challenge != checked.challenge {
+        return Err(ServiceError::Conflict(
+            "the claim changed while it was being checked; verify again".into(),
+        ));
+    }
     ensure_unowned(&tx, &d).await?;
     storage::domains::mark_verified(tx.conn(), ctx.org.id, d.id, method, now).await?;
     let mut details = details;
@@ -181,9 +198,11 @@ async fn ensure_unowned(tx: &Tx, d: &OrgDomain) -> Result<(), ServiceError> {
 
 pub async fn remove(state: &AppState, ctx: &OrgCtx, name: &str) -> Result<(), ServiceError> {
     ctx.require_admin()?;
-    let d = get(state, ctx, name).await?;
     let tx = state.store.begin().await?;
-    storage::domains::delete(tx.conn(), ctx.org.id, d.id).await?;
+    let d = lock(&tx, ctx, name).await?;
+    if !storage::domains::delete(tx.conn(), ctx.org.id, d.id).await? {
+        return Err(ServiceError::NotFound("domain"));
+    }
     let event = AuditEvent::new(&ctx.actor(), AuditAction::DomainRemoved, target(&d))
         .org(ctx.org.id)
         .details(json!({"domain": d.domain, "was": d.status}));

@@ -109,19 +109,29 @@ pub async fn update(
     if input.status.is_some() {
         principal.require_operator()?;
     }
-    let mut updated = org.clone();
-    if let Some(name) = &input.name {
-        updated.name = validate::name("name", name).map_err(|e| ServiceError::Invalid(vec![e]))?;
+    let name = input
+        .name
+        .as_deref()
+        .map(|n| validate::name("name", n))
+        .transpose()
+        .map_err(|e| ServiceError::Invalid(vec![e]))?;
+    let tx = state.store.begin().await?;
+    // Changes apply to the row as it is now, not as the request's extractor read it.
+    let current = storage::organizations::get_for_update(tx.conn(), org.id)
+        .await?
+        .ok_or(ServiceError::NotFound("organization"))?;
+    let mut updated = current.clone();
+    if let Some(name) = name {
+        updated.name = name;
     }
     if let Some(status) = input.status {
         updated.status = status;
     }
-    if updated == *org {
+    if updated == current {
         return Ok(updated);
     }
     updated.updated_at = state.clock.now_ms();
-    let tx = state.store.begin().await?;
-    if updated.name != org.name
+    if updated.name != current.name
         && storage::organizations::find_by_name(tx.conn(), &updated.name)
             .await?
             .is_some()
@@ -131,15 +141,18 @@ pub async fn update(
             updated.name
         )));
     }
-    storage::organizations::update(tx.conn(), &updated).await?;
+    storage::organizations::update_profile(tx.conn(), &updated).await?;
     let mut changes = serde_json::Map::new();
-    if updated.name != org.name {
-        changes.insert("name".into(), json!({"from": org.name, "to": updated.name}));
+    if updated.name != current.name {
+        changes.insert(
+            "name".into(),
+            json!({"from": current.name, "to": updated.name}),
+        );
     }
-    if updated.status != org.status {
+    if updated.status != current.status {
         changes.insert(
             "status".into(),
-            json!({"from": org.status, "to": updated.status}),
+            json!({"from": current.status, "to": updated.status}),
         );
     }
     let event = AuditEvent::new(

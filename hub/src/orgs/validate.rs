@@ -60,6 +60,10 @@ pub fn domain(field: &str, value: &str) -> Result<String, FieldError> {
             && !l.starts_with('-')
             && !l.ends_with('-')
     };
+    // Room for the `_hub-challenge.` label the verification record needs.
+    if ascii.len() > 238 {
+        return Err(bad("must be at most 238 characters (as punycode)"));
+    }
     if labels.len() < 2 || !labels.iter().all(label_ok) {
         return Err(bad(
             "needs at least two labels of letters, digits and hyphens",
@@ -115,13 +119,53 @@ pub fn redirect_uri(field: &str, value: &str) -> Result<String, FieldError> {
     Ok(value.to_string())
 }
 
-/// A server-to-server notification URI (back-channel logout): https, or http on loopback.
-pub fn notify_uri(field: &str, value: &str) -> Result<String, FieldError> {
+/// Whether an IP literal is somewhere the hub must not be made to call (SSRF).
+fn is_internal_ip(ip: std::net::IpAddr) -> bool {
+    match ip {
+        std::net::IpAddr::V4(v4) => {
+            v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_multicast()
+                || v4.octets()[0] == 100 && (64..128).contains(&v4.octets()[1])
+        }
+        std::net::IpAddr::V6(v6) => {
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (v6.segments()[0] & 0xfe00) == 0xfc00
+                || (v6.segments()[0] & 0xffc0) == 0xfe80
+                || v6
+                    .to_ipv4_mapped()
+                    .is_some_and(|v4| is_internal_ip(v4.into()))
+        }
+    }
+}
+
+/// A URI the hub itself will call (back-channel logout): https, or with `allow_loopback` (a
+/// development setting) http on loopback. Internal addresses are refused here; names that
+/// resolve to them are refused again at delivery time.
+pub fn notify_uri(field: &str, value: &str, allow_loopback: bool) -> Result<String, FieldError> {
     let uri = redirect_uri(field, value)?;
-    if uri.starts_with("https://") || uri.starts_with("http://") {
-        Ok(uri)
-    } else {
-        Err(FieldError::new(field, "must be an https URL"))
+    let parsed = url::Url::parse(&uri).map_err(|_| FieldError::new(field, "not a URL"))?;
+    let internal = match parsed.host() {
+        Some(url::Host::Domain(d)) => d == "localhost" || d.ends_with(".localhost"),
+        Some(url::Host::Ipv4(ip)) => is_internal_ip(ip.into()),
+        Some(url::Host::Ipv6(ip)) => is_internal_ip(ip.into()),
+        None => true,
+    };
+    if internal && !allow_loopback {
+        return Err(FieldError::new(
+            field,
+            "must not point at loopback, private or link-local addresses",
+        ));
+    }
+    match parsed.scheme() {
+        "https" => Ok(uri),
+        "http" if allow_loopback => Ok(uri),
+        _ => Err(FieldError::new(field, "must be an https URL")),
     }
 }
 
@@ -199,6 +243,20 @@ mod tests {
         ] {
             assert!(redirect_uri("r", bad).is_err(), "{bad}");
         }
-        assert!(notify_uri("b", "com.example.app:/x").is_err());
+        assert!(notify_uri("b", "com.example.app:/x", false).is_err());
+        assert!(notify_uri("b", "https://app.example.com/bcl", false).is_ok());
+        for internal in [
+            "http://127.0.0.1:9/bcl",
+            "https://127.0.0.1/bcl",
+            "https://10.1.2.3/bcl",
+            "https://169.254.169.254/latest",
+            "https://[::1]/bcl",
+            "https://[fd00::1]/bcl",
+            "https://[::ffff:192.168.0.1]/bcl",
+            "https://localhost/bcl",
+        ] {
+            assert!(notify_uri("b", internal, false).is_err(), "{internal}");
+        }
+        assert!(notify_uri("b", "http://127.0.0.1:9/bcl", true).is_ok());
     }
 }

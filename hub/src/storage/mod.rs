@@ -3,12 +3,13 @@
 //! they return domain types, never entities.
 //!
 //! SQLite allows one writer at a time, and a deferred transaction that read before writing fails
-//! with SQLITE_BUSY instead of waiting. The embedded store is one process by design, so write
-//! transactions are serialized in-process; PostgreSQL serializes what it must with row locks.
+//! with SQLITE_BUSY instead of waiting. So SQLite write transactions begin IMMEDIATE (taking the
+//! write lock up front, waiting on other processes such as the CLI through the busy timeout) and
+//! are queued in-process first; PostgreSQL serializes what it must with row locks.
 
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbErr,
-    SqlErr, TransactionTrait,
+    SqlErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 use sea_orm_migration::MigratorTrait;
 use std::sync::Arc;
@@ -174,11 +175,22 @@ impl Store {
         &self.db
     }
 
-    /// Begins a write transaction (serialized in-process on SQLite).
+    /// Begins a write transaction (BEGIN IMMEDIATE, serialized in-process, on SQLite).
     pub async fn begin(&self) -> StoreResult<Tx> {
         let guard = self.begin_lock().await;
+        let inner = match self.kind {
+            DatabaseKind::Sqlite => {
+                self.db
+                    .begin_with_options(TransactionOptions {
+                        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                        ..Default::default()
+                    })
+                    .await?
+            }
+            DatabaseKind::Postgres => self.db.begin().await?,
+        };
         Ok(Tx {
-            inner: self.db.begin().await?,
+            inner,
             _guard: guard,
         })
     }

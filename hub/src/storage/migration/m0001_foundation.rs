@@ -51,6 +51,8 @@ const UP: &[&str] = &[
         revoked_at BIGINT)",
     "CREATE UNIQUE INDEX ux_api_keys_hash ON api_keys (key_hash)",
     "CREATE INDEX ix_api_keys_org ON api_keys (org_id)",
+    "CREATE UNIQUE INDEX ux_api_keys_active_name ON api_keys (org_id, name) \
+     WHERE revoked_at IS NULL AND org_id IS NOT NULL",
     "CREATE TABLE audit_events (
         seq BIGINT PRIMARY KEY,
         id TEXT NOT NULL,

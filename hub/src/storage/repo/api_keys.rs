@@ -79,17 +79,19 @@ pub async fn find_active_by_name(
         .transpose()
 }
 
-pub async fn revoke(c: &impl Conn, org: OrgId, id: ApiKeyId, at: i64) -> StoreResult<()> {
-    Entity::update_many()
+/// Revokes an active key; returns whether one was revoked (false if unknown or already revoked).
+pub async fn revoke(c: &impl Conn, org: OrgId, id: ApiKeyId, at: i64) -> StoreResult<bool> {
+    let res = Entity::update_many()
         .set(ActiveModel {
             revoked_at: Set(Some(at)),
             ..Default::default()
         })
         .filter(Column::OrgId.eq(org.to_string()))
         .filter(Column::Id.eq(id.to_string()))
+        .filter(Column::RevokedAt.is_null())
         .exec(c)
         .await?;
-    Ok(())
+    Ok(res.rows_affected > 0)
 }
 
 /// Authentication: the unrevoked key whose secret hashes to `key_hash`, in any organization.
@@ -101,4 +103,30 @@ pub async fn find_active_by_hash(c: &impl Conn, key_hash: &str) -> StoreResult<O
         .await?
         .map(ApiKey::try_from)
         .transpose()
+}
+
+/// Operator keys (no organization), for the command line.
+pub async fn list_operator(c: &impl Conn) -> StoreResult<Vec<ApiKey>> {
+    Entity::find()
+        .filter(Column::OrgId.is_null())
+        .order_by_asc(Column::CreatedAt)
+        .all(c)
+        .await?
+        .into_iter()
+        .map(ApiKey::try_from)
+        .collect()
+}
+
+pub async fn revoke_operator(c: &impl Conn, id: ApiKeyId, at: i64) -> StoreResult<u64> {
+    let res = Entity::update_many()
+        .set(ActiveModel {
+            revoked_at: Set(Some(at)),
+            ..Default::default()
+        })
+        .filter(Column::OrgId.is_null())
+        .filter(Column::Id.eq(id.to_string()))
+        .filter(Column::RevokedAt.is_null())
+        .exec(c)
+        .await?;
+    Ok(res.rows_affected)
 }

@@ -1,6 +1,8 @@
 //! Downstream applications (OIDC clients) of an organization.
 
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Select,
+};
 
 use super::parse;
 use crate::ids::{AppId, OrgId};
@@ -50,12 +52,40 @@ pub async fn insert(c: &impl Conn, org: OrgId, app: &Application) -> StoreResult
     Ok(())
 }
 
-/// Writes every field of `app` (secret hash included) within `org`.
-pub async fn update(c: &impl Conn, org: OrgId, app: &Application) -> StoreResult<()> {
+/// Writes the settings an admin edits (name, redirect URIs, logout URI), never the secret.
+pub async fn update_settings(c: &impl Conn, org: OrgId, app: &Application) -> StoreResult<()> {
+    let row = active(org, app)?;
     Entity::update_many()
-        .set(active(org, app)?)
+        .set(ActiveModel {
+            name: row.name,
+            redirect_uris: row.redirect_uris,
+            backchannel_logout_uri: row.backchannel_logout_uri,
+            updated_at: row.updated_at,
+            ..Default::default()
+        })
         .filter(Column::OrgId.eq(org.to_string()))
         .filter(Column::Id.eq(app.id.to_string()))
+        .exec(c)
+        .await?;
+    Ok(())
+}
+
+/// Replaces the client secret's hash, and nothing else.
+pub async fn set_secret_hash(
+    c: &impl Conn,
+    org: OrgId,
+    id: AppId,
+    secret_hash: &str,
+    at: i64,
+) -> StoreResult<()> {
+    Entity::update_many()
+        .set(ActiveModel {
+            secret_hash: Set(Some(secret_hash.to_string())),
+            updated_at: Set(at),
+            ..Default::default()
+        })
+        .filter(Column::OrgId.eq(org.to_string()))
+        .filter(Column::Id.eq(id.to_string()))
         .exec(c)
         .await?;
     Ok(())
@@ -72,10 +102,28 @@ pub async fn list(c: &impl Conn, org: OrgId) -> StoreResult<Vec<Application>> {
         .collect()
 }
 
-pub async fn get(c: &impl Conn, org: OrgId, id: AppId) -> StoreResult<Option<Application>> {
+fn by_id(org: OrgId, id: AppId) -> Select<Entity> {
     Entity::find()
         .filter(Column::OrgId.eq(org.to_string()))
         .filter(Column::Id.eq(id.to_string()))
+}
+
+pub async fn get(c: &impl Conn, org: OrgId, id: AppId) -> StoreResult<Option<Application>> {
+    by_id(org, id)
+        .one(c)
+        .await?
+        .map(Application::try_from)
+        .transpose()
+}
+
+/// Reads the application and locks its row until the transaction ends.
+pub async fn get_for_update(
+    c: &impl Conn,
+    org: OrgId,
+    id: AppId,
+) -> StoreResult<Option<Application>> {
+    by_id(org, id)
+        .lock_exclusive()
         .one(c)
         .await?
         .map(Application::try_from)
@@ -96,11 +144,12 @@ pub async fn find_by_name(
         .transpose()
 }
 
-pub async fn delete(c: &impl Conn, org: OrgId, id: AppId) -> StoreResult<()> {
-    Entity::delete_many()
+/// Deletes the application; returns whether it existed.
+pub async fn delete(c: &impl Conn, org: OrgId, id: AppId) -> StoreResult<bool> {
+    let res = Entity::delete_many()
         .filter(Column::OrgId.eq(org.to_string()))
         .filter(Column::Id.eq(id.to_string()))
         .exec(c)
         .await?;
-    Ok(())
+    Ok(res.rows_affected > 0)
 }

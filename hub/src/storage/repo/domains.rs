@@ -1,6 +1,8 @@
 //! Domains claimed by an organization.
 
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Select,
+};
 
 use super::parse;
 use crate::ids::{DomainId, OrgId};
@@ -54,10 +56,28 @@ pub async fn list(c: &impl Conn, org: OrgId) -> StoreResult<Vec<OrgDomain>> {
         .collect()
 }
 
-pub async fn get(c: &impl Conn, org: OrgId, domain: &str) -> StoreResult<Option<OrgDomain>> {
+fn by_name(org: OrgId, domain: &str) -> Select<Entity> {
     Entity::find()
         .filter(Column::OrgId.eq(org.to_string()))
         .filter(Column::Domain.eq(domain))
+}
+
+pub async fn get(c: &impl Conn, org: OrgId, domain: &str) -> StoreResult<Option<OrgDomain>> {
+    by_name(org, domain)
+        .one(c)
+        .await?
+        .map(OrgDomain::try_from)
+        .transpose()
+}
+
+/// Reads the domain claim and locks its row until the transaction ends.
+pub async fn get_for_update(
+    c: &impl Conn,
+    org: OrgId,
+    domain: &str,
+) -> StoreResult<Option<OrgDomain>> {
+    by_name(org, domain)
+        .lock_exclusive()
         .one(c)
         .await?
         .map(OrgDomain::try_from)
@@ -80,18 +100,20 @@ pub async fn mark_verified(
         })
         .filter(Column::OrgId.eq(org.to_string()))
         .filter(Column::Id.eq(id.to_string()))
+        .filter(Column::Status.eq(DomainStatus::Pending.as_str()))
         .exec(c)
         .await?;
     Ok(())
 }
 
-pub async fn delete(c: &impl Conn, org: OrgId, id: DomainId) -> StoreResult<()> {
-    Entity::delete_many()
+/// Deletes the claim; returns whether it existed.
+pub async fn delete(c: &impl Conn, org: OrgId, id: DomainId) -> StoreResult<bool> {
+    let res = Entity::delete_many()
         .filter(Column::OrgId.eq(org.to_string()))
         .filter(Column::Id.eq(id.to_string()))
         .exec(c)
         .await?;
-    Ok(())
+    Ok(res.rows_affected > 0)
 }
 
 /// The organization that has verified `domain`, if any. Deliberately across organizations:

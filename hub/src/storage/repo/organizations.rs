@@ -1,6 +1,6 @@
 //! Organizations. The organization row is the tenant itself.
 
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::parse;
 use crate::ids::OrgId;
@@ -40,9 +40,16 @@ pub async fn insert(c: &impl Conn, org: &Organization) -> StoreResult<()> {
     Ok(())
 }
 
-pub async fn update(c: &impl Conn, org: &Organization) -> StoreResult<()> {
+/// Writes only the name and status (and the update time), so concurrent changes to other
+/// columns are not overwritten with stale values.
+pub async fn update_profile(c: &impl Conn, org: &Organization) -> StoreResult<()> {
     Entity::update_many()
-        .set(active(org))
+        .set(ActiveModel {
+            name: Set(org.name.clone()),
+            status: Set(org.status.as_str().to_string()),
+            updated_at: Set(org.updated_at),
+            ..Default::default()
+        })
         .filter(Column::Id.eq(org.id.to_string()))
         .exec(c)
         .await?;
@@ -51,6 +58,17 @@ pub async fn update(c: &impl Conn, org: &Organization) -> StoreResult<()> {
 
 pub async fn get(c: &impl Conn, id: OrgId) -> StoreResult<Option<Organization>> {
     Entity::find_by_id(id.to_string())
+        .one(c)
+        .await?
+        .map(Organization::try_from)
+        .transpose()
+}
+
+/// Reads the organization and locks its row until the transaction ends (PostgreSQL; SQLite
+/// write transactions are serialized already).
+pub async fn get_for_update(c: &impl Conn, id: OrgId) -> StoreResult<Option<Organization>> {
+    Entity::find_by_id(id.to_string())
+        .lock_exclusive()
         .one(c)
         .await?
         .map(Organization::try_from)

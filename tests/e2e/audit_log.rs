@@ -342,3 +342,71 @@ async fn concurrent_writes_checkpoints_and_cli_keep_one_chain() {
     assert!(text.contains("audit log OK: 27 events"), "{text}");
     hub.stop().await;
 }
+
+#[tokio::test]
+async fn an_organization_verifies_its_own_part_of_the_log() {
+    let (hub, seq) = hub_with_history().await;
+    let (_, alpha) = hub.create_org_key("alpha", "read").await;
+    let beta_id = hub.get(&hub.operator_key, "/api/v1/orgs/beta").await.json["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let export = hub
+        .client
+        .get(format!("{}/api/v1/audit/export", hub.url))
+        .bearer_auth(&alpha)
+        .send()
+        .await
+        .unwrap();
+    let text = export.text().await.unwrap();
+    // The whole chain (plus the key just made), with beta's events reduced to stubs.
+    assert_eq!(text.lines().count() as i64, seq + 1);
+    assert!(
+        !text.contains(&beta_id) && !text.contains("\"beta\""),
+        "{text}"
+    );
+    assert!(text.lines().any(|l| l.contains("\"redacted\":true")));
+    assert!(text.contains("signing_key.created"));
+    let cps = hub
+        .call(
+            reqwest::Method::GET,
+            "/api/v1/audit/checkpoints",
+            Some(&alpha),
+            None,
+        )
+        .await
+        .json;
+    let dir = tempfile::tempdir().unwrap();
+    let (file, cp_file) = (dir.path().join("alpha.jsonl"), dir.path().join("cps.json"));
+    std::fs::write(&cp_file, cps.to_string()).unwrap();
+    let verify_file = |content: &str| {
+        std::fs::write(&file, content).unwrap();
+        let out = hub.cli(&[
+            "audit",
+            "verify",
+            "--file",
+            file.to_str().unwrap(),
+            "--checkpoints",
+            cp_file.to_str().unwrap(),
+        ]);
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+        )
+    };
+    let (ok, out) = verify_file(&text);
+    assert!(ok, "{out}");
+    assert!(out.contains("redacted stubs"), "{out}");
+    // An edit of one of alpha's own events, or of a stub's hash, is found.
+    let (ok, out) = verify_file(&text.replacen("alpha.example", "alpha.evil", 1));
+    assert!(!ok && out.contains("contents do not match"), "{out}");
+    let stub = text
+        .lines()
+        .find(|l| l.contains("\"redacted\":true"))
+        .unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(stub).unwrap();
+    v["hash"] = json!("0".repeat(64));
+    let (ok, out) = verify_file(&text.replacen(stub, &v.to_string(), 1));
+    assert!(!ok && out.contains("previous-hash link broken"), "{out}");
+    hub.stop().await;
+}

@@ -10,9 +10,11 @@ use axum::response::{IntoResponse, Response};
 use futures_util::stream;
 use serde::Deserialize;
 
-use super::views::{AuditEventView, AuditPage, CheckpointsView, PublicKeyView};
+use super::views::{AuditEventView, AuditPage, CheckpointsView, PublicKeyView, RedactedView};
+use crate::audit::{AuditAction, AuditRecord};
 use crate::error::{ApiError, Problem};
 use crate::http::extract::{AppQuery, OrgCtx, Principal, resolve_org};
+use crate::ids::OrgId;
 use crate::state::AppState;
 use crate::storage::{self, audit::Scope};
 
@@ -123,8 +125,15 @@ pub async fn list_org_audit(
     page(&state, Scope::Org(ctx.org.id), &q).await
 }
 
-/// Every visible event as JSON Lines, streamed in sequence order. An operator export of the
-/// whole log verifies offline with `hub audit verify --file`.
+/// Events a redacted export shows in full: the organization's own, and the hub's key
+/// introductions (public, and needed to check checkpoints).
+fn visible_to(r: &AuditRecord, org: OrgId) -> bool {
+    r.orgs.contains(&org) || r.action == AuditAction::SigningKeyCreated.as_str()
+}
+
+/// Every visible event as JSON Lines, streamed in sequence order. Without `action`, any
+/// party's export verifies offline with `hub audit verify --file` (an organization's export
+/// carries stubs for events that are not its own).
 #[utoipa::path(get, path = "/api/v1/audit/export", tag = "audit", params(AuditQuery),
     responses((status = 200, content_type = "application/x-ndjson", body = AuditEventView)))]
 pub async fn export_audit(
@@ -136,6 +145,12 @@ pub async fn export_audit(
     check_action(q.action.as_deref())?;
     let action = q.action.clone();
     let start = q.after.unwrap_or(0);
+    // Without an action filter, an organization's export is the whole chain with the other
+    // organizations' events reduced to stubs, so the organization can verify its part offline.
+    let (scope, redact_for) = match (scope, &action) {
+        (Scope::Org(org), None) => (Scope::All, Some(org)),
+        (scope, _) => (scope, None),
+    };
     let body = stream::unfold(Some(start), move |after| {
         let state = state.clone();
         let action = action.clone();
@@ -155,7 +170,13 @@ pub async fn export_audit(
                     let next = records.last().map(|r| r.seq);
                     let mut out = Vec::new();
                     for r in records {
-                        if serde_json::to_writer(&mut out, &AuditEventView::from(r)).is_ok() {
+                        let line = match redact_for {
+                            Some(org) if !visible_to(&r, org) => {
+                                serde_json::to_writer(&mut out, &RedactedView::from(r))
+                            }
+                            _ => serde_json::to_writer(&mut out, &AuditEventView::from(r)),
+                        };
+                        if line.is_ok() {
                             out.push(b'\n');
                         }
                     }

@@ -170,6 +170,26 @@ impl From<AuditRecord> for AuditEventView {
     }
 }
 
+/// Another organization's event in an organization's export: position and hashes only.
+#[derive(Serialize, ToSchema)]
+pub struct RedactedView {
+    pub seq: i64,
+    pub redacted: bool,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+impl From<AuditRecord> for RedactedView {
+    fn from(r: AuditRecord) -> Self {
+        Self {
+            seq: r.seq,
+            redacted: true,
+            prev_hash: r.prev_hash,
+            hash: r.hash,
+        }
+    }
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct AuditPage {
     pub events: Vec<AuditEventView>,

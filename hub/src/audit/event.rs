@@ -115,6 +115,10 @@ pub struct AuditRecord {
     pub details: Value,
     pub prev_hash: String,
     pub hash: String,
+    /// In an organization's export, an event of another organization is a stub: only its
+    /// sequence number and hashes, enough to check the chain's links across it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub redacted: bool,
 }
 
 impl AuditRecord {
@@ -138,8 +142,33 @@ impl AuditRecord {
         serde_jcs::to_vec(&body).unwrap_or_default()
     }
 
-    /// Reads one line of a JSON Lines export (`GET /api/v1/audit/export`).
+    /// Reads one line of a JSON Lines export (`GET /api/v1/audit/export`), full or redacted.
     pub fn from_export_line(line: &str) -> Result<Self, serde_json::Error> {
+        #[derive(Deserialize)]
+        struct Stub {
+            seq: i64,
+            redacted: bool,
+            prev_hash: String,
+            hash: String,
+        }
+        if let Ok(stub) = serde_json::from_str::<Stub>(line)
+            && stub.redacted
+        {
+            return Ok(Self {
+                seq: stub.seq,
+                id: String::new(),
+                at_ms: 0,
+                actor: Value::Null,
+                orgs: Vec::new(),
+                orgs_raw: String::new(),
+                action: String::new(),
+                target: String::new(),
+                details: Value::Null,
+                prev_hash: stub.prev_hash,
+                hash: stub.hash,
+                redacted: true,
+            });
+        }
         #[derive(Deserialize)]
         struct Line {
             seq: i64,
@@ -166,6 +195,7 @@ impl AuditRecord {
             details: l.details,
             prev_hash: l.prev_hash,
             hash: l.hash,
+            redacted: false,
         })
     }
 
@@ -205,6 +235,7 @@ mod tests {
             details: json!({"b": 1, "a": "é"}),
             prev_hash: GENESIS_HASH.into(),
             hash: String::new(),
+            redacted: false,
         }
     }
 

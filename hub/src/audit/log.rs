@@ -30,6 +30,7 @@ pub async fn append(
         details: event.details,
         prev_hash,
         hash: String::new(),
+        redacted: false,
     };
     record.hash = record.compute_hash();
     storage::audit::insert(tx.conn(), &record).await?;

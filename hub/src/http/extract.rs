@@ -67,10 +67,12 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
     }
 }
 
-/// The authenticated caller: an unrevoked admin API key.
+/// The authenticated caller: an unrevoked admin API key (and, for an organization key, its
+/// organization, already loaded to check that it is active).
 #[derive(Debug, Clone)]
 pub struct Principal {
     pub key: ApiKey,
+    pub own_org: Option<Organization>,
 }
 
 impl Principal {
@@ -131,16 +133,19 @@ where
         let key = storage::api_keys::find_active_by_hash(state.store.conn(), &hash_token(token))
             .await?
             .ok_or_else(|| ApiError::unauthorized("the API key is unknown or revoked"))?;
-        if let Some(org_id) = key.org_id {
-            let org = storage::organizations::get(state.store.conn(), org_id).await?;
-            if !org.is_some_and(|o| o.status == OrgStatus::Active) {
-                return Err(ServiceError::Forbidden(
-                    "this key's organization is suspended; ask the hub operator",
-                )
-                .into());
-            }
-        }
-        Ok(Self { key })
+        let own_org = match key.org_id {
+            Some(org_id) => match storage::organizations::get(state.store.conn(), org_id).await? {
+                Some(org) if org.status == OrgStatus::Active => Some(org),
+                _ => {
+                    return Err(ServiceError::Forbidden(
+                        "this key's organization is suspended; ask the hub operator",
+                    )
+                    .into());
+                }
+            },
+            None => None,
+        };
+        Ok(Self { key, own_org })
     }
 }
 
@@ -184,7 +189,16 @@ where
             .find(|(k, _)| *k == "org")
             .map(|(_, v)| v.to_string())
             .ok_or_else(|| ApiError::not_found("organization"))?;
-        let org = resolve_org(&app, &name).await?;
+        // An organization key names its own organization: no second query.
+        let own = principal
+            .own_org
+            .as_ref()
+            .filter(|o| o.slug == name || o.id.to_string() == name)
+            .cloned();
+        let org = match own {
+            Some(org) => Some(org),
+            None => resolve_org(&app, &name).await?,
+        };
         match org {
             Some(org) if principal.can_see(org.id) => Ok(Self { org, principal }),
             _ => Err(ApiError::not_found("organization")),

@@ -102,6 +102,7 @@ impl From<audit_event::Model> for AuditRecord {
             details: json(&m.details),
             prev_hash: m.prev_hash,
             hash: m.hash,
+            redacted: false,
         }
     }
 }

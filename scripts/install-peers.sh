@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Installs the third-party peers the test suite runs against (idempotent; root, Debian).
-#   dnsmasq-base  a real DNS server for domain-verification TXT lookups
-#   postgresql    only if no PostgreSQL answers on 127.0.0.1:5432
+#   dnsmasq-base   a real DNS server for domain-verification TXT lookups
+#   node + npm     for the npm peers in tests/peers: openid-client (a downstream application),
+#                  jose (a back-channel logout receiver), oidc-provider (benchmark peer)
+#   postgresql     only if no PostgreSQL answers on 127.0.0.1:5432
 set -euo pipefail
 
 need=()
 command -v dnsmasq >/dev/null 2>&1 || [ -x /usr/sbin/dnsmasq ] || need+=(dnsmasq-base)
 command -v psql >/dev/null 2>&1 || need+=(postgresql-client)
+command -v node >/dev/null 2>&1 || need+=(nodejs)
+command -v npm >/dev/null 2>&1 || need+=(npm)
 
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing peers: ${need[*]}"
@@ -14,6 +18,10 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
+
+# npm peers, exactly as locked (package-lock.json records no download addresses; see .npmrc).
+here="$(cd "$(dirname "$0")/.." && pwd)"
+(cd "$here/tests/peers" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 
 # PostgreSQL: use the one already running on 127.0.0.1:5432; start the local cluster if it is down.
 if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then

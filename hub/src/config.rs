@@ -13,7 +13,7 @@ const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
 
 /// Top-level sections; environment variables outside them (HUB_CONFIG, HUB_TEST_*) are ignored.
 const SECTIONS: &[&str] = &[
-    "server", "database", "secrets", "log", "audit", "dns", "outbound",
+    "server", "database", "secrets", "log", "audit", "dns", "outbound", "oidc",
 ];
 
 /// The hub's whole configuration.
@@ -27,6 +27,21 @@ pub struct Config {
     pub audit: AuditConfig,
     pub dns: DnsConfig,
     pub outbound: OutboundConfig,
+    pub oidc: OidcConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OidcConfig {
+    pub access_token_ttl_secs: u64,
+    pub id_token_ttl_secs: u64,
+    pub refresh_token_ttl_secs: u64,
+    pub code_ttl_secs: u64,
+    pub session_ttl_secs: u64,
+    pub key_publish_secs: u64,
+    pub key_cache_secs: u64,
+    /// Development-only passwordless login; off unless explicitly enabled.
+    pub dev_login: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -202,6 +217,23 @@ impl Config {
         }
         if self.audit.checkpoint_interval_secs == 0 {
             problems.push("audit.checkpoint_interval_secs must be at least 1".into());
+        }
+        let o = &self.oidc;
+        if [
+            o.access_token_ttl_secs,
+            o.id_token_ttl_secs,
+            o.refresh_token_ttl_secs,
+            o.code_ttl_secs,
+            o.session_ttl_secs,
+        ]
+        .contains(&0)
+        {
+            problems.push("oidc.*_ttl_secs must all be at least 1".into());
+        }
+        if o.code_ttl_secs > 600 {
+            problems.push(
+                "oidc.code_ttl_secs must be at most 600 (RFC 6749 §4.1.2 recommends 60)".into(),
+            );
         }
         if self.dns.timeout_secs == 0 {
             problems.push("dns.timeout_secs must be at least 1".into());

@@ -56,3 +56,7 @@ id_type!(
     /// An admin API key.
     ApiKeyId
 );
+id_type!(
+    /// A person in an organization.
+    UserId
+);

@@ -10,11 +10,15 @@ pub mod dns;
 pub mod error;
 pub mod http;
 pub mod ids;
+pub mod jose;
+pub mod oidc;
 pub mod orgs;
+pub mod outbound;
 pub mod secrets;
 pub mod signing;
 pub mod state;
 pub mod storage;
+pub mod users;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -38,8 +42,16 @@ pub enum StartError {
     Signing(#[from] signing::SigningError),
     #[error(transparent)]
     Dns(#[from] dns::DnsError),
+    #[error("cannot build the outbound HTTP client: {0}")]
+    Http(#[from] reqwest::Error),
     #[error("server error: {0}")]
     Io(#[from] std::io::Error),
+}
+
+/// Installs ring as the process-wide TLS provider (no aws-lc, no OpenSSL); idempotent. Must run
+/// before any HTTP client is built.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
 /// Opens everything the hub needs: database (migrated), secrets key, signing key, resolver.
@@ -57,18 +69,37 @@ pub async fn build_state_with_clock(
     if applied > 0 {
         tracing::info!(applied, "applied database migrations");
     }
-    let signer =
-        signing::Signer::load_or_create(&store, &secrets, clock.as_ref(), signing::AUDIT_PURPOSE)
-            .await?;
+    let signer = signing::Signer::load_or_create(
+        &store,
+        &secrets,
+        clock.as_ref(),
+        signing::AUDIT_PURPOSE,
+        jose::Alg::ES256,
+    )
+    .await?;
     let dns = dns::HickoryTxt::new(&config.dns)?;
+    install_crypto_provider();
+    let http = outbound::client(&config)?;
+    let secrets = Arc::new(secrets);
+    let o = &config.oidc;
+    let retention = o.id_token_ttl_secs.max(o.access_token_ttl_secs) + o.key_publish_secs;
+    let keys = oidc::keys::KeyRing::new(
+        store.clone(),
+        secrets.clone(),
+        clock.clone(),
+        Duration::from_secs(o.key_cache_secs),
+        Duration::from_secs(retention),
+    );
     Ok(AppState {
         config: Arc::new(config),
         store,
-        secrets: Arc::new(secrets),
+        secrets,
         signer: Arc::new(signer),
         clock,
         dns: Arc::new(dns),
         metrics: Arc::new(http::metrics::Metrics::new()),
+        keys: Arc::new(keys),
+        http,
     })
 }
 

@@ -40,6 +40,11 @@ enum Command {
         #[command(subcommand)]
         command: OperatorCommand,
     },
+    /// Token signing key tasks.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
     /// Audit log tasks.
     Audit {
         #[command(subcommand)]
@@ -68,6 +73,18 @@ struct CreateKeyArgs {
     /// A name to recognise the key by in the audit log, e.g. "alice-laptop".
     #[arg(long)]
     name: String,
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Create the next generation of the token signing keys. The new keys are published in the
+    /// JWKS at once and sign from `oidc.key_publish_secs` later; the old ones stay published
+    /// until the tokens they signed have expired.
+    Rotate {
+        /// Seconds before the new keys sign (default: oidc.key_publish_secs).
+        #[arg(long)]
+        publish_secs: Option<u64>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -108,6 +125,7 @@ struct PublicKey {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    hub::install_crypto_provider();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -132,6 +150,7 @@ fn init_logging(config: &Config) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log.level));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     let _ = match config.log.format {
         LogFormat::Json => builder.json().try_init(),
@@ -240,6 +259,26 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
                     cp.seq, cp.key_id
                 ),
                 None => println!("no new events since the last checkpoint"),
+            }
+        }
+        Command::Keys {
+            command: KeysCommand::Rotate { publish_secs },
+        } => {
+            let publish = publish_secs.unwrap_or(config.oidc.key_publish_secs);
+            let state = hub::build_state(config).await?;
+            state.keys.signer(hub::jose::Alg::ES256).await?;
+            for k in state
+                .keys
+                .rotate(std::time::Duration::from_secs(publish))
+                .await?
+            {
+                println!(
+                    "new {} key {} (generation {}), signing from {}",
+                    k.alg,
+                    k.kid,
+                    k.generation,
+                    hub::clock::ms_to_rfc3339(k.not_before)
+                );
             }
         }
         Command::Bench(args) => hub::bench::run(&config, args).await?,

@@ -72,6 +72,12 @@ pub fn hash_token(token: &str) -> String {
     ))
 }
 
+/// Equality in time independent of where the inputs differ.
+pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+    use subtle::ConstantTimeEq;
+    a.ct_eq(b).into()
+}
+
 /// The AEAD that encrypts stored secrets.
 pub struct SecretBox {
     key: LessSafeKey,

@@ -1,24 +1,23 @@
-//! The hub's own signing key (ECDSA P-256, ES256), generated on first start and stored with its
-//! private half sealed by `SecretBox`. It signs audit checkpoints; the OIDC issue adds token keys
-//! and rotation on the same table.
+//! The hub's own signing keys, stored with their private halves sealed by `SecretBox`. Keys of a
+//! purpose come in generations: `audit` (ES256, signs checkpoints) and, for the OIDC provider,
+//! `oidc-es256` and `oidc-rs256`. Every key's creation is an audited event carrying its public
+//! key, so verification can tell the hub's keys from keys slipped into the table.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ring::rand::SystemRandom;
 use ring::signature::{
-    ECDSA_P256_SHA256_FIXED, ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair,
-    UnparsedPublicKey,
+    ECDSA_P256_SHA256_FIXED, ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, UnparsedPublicKey,
 };
-
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::audit::{Actor, AuditAction, AuditEvent};
 use crate::clock::Clock;
+use crate::jose::{self, Alg, JoseError, PrivateKey};
 use crate::secrets::{SecretBox, SecretsError};
 use crate::storage::{self, Store, StoreError};
 
 pub const AUDIT_PURPOSE: &str = "audit";
-const ALG: &str = "ES256";
 
 /// A key as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,10 +25,14 @@ pub struct StoredKey {
     pub kid: String,
     pub purpose: String,
     pub alg: String,
-    /// Base64url of the uncompressed P-256 point.
+    pub generation: i64,
+    /// Base64url of the public key bytes (P-256 point, or DER RSAPublicKey).
     pub public_key: String,
     pub private_key_sealed: String,
     pub created_at: i64,
+    /// Not used for signing before this time (it is published first).
+    pub not_before: i64,
+    /// No longer used for signing after this time.
     pub retired_at: Option<i64>,
 }
 
@@ -45,47 +48,92 @@ pub enum SigningError {
     },
     #[error("stored signing key {0} is malformed or does not match its public key")]
     BadKey(String),
-    #[error("signing failed")]
-    Sign,
+    #[error("key generation failed")]
+    Generate,
+    #[error(transparent)]
+    Jose(#[from] JoseError),
 }
 
 /// An in-memory signing key.
 pub struct Signer {
     kid: String,
-    pair: EcdsaKeyPair,
-    rng: SystemRandom,
+    key: PrivateKey,
 }
 
 impl std::fmt::Debug for Signer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Signer")
             .field("kid", &self.kid)
+            .field("alg", &self.key.alg())
             .finish_non_exhaustive()
     }
 }
 
+/// A fresh PKCS#8 private key for `alg`. RSA keys are generated with the `rsa` crate (which is
+/// only used for generation; all signing goes through ring).
+fn generate_pkcs8(alg: Alg) -> Result<Vec<u8>, SigningError> {
+    match alg {
+        Alg::ES256 => {
+            EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
+                .map(|doc| doc.as_ref().to_vec())
+                .map_err(|_| SigningError::Generate)
+        }
+        Alg::RS256 => {
+            use rsa::pkcs8::EncodePrivateKey;
+            let key = rsa::RsaPrivateKey::new(&mut rand_core::OsRng, 2048)
+                .map_err(|_| SigningError::Generate)?;
+            key.to_pkcs8_der()
+                .map(|doc| doc.as_bytes().to_vec())
+                .map_err(|_| SigningError::Generate)
+        }
+    }
+}
+
 impl Signer {
-    /// Loads the active key for `purpose`, creating it if none exists. The creation is audited
-    /// with the public key, so verification can tell the hub's keys from keys slipped into the
-    /// table. Two replicas starting at once race on a unique index; the loser reads the winner's.
+    /// The active key for `purpose`, creating generation 1 if there is none. Two replicas
+    /// starting at once race on a unique index; the loser reads the winner's key.
     pub async fn load_or_create(
         store: &Store,
         secrets: &SecretBox,
         clock: &dyn Clock,
         purpose: &str,
+        alg: Alg,
     ) -> Result<Self, SigningError> {
-        if let Some(stored) = storage::signing_keys::active(store.conn(), purpose).await? {
+        let now = clock.now_ms();
+        if let Some(stored) = storage::signing_keys::current(store.conn(), purpose, now).await? {
             return Self::open(&stored, secrets);
         }
-        let rng = SystemRandom::new();
-        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
-            .map_err(|_| SigningError::Sign)?;
-        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng)
-            .map_err(|_| SigningError::Sign)?;
-        let public = pair.public_key().as_ref();
-        let kid = key_id(public);
+        match Self::create(store, secrets, clock, purpose, alg, 1, now).await {
+            Ok((signer, _)) => Ok(signer),
+            Err(SigningError::Store(StoreError::Conflict(_))) => {
+                // Another replica created generation 1 first (its not_before may be later than
+                // our `now`, so look it up by generation).
+                let winner = storage::signing_keys::by_generation(store.conn(), purpose, 1)
+                    .await?
+                    .ok_or_else(|| SigningError::BadKey(purpose.to_string()))?;
+                Self::open(&winner, secrets)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Generates, seals, stores and audits key `generation` of `purpose`, usable from
+    /// `not_before`. Fails with `Conflict` if that generation exists already.
+    pub async fn create(
+        store: &Store,
+        secrets: &SecretBox,
+        clock: &dyn Clock,
+        purpose: &str,
+        alg: Alg,
+        generation: i64,
+        not_before: i64,
+    ) -> Result<(Self, StoredKey), SigningError> {
+        let pkcs8 = generate_pkcs8(alg)?;
+        let key = PrivateKey::from_pkcs8(alg, &pkcs8)?;
+        let public = key.public_bytes();
+        let kid = key_id(&public);
         let sealed = secrets
-            .seal(&seal_context(&kid), pkcs8.as_ref())
+            .seal(&seal_context(&kid), &pkcs8)
             .map_err(|source| SigningError::Seal {
                 kid: kid.clone(),
                 source,
@@ -93,24 +141,16 @@ impl Signer {
         let stored = StoredKey {
             kid: kid.clone(),
             purpose: purpose.to_string(),
-            alg: ALG.to_string(),
-            public_key: URL_SAFE_NO_PAD.encode(public),
+            alg: alg.as_str().to_string(),
+            generation,
+            public_key: URL_SAFE_NO_PAD.encode(&public),
             private_key_sealed: sealed,
             created_at: clock.now_ms(),
+            not_before,
             retired_at: None,
         };
         let tx = store.begin().await?;
-        match storage::signing_keys::insert(tx.conn(), &stored).await {
-            Ok(()) => {}
-            Err(StoreError::Conflict(_)) => {
-                drop(tx);
-                let winner = storage::signing_keys::active(store.conn(), purpose)
-                    .await?
-                    .ok_or_else(|| SigningError::BadKey(purpose.to_string()))?;
-                return Self::open(&winner, secrets);
-            }
-            Err(e) => return Err(e.into()),
-        }
+        storage::signing_keys::insert(tx.conn(), &stored).await?;
         let event = AuditEvent::new(
             &Actor::System {
                 component: "signing".into(),
@@ -121,13 +161,14 @@ impl Signer {
         .details(json!({
             "kid": kid,
             "purpose": purpose,
-            "alg": ALG,
+            "alg": alg.as_str(),
+            "generation": generation,
             "public_key": stored.public_key,
         }));
         crate::audit::append(&tx, clock, event).await?;
         tx.commit().await?;
-        tracing::info!(kid = %kid, purpose, "generated a new signing key");
-        Ok(Self { kid, pair, rng })
+        tracing::info!(kid = %kid, purpose, generation, "generated a new signing key");
+        Ok((Self { kid, key }, stored))
     }
 
     /// Opens a stored key and checks that its private half matches the stored public key.
@@ -138,18 +179,17 @@ impl Signer {
                 kid: stored.kid.clone(),
                 source,
             })?;
-        let rng = SystemRandom::new();
-        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &pkcs8, &rng)
+        let alg =
+            Alg::parse(&stored.alg).ok_or_else(|| SigningError::BadKey(stored.kid.clone()))?;
+        let key = PrivateKey::from_pkcs8(alg, &pkcs8)
             .map_err(|_| SigningError::BadKey(stored.kid.clone()))?;
-        if URL_SAFE_NO_PAD.encode(pair.public_key().as_ref()) != stored.public_key
-            || key_id(pair.public_key().as_ref()) != stored.kid
-        {
+        let public = key.public_bytes();
+        if URL_SAFE_NO_PAD.encode(&public) != stored.public_key || key_id(&public) != stored.kid {
             return Err(SigningError::BadKey(stored.kid.clone()));
         }
         Ok(Self {
             kid: stored.kid.clone(),
-            pair,
-            rng,
+            key,
         })
     }
 
@@ -157,21 +197,30 @@ impl Signer {
         &self.kid
     }
 
-    pub fn public_key(&self) -> String {
-        URL_SAFE_NO_PAD.encode(self.pair.public_key().as_ref())
+    pub fn alg(&self) -> Alg {
+        self.key.alg()
     }
 
-    /// Signs `message`; returns the base64url fixed-size (r||s) signature.
+    pub fn public_key(&self) -> String {
+        URL_SAFE_NO_PAD.encode(self.key.public_bytes())
+    }
+
+    pub fn jwk(&self) -> Value {
+        self.key.public_jwk(&self.kid)
+    }
+
+    /// Signs `message`; returns the base64url signature (fixed-size r||s for ES256).
     pub fn sign(&self, message: &[u8]) -> Result<String, SigningError> {
-        let sig = self
-            .pair
-            .sign(&self.rng, message)
-            .map_err(|_| SigningError::Sign)?;
-        Ok(URL_SAFE_NO_PAD.encode(sig.as_ref()))
+        Ok(URL_SAFE_NO_PAD.encode(self.key.sign_input(message)?))
+    }
+
+    /// Signs `claims` as a compact JWS of type `typ`.
+    pub fn sign_jwt(&self, typ: &str, claims: &Value) -> Result<String, SigningError> {
+        Ok(jose::sign(&self.key, &self.kid, typ, claims)?)
     }
 }
 
-/// Verifies a signature made by [`Signer::sign`] against a stored public key.
+/// Verifies an ES256 signature made by [`Signer::sign`] against a stored public key.
 pub fn verify(public_key_b64: &str, message: &[u8], signature_b64: &str) -> bool {
     let (Ok(public), Ok(sig)) = (
         URL_SAFE_NO_PAD.decode(public_key_b64),

@@ -20,6 +20,9 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     pub dns: Arc<dyn TxtResolver>,
     pub metrics: Arc<Metrics>,
+    pub keys: Arc<crate::oidc::keys::KeyRing>,
+    /// The outbound client for tenant-supplied URLs (address policy, timeouts).
+    pub http: reqwest::Client,
 }
 
 impl AppState {

@@ -19,6 +19,10 @@ fn body_for(method: &Method, path: &str) -> Option<Value> {
             json!({"redirect_uris": ["https://evil.example/cb"]})
         }
         ("POST", "/api/v1/orgs/{org}/api-keys") => json!({"name": "backdoor", "role": "admin"}),
+        ("POST", "/api/v1/orgs/{org}/users") => {
+            json!({"email": "mallory@b.example", "name": "Mallory"})
+        }
+        ("PATCH", "/api/v1/orgs/{org}/users/{user_id}") => json!({"status": "suspended"}),
         _ if method == Method::POST || method == Method::PATCH => json!({}),
         _ => return None,
     };
@@ -47,6 +51,23 @@ async fn org_keys_get_404_for_every_route_of_another_org() {
             "name": "B app", "client_type": "confidential", "redirect_uris": ["https://b.example/cb"]}))
         .await;
     let b_app = r.json["application"]["id"].as_str().unwrap().to_string();
+    let r = hub
+        .post(
+            &op,
+            "/api/v1/orgs/org-b/domains/b.example/attest",
+            json!({"reason": "test"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let r = hub
+        .post(
+            &op,
+            "/api/v1/orgs/org-b/users",
+            json!({"email": "bob@b.example", "name": "Bob"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
+    let b_user = r.json["id"].as_str().unwrap().to_string();
 
     let doc = hub
         .call(Method::GET, "/api/v1/openapi.json", None, None)
@@ -66,7 +87,8 @@ async fn org_keys_get_404_for_every_route_of_another_org() {
                     .replace("{org}", org_ref)
                     .replace("{domain}", "b.example")
                     .replace("{app_id}", &b_app)
-                    .replace("{key_id}", &b_key_id);
+                    .replace("{key_id}", &b_key_id)
+                    .replace("{user_id}", &b_user);
                 assert!(!path.contains('{'), "unmapped path parameter in {template}");
                 for key in [&a_admin, &a_read] {
                     let body = body_for(&method, template);

@@ -8,4 +8,5 @@ mod bad_input;
 mod cli;
 mod domains;
 mod isolation;
+mod oidc_provider;
 mod processes;

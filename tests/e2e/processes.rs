@@ -1,33 +1,16 @@
 //! The hub as real processes: zero-setup start on SQLite, and two replicas on one PostgreSQL
 //! database serving the same data. Processes are stopped by PID.
 
-use hub_e2e::{ChildGuard, TestDb, free_port, hub_command, random_key, wait_ready};
+use hub_e2e::{HubProcess, TestDb, hub_command, random_key, wait_ready};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use std::process::Stdio;
-
-fn spawn(env: &[(String, String)], dir: &std::path::Path) -> ChildGuard {
-    let child = hub_command(env, &["serve"])
-        .current_dir(dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    ChildGuard(child)
-}
 
 #[tokio::test]
 async fn serve_starts_with_no_setup_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let env = vec![(
-        "HUB_SERVER__LISTEN".to_string(),
-        format!("127.0.0.1:{port}"),
-    )];
-    let hub = spawn(&env, dir.path());
-    wait_ready(&format!("http://127.0.0.1:{port}/readyz"), 30)
-        .await
-        .unwrap();
+    let hub = HubProcess::spawn(&[], dir.path());
+    let url = hub.url();
+    wait_ready(&format!("{url}/readyz"), 30).await.unwrap();
     assert!(dir.path().join("data/hub.db").is_file());
     assert!(dir.path().join("data/hub.key").is_file());
     // SQLite in WAL mode
@@ -62,19 +45,10 @@ async fn two_processes_on_one_postgres_serve_the_same_data() {
         ("HUB_SECRETS__KEY".to_string(), key),
         ("HUB_LOG__LEVEL".to_string(), "warn".to_string()),
     ];
-    let (p1, p2) = (free_port(), free_port());
-    let with_port = |p: u16| {
-        let mut e = base.clone();
-        e.push(("HUB_SERVER__LISTEN".into(), format!("127.0.0.1:{p}")));
-        e
-    };
     // Started together: the migration runs once under an advisory lock.
-    let h1 = spawn(&with_port(p1), dir.path());
-    let h2 = spawn(&with_port(p2), dir.path());
-    let (u1, u2) = (
-        format!("http://127.0.0.1:{p1}"),
-        format!("http://127.0.0.1:{p2}"),
-    );
+    let h1 = HubProcess::spawn(&base, dir.path());
+    let h2 = HubProcess::spawn(&base, dir.path());
+    let (u1, u2) = (h1.url(), h2.url());
     wait_ready(&format!("{u1}/readyz"), 30).await.unwrap();
     wait_ready(&format!("{u2}/readyz"), 30).await.unwrap();
 
@@ -88,7 +62,7 @@ async fn two_processes_on_one_postgres_serve_the_same_data() {
     );
     let op = String::from_utf8_lossy(&out.stdout).trim().to_string();
 
-    let client = reqwest::Client::new();
+    let client = hub_e2e::http_client();
     let post = |url: String, body: Value| client.post(url).bearer_auth(&op).json(&body).send();
     let r = post(
         format!("{u1}/api/v1/orgs"),

@@ -106,6 +106,12 @@ impl TestDb {
     }
 }
 
+/// An HTTP client for tests (installs the TLS provider the hub uses first).
+pub fn http_client() -> reqwest::Client {
+    hub::install_crypto_provider();
+    reqwest::Client::new()
+}
+
 /// A random base64 AEAD key.
 pub fn random_key() -> String {
     base64::engine::general_purpose::STANDARD.encode(uuid::Uuid::new_v4().as_bytes().repeat(2))
@@ -138,6 +144,12 @@ pub struct Options {
     pub dns_port: Option<u16>,
     /// A small body limit, to test oversized bodies cheaply.
     pub max_body_bytes: Option<usize>,
+    /// Enable the development-only sign-in form.
+    pub dev_login: bool,
+    /// Let the hub call loopback receivers (back-channel logout to a local test app).
+    pub allow_loopback: bool,
+    /// A clock the test controls.
+    pub clock: Option<std::sync::Arc<hub::clock::FixedClock>>,
 }
 
 /// The hub running in-process, with an operator key.
@@ -182,11 +194,19 @@ impl TestHub {
         if let Some(max) = options.max_body_bytes {
             config.server.max_body_bytes = max;
         }
+        config.oidc.dev_login = options.dev_login;
+        config.outbound.allow_loopback = options.allow_loopback;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         config.server.public_url = format!("http://{addr}");
         config.validate().unwrap();
-        let state = hub::build_state(config.clone()).await.unwrap();
+        let clock: std::sync::Arc<dyn hub::clock::Clock> = match &options.clock {
+            Some(c) => c.clone(),
+            None => std::sync::Arc::new(hub::clock::SystemClock),
+        };
+        let state = hub::build_state_with_clock(config.clone(), clock)
+            .await
+            .unwrap();
         let actor = hub::audit::Actor::Cli {
             command: "test".into(),
         };
@@ -213,7 +233,7 @@ impl TestHub {
             db,
             state,
             config,
-            client: reqwest::Client::new(),
+            client: http_client(),
             shutdown: Some(tx),
             task: Some(task),
         }
@@ -387,7 +407,7 @@ impl Drop for ChildGuard {
 
 /// Waits until `url` answers 200, or fails after `secs`.
 pub async fn wait_ready(url: &str, secs: u64) -> Result<()> {
-    let client = reqwest::Client::new();
+    let client = http_client();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
     loop {
         if let Ok(r) = client.get(url).send().await
@@ -446,5 +466,237 @@ impl Dnsmasq {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         bail!("dnsmasq did not start on port {port}")
+    }
+}
+
+/// The directory of the npm peers (`tests/peers`, installed by scripts/install-peers.sh).
+pub fn peers_dir() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("peers");
+    assert!(
+        dir.join("node_modules/openid-client").is_dir(),
+        "npm peers missing: run scripts/install-peers.sh (npm ci in tests/peers)"
+    );
+    dir
+}
+
+/// Runs a node script from `tests/peers`; returns its JSON lines (stdout) and success.
+pub async fn run_node(script: &str, env: &[(&str, String)]) -> (bool, Vec<Value>, String) {
+    let mut cmd = tokio::process::Command::new("node");
+    cmd.arg(script).current_dir(peers_dir());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = tokio::time::timeout(Duration::from_secs(60), cmd.output())
+        .await
+        .expect("node script timed out")
+        .expect("node must be installed");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let lines = stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    (
+        out.status.success(),
+        lines,
+        format!("{stdout}{}", String::from_utf8_lossy(&out.stderr)),
+    )
+}
+
+/// A long-running node peer whose JSON stdout lines arrive on a channel.
+pub struct NodePeer {
+    _child: ChildGuard,
+    pub lines: std::sync::mpsc::Receiver<Value>,
+}
+
+impl NodePeer {
+    pub fn start(script: &str, env: &[(&str, String)]) -> Self {
+        let mut cmd = Command::new("node");
+        cmd.arg(script)
+            .current_dir(peers_dir())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("node must be installed");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if let Ok(v) = serde_json::from_str(&line) {
+                    let _ = tx.send(v);
+                }
+            }
+        });
+        let peer = Self {
+            _child: ChildGuard(child),
+            lines: rx,
+        };
+        let ready = peer
+            .lines
+            .recv_timeout(Duration::from_secs(20))
+            .expect("peer did not start");
+        assert_eq!(ready["ready"], true);
+        peer
+    }
+
+    /// The next `n` lines, waiting up to `secs` in all.
+    pub fn take(&self, n: usize, secs: u64) -> Vec<Value> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+        let mut out = Vec::new();
+        while out.len() < n {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(v) => out.push(v),
+                Err(_) => break,
+            }
+        }
+        out
+    }
+}
+
+/// A browser stand-in: a cookie jar, no automatic redirects.
+pub struct Browser {
+    pub client: reqwest::Client,
+}
+
+impl Default for Browser {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Browser {
+    pub fn new() -> Self {
+        hub::install_crypto_provider();
+        Self {
+            client: reqwest::Client::builder()
+                .cookie_store(true)
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+        }
+    }
+
+    /// GET /oauth2/authorize with `params`; returns status, Location and body.
+    pub async fn authorize(
+        &self,
+        hub: &TestHub,
+        params: &[(&str, &str)],
+    ) -> (StatusCode, Option<String>, String) {
+        let r = self
+            .client
+            .get(format!("{}/oauth2/authorize", hub.url))
+            .query(params)
+            .send()
+            .await
+            .unwrap();
+        let loc = r
+            .headers()
+            .get("location")
+            .map(|v| v.to_str().unwrap().to_string());
+        (r.status(), loc, r.text().await.unwrap())
+    }
+
+    /// Signs in on the hub's development form reached at `login_location`; returns the
+    /// redirect back to the application.
+    pub async fn sign_in(&self, hub: &TestHub, login_location: &str, email: &str) -> String {
+        let url = url::Url::parse(&format!("{}{login_location}", hub.url)).unwrap();
+        let request = url
+            .query_pairs()
+            .find(|(k, _)| k == "request")
+            .unwrap()
+            .1
+            .to_string();
+        let page = self.client.get(url.as_str()).send().await.unwrap();
+        assert_eq!(page.status(), StatusCode::OK);
+        let r = self
+            .client
+            .post(format!("{}/login", hub.url))
+            .form(&[("request", request.as_str()), ("email", email)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "{:?}", r.text().await);
+        r.headers()["location"].to_str().unwrap().to_string()
+    }
+}
+
+/// A PKCE verifier and its S256 challenge.
+pub fn pkce() -> (String, String) {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let verifier = URL_SAFE_NO_PAD.encode(uuid::Uuid::new_v4().as_bytes().repeat(2));
+    let digest = ring::digest::digest(&ring::digest::SHA256, verifier.as_bytes());
+    (verifier, URL_SAFE_NO_PAD.encode(digest))
+}
+
+/// A query parameter of a URL.
+pub fn query_param(url: &str, name: &str) -> Option<String> {
+    url::Url::parse(url)
+        .ok()?
+        .query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.to_string())
+}
+
+/// A `hub serve` process on a port it picked itself (no port races), with its log kept.
+pub struct HubProcess {
+    _child: ChildGuard,
+    addr: std::sync::mpsc::Receiver<String>,
+    pub log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl HubProcess {
+    /// Starts `hub serve` in `dir` with `env` (returns at once; see [`HubProcess::url`]).
+    pub fn spawn(env: &[(String, String)], dir: &std::path::Path) -> Self {
+        let mut env = env.to_vec();
+        env.push(("HUB_SERVER__LISTEN".into(), "127.0.0.1:0".into()));
+        env.push(("HUB_LOG__FORMAT".into(), "json".into()));
+        env.push(("HUB_LOG__LEVEL".into(), "info".into()));
+        let mut child = hub_command(&env, &["serve"])
+            .current_dir(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if let Ok(v) = serde_json::from_str::<Value>(&line)
+                    && v["fields"]["message"] == "hub listening"
+                    && let Some(addr) = v["fields"]["addr"].as_str()
+                {
+                    let _ = tx.send(addr.to_string());
+                }
+                sink.lock().unwrap().push(line);
+            }
+        });
+        Self {
+            _child: ChildGuard(child),
+            addr: rx,
+            log,
+        }
+    }
+
+    /// Waits until the process listens; its base URL (or a panic with its log).
+    pub fn url(&self) -> String {
+        match self.addr.recv_timeout(Duration::from_secs(30)) {
+            Ok(addr) => format!("http://{addr}"),
+            Err(_) => panic!(
+                "hub did not start; its log:\n{}",
+                self.log.lock().unwrap().join("\n")
+            ),
+        }
     }
 }

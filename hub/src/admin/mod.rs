@@ -13,6 +13,7 @@ mod audit;
 mod domains;
 mod openapi;
 mod orgs;
+mod users;
 mod views;
 
 pub use openapi::ApiDoc;
@@ -62,6 +63,14 @@ pub fn router() -> Router<AppState> {
         .route(
             "/api/v1/orgs/{org}/api-keys/{key_id}",
             get(api_keys::get_key).delete(api_keys::revoke_key),
+        )
+        .route(
+            "/api/v1/orgs/{org}/users",
+            get(users::list_users).post(users::create_user),
+        )
+        .route(
+            "/api/v1/orgs/{org}/users/{user_id}",
+            get(users::get_user).patch(users::update_user),
         )
         .route("/api/v1/orgs/{org}/audit", get(audit::list_org_audit))
         .route("/api/v1/audit", get(audit::list_audit))

@@ -4,7 +4,7 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{api_keys, applications, audit, domains, orgs};
+use super::{api_keys, applications, audit, domains, orgs, users};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -18,6 +18,7 @@ use super::{api_keys, applications, audit, domains, orgs};
         applications::list_apps, applications::create_app, applications::get_app,
         applications::update_app, applications::rotate_app_secret, applications::delete_app,
         api_keys::list_keys, api_keys::create_key, api_keys::get_key, api_keys::revoke_key,
+        users::list_users, users::create_user, users::get_user, users::update_user,
         audit::list_audit, audit::list_org_audit, audit::export_audit, audit::list_checkpoints,
     ),
     modifiers(&BearerAuth),

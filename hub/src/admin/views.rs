@@ -8,7 +8,7 @@ use crate::clock::ms_to_rfc3339;
 use crate::orgs::domains::{record_name, record_value};
 use crate::orgs::model::{
     ApiKey, Application, ClientType, DomainStatus, OrgDomain, OrgStatus, Organization, Role,
-    VerificationMethod,
+    TokenAuthMethod, VerificationMethod,
 };
 
 #[derive(Serialize, ToSchema)]
@@ -78,6 +78,12 @@ pub struct AppView {
     pub client_type: ClientType,
     pub redirect_uris: Vec<String>,
     pub backchannel_logout_uri: Option<String>,
+    pub token_endpoint_auth_method: TokenAuthMethod,
+    pub id_token_signed_response_alg: crate::jose::Alg,
+    #[schema(value_type = Option<Object>)]
+    pub jwks: Option<serde_json::Value>,
+    pub post_logout_redirect_uris: Vec<String>,
+    pub allow_client_credentials: bool,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -91,6 +97,11 @@ impl From<Application> for AppView {
             client_type: a.client_type,
             redirect_uris: a.redirect_uris,
             backchannel_logout_uri: a.backchannel_logout_uri,
+            token_endpoint_auth_method: a.token_endpoint_auth_method,
+            id_token_signed_response_alg: a.id_token_alg,
+            jwks: a.jwks,
+            post_logout_redirect_uris: a.post_logout_redirect_uris,
+            allow_client_credentials: a.allow_client_credentials,
             created_at: ms_to_rfc3339(a.created_at),
             updated_at: ms_to_rfc3339(a.updated_at),
         }

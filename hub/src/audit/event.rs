@@ -20,6 +20,11 @@ pub enum Actor {
         key_id: ApiKeyId,
         key_name: String,
     },
+    /// A person, acting for themselves (signing in or out).
+    User {
+        org_id: OrgId,
+        user_id: crate::ids::UserId,
+    },
     /// The hub's command line, run by whoever has access to the host and the database.
     Cli { command: String },
     /// The hub itself (schedulers, engines).
@@ -41,6 +46,15 @@ pub enum AuditAction {
     ApiKeyCreated,
     ApiKeyRevoked,
     SigningKeyCreated,
+    UserCreated,
+    UserUpdated,
+    UserSuspended,
+    UserReactivated,
+    SessionStarted,
+    SessionEnded,
+    TokensRevoked,
+    CodeReplayed,
+    RefreshTokenReused,
 }
 
 impl AuditAction {
@@ -58,6 +72,15 @@ impl AuditAction {
             Self::ApiKeyCreated => "api_key.created",
             Self::ApiKeyRevoked => "api_key.revoked",
             Self::SigningKeyCreated => "signing_key.created",
+            Self::UserCreated => "user.created",
+            Self::UserUpdated => "user.updated",
+            Self::UserSuspended => "user.suspended",
+            Self::UserReactivated => "user.reactivated",
+            Self::SessionStarted => "session.started",
+            Self::SessionEnded => "session.ended",
+            Self::TokensRevoked => "tokens.revoked",
+            Self::CodeReplayed => "oauth.code_replayed",
+            Self::RefreshTokenReused => "oauth.refresh_token_reused",
         }
     }
 }

@@ -8,7 +8,8 @@ use crate::audit::{AuditAction, AuditEvent};
 use crate::error::{FieldError, ServiceError};
 use crate::http::extract::OrgCtx;
 use crate::ids::AppId;
-use crate::orgs::model::{Application, ClientType};
+use crate::jose::{Alg, PublicKey};
+use crate::orgs::model::{Application, ClientType, TokenAuthMethod};
 use crate::orgs::validate;
 use crate::secrets::{hash_token, random_token};
 use crate::state::AppState;
@@ -25,6 +26,17 @@ pub struct CreateApp {
     /// Exact redirect URIs; compared byte for byte at authorization time.
     pub redirect_uris: Vec<String>,
     pub backchannel_logout_uri: Option<String>,
+    /// Default `client_secret_basic` (confidential) or `none` (public).
+    pub token_endpoint_auth_method: Option<TokenAuthMethod>,
+    /// `ES256` (default) or `RS256`.
+    pub id_token_signed_response_alg: Option<Alg>,
+    /// The client's public keys (JWKS), required for `private_key_jwt`.
+    #[schema(value_type = Option<Object>)]
+    pub jwks: Option<serde_json::Value>,
+    /// Where RP-initiated logout may return to (exact match).
+    pub post_logout_redirect_uris: Option<Vec<String>>,
+    /// Confidential clients only: may use the client credentials grant.
+    pub allow_client_credentials: Option<bool>,
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -36,11 +48,80 @@ pub struct UpdateApp {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>)]
     pub backchannel_logout_uri: Option<Option<String>>,
+    pub token_endpoint_auth_method: Option<TokenAuthMethod>,
+    pub id_token_signed_response_alg: Option<Alg>,
+    #[schema(value_type = Option<Object>)]
+    pub jwks: Option<serde_json::Value>,
+    pub post_logout_redirect_uris: Option<Vec<String>>,
+    pub allow_client_credentials: Option<bool>,
 }
 
 /// Distinguishes an absent field (`None`: no change) from an explicit `null` (`Some(None)`).
 fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
     Option::<String>::deserialize(d).map(Some)
+}
+
+/// Checks the OIDC client settings of `app` against its client type; pushes what is wrong.
+fn check_client_settings(app: &Application, errors: &mut Vec<FieldError>) {
+    let method = app.token_endpoint_auth_method;
+    match (app.client_type, method) {
+        (ClientType::Public, TokenAuthMethod::None) => {}
+        (ClientType::Public, _) => errors.push(FieldError::new(
+            "token_endpoint_auth_method",
+            "public clients have no credentials: use none (and PKCE)",
+        )),
+        (ClientType::Confidential, TokenAuthMethod::None) => errors.push(FieldError::new(
+            "token_endpoint_auth_method",
+            "confidential clients authenticate: client_secret_basic, client_secret_post or private_key_jwt",
+        )),
+        (ClientType::Confidential, _) => {}
+    }
+    if app.client_type == ClientType::Public && app.allow_client_credentials {
+        errors.push(FieldError::new(
+            "allow_client_credentials",
+            "only confidential clients may use the client credentials grant",
+        ));
+    }
+    match &app.jwks {
+        Some(jwks) => {
+            let keys = jwks.get("keys").and_then(serde_json::Value::as_array);
+            let usable = keys.is_some_and(|k| {
+                !k.is_empty()
+                    && k.len() <= 10
+                    && k.iter().all(|key| PublicKey::from_jwk(key).is_ok())
+            });
+            if !usable {
+                errors.push(FieldError::new(
+                    "jwks",
+                    "give {\"keys\": [...]} with 1 to 10 public EC P-256 or RSA (2048+ bit) keys",
+                ));
+            }
+        }
+        None if method == TokenAuthMethod::PrivateKeyJwt => errors.push(FieldError::new(
+            "jwks",
+            "private_key_jwt needs the client's public keys (jwks)",
+        )),
+        None => {}
+    }
+}
+
+fn uri_list(field: &str, values: &[String], errors: &mut Vec<FieldError>) -> Vec<String> {
+    if values.len() > MAX_REDIRECT_URIS {
+        errors.push(FieldError::new(
+            field,
+            format!("at most {MAX_REDIRECT_URIS} URIs"),
+        ));
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for v in values {
+        match validate::redirect_uri(field, v) {
+            Ok(v) if !out.contains(&v) => out.push(v),
+            Ok(_) => {}
+            Err(e) => errors.push(e),
+        }
+    }
+    out
 }
 
 fn target(id: AppId) -> String {
@@ -133,7 +214,28 @@ pub async fn create(
         backchannel_logout_uri: logout,
         created_at: now,
         updated_at: now,
+        token_endpoint_auth_method: input.token_endpoint_auth_method.unwrap_or(
+            match input.client_type {
+                ClientType::Confidential => TokenAuthMethod::ClientSecretBasic,
+                ClientType::Public => TokenAuthMethod::None,
+            },
+        ),
+        id_token_alg: input.id_token_signed_response_alg.unwrap_or(Alg::ES256),
+        jwks: input.jwks,
+        post_logout_redirect_uris: uri_list(
+            "post_logout_redirect_uris",
+            input
+                .post_logout_redirect_uris
+                .as_deref()
+                .unwrap_or_default(),
+            &mut errors,
+        ),
+        allow_client_credentials: input.allow_client_credentials.unwrap_or(false),
     };
+    check_client_settings(&app, &mut errors);
+    if !errors.is_empty() {
+        return Err(ServiceError::Invalid(errors));
+    }
     let tx = state.store.begin().await?;
     if storage::applications::find_by_name(tx.conn(), ctx.org.id, &app.name)
         .await?
@@ -194,6 +296,22 @@ pub async fn update(
         Some(None) => app.backchannel_logout_uri = None,
         None => {}
     }
+    if let Some(m) = input.token_endpoint_auth_method {
+        app.token_endpoint_auth_method = m;
+    }
+    if let Some(alg) = input.id_token_signed_response_alg {
+        app.id_token_alg = alg;
+    }
+    if let Some(jwks) = input.jwks {
+        app.jwks = Some(jwks);
+    }
+    if let Some(uris) = &input.post_logout_redirect_uris {
+        app.post_logout_redirect_uris = uri_list("post_logout_redirect_uris", uris, &mut errors);
+    }
+    if let Some(cc) = input.allow_client_credentials {
+        app.allow_client_credentials = cc;
+    }
+    check_client_settings(&app, &mut errors);
     if !errors.is_empty() {
         return Err(ServiceError::Invalid(errors));
     }

@@ -1,15 +1,11 @@
 //! Domain types of organizations and what they own: verified domains, applications, API keys.
 
-use serde::{Deserialize, Serialize};
-use std::fmt;
-use std::str::FromStr;
-
 use crate::ids::{ApiKeyId, AppId, DomainId, OrgId};
 
-macro_rules! string_enum {
+macro_rules! string_enum_impl {
     ($(#[$doc:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
         #[serde(rename_all = "snake_case")]
         pub enum $name { $($variant),+ }
 
@@ -19,13 +15,13 @@ macro_rules! string_enum {
             }
         }
 
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str(self.as_str())
             }
         }
 
-        impl FromStr for $name {
+        impl std::str::FromStr for $name {
             type Err = ();
             fn from_str(s: &str) -> Result<Self, ()> {
                 match s { $($text => Ok(Self::$variant),)+ _ => Err(()) }
@@ -33,6 +29,8 @@ macro_rules! string_enum {
         }
     };
 }
+
+pub(crate) use string_enum_impl as string_enum;
 
 string_enum!(
     /// Whether an organization's people and keys may act.
@@ -49,6 +47,15 @@ string_enum!(
 string_enum!(
     /// OAuth client type (RFC 6749 §2.1).
     ClientType { Confidential => "confidential", Public => "public" }
+);
+string_enum!(
+    /// How a client authenticates at the token endpoint (OIDC Core §9).
+    TokenAuthMethod {
+        ClientSecretBasic => "client_secret_basic",
+        ClientSecretPost => "client_secret_post",
+        PrivateKeyJwt => "private_key_jwt",
+        None => "none",
+    }
 );
 string_enum!(
     /// What an admin API key may do. `operator` keys belong to no organization.
@@ -91,6 +98,13 @@ pub struct Application {
     pub backchannel_logout_uri: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
+    pub token_endpoint_auth_method: TokenAuthMethod,
+    pub id_token_alg: crate::jose::Alg,
+    /// The client's public keys (a JWKS document) for `private_key_jwt`.
+    pub jwks: Option<serde_json::Value>,
+    pub post_logout_redirect_uris: Vec<String>,
+    /// May use the client credentials grant (service applications).
+    pub allow_client_credentials: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

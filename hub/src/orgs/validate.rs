@@ -120,7 +120,7 @@ pub fn redirect_uri(field: &str, value: &str) -> Result<String, FieldError> {
 }
 
 /// Whether an IP literal is somewhere the hub must not be made to call (SSRF).
-fn is_internal_ip(ip: std::net::IpAddr) -> bool {
+pub fn is_internal_ip(ip: std::net::IpAddr) -> bool {
     match ip {
         std::net::IpAddr::V4(v4) => {
             v4.is_loopback()

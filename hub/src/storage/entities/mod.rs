@@ -60,6 +60,11 @@ pub mod application {
         pub backchannel_logout_uri: Option<String>,
         pub created_at: i64,
         pub updated_at: i64,
+        pub token_endpoint_auth_method: String,
+        pub id_token_signed_response_alg: String,
+        pub jwks: Option<String>,
+        pub post_logout_redirect_uris: String,
+        pub allow_client_credentials: bool,
     }
     no_relations!();
 }
@@ -152,10 +157,166 @@ pub mod signing_key {
         pub kid: String,
         pub purpose: String,
         pub alg: String,
+        pub generation: i64,
         pub public_key: String,
         pub private_key_sealed: String,
         pub created_at: i64,
+        pub not_before: i64,
         pub retired_at: Option<i64>,
+    }
+    no_relations!();
+}
+
+pub mod user {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "users")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub org_id: String,
+        pub external_id: Option<String>,
+        pub username: String,
+        pub email: String,
+        pub email_verified: bool,
+        pub name: String,
+        pub given_name: Option<String>,
+        pub family_name: Option<String>,
+        pub groups: String,
+        pub status: String,
+        pub status_reason: Option<String>,
+        pub created_at: i64,
+        pub updated_at: i64,
+    }
+    no_relations!();
+}
+
+pub mod oidc_session {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "oidc_sessions")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub org_id: String,
+        pub user_id: String,
+        pub token_hash: String,
+        pub auth_time: i64,
+        pub created_at: i64,
+        pub expires_at: i64,
+        pub ended_at: Option<i64>,
+        pub end_reason: Option<String>,
+    }
+    no_relations!();
+}
+
+pub mod oidc_session_app {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "oidc_session_apps")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub session_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub app_id: String,
+        pub org_id: String,
+        pub first_at: i64,
+    }
+    no_relations!();
+}
+
+pub mod oidc_auth_request {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "oidc_auth_requests")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub org_id: String,
+        pub app_id: String,
+        pub browser_hash: String,
+        pub params: String,
+        pub created_at: i64,
+        pub expires_at: i64,
+    }
+    no_relations!();
+}
+
+pub mod oidc_code {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "oidc_codes")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub code_hash: String,
+        pub org_id: String,
+        pub app_id: String,
+        pub grant_id: String,
+        pub user_id: String,
+        pub session_id: String,
+        pub redirect_uri: String,
+        pub scope: String,
+        pub nonce: Option<String>,
+        pub code_challenge: Option<String>,
+        pub auth_time: i64,
+        pub created_at: i64,
+        pub expires_at: i64,
+        pub used_at: Option<i64>,
+    }
+    no_relations!();
+}
+
+pub mod oidc_refresh_token {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "oidc_refresh_tokens")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub token_hash: String,
+        pub org_id: String,
+        pub app_id: String,
+        pub grant_id: String,
+        pub user_id: String,
+        pub session_id: Option<String>,
+        pub scope: String,
+        pub auth_time: i64,
+        pub created_at: i64,
+        pub expires_at: i64,
+        pub used_at: Option<i64>,
+        pub revoked_at: Option<i64>,
+    }
+    no_relations!();
+}
+
+pub mod oidc_access_token {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "oidc_access_tokens")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub jti: String,
+        pub org_id: String,
+        pub app_id: String,
+        pub grant_id: Option<String>,
+        pub user_id: Option<String>,
+        pub session_id: Option<String>,
+        pub scope: String,
+        pub created_at: i64,
+        pub expires_at: i64,
+        pub revoked_at: Option<i64>,
+    }
+    no_relations!();
+}
+
+pub mod oidc_client_assertion {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "oidc_client_assertions")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub jti: String,
+        pub client_id: String,
+        pub expires_at: i64,
     }
     no_relations!();
 }

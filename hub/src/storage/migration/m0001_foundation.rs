@@ -81,15 +81,19 @@ const UP: &[&str] = &[
         at_ms BIGINT NOT NULL,
         key_id TEXT NOT NULL,
         signature TEXT NOT NULL)",
+    // Keys of a purpose form generations; the newest whose not_before has passed signs, older
+    // ones stay published until retired_at plus the longest token lifetime.
     "CREATE TABLE signing_keys (
         kid TEXT PRIMARY KEY,
         purpose TEXT NOT NULL,
         alg TEXT NOT NULL,
+        generation BIGINT NOT NULL,
         public_key TEXT NOT NULL,
         private_key_sealed TEXT NOT NULL,
         created_at BIGINT NOT NULL,
+        not_before BIGINT NOT NULL,
         retired_at BIGINT)",
-    "CREATE UNIQUE INDEX ux_signing_keys_active ON signing_keys (purpose) WHERE retired_at IS NULL",
+    "CREATE UNIQUE INDEX ux_signing_keys_generation ON signing_keys (purpose, generation)",
 ];
 
 const DOWN: &[&str] = &[

@@ -25,6 +25,18 @@ impl TryFrom<Model> for Application {
             backchannel_logout_uri: m.backchannel_logout_uri,
             created_at: m.created_at,
             updated_at: m.updated_at,
+            token_endpoint_auth_method: parse(&m.token_endpoint_auth_method, "applications")?,
+            id_token_alg: crate::jose::Alg::parse(&m.id_token_signed_response_alg)
+                .ok_or(StoreError::Corrupt("applications"))?,
+            jwks: m
+                .jwks
+                .as_deref()
+                .map(serde_json::from_str)
+                .transpose()
+                .map_err(|_| StoreError::Corrupt("applications"))?,
+            post_logout_redirect_uris: serde_json::from_str(&m.post_logout_redirect_uris)
+                .map_err(|_| StoreError::Corrupt("applications"))?,
+            allow_client_credentials: m.allow_client_credentials,
         })
     }
 }
@@ -42,6 +54,12 @@ fn active(org: OrgId, a: &Application) -> StoreResult<ActiveModel> {
         backchannel_logout_uri: Set(a.backchannel_logout_uri.clone()),
         created_at: Set(a.created_at),
         updated_at: Set(a.updated_at),
+        token_endpoint_auth_method: Set(a.token_endpoint_auth_method.as_str().to_string()),
+        id_token_signed_response_alg: Set(a.id_token_alg.as_str().to_string()),
+        jwks: Set(a.jwks.as_ref().map(|j| j.to_string())),
+        post_logout_redirect_uris: Set(serde_json::to_string(&a.post_logout_redirect_uris)
+            .map_err(|_| StoreError::Corrupt("applications"))?),
+        allow_client_credentials: Set(a.allow_client_credentials),
     })
 }
 
@@ -61,6 +79,11 @@ pub async fn update_settings(c: &impl Conn, org: OrgId, app: &Application) -> St
             redirect_uris: row.redirect_uris,
             backchannel_logout_uri: row.backchannel_logout_uri,
             updated_at: row.updated_at,
+            token_endpoint_auth_method: row.token_endpoint_auth_method,
+            id_token_signed_response_alg: row.id_token_signed_response_alg,
+            jwks: row.jwks,
+            post_logout_redirect_uris: row.post_logout_redirect_uris,
+            allow_client_credentials: row.allow_client_credentials,
             ..Default::default()
         })
         .filter(Column::OrgId.eq(org.to_string()))
@@ -124,6 +147,17 @@ pub async fn get_for_update(
 ) -> StoreResult<Option<Application>> {
     by_id(org, id)
         .lock_exclusive()
+        .one(c)
+        .await?
+        .map(Application::try_from)
+        .transpose()
+}
+
+/// The application with this OAuth `client_id`, in whichever organization owns it: the token
+/// endpoint's lookup, before the client has authenticated.
+pub async fn find_by_client_id(c: &impl Conn, client_id: &str) -> StoreResult<Option<Application>> {
+    Entity::find()
+        .filter(Column::ClientId.eq(client_id))
         .one(c)
         .await?
         .map(Application::try_from)

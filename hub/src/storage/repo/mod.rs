@@ -5,8 +5,10 @@ pub mod api_keys;
 pub mod applications;
 pub mod audit;
 pub mod domains;
+pub mod oidc;
 pub mod organizations;
 pub mod signing_keys;
+pub mod users;
 
 use super::StoreError;
 use std::str::FromStr;

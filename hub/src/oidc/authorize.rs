@@ -1,0 +1,382 @@
+//! The authorization endpoint (RFC 6749 §4.1, OIDC Core §3.1.2): validate the request, reuse a
+//! live hub session or send the person to sign in, then return a single-use code with `state`
+//! and `iss` (RFC 9207). Until the client and its exact redirect URI are established, errors are
+//! shown as a page and never redirected (RFC 6749 §4.1.2.1).
+
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use std::collections::HashMap;
+
+use super::cookies::{self, AUTH_REQUEST_COOKIE, SESSION_COOKIE};
+use super::model::{AuthParams, AuthRequest, Code, Session};
+use super::pages;
+use super::tokens::SCOPES;
+use crate::ids::AppId;
+use crate::orgs::model::{Application, ClientType, OrgStatus};
+use crate::secrets::{hash_token, random_token};
+use crate::state::AppState;
+use crate::storage;
+use crate::users::UserStatus;
+
+/// Appends query parameters to a registered redirect URI.
+pub fn with_params(uri: &str, params: &[(&str, &str)]) -> String {
+    let mut url = match url::Url::parse(uri) {
+        Ok(u) => u,
+        Err(_) => return uri.to_string(),
+    };
+    {
+        let mut q = url.query_pairs_mut();
+        for (k, v) in params {
+            q.append_pair(k, v);
+        }
+    }
+    url.to_string()
+}
+
+struct Redirectable<'a> {
+    state: &'a AppState,
+    redirect_uri: &'a str,
+    client_state: Option<&'a str>,
+}
+
+impl Redirectable<'_> {
+    /// An error sent back to the client (RFC 6749 §4.1.2.1), with `iss` (RFC 9207).
+    fn error(&self, error: &str, description: &str) -> Response {
+        let iss = self.state.config.server.public_url.as_str();
+        let mut params = vec![
+            ("error", error),
+            ("error_description", description),
+            ("iss", iss),
+        ];
+        if let Some(s) = self.client_state {
+            params.push(("state", s));
+        }
+        Redirect::to(&with_params(self.redirect_uri, &params)).into_response()
+    }
+}
+
+/// The query (GET) or form (POST) as pairs, refusing repeated parameters (RFC 6749 §3.1).
+fn single_valued(pairs: Vec<(String, String)>) -> Result<HashMap<String, String>, String> {
+    let mut out = HashMap::new();
+    for (k, v) in pairs {
+        if out.insert(k.clone(), v).is_some() {
+            return Err(k);
+        }
+    }
+    Ok(out)
+}
+
+pub async fn get_authorize(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(pairs): Query<Vec<(String, String)>>,
+) -> Response {
+    authorize(&state, &headers, pairs).await
+}
+
+pub async fn post_authorize(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    axum::Form(pairs): axum::Form<Vec<(String, String)>>,
+) -> Response {
+    authorize(&state, &headers, pairs).await
+}
+
+const UNKNOWN_APP: &str = "The application that sent you here is not registered at the hub, or sent you with a wrong address.";
+const ASK_APP_OWNER: &str =
+    "Please tell the people who run that application; the hub's log has the details.";
+
+async fn authorize(
+    state: &AppState,
+    headers: &HeaderMap,
+    pairs: Vec<(String, String)>,
+) -> Response {
+    let q = match single_valued(pairs) {
+        Ok(q) => q,
+        Err(name) => {
+            tracing::info!(param = %name, "authorization request repeats a parameter");
+            return pages::error(StatusCode::BAD_REQUEST, UNKNOWN_APP, ASK_APP_OWNER);
+        }
+    };
+    let get = |k: &str| q.get(k).map(String::as_str).filter(|v| !v.is_empty());
+    let Some(client_id) = get("client_id").filter(|c| c.len() <= 200) else {
+        return pages::error(StatusCode::BAD_REQUEST, UNKNOWN_APP, ASK_APP_OWNER);
+    };
+    let app = match storage::applications::find_by_client_id(state.store.conn(), client_id).await {
+        Ok(Some(app)) => app,
+        Ok(None) => {
+            tracing::info!(client_id, "authorization request for an unknown client");
+            return pages::error(StatusCode::BAD_REQUEST, UNKNOWN_APP, ASK_APP_OWNER);
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "authorize: storage error");
+            return pages::error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "The hub could not handle this sign-in.",
+                "Please try again in a moment.",
+            );
+        }
+    };
+    // Exact string match (RFC 9700 §4.1.3): no prefix, case or normalization tolerance.
+    let Some(redirect_uri) =
+        get("redirect_uri").filter(|r| app.redirect_uris.iter().any(|u| u == r))
+    else {
+        tracing::warn!(client_id, redirect_uri = ?get("redirect_uri"), "redirect_uri does not match a registered one");
+        return pages::error(StatusCode::BAD_REQUEST, UNKNOWN_APP, ASK_APP_OWNER);
+    };
+    let client_state = get("state");
+    let back = Redirectable {
+        state,
+        redirect_uri,
+        client_state,
+    };
+    if client_state.is_some_and(|s| s.len() > 2048) {
+        return back.error("invalid_request", "state is too long");
+    }
+    if get("response_type") != Some("code") {
+        return back.error(
+            "unsupported_response_type",
+            "only response_type=code is supported",
+        );
+    }
+    if get("request").is_some() {
+        return back.error("request_not_supported", "request objects are not supported");
+    }
+    if get("request_uri").is_some() {
+        return back.error("request_uri_not_supported", "request_uri is not supported");
+    }
+    if get("response_mode").is_some_and(|m| m != "query") {
+        return back.error("invalid_request", "only response_mode=query is supported");
+    }
+    let requested: Vec<&str> = get("scope")
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    if !requested.contains(&"openid") {
+        return back.error("invalid_scope", "the openid scope is required");
+    }
+    let mut scope: Vec<String> = Vec::new();
+    for s in SCOPES {
+        if requested.contains(s) {
+            scope.push((*s).to_string());
+        }
+    }
+    let code_challenge = match (get("code_challenge"), get("code_challenge_method")) {
+        (Some(c), Some("S256"))
+            if c.len() == 43
+                && c.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
+        {
+            Some(c.to_string())
+        }
+        (Some(_), Some("S256")) => {
+            return back.error(
+                "invalid_request",
+                "code_challenge must be a base64url SHA-256 (43 characters)",
+            );
+        }
+        (Some(_), _) => return back.error("invalid_request", "code_challenge_method must be S256"),
+        (None, Some(_)) => {
+            return back.error(
+                "invalid_request",
+                "code_challenge_method without code_challenge",
+            );
+        }
+        (None, None) if app.client_type == ClientType::Public => {
+            return back.error(
+                "invalid_request",
+                "public clients must use PKCE (code_challenge with S256)",
+            );
+        }
+        (None, None) => None,
+    };
+    let prompt: Vec<String> = get("prompt")
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    if prompt
+        .iter()
+        .any(|p| !["none", "login", "consent", "select_account"].contains(&p.as_str()))
+    {
+        return back.error("invalid_request", "unknown prompt value");
+    }
+    if prompt.iter().any(|p| p == "none") && prompt.len() > 1 {
+        return back.error("invalid_request", "prompt=none cannot be combined");
+    }
+    let max_age = match get("max_age").map(str::parse::<i64>) {
+        None => None,
+        Some(Ok(v)) if v >= 0 => Some(v),
+        Some(_) => return back.error("invalid_request", "max_age must be a non-negative integer"),
+    };
+    let nonce = get("nonce").map(str::to_string);
+    if nonce.as_ref().is_some_and(|n| n.len() > 512) {
+        return back.error("invalid_request", "nonce is too long");
+    }
+    let login_hint = get("login_hint")
+        .filter(|h| h.len() <= 320)
+        .map(str::to_string);
+    let params = AuthParams {
+        client_id: app.client_id.clone(),
+        redirect_uri: redirect_uri.to_string(),
+        scope,
+        state: client_state.map(str::to_string),
+        nonce,
+        code_challenge,
+        prompt,
+        max_age,
+        login_hint,
+    };
+    match storage::organizations::get(state.store.conn(), app.org_id).await {
+        Ok(Some(o)) if o.status == OrgStatus::Active => {}
+        Ok(_) => {
+            return back.error(
+                "access_denied",
+                "the application's organization is suspended",
+            );
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "authorize: storage error");
+            return back.error("server_error", "internal error");
+        }
+    }
+
+    let now = state.clock.now_ms();
+    let force_login = params.prompt.iter().any(|p| p == "login");
+    match current_session(state, headers, &app).await {
+        Ok(Some(session))
+            if !force_login
+                && params
+                    .max_age
+                    .is_none_or(|m| now - session.auth_time <= m * 1000) =>
+        {
+            return finish(state, &app, &session, &params).await;
+        }
+        Ok(_) => {}
+        Err(e) => {
+            tracing::error!(error = %e, "authorize: storage error");
+            return back.error("server_error", "internal error");
+        }
+    }
+    if params.prompt.iter().any(|p| p == "none") {
+        return back.error("login_required", "the person must sign in");
+    }
+    // Sign in first; the request waits, bound to this browser.
+    let (Ok(id), Ok(binding)) = (random_token(), random_token()) else {
+        return back.error("server_error", "internal error");
+    };
+    let request = AuthRequest {
+        id: id.clone(),
+        org_id: app.org_id,
+        app_id: app.id,
+        browser_hash: hash_token(&binding),
+        params,
+        created_at: now,
+        expires_at: now + 15 * 60 * 1000,
+    };
+    if let Err(e) = storage::oidc::insert_auth_request(state.store.conn(), &request).await {
+        tracing::error!(error = %e, "authorize: storage error");
+        return back.error("server_error", "internal error");
+    }
+    let mut response = Redirect::to(&format!("/login?request={id}")).into_response();
+    cookies::set(
+        &mut response,
+        state,
+        AUTH_REQUEST_COOKIE,
+        &binding,
+        Some(15 * 60),
+    );
+    response
+}
+
+/// The live hub session of this browser, if it belongs to a person who may use `app`.
+pub async fn current_session(
+    state: &AppState,
+    headers: &HeaderMap,
+    app: &Application,
+) -> Result<Option<Session>, crate::storage::StoreError> {
+    let Some(token) = cookies::get(headers, SESSION_COOKIE) else {
+        return Ok(None);
+    };
+    let Some(session) =
+        storage::oidc::session_by_token(state.store.conn(), &hash_token(&token)).await?
+    else {
+        return Ok(None);
+    };
+    if !session.is_live(state.clock.now_ms()) || session.org_id != app.org_id {
+        return Ok(None);
+    }
+    let user = storage::users::get(state.store.conn(), session.org_id, session.user_id).await?;
+    Ok(user
+        .filter(|u| u.status == UserStatus::Active)
+        .map(|_| session))
+}
+
+/// Issues the code for `params` in `session` and sends the browser back to the client.
+pub async fn finish(
+    state: &AppState,
+    app: &Application,
+    session: &Session,
+    params: &AuthParams,
+) -> Response {
+    let back = Redirectable {
+        state,
+        redirect_uri: &params.redirect_uri,
+        client_state: params.state.as_deref(),
+    };
+    match issue_code(state, app.id, app, session, params).await {
+        Ok(code) => {
+            let iss = state.config.server.public_url.as_str();
+            let mut q = vec![("code", code.as_str()), ("iss", iss)];
+            if let Some(s) = params.state.as_deref() {
+                q.push(("state", s));
+            }
+            let mut r = Redirect::to(&with_params(&params.redirect_uri, &q)).into_response();
+            r.headers_mut().insert(
+                header::CACHE_CONTROL,
+                header::HeaderValue::from_static("no-store"),
+            );
+            r
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "could not issue an authorization code");
+            back.error("server_error", "internal error")
+        }
+    }
+}
+
+async fn issue_code(
+    state: &AppState,
+    app_id: AppId,
+    app: &Application,
+    session: &Session,
+    params: &AuthParams,
+) -> Result<String, crate::error::ServiceError> {
+    let code = random_token()?;
+    let now = state.clock.now_ms();
+    let tx = state.store.begin().await?;
+    storage::oidc::insert_code(
+        tx.conn(),
+        &Code {
+            code_hash: hash_token(&code),
+            org_id: app.org_id,
+            app_id,
+            grant_id: uuid::Uuid::now_v7().to_string(),
+            user_id: session.user_id,
+            session_id: session.id.clone(),
+            redirect_uri: params.redirect_uri.clone(),
+            scope: params.scope.clone(),
+            nonce: params.nonce.clone(),
+            code_challenge: params.code_challenge.clone(),
+            auth_time: session.auth_time,
+            created_at: now,
+            expires_at: now + (state.config.oidc.code_ttl_secs as i64) * 1000,
+            used_at: None,
+        },
+    )
+    .await?;
+    storage::oidc::add_session_app(tx.conn(), app.org_id, &session.id, app_id, now).await?;
+    tx.commit().await?;
+    Ok(code)
+}

@@ -1,0 +1,110 @@
+//! `OAuthError`: RFC 6749 §5.2 error responses (JSON, `Cache-Control: no-store`), with
+//! `WWW-Authenticate` on 401 (RFC 6750 §3 for bearer tokens, Basic for client authentication).
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::error::ServiceError;
+use crate::signing::SigningError;
+use crate::storage::StoreError;
+
+#[derive(Debug)]
+pub struct OAuthError {
+    pub status: StatusCode,
+    pub error: &'static str,
+    pub description: String,
+    pub www_authenticate: Option<&'static str>,
+}
+
+impl OAuthError {
+    pub fn new(error: &'static str, description: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            error,
+            description: description.into(),
+            www_authenticate: None,
+        }
+    }
+
+    pub fn invalid_request(d: impl Into<String>) -> Self {
+        Self::new("invalid_request", d)
+    }
+
+    pub fn invalid_grant(d: impl Into<String>) -> Self {
+        Self::new("invalid_grant", d)
+    }
+
+    /// 401 invalid_client; `basic` when the client tried HTTP Basic (RFC 6749 §5.2).
+    pub fn invalid_client(d: impl Into<String>, basic: bool) -> Self {
+        Self {
+            status: StatusCode::UNAUTHORIZED,
+            error: "invalid_client",
+            description: d.into(),
+            www_authenticate: Some(if basic {
+                "Basic realm=\"hub\""
+            } else {
+                "Bearer realm=\"hub\""
+            }),
+        }
+    }
+
+    /// 401 for a bad bearer token at a protected resource (RFC 6750 §3.1).
+    pub fn invalid_token(d: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::UNAUTHORIZED,
+            error: "invalid_token",
+            description: d.into(),
+            www_authenticate: Some("Bearer realm=\"hub\", error=\"invalid_token\""),
+        }
+    }
+
+    pub fn server_error() -> Self {
+        Self {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            error: "server_error",
+            description: "internal error; the hub's log has the details".into(),
+            www_authenticate: None,
+        }
+    }
+}
+
+impl From<StoreError> for OAuthError {
+    fn from(e: StoreError) -> Self {
+        tracing::error!(error = %e, "storage error in an OAuth endpoint");
+        Self::server_error()
+    }
+}
+
+impl From<SigningError> for OAuthError {
+    fn from(e: SigningError) -> Self {
+        tracing::error!(error = %e, "signing error in an OAuth endpoint");
+        Self::server_error()
+    }
+}
+
+impl From<ServiceError> for OAuthError {
+    fn from(e: ServiceError) -> Self {
+        match e {
+            ServiceError::Store(e) => e.into(),
+            other => {
+                tracing::error!(error = %other, "service error in an OAuth endpoint");
+                Self::server_error()
+            }
+        }
+    }
+}
+
+impl IntoResponse for OAuthError {
+    fn into_response(self) -> Response {
+        let body = json!({"error": self.error, "error_description": self.description});
+        let mut r = (self.status, axum::Json(body)).into_response();
+        let h = r.headers_mut();
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+        if let Some(v) = self.www_authenticate {
+            h.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(v));
+        }
+        r
+    }
+}

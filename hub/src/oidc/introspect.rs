@@ -1,0 +1,255 @@
+//! Token introspection (RFC 7662), revocation (RFC 7009) and UserInfo (OIDC Core §5.3). An
+//! access token is a JWT, but it is only *active* while its server-side record is unrevoked, its
+//! session has not ended and its person is still active: that is what makes revocation and
+//! deprovisioning take effect before the token's `exp`.
+
+use axum::Form;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+
+use super::client_auth;
+use super::error::OAuthError;
+use super::model::{AccessToken, join_scope};
+use super::tokens::user_claims;
+use crate::audit::{Actor, AuditAction, AuditEvent};
+use crate::jose;
+use crate::secrets::hash_token;
+use crate::state::AppState;
+use crate::storage::{self, StoreError};
+use crate::users::UserStatus;
+
+/// An access token that verified and is still active.
+pub struct ActiveToken {
+    pub record: AccessToken,
+    pub claims: Value,
+}
+
+/// Verifies an access token: our key and algorithm, our issuer, unexpired, and still active.
+pub async fn active_access_token(
+    state: &AppState,
+    token: &str,
+) -> Result<Option<ActiveToken>, OAuthError> {
+    if jose::peek_header(token)
+        .ok()
+        .and_then(|h| h.get("typ").and_then(Value::as_str).map(str::to_string))
+        .as_deref()
+        != Some("at+jwt")
+    {
+        return Ok(None);
+    }
+    let header = jose::peek_header(token).unwrap_or_default();
+    let kid = header
+        .get("kid")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let key = if kid.is_empty() || kid.len() > 64 {
+        None
+    } else {
+        state.keys.public_key(kid).await?
+    };
+    let Some(key) = key else { return Ok(None) };
+    let Ok(v) = jose::verify(token, |k| (k == key.kid).then(|| key.clone())) else {
+        return Ok(None);
+    };
+    let now = state.clock.now_ms();
+    if v.claims["iss"].as_str() != Some(&state.config.server.public_url)
+        || v.claims["exp"].as_i64().is_none_or(|e| e * 1000 <= now)
+    {
+        return Ok(None);
+    }
+    let Some(jti) = v.claims["jti"].as_str() else {
+        return Ok(None);
+    };
+    let Some(record) = storage::oidc::get_access(state.store.conn(), jti).await? else {
+        return Ok(None);
+    };
+    if record.revoked_at.is_some()
+        || record.expires_at <= now
+        || !still_entitled(state, &record, now).await?
+    {
+        return Ok(None);
+    }
+    Ok(Some(ActiveToken {
+        record,
+        claims: v.claims,
+    }))
+}
+
+/// The session (if any) is live and the person (if any) and organization are active.
+async fn still_entitled(state: &AppState, t: &AccessToken, now: i64) -> Result<bool, StoreError> {
+    let c = state.store.conn();
+    if let Some(sid) = &t.session_id
+        && !storage::oidc::get_session(c, t.org_id, sid)
+            .await?
+            .is_some_and(|s| s.is_live(now))
+    {
+        return Ok(false);
+    }
+    if let Some(user) = t.user_id
+        && !storage::users::get(c, t.org_id, user)
+            .await?
+            .is_some_and(|u| u.status == UserStatus::Active)
+    {
+        return Ok(false);
+    }
+    Ok(storage::organizations::get(c, t.org_id)
+        .await?
+        .is_some_and(|o| o.status == crate::orgs::model::OrgStatus::Active))
+}
+
+fn inactive() -> Response {
+    axum::Json(json!({"active": false})).into_response()
+}
+
+pub async fn post_introspect(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<HashMap<String, String>>,
+) -> Result<Response, OAuthError> {
+    let caller = client_auth::authenticate(&state, &headers, &form).await?;
+    let Some(token) = form
+        .get("token")
+        .filter(|t| !t.is_empty() && t.len() <= 16 * 1024)
+    else {
+        return Err(OAuthError::invalid_request("token is missing"));
+    };
+    // Tenant isolation: a client learns only about tokens of its own organization.
+    if let Some(t) = active_access_token(&state, token).await? {
+        if t.record.org_id != caller.org_id {
+            return Ok(inactive());
+        }
+        let mut body = t.claims;
+        body["active"] = json!(true);
+        body["token_type"] = json!("Bearer");
+        return Ok(axum::Json(body).into_response());
+    }
+    let now = state.clock.now_ms();
+    if let Some(r) = storage::oidc::get_refresh(state.store.conn(), &hash_token(token)).await?
+        && r.org_id == caller.org_id
+        && r.revoked_at.is_none()
+        && r.used_at.is_none()
+        && r.expires_at > now
+    {
+        let app = storage::applications::get(state.store.conn(), r.org_id, r.app_id).await?;
+        let user = storage::users::get(state.store.conn(), r.org_id, r.user_id).await?;
+        if let (Some(app), Some(user)) = (app, user)
+            && user.status == UserStatus::Active
+        {
+            return Ok(axum::Json(json!({
+                "active": true,
+                "token_type": "refresh_token",
+                "client_id": app.client_id,
+                "sub": user.id.to_string(),
+                "scope": join_scope(&r.scope),
+                "exp": r.expires_at / 1000,
+                "iat": r.created_at / 1000,
+                "iss": state.config.server.public_url,
+            }))
+            .into_response());
+        }
+    }
+    Ok(inactive())
+}
+
+/// RFC 7009: always 200 for a well-formed request, whether or not the token was known.
+pub async fn post_revoke(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<HashMap<String, String>>,
+) -> Result<Response, OAuthError> {
+    let caller = client_auth::authenticate(&state, &headers, &form).await?;
+    let Some(token) = form
+        .get("token")
+        .filter(|t| !t.is_empty() && t.len() <= 16 * 1024)
+    else {
+        return Err(OAuthError::invalid_request("token is missing"));
+    };
+    let now = state.clock.now_ms();
+    let tx = state.store.begin().await?;
+    let mut revoked = 0;
+    let mut grant = None;
+    if let Some(r) = storage::oidc::get_refresh(tx.conn(), &hash_token(token)).await?
+        && r.app_id == caller.id
+    {
+        // Revoking a refresh token revokes its grant: the access tokens too (RFC 7009 §2.1).
+        revoked = storage::oidc::revoke_grant(tx.conn(), r.org_id, &r.grant_id, now).await?;
+        grant = Some(r.grant_id);
+    } else if let Some(t) = active_access_token(&state, token).await?
+        && t.record.app_id == caller.id
+    {
+        revoked = u64::from(
+            storage::oidc::revoke_access(tx.conn(), t.record.org_id, &t.record.jti, now).await?,
+        );
+        grant = t.record.grant_id.or(Some(t.record.jti));
+    }
+    if revoked > 0 {
+        let event = AuditEvent::new(
+            &Actor::System {
+                component: "oidc".into(),
+            },
+            AuditAction::TokensRevoked,
+            format!("grant:{}", grant.unwrap_or_default()),
+        )
+        .org(caller.org_id)
+        .details(json!({"client_id": caller.client_id, "by": "client", "tokens_revoked": revoked}));
+        state.commit_audited(tx, event).await?;
+    }
+    Ok((StatusCode::OK, [(header::CACHE_CONTROL, "no-store")]).into_response())
+}
+
+fn bearer(headers: &HeaderMap, form: Option<&HashMap<String, String>>) -> Option<String> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(|t| t.trim().to_string())
+        .or_else(|| form.and_then(|f| f.get("access_token").cloned()))
+}
+
+async fn userinfo(state: &AppState, token: Option<String>) -> Result<Response, OAuthError> {
+    let token = token
+        .ok_or_else(|| OAuthError::invalid_token("send the access token as a bearer token"))?;
+    let t = active_access_token(state, &token).await?.ok_or_else(|| {
+        OAuthError::invalid_token("the access token is invalid, expired or revoked")
+    })?;
+    let Some(user_id) = t.record.user_id else {
+        return Err(OAuthError::invalid_token("the token is not about a person"));
+    };
+    if !t.record.scope.iter().any(|s| s == "openid") {
+        return Err(OAuthError {
+            status: StatusCode::FORBIDDEN,
+            error: "insufficient_scope",
+            description: "openid scope required".into(),
+            www_authenticate: Some("Bearer error=\"insufficient_scope\""),
+        });
+    }
+    let c = state.store.conn();
+    let (Some(user), Some(org)) = (
+        storage::users::get(c, t.record.org_id, user_id).await?,
+        storage::organizations::get(c, t.record.org_id).await?,
+    ) else {
+        return Err(OAuthError::invalid_token("the person no longer exists"));
+    };
+    Ok(axum::Json(Value::Object(user_claims(&user, &org, &t.record.scope))).into_response())
+}
+
+pub async fn get_userinfo(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, OAuthError> {
+    userinfo(&state, bearer(&headers, None)).await
+}
+
+pub async fn post_userinfo(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<HashMap<String, String>>,
+) -> Result<Response, OAuthError> {
+    userinfo(&state, bearer(&headers, Some(&form))).await
+}

@@ -1,0 +1,314 @@
+//! Ending access: RP-initiated logout (OIDC RP-Initiated Logout 1.0), ending every session and
+//! token of a person (suspension; the deprovisioning engine builds on it), and back-channel
+//! logout (OIDC Back-Channel Logout 1.0): a signed logout token POSTed to each application the
+//! session reached. Deliveries are attempted once, after the commit; the durable outbox with
+//! retries replaces this with the deprovisioning engine.
+
+use axum::Form;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::time::Duration;
+
+use super::authorize::with_params;
+use super::cookies::{self, SESSION_COOKIE};
+use super::pages::{self, escape};
+use crate::audit::{Actor, AuditAction, AuditEvent};
+use crate::ids::{AppId, OrgId, UserId};
+use crate::jose;
+use crate::orgs::model::Application;
+use crate::secrets::hash_token;
+use crate::state::AppState;
+use crate::storage::{self, StoreError, Tx};
+
+pub const BACKCHANNEL_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
+
+/// Who must be told that a session ended.
+#[derive(Debug, Clone)]
+pub struct LogoutNotice {
+    pub org_id: OrgId,
+    pub user_id: UserId,
+    pub session_id: String,
+    pub apps: Vec<AppId>,
+}
+
+/// Ends one session and revokes its tokens inside `tx`; returns whom to notify.
+pub async fn end_session(
+    tx: &Tx,
+    now: i64,
+    org: OrgId,
+    user: UserId,
+    session_id: &str,
+    reason: &str,
+) -> Result<Option<LogoutNotice>, StoreError> {
+    if !storage::oidc::end_session(tx.conn(), org, session_id, now, reason).await? {
+        return Ok(None);
+    }
+    storage::oidc::revoke_session_tokens(tx.conn(), org, session_id, now).await?;
+    let apps = storage::oidc::session_apps(tx.conn(), org, session_id).await?;
+    Ok(Some(LogoutNotice {
+        org_id: org,
+        user_id: user,
+        session_id: session_id.to_string(),
+        apps,
+    }))
+}
+
+/// Ends every session of a person and revokes all their tokens (offline ones too) inside `tx`.
+pub async fn end_user_access(
+    tx: &Tx,
+    state: &AppState,
+    org: OrgId,
+    user: UserId,
+    reason: &str,
+) -> Result<Vec<LogoutNotice>, StoreError> {
+    let now = state.clock.now_ms();
+    let mut notices = Vec::new();
+    for sid in storage::oidc::live_sessions_of(tx.conn(), org, user, now).await? {
+        if let Some(n) = end_session(tx, now, org, user, &sid, reason).await? {
+            notices.push(n);
+        }
+    }
+    storage::oidc::revoke_user_tokens(tx.conn(), org, user, now).await?;
+    Ok(notices)
+}
+
+/// Sends a back-channel logout token to every application of every notice that registered a
+/// back-channel logout URI. Runs in the background; one slow application does not hold up others.
+pub fn notify(state: &AppState, notices: Vec<LogoutNotice>) {
+    for notice in notices {
+        for app_id in notice.apps.clone() {
+            let state = state.clone();
+            let notice = notice.clone();
+            tokio::spawn(async move {
+                if let Err(e) = deliver(&state, &notice, app_id).await {
+                    tracing::warn!(app = %app_id, session = %notice.session_id, error = %e, "back-channel logout not delivered");
+                }
+            });
+        }
+    }
+}
+
+async fn deliver(state: &AppState, notice: &LogoutNotice, app_id: AppId) -> Result<(), String> {
+    let app = storage::applications::get(state.store.conn(), notice.org_id, app_id)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or("application gone")?;
+    let Some(uri) = app.backchannel_logout_uri.clone() else {
+        return Ok(());
+    };
+    if crate::outbound::refused_literal(&state.config, &uri) {
+        return Err("the back-channel logout URI points at an address the hub may not call".into());
+    }
+    let token = logout_token(state, &app, notice)
+        .await
+        .map_err(|e| e.to_string())?;
+    let response = state
+        .http
+        .post(&uri)
+        .form(&[("logout_token", token)])
+        .timeout(Duration::from_secs(5))
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    if response.status().is_success() {
+        tracing::info!(client_id = %app.client_id, session = %notice.session_id, "back-channel logout delivered");
+        Ok(())
+    } else {
+        Err(format!("receiver answered {}", response.status()))
+    }
+}
+
+/// The logout token (Back-Channel Logout 1.0 §2.4), signed like the client's ID tokens.
+pub async fn logout_token(
+    state: &AppState,
+    app: &Application,
+    notice: &LogoutNotice,
+) -> Result<String, crate::signing::SigningError> {
+    let now = state.clock.now_ms() / 1000;
+    let claims = json!({
+        "iss": state.config.server.public_url,
+        "aud": app.client_id,
+        "iat": now,
+        "exp": now + 120,
+        "jti": uuid::Uuid::now_v7().to_string(),
+        "sub": notice.user_id.to_string(),
+        "sid": notice.session_id,
+        "events": { BACKCHANNEL_EVENT: {} },
+    });
+    state
+        .keys
+        .signer(app.id_token_alg)
+        .await?
+        .sign_jwt("logout+jwt", &claims)
+}
+
+/// The client named by a (possibly expired) ID token we signed, or by `client_id`.
+async fn logout_client(
+    state: &AppState,
+    q: &HashMap<String, String>,
+) -> Result<(Option<Application>, Option<Value>), StoreError> {
+    let mut claims = None;
+    let mut client_id = q.get("client_id").cloned();
+    if let Some(hint) = q.get("id_token_hint").filter(|h| h.len() < 16 * 1024) {
+        let kid = jose::peek_header(hint)
+            .ok()
+            .and_then(|h| h.get("kid").and_then(Value::as_str).map(str::to_string))
+            .unwrap_or_default();
+        let key = state.keys.public_key(&kid).await.ok().flatten();
+        if let Some(key) = key
+            && let Ok(v) = jose::verify(hint, |k| (k == key.kid).then(|| key.clone()))
+            && v.claims["iss"].as_str() == Some(&state.config.server.public_url)
+        {
+            let aud = v.claims["aud"].as_str().map(str::to_string);
+            if client_id.is_some() && client_id != aud {
+                return Ok((None, None));
+            }
+            client_id = aud;
+            claims = Some(v.claims);
+        }
+    }
+    let app = match client_id {
+        Some(id) if id.len() <= 200 => {
+            storage::applications::find_by_client_id(state.store.conn(), &id).await?
+        }
+        _ => None,
+    };
+    Ok((app, claims))
+}
+
+pub async fn get_logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    logout(&state, &headers, q, false).await
+}
+
+pub async fn post_logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(q): Form<HashMap<String, String>>,
+) -> Response {
+    let confirmed = q.get("confirm").is_some_and(|v| v == "yes");
+    logout(&state, &headers, q, confirmed).await
+}
+
+async fn logout(
+    state: &AppState,
+    headers: &HeaderMap,
+    q: HashMap<String, String>,
+    confirmed: bool,
+) -> Response {
+    let (app, hint) = match logout_client(state, &q).await {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::error!(error = %e, "logout: storage error");
+            return pages::error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "The hub could not sign you out.",
+                "Please try again in a moment.",
+            );
+        }
+    };
+    let return_to = match (q.get("post_logout_redirect_uri"), &app) {
+        (Some(uri), Some(app)) if app.post_logout_redirect_uris.iter().any(|u| u == uri) => {
+            Some(uri.clone())
+        }
+        (Some(_), _) => {
+            return pages::error(
+                StatusCode::BAD_REQUEST,
+                "The application asked to return you to an address it has not registered.",
+                "You may still be signed in; close the browser to be sure, and tell the application's owners.",
+            );
+        }
+        (None, _) => None,
+    };
+    let session_token = cookies::get(headers, SESSION_COOKIE);
+    let session = match &session_token {
+        Some(t) => storage::oidc::session_by_token(state.store.conn(), &hash_token(t))
+            .await
+            .ok()
+            .flatten(),
+        None => None,
+    };
+    let now = state.clock.now_ms();
+    let session = session.filter(|s| s.is_live(now));
+    // Without proof that the request comes from this session's application, ask first
+    // (RP-Initiated Logout §2: protects against logout CSRF).
+    let hint_matches = hint.as_ref().is_some_and(|h| {
+        session
+            .as_ref()
+            .is_none_or(|s| h["sid"].as_str() == Some(&s.id))
+    });
+    if session.is_some() && !hint_matches && !confirmed {
+        let mut fields = String::new();
+        for (k, v) in &q {
+            if ["post_logout_redirect_uri", "state", "client_id"].contains(&k.as_str()) {
+                fields.push_str(&format!(
+                    "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
+                    escape(k),
+                    escape(v)
+                ));
+            }
+        }
+        return pages::page(
+            StatusCode::OK,
+            "Sign out",
+            &format!(
+                "<h1>Sign out of the hub?</h1><p>You will be signed out of every application you reached through the hub.</p>\
+             <form method=\"post\" action=\"/oauth2/logout\">{fields}<input type=\"hidden\" name=\"confirm\" value=\"yes\">\
+             <button type=\"submit\">Sign out</button></form>"
+            ),
+        );
+    }
+    if let Some(s) = &session {
+        let ended = async {
+            let tx = state.store.begin().await?;
+            let notice = end_session(&tx, now, s.org_id, s.user_id, &s.id, "logout").await?;
+            let event = AuditEvent::new(
+                &Actor::User {
+                    org_id: s.org_id,
+                    user_id: s.user_id,
+                },
+                AuditAction::SessionEnded,
+                format!("session:{}", s.id),
+            )
+            .org(s.org_id)
+            .details(
+                json!({"reason": "logout", "client_id": app.as_ref().map(|a| a.client_id.clone())}),
+            );
+            state.commit_audited(tx, event).await?;
+            Ok::<_, StoreError>(notice)
+        };
+        match ended.await {
+            Ok(notice) => notify(state, notice.into_iter().collect()),
+            Err(e) => {
+                tracing::error!(error = %e, "logout: storage error");
+                return pages::error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "The hub could not sign you out.",
+                    "Please try again in a moment.",
+                );
+            }
+        }
+    }
+    let mut response = match return_to {
+        Some(uri) => {
+            let mut params = Vec::new();
+            if let Some(s) = q.get("state") {
+                params.push(("state", s.as_str()));
+            }
+            Redirect::to(&with_params(&uri, &params)).into_response()
+        }
+        None => pages::page(
+            StatusCode::OK,
+            "Signed out",
+            "<h1>You are signed out</h1><p>You can close this window.</p>",
+        ),
+    };
+    cookies::set(&mut response, state, SESSION_COOKIE, "", Some(0));
+    response
+}

@@ -1,0 +1,47 @@
+//! The hub as OpenID Connect provider for the shared applications: discovery, JWKS,
+//! authorization code + PKCE, token (code, refresh, client credentials), userinfo, introspection,
+//! revocation, RP-initiated and back-channel logout, and the browser session.
+
+use axum::Router;
+use axum::routing::{get, post};
+
+use crate::state::AppState;
+
+pub mod authorize;
+pub mod client_auth;
+pub mod cookies;
+pub mod discovery;
+pub mod error;
+pub mod introspect;
+pub mod keys;
+pub mod login;
+pub mod logout;
+pub mod model;
+pub mod pages;
+pub mod token;
+pub mod tokens;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/.well-known/openid-configuration",
+            get(discovery::get_configuration),
+        )
+        .route("/oauth2/jwks", get(discovery::get_jwks))
+        .route(
+            "/oauth2/authorize",
+            get(authorize::get_authorize).post(authorize::post_authorize),
+        )
+        .route("/oauth2/token", post(token::post_token))
+        .route(
+            "/oauth2/userinfo",
+            get(introspect::get_userinfo).post(introspect::post_userinfo),
+        )
+        .route("/oauth2/introspect", post(introspect::post_introspect))
+        .route("/oauth2/revoke", post(introspect::post_revoke))
+        .route(
+            "/oauth2/logout",
+            get(logout::get_logout).post(logout::post_logout),
+        )
+        .route("/login", get(login::get_login).post(login::post_login))
+}

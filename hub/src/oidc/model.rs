@@ -1,0 +1,111 @@
+//! The OIDC provider's state, as domain types. Tokens and codes are random 256-bit values kept
+//! only as SHA-256 hashes; a *grant* ties together everything one authorization issued, so that
+//! a replayed code or a reused refresh token can revoke all of it.
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{AppId, OrgId, UserId};
+
+/// A browser session at the hub (cookie `hub_session`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub id: String,
+    pub org_id: OrgId,
+    pub user_id: UserId,
+    pub auth_time: i64,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub ended_at: Option<i64>,
+}
+
+impl Session {
+    pub fn is_live(&self, now: i64) -> bool {
+        self.ended_at.is_none() && self.expires_at > now
+    }
+}
+
+/// The validated parameters of an authorization request, kept while the person signs in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthParams {
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub scope: Vec<String>,
+    pub state: Option<String>,
+    pub nonce: Option<String>,
+    pub code_challenge: Option<String>,
+    pub prompt: Vec<String>,
+    pub max_age: Option<i64>,
+    pub login_hint: Option<String>,
+}
+
+/// A pending authorization request, bound to the browser that made it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthRequest {
+    pub id: String,
+    pub org_id: OrgId,
+    pub app_id: AppId,
+    pub browser_hash: String,
+    pub params: AuthParams,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Code {
+    pub code_hash: String,
+    pub org_id: OrgId,
+    pub app_id: AppId,
+    pub grant_id: String,
+    pub user_id: UserId,
+    pub session_id: String,
+    pub redirect_uri: String,
+    pub scope: Vec<String>,
+    pub nonce: Option<String>,
+    pub code_challenge: Option<String>,
+    pub auth_time: i64,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub used_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshToken {
+    pub token_hash: String,
+    pub org_id: OrgId,
+    pub app_id: AppId,
+    pub grant_id: String,
+    pub user_id: UserId,
+    /// `None` for offline access: the token outlives the browser session.
+    pub session_id: Option<String>,
+    pub scope: Vec<String>,
+    pub auth_time: i64,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub used_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
+/// The server-side record of an access token (a JWT), so that it can be revoked before it
+/// expires: introspection and userinfo consult it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessToken {
+    pub jti: String,
+    pub org_id: OrgId,
+    pub app_id: AppId,
+    pub grant_id: Option<String>,
+    /// `None` for the client credentials grant.
+    pub user_id: Option<UserId>,
+    pub session_id: Option<String>,
+    pub scope: Vec<String>,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub revoked_at: Option<i64>,
+}
+
+pub fn join_scope(scope: &[String]) -> String {
+    scope.join(" ")
+}
+
+pub fn split_scope(scope: &str) -> Vec<String> {
+    scope.split_whitespace().map(str::to_string).collect()
+}

@@ -1,0 +1,293 @@
+//! The token endpoint (RFC 6749 §3.2): authorization code with PKCE (RFC 7636), refresh tokens
+//! rotated on every use with reuse detection (RFC 9700 §4.14.2), and client credentials. A code
+//! redeemed twice revokes everything it issued (RFC 6749 §4.1.2); a rotated-out refresh token
+//! presented again revokes its whole family. Both are audited.
+
+use axum::Form;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use serde_json::json;
+use std::collections::HashMap;
+
+use super::client_auth;
+use super::error::OAuthError;
+use super::model::split_scope;
+use super::tokens::{self, Subject};
+use crate::audit::{Actor, AuditAction, AuditEvent};
+use crate::orgs::model::Application;
+use crate::secrets::hash_token;
+use crate::state::AppState;
+use crate::storage;
+
+pub async fn post_token(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<HashMap<String, String>>,
+) -> Result<Response, OAuthError> {
+    let app = client_auth::authenticate(&state, &headers, &form).await?;
+    // Load (or create, on first use) the signing keys before any write transaction: creating a
+    // key writes and audits, and SQLite has one writer at a time.
+    state.keys.signer(crate::jose::Alg::ES256).await?;
+    state.keys.signer(app.id_token_alg).await?;
+    let body = match form.get("grant_type").map(String::as_str) {
+        Some("authorization_code") => code_grant(&state, &app, &form).await?,
+        Some("refresh_token") => refresh_grant(&state, &app, &form).await?,
+        Some("client_credentials") => client_credentials(&state, &app, &form).await?,
+        Some(_) => {
+            return Err(OAuthError::new(
+                "unsupported_grant_type",
+                "grant_type is not supported",
+            ));
+        }
+        None => return Err(OAuthError::invalid_request("grant_type is missing")),
+    };
+    let mut r = axum::Json(body).into_response();
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r.headers_mut()
+        .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    Ok(r)
+}
+
+/// RFC 7636 §4.6: BASE64URL(SHA256(verifier)) == challenge; the verifier is 43-128 unreserved chars.
+fn pkce_ok(verifier: &str, challenge: &str) -> bool {
+    let well_formed = (43..=128).contains(&verifier.len())
+        && verifier
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
+    let computed = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(ring::digest::digest(
+        &ring::digest::SHA256,
+        verifier.as_bytes(),
+    ));
+    well_formed && crate::secrets::ct_eq(computed.as_bytes(), challenge.as_bytes())
+}
+
+async fn code_grant(
+    state: &AppState,
+    app: &Application,
+    form: &HashMap<String, String>,
+) -> Result<serde_json::Value, OAuthError> {
+    let code = form
+        .get("code")
+        .filter(|c| !c.is_empty() && c.len() <= 200)
+        .ok_or_else(|| OAuthError::invalid_request("code is missing"))?;
+    let now = state.clock.now_ms();
+    let tx = state.store.begin().await?;
+    let Some(stored) = storage::oidc::lock_code(tx.conn(), &hash_token(code)).await? else {
+        return Err(OAuthError::invalid_grant("the code is unknown"));
+    };
+    if stored.app_id != app.id {
+        tracing::warn!(client_id = %app.client_id, "a code issued to another client was presented");
+        return Err(OAuthError::invalid_grant(
+            "the code was issued to another client",
+        ));
+    }
+    if stored.used_at.is_some() {
+        // RFC 6749 §4.1.2: a replayed code revokes the tokens it issued.
+        let revoked =
+            storage::oidc::revoke_grant(tx.conn(), stored.org_id, &stored.grant_id, now).await?;
+        let event = AuditEvent::new(&Actor::System { component: "oidc".into() }, AuditAction::CodeReplayed, format!("grant:{}", stored.grant_id))
+            .org(stored.org_id)
+            .details(json!({"client_id": app.client_id, "user_id": stored.user_id, "tokens_revoked": revoked}));
+        state.commit_audited(tx, event).await?;
+        return Err(OAuthError::invalid_grant(
+            "the code was already used; its tokens are revoked",
+        ));
+    }
+    if stored.expires_at <= now {
+        return Err(OAuthError::invalid_grant("the code has expired"));
+    }
+    if form.get("redirect_uri") != Some(&stored.redirect_uri) {
+        return Err(OAuthError::invalid_grant(
+            "redirect_uri does not match the authorization request",
+        ));
+    }
+    match (&stored.code_challenge, form.get("code_verifier")) {
+        (Some(challenge), Some(verifier)) if pkce_ok(verifier, challenge) => {}
+        (Some(_), Some(_)) => {
+            return Err(OAuthError::invalid_grant(
+                "code_verifier does not match the code_challenge",
+            ));
+        }
+        (Some(_), None) => return Err(OAuthError::invalid_grant("code_verifier is missing")),
+        (None, Some(_)) => {
+            return Err(OAuthError::invalid_grant(
+                "no code_challenge was sent with the authorization request",
+            ));
+        }
+        (None, None) => {}
+    }
+    storage::oidc::mark_code_used(tx.conn(), &stored.code_hash, now).await?;
+    let session = storage::oidc::get_session(tx.conn(), stored.org_id, &stored.session_id).await?;
+    let subject = tokens::active_subject(&tx, stored.org_id, stored.user_id).await?;
+    let (Some(session), Some((user, org))) = (session, subject) else {
+        return Err(OAuthError::invalid_grant(
+            "the person's account is no longer active",
+        ));
+    };
+    if !session.is_live(now) {
+        return Err(OAuthError::invalid_grant("the session has ended"));
+    }
+    let offline = stored.scope.iter().any(|s| s == "offline_access");
+    let subject = Subject {
+        user: &user,
+        org: &org,
+        session_id: Some(&session.id),
+        auth_time: stored.auth_time,
+        nonce: stored.nonce.as_deref(),
+    };
+    let issued = tokens::issue(
+        state,
+        &tx,
+        app,
+        Some(&subject),
+        Some(&stored.grant_id),
+        &stored.scope,
+        Some(offline),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(issued.to_json())
+}
+
+async fn refresh_grant(
+    state: &AppState,
+    app: &Application,
+    form: &HashMap<String, String>,
+) -> Result<serde_json::Value, OAuthError> {
+    let token = form
+        .get("refresh_token")
+        .filter(|t| !t.is_empty() && t.len() <= 200)
+        .ok_or_else(|| OAuthError::invalid_request("refresh_token is missing"))?;
+    let now = state.clock.now_ms();
+    let tx = state.store.begin().await?;
+    let Some(stored) = storage::oidc::lock_refresh(tx.conn(), &hash_token(token)).await? else {
+        return Err(OAuthError::invalid_grant("the refresh token is unknown"));
+    };
+    if stored.app_id != app.id {
+        return Err(OAuthError::invalid_grant(
+            "the refresh token was issued to another client",
+        ));
+    }
+    if stored.revoked_at.is_some() {
+        return Err(OAuthError::invalid_grant("the refresh token is revoked"));
+    }
+    if stored.used_at.is_some() {
+        // RFC 9700 §4.14.2: a rotated-out token came back: assume theft, revoke the family.
+        let revoked =
+            storage::oidc::revoke_grant(tx.conn(), stored.org_id, &stored.grant_id, now).await?;
+        let event = AuditEvent::new(&Actor::System { component: "oidc".into() }, AuditAction::RefreshTokenReused, format!("grant:{}", stored.grant_id))
+            .org(stored.org_id)
+            .details(json!({"client_id": app.client_id, "user_id": stored.user_id, "tokens_revoked": revoked}));
+        state.commit_audited(tx, event).await?;
+        return Err(OAuthError::invalid_grant(
+            "the refresh token was already used; its family is revoked",
+        ));
+    }
+    if stored.expires_at <= now {
+        return Err(OAuthError::invalid_grant("the refresh token has expired"));
+    }
+    let scope = match form.get("scope") {
+        Some(s) => {
+            let asked = split_scope(s);
+            if asked.iter().any(|x| !stored.scope.contains(x)) {
+                return Err(OAuthError::new(
+                    "invalid_scope",
+                    "a refresh cannot widen the granted scope",
+                ));
+            }
+            asked
+        }
+        None => stored.scope.clone(),
+    };
+    let Some((user, org)) = tokens::active_subject(&tx, stored.org_id, stored.user_id).await?
+    else {
+        return Err(OAuthError::invalid_grant(
+            "the person's account is no longer active",
+        ));
+    };
+    if let Some(sid) = &stored.session_id {
+        let live = storage::oidc::get_session(tx.conn(), stored.org_id, sid)
+            .await?
+            .is_some_and(|s| s.is_live(now));
+        if !live {
+            return Err(OAuthError::invalid_grant("the session has ended"));
+        }
+    }
+    storage::oidc::mark_refresh_used(tx.conn(), &stored.token_hash, now).await?;
+    let subject = Subject {
+        user: &user,
+        org: &org,
+        session_id: stored.session_id.as_deref(),
+        auth_time: stored.auth_time,
+        nonce: None,
+    };
+    let offline = stored.session_id.is_none();
+    let issued = tokens::issue(
+        state,
+        &tx,
+        app,
+        Some(&subject),
+        Some(&stored.grant_id),
+        &scope,
+        Some(offline),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(issued.to_json())
+}
+
+async fn client_credentials(
+    state: &AppState,
+    app: &Application,
+    form: &HashMap<String, String>,
+) -> Result<serde_json::Value, OAuthError> {
+    if !app.allow_client_credentials {
+        return Err(OAuthError::new(
+            "unauthorized_client",
+            "this client may not use client_credentials",
+        ));
+    }
+    let scope = split_scope(form.get("scope").map(String::as_str).unwrap_or_default());
+    if scope.iter().any(|s| {
+        s.len() > 100
+            || !s
+                .bytes()
+                .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\')
+    }) || scope.len() > 20
+    {
+        return Err(OAuthError::new("invalid_scope", "malformed scope"));
+    }
+    if scope
+        .iter()
+        .any(|s| super::tokens::SCOPES.contains(&s.as_str()))
+    {
+        return Err(OAuthError::new(
+            "invalid_scope",
+            "user scopes need a person: use the authorization code flow",
+        ));
+    }
+    let tx = state.store.begin().await?;
+    let issued = tokens::issue(state, &tx, app, None, None, &scope, None).await?;
+    tx.commit().await?;
+    Ok(issued.to_json())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pkce_ok;
+
+    #[test]
+    fn pkce_s256_matches_rfc7636_appendix_b() {
+        let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+        let challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+        assert!(pkce_ok(verifier, challenge));
+        assert!(!pkce_ok(
+            verifier,
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cN"
+        ));
+        assert!(!pkce_ok("short", challenge));
+    }
+}

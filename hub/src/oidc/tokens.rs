@@ -1,0 +1,222 @@
+//! Minting tokens: ID tokens (OIDC Core §2), access tokens as JWTs (RFC 9068) with a server-side
+//! record so they can be revoked, and opaque rotating refresh tokens. Scopes map to claims
+//! (OIDC Core §5.4); `org` (id and slug) is always present.
+
+use serde_json::{Map, Value, json};
+
+use crate::ids::UserId;
+use crate::jose::Alg;
+use crate::oidc::model::{AccessToken, RefreshToken, join_scope};
+use crate::orgs::model::{Application, Organization};
+use crate::secrets::{hash_token, random_token};
+use crate::state::AppState;
+use crate::storage::{self, StoreError, Tx};
+use crate::users::User;
+
+use super::error::OAuthError;
+
+pub const SCOPES: &[&str] = &["openid", "email", "profile", "groups", "offline_access"];
+
+/// The person a token is about, as the token endpoint knows them.
+pub struct Subject<'a> {
+    pub user: &'a User,
+    pub org: &'a Organization,
+    pub session_id: Option<&'a str>,
+    pub auth_time: i64,
+    pub nonce: Option<&'a str>,
+}
+
+/// What the token endpoint returns.
+pub struct Issued {
+    pub access_token: String,
+    pub expires_in: u64,
+    pub id_token: Option<String>,
+    pub refresh_token: Option<String>,
+    pub scope: String,
+}
+
+impl Issued {
+    pub fn to_json(&self) -> Value {
+        let mut body = json!({
+            "access_token": self.access_token,
+            "token_type": "Bearer",
+            "expires_in": self.expires_in,
+            "scope": self.scope,
+        });
+        if let Some(t) = &self.id_token {
+            body["id_token"] = json!(t);
+        }
+        if let Some(t) = &self.refresh_token {
+            body["refresh_token"] = json!(t);
+        }
+        body
+    }
+}
+
+/// The claims a scope set releases about `user` (ID token and userinfo).
+pub fn user_claims(user: &User, org: &Organization, scope: &[String]) -> Map<String, Value> {
+    let has = |s: &str| scope.iter().any(|x| x == s);
+    let mut c = Map::new();
+    c.insert("sub".into(), json!(user.id.to_string()));
+    c.insert(
+        "org".into(),
+        json!({"id": org.id.to_string(), "slug": org.slug, "name": org.name}),
+    );
+    if has("email") {
+        c.insert("email".into(), json!(user.email));
+        c.insert("email_verified".into(), json!(user.email_verified));
+    }
+    if has("profile") {
+        c.insert("name".into(), json!(user.name));
+        c.insert("preferred_username".into(), json!(user.username));
+        if let Some(v) = &user.given_name {
+            c.insert("given_name".into(), json!(v));
+        }
+        if let Some(v) = &user.family_name {
+            c.insert("family_name".into(), json!(v));
+        }
+        c.insert("updated_at".into(), json!(user.updated_at / 1000));
+    }
+    if has("groups") {
+        c.insert("groups".into(), json!(user.groups));
+    }
+    c
+}
+
+fn issuer(state: &AppState) -> &str {
+    &state.config.server.public_url
+}
+
+/// Issues an access token (and, for a person, an ID token if `openid` was granted and a
+/// refresh token if `refresh` is set) inside `tx`.
+#[allow(clippy::too_many_arguments)]
+pub async fn issue(
+    state: &AppState,
+    tx: &Tx,
+    app: &Application,
+    subject: Option<&Subject<'_>>,
+    grant_id: Option<&str>,
+    scope: &[String],
+    refresh: Option<bool>,
+) -> Result<Issued, OAuthError> {
+    let now = state.clock.now_ms();
+    let now_s = now / 1000;
+    let cfg = &state.config.oidc;
+    let signer = state.keys.signer(Alg::ES256).await?;
+    let jti = uuid::Uuid::now_v7().to_string();
+    let access_exp = now + (cfg.access_token_ttl_secs as i64) * 1000;
+    let mut claims = json!({
+        "iss": issuer(state),
+        "aud": app.client_id,
+        "client_id": app.client_id,
+        "iat": now_s,
+        "exp": access_exp / 1000,
+        "jti": jti,
+        "scope": join_scope(scope),
+    });
+    let sub = match subject {
+        Some(s) => {
+            claims["org"] = json!({"id": s.org.id.to_string(), "slug": s.org.slug});
+            if let Some(sid) = s.session_id {
+                claims["sid"] = json!(sid);
+            }
+            claims["auth_time"] = json!(s.auth_time / 1000);
+            s.user.id.to_string()
+        }
+        None => app.client_id.clone(),
+    };
+    claims["sub"] = json!(sub);
+    let access_token = signer.sign_jwt("at+jwt", &claims)?;
+    storage::oidc::insert_access(
+        tx.conn(),
+        &AccessToken {
+            jti,
+            org_id: app.org_id,
+            app_id: app.id,
+            grant_id: grant_id.map(str::to_string),
+            user_id: subject.map(|s| s.user.id),
+            session_id: subject.and_then(|s| s.session_id).map(str::to_string),
+            scope: scope.to_vec(),
+            created_at: now,
+            expires_at: access_exp,
+            revoked_at: None,
+        },
+    )
+    .await?;
+
+    let mut id_token = None;
+    let mut refresh_token = None;
+    if let Some(s) = subject {
+        if scope.iter().any(|x| x == "openid") {
+            let mut c = user_claims(s.user, s.org, scope);
+            c.insert("iss".into(), json!(issuer(state)));
+            c.insert("aud".into(), json!(app.client_id));
+            c.insert("azp".into(), json!(app.client_id));
+            c.insert("iat".into(), json!(now_s));
+            c.insert("exp".into(), json!(now_s + cfg.id_token_ttl_secs as i64));
+            c.insert("auth_time".into(), json!(s.auth_time / 1000));
+            if let Some(sid) = s.session_id {
+                c.insert("sid".into(), json!(sid));
+            }
+            if let Some(n) = s.nonce {
+                c.insert("nonce".into(), json!(n));
+            }
+            let id_signer = if app.id_token_alg == Alg::ES256 {
+                signer.clone()
+            } else {
+                state.keys.signer(app.id_token_alg).await?
+            };
+            id_token = Some(id_signer.sign_jwt("JWT", &Value::Object(c))?);
+        }
+        if let (Some(offline), Some(grant)) = (refresh, grant_id) {
+            let token = random_token().map_err(|_| OAuthError::server_error())?;
+            storage::oidc::insert_refresh(
+                tx.conn(),
+                &RefreshToken {
+                    token_hash: hash_token(&token),
+                    org_id: app.org_id,
+                    app_id: app.id,
+                    grant_id: grant.to_string(),
+                    user_id: s.user.id,
+                    session_id: if offline {
+                        None
+                    } else {
+                        s.session_id.map(str::to_string)
+                    },
+                    scope: scope.to_vec(),
+                    auth_time: s.auth_time,
+                    created_at: now,
+                    expires_at: now + (cfg.refresh_token_ttl_secs as i64) * 1000,
+                    used_at: None,
+                    revoked_at: None,
+                },
+            )
+            .await?;
+            refresh_token = Some(token);
+        }
+    }
+    Ok(Issued {
+        access_token,
+        expires_in: cfg.access_token_ttl_secs,
+        id_token,
+        refresh_token,
+        scope: join_scope(scope),
+    })
+}
+
+/// Loads the user and organization behind a grant, if both are still active.
+pub async fn active_subject(
+    tx: &Tx,
+    org: crate::ids::OrgId,
+    user: UserId,
+) -> Result<Option<(User, Organization)>, StoreError> {
+    let Some(u) = storage::users::get(tx.conn(), org, user).await? else {
+        return Ok(None);
+    };
+    let Some(o) = storage::organizations::get(tx.conn(), org).await? else {
+        return Ok(None);
+    };
+    let active = u.status == crate::users::UserStatus::Active
+        && o.status == crate::orgs::model::OrgStatus::Active;
+    Ok(active.then_some((u, o)))
+}

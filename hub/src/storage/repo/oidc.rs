@@ -1,0 +1,473 @@
+//! The OIDC provider's tables. Lookups by a token's hash are global by nature (the token names
+//! itself); the caller then checks that the token's application and organization are the ones
+//! that authenticated. Everything that acts on an organization's rows filters on `org_id`.
+
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
+
+use super::parse;
+use crate::ids::{AppId, OrgId, UserId};
+use crate::oidc::model::{
+    AccessToken, AuthParams, AuthRequest, Code, RefreshToken, Session, join_scope, split_scope,
+};
+use crate::storage::entities::{
+    oidc_access_token as at, oidc_auth_request as ar, oidc_client_assertion as ca,
+    oidc_code as code, oidc_refresh_token as rt, oidc_session as sess, oidc_session_app as sa,
+};
+use crate::storage::{Conn, StoreError, StoreResult};
+
+// ---- sessions
+
+impl TryFrom<sess::Model> for Session {
+    type Error = StoreError;
+    fn try_from(m: sess::Model) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: m.id,
+            org_id: parse(&m.org_id, "oidc_sessions")?,
+            user_id: parse(&m.user_id, "oidc_sessions")?,
+            auth_time: m.auth_time,
+            created_at: m.created_at,
+            expires_at: m.expires_at,
+            ended_at: m.ended_at,
+        })
+    }
+}
+
+pub async fn insert_session(c: &impl Conn, s: &Session, token_hash: &str) -> StoreResult<()> {
+    let row = sess::ActiveModel {
+        id: Set(s.id.clone()),
+        org_id: Set(s.org_id.to_string()),
+        user_id: Set(s.user_id.to_string()),
+        token_hash: Set(token_hash.to_string()),
+        auth_time: Set(s.auth_time),
+        created_at: Set(s.created_at),
+        expires_at: Set(s.expires_at),
+        ended_at: Set(None),
+        end_reason: Set(None),
+    };
+    sess::Entity::insert(row).exec_without_returning(c).await?;
+    Ok(())
+}
+
+pub async fn session_by_token(c: &impl Conn, token_hash: &str) -> StoreResult<Option<Session>> {
+    sess::Entity::find()
+        .filter(sess::Column::TokenHash.eq(token_hash))
+        .one(c)
+        .await?
+        .map(Session::try_from)
+        .transpose()
+}
+
+pub async fn get_session(c: &impl Conn, org: OrgId, id: &str) -> StoreResult<Option<Session>> {
+    sess::Entity::find()
+        .filter(sess::Column::OrgId.eq(org.to_string()))
+        .filter(sess::Column::Id.eq(id))
+        .one(c)
+        .await?
+        .map(Session::try_from)
+        .transpose()
+}
+
+/// Ends one live session; returns whether it was live.
+pub async fn end_session(
+    c: &impl Conn,
+    org: OrgId,
+    id: &str,
+    at: i64,
+    reason: &str,
+) -> StoreResult<bool> {
+    let res = sess::Entity::update_many()
+        .set(sess::ActiveModel {
+            ended_at: Set(Some(at)),
+            end_reason: Set(Some(reason.to_string())),
+            ..Default::default()
+        })
+        .filter(sess::Column::OrgId.eq(org.to_string()))
+        .filter(sess::Column::Id.eq(id))
+        .filter(sess::Column::EndedAt.is_null())
+        .exec(c)
+        .await?;
+    Ok(res.rows_affected > 0)
+}
+
+/// The ids of a user's live sessions.
+pub async fn live_sessions_of(
+    c: &impl Conn,
+    org: OrgId,
+    user: UserId,
+    now: i64,
+) -> StoreResult<Vec<String>> {
+    Ok(sess::Entity::find()
+        .filter(sess::Column::OrgId.eq(org.to_string()))
+        .filter(sess::Column::UserId.eq(user.to_string()))
+        .filter(sess::Column::EndedAt.is_null())
+        .filter(sess::Column::ExpiresAt.gt(now))
+        .all(c)
+        .await?
+        .into_iter()
+        .map(|m| m.id)
+        .collect())
+}
+
+/// Records that `app` received tokens in `session` (for back-channel logout).
+pub async fn add_session_app(
+    c: &impl Conn,
+    org: OrgId,
+    session: &str,
+    app: AppId,
+    at: i64,
+) -> StoreResult<()> {
+    let row = sa::ActiveModel {
+        session_id: Set(session.to_string()),
+        app_id: Set(app.to_string()),
+        org_id: Set(org.to_string()),
+        first_at: Set(at),
+    };
+    sa::Entity::insert(row)
+        .on_conflict(
+            OnConflict::columns([sa::Column::SessionId, sa::Column::AppId])
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(c)
+        .await?;
+    Ok(())
+}
+
+pub async fn session_apps(c: &impl Conn, org: OrgId, session: &str) -> StoreResult<Vec<AppId>> {
+    sa::Entity::find()
+        .filter(sa::Column::OrgId.eq(org.to_string()))
+        .filter(sa::Column::SessionId.eq(session))
+        .all(c)
+        .await?
+        .into_iter()
+        .map(|m| parse(&m.app_id, "oidc_session_apps"))
+        .collect()
+}
+
+// ---- authorization requests
+
+pub async fn insert_auth_request(c: &impl Conn, r: &AuthRequest) -> StoreResult<()> {
+    let row = ar::ActiveModel {
+        id: Set(r.id.clone()),
+        org_id: Set(r.org_id.to_string()),
+        app_id: Set(r.app_id.to_string()),
+        browser_hash: Set(r.browser_hash.clone()),
+        params: Set(serde_json::to_string(&r.params)
+            .map_err(|_| StoreError::Corrupt("oidc_auth_requests"))?),
+        created_at: Set(r.created_at),
+        expires_at: Set(r.expires_at),
+    };
+    ar::Entity::insert(row).exec_without_returning(c).await?;
+    Ok(())
+}
+
+pub async fn get_auth_request(c: &impl Conn, id: &str) -> StoreResult<Option<AuthRequest>> {
+    let Some(m) = ar::Entity::find_by_id(id.to_string()).one(c).await? else {
+        return Ok(None);
+    };
+    let params: AuthParams =
+        serde_json::from_str(&m.params).map_err(|_| StoreError::Corrupt("oidc_auth_requests"))?;
+    Ok(Some(AuthRequest {
+        id: m.id,
+        org_id: parse(&m.org_id, "oidc_auth_requests")?,
+        app_id: parse(&m.app_id, "oidc_auth_requests")?,
+        browser_hash: m.browser_hash,
+        params,
+        created_at: m.created_at,
+        expires_at: m.expires_at,
+    }))
+}
+
+/// Deletes a request once used; returns whether it was still there (single use).
+pub async fn delete_auth_request(c: &impl Conn, id: &str) -> StoreResult<bool> {
+    let res = ar::Entity::delete_by_id(id.to_string()).exec(c).await?;
+    Ok(res.rows_affected > 0)
+}
+
+// ---- codes
+
+pub async fn insert_code(c: &impl Conn, k: &Code) -> StoreResult<()> {
+    let row = code::ActiveModel {
+        code_hash: Set(k.code_hash.clone()),
+        org_id: Set(k.org_id.to_string()),
+        app_id: Set(k.app_id.to_string()),
+        grant_id: Set(k.grant_id.clone()),
+        user_id: Set(k.user_id.to_string()),
+        session_id: Set(k.session_id.clone()),
+        redirect_uri: Set(k.redirect_uri.clone()),
+        scope: Set(join_scope(&k.scope)),
+        nonce: Set(k.nonce.clone()),
+        code_challenge: Set(k.code_challenge.clone()),
+        auth_time: Set(k.auth_time),
+        created_at: Set(k.created_at),
+        expires_at: Set(k.expires_at),
+        used_at: Set(None),
+    };
+    code::Entity::insert(row).exec_without_returning(c).await?;
+    Ok(())
+}
+
+/// The code with this hash, locked for the transaction (so two redemptions serialize).
+pub async fn lock_code(c: &impl Conn, code_hash: &str) -> StoreResult<Option<Code>> {
+    let Some(m) = code::Entity::find_by_id(code_hash.to_string())
+        .lock_exclusive()
+        .one(c)
+        .await?
+    else {
+        return Ok(None);
+    };
+    Ok(Some(Code {
+        code_hash: m.code_hash,
+        org_id: parse(&m.org_id, "oidc_codes")?,
+        app_id: parse(&m.app_id, "oidc_codes")?,
+        grant_id: m.grant_id,
+        user_id: parse(&m.user_id, "oidc_codes")?,
+        session_id: m.session_id,
+        redirect_uri: m.redirect_uri,
+        scope: split_scope(&m.scope),
+        nonce: m.nonce,
+        code_challenge: m.code_challenge,
+        auth_time: m.auth_time,
+        created_at: m.created_at,
+        expires_at: m.expires_at,
+        used_at: m.used_at,
+    }))
+}
+
+pub async fn mark_code_used(c: &impl Conn, code_hash: &str, at: i64) -> StoreResult<()> {
+    code::Entity::update_many()
+        .set(code::ActiveModel {
+            used_at: Set(Some(at)),
+            ..Default::default()
+        })
+        .filter(code::Column::CodeHash.eq(code_hash))
+        .exec(c)
+        .await?;
+    Ok(())
+}
+
+// ---- refresh tokens
+
+pub async fn insert_refresh(c: &impl Conn, t: &RefreshToken) -> StoreResult<()> {
+    let row = rt::ActiveModel {
+        token_hash: Set(t.token_hash.clone()),
+        org_id: Set(t.org_id.to_string()),
+        app_id: Set(t.app_id.to_string()),
+        grant_id: Set(t.grant_id.clone()),
+        user_id: Set(t.user_id.to_string()),
+        session_id: Set(t.session_id.clone()),
+        scope: Set(join_scope(&t.scope)),
+        auth_time: Set(t.auth_time),
+        created_at: Set(t.created_at),
+        expires_at: Set(t.expires_at),
+        used_at: Set(None),
+        revoked_at: Set(None),
+    };
+    rt::Entity::insert(row).exec_without_returning(c).await?;
+    Ok(())
+}
+
+fn refresh_from(m: rt::Model) -> StoreResult<RefreshToken> {
+    Ok(RefreshToken {
+        token_hash: m.token_hash,
+        org_id: parse(&m.org_id, "oidc_refresh_tokens")?,
+        app_id: parse(&m.app_id, "oidc_refresh_tokens")?,
+        grant_id: m.grant_id,
+        user_id: parse(&m.user_id, "oidc_refresh_tokens")?,
+        session_id: m.session_id,
+        scope: split_scope(&m.scope),
+        auth_time: m.auth_time,
+        created_at: m.created_at,
+        expires_at: m.expires_at,
+        used_at: m.used_at,
+        revoked_at: m.revoked_at,
+    })
+}
+
+pub async fn get_refresh(c: &impl Conn, token_hash: &str) -> StoreResult<Option<RefreshToken>> {
+    rt::Entity::find_by_id(token_hash.to_string())
+        .one(c)
+        .await?
+        .map(refresh_from)
+        .transpose()
+}
+
+pub async fn lock_refresh(c: &impl Conn, token_hash: &str) -> StoreResult<Option<RefreshToken>> {
+    rt::Entity::find_by_id(token_hash.to_string())
+        .lock_exclusive()
+        .one(c)
+        .await?
+        .map(refresh_from)
+        .transpose()
+}
+
+pub async fn mark_refresh_used(c: &impl Conn, token_hash: &str, at: i64) -> StoreResult<()> {
+    rt::Entity::update_many()
+        .set(rt::ActiveModel {
+            used_at: Set(Some(at)),
+            ..Default::default()
+        })
+        .filter(rt::Column::TokenHash.eq(token_hash))
+        .exec(c)
+        .await?;
+    Ok(())
+}
+
+/// Revokes every refresh and access token of a grant; returns how many were live.
+pub async fn revoke_grant(c: &impl Conn, org: OrgId, grant: &str, at: i64) -> StoreResult<u64> {
+    let r = rt::Entity::update_many()
+        .set(rt::ActiveModel {
+            revoked_at: Set(Some(at)),
+            ..Default::default()
+        })
+        .filter(rt::Column::OrgId.eq(org.to_string()))
+        .filter(rt::Column::GrantId.eq(grant))
+        .filter(rt::Column::RevokedAt.is_null())
+        .exec(c)
+        .await?;
+    let a = at::Entity::update_many()
+        .set(at::ActiveModel {
+            revoked_at: Set(Some(at)),
+            ..Default::default()
+        })
+        .filter(at::Column::OrgId.eq(org.to_string()))
+        .filter(at::Column::GrantId.eq(grant))
+        .filter(at::Column::RevokedAt.is_null())
+        .exec(c)
+        .await?;
+    Ok(r.rows_affected + a.rows_affected)
+}
+
+/// Revokes every token of a user (suspension, deprovisioning); returns how many were live.
+pub async fn revoke_user_tokens(
+    c: &impl Conn,
+    org: OrgId,
+    user: UserId,
+    at: i64,
+) -> StoreResult<u64> {
+    let r = rt::Entity::update_many()
+        .set(rt::ActiveModel {
+            revoked_at: Set(Some(at)),
+            ..Default::default()
+        })
+        .filter(rt::Column::OrgId.eq(org.to_string()))
+        .filter(rt::Column::UserId.eq(user.to_string()))
+        .filter(rt::Column::RevokedAt.is_null())
+        .exec(c)
+        .await?;
+    let a = at::Entity::update_many()
+        .set(at::ActiveModel {
+            revoked_at: Set(Some(at)),
+            ..Default::default()
+        })
+        .filter(at::Column::OrgId.eq(org.to_string()))
+        .filter(at::Column::UserId.eq(user.to_string()))
+        .filter(at::Column::RevokedAt.is_null())
+        .exec(c)
+        .await?;
+    Ok(r.rows_affected + a.rows_affected)
+}
+
+/// Revokes the tokens bound to one session (logout); offline tokens survive.
+pub async fn revoke_session_tokens(
+    c: &impl Conn,
+    org: OrgId,
+    session: &str,
+    at: i64,
+) -> StoreResult<u64> {
+    let r = rt::Entity::update_many()
+        .set(rt::ActiveModel {
+            revoked_at: Set(Some(at)),
+            ..Default::default()
+        })
+        .filter(rt::Column::OrgId.eq(org.to_string()))
+        .filter(rt::Column::SessionId.eq(session))
+        .filter(rt::Column::RevokedAt.is_null())
+        .exec(c)
+        .await?;
+    let a = at::Entity::update_many()
+        .set(at::ActiveModel {
+            revoked_at: Set(Some(at)),
+            ..Default::default()
+        })
+        .filter(at::Column::OrgId.eq(org.to_string()))
+        .filter(at::Column::SessionId.eq(session))
+        .filter(at::Column::RevokedAt.is_null())
+        .exec(c)
+        .await?;
+    Ok(r.rows_affected + a.rows_affected)
+}
+
+// ---- access tokens
+
+pub async fn insert_access(c: &impl Conn, t: &AccessToken) -> StoreResult<()> {
+    let row = at::ActiveModel {
+        jti: Set(t.jti.clone()),
+        org_id: Set(t.org_id.to_string()),
+        app_id: Set(t.app_id.to_string()),
+        grant_id: Set(t.grant_id.clone()),
+        user_id: Set(t.user_id.map(|u| u.to_string())),
+        session_id: Set(t.session_id.clone()),
+        scope: Set(join_scope(&t.scope)),
+        created_at: Set(t.created_at),
+        expires_at: Set(t.expires_at),
+        revoked_at: Set(None),
+    };
+    at::Entity::insert(row).exec_without_returning(c).await?;
+    Ok(())
+}
+
+pub async fn get_access(c: &impl Conn, jti: &str) -> StoreResult<Option<AccessToken>> {
+    let Some(m) = at::Entity::find_by_id(jti.to_string()).one(c).await? else {
+        return Ok(None);
+    };
+    Ok(Some(AccessToken {
+        jti: m.jti,
+        org_id: parse(&m.org_id, "oidc_access_tokens")?,
+        app_id: parse(&m.app_id, "oidc_access_tokens")?,
+        grant_id: m.grant_id,
+        user_id: m
+            .user_id
+            .as_deref()
+            .map(|u| parse(u, "oidc_access_tokens"))
+            .transpose()?,
+        session_id: m.session_id,
+        scope: split_scope(&m.scope),
+        created_at: m.created_at,
+        expires_at: m.expires_at,
+        revoked_at: m.revoked_at,
+    }))
+}
+
+pub async fn revoke_access(c: &impl Conn, org: OrgId, jti: &str, at_ms: i64) -> StoreResult<bool> {
+    let res = at::Entity::update_many()
+        .set(at::ActiveModel {
+            revoked_at: Set(Some(at_ms)),
+            ..Default::default()
+        })
+        .filter(at::Column::OrgId.eq(org.to_string()))
+        .filter(at::Column::Jti.eq(jti))
+        .filter(at::Column::RevokedAt.is_null())
+        .exec(c)
+        .await?;
+    Ok(res.rows_affected > 0)
+}
+
+// ---- client assertions (private_key_jwt replay protection)
+
+/// Records a client assertion's `jti`; `Conflict` means it was seen before (a replay).
+pub async fn record_assertion(
+    c: &impl Conn,
+    jti: &str,
+    client_id: &str,
+    expires_at: i64,
+) -> StoreResult<()> {
+    let row = ca::ActiveModel {
+        jti: Set(jti.to_string()),
+        client_id: Set(client_id.to_string()),
+        expires_at: Set(expires_at),
+    };
+    ca::Entity::insert(row).exec_without_returning(c).await?;
+    Ok(())
+}

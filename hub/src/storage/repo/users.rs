@@ -1,0 +1,121 @@
+//! Users of an organization.
+
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Select,
+};
+
+use super::parse;
+use crate::ids::{OrgId, UserId};
+use crate::storage::entities::user::{ActiveModel, Column, Entity, Model};
+use crate::storage::{Conn, StoreError, StoreResult};
+use crate::users::User;
+
+impl TryFrom<Model> for User {
+    type Error = StoreError;
+    fn try_from(m: Model) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: parse(&m.id, "users")?,
+            org_id: parse(&m.org_id, "users")?,
+            external_id: m.external_id,
+            username: m.username,
+            email: m.email,
+            email_verified: m.email_verified,
+            name: m.name,
+            given_name: m.given_name,
+            family_name: m.family_name,
+            groups: serde_json::from_str(&m.groups).map_err(|_| StoreError::Corrupt("users"))?,
+            status: parse(&m.status, "users")?,
+            status_reason: m.status_reason,
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+        })
+    }
+}
+
+fn active(u: &User) -> StoreResult<ActiveModel> {
+    Ok(ActiveModel {
+        id: Set(u.id.to_string()),
+        org_id: Set(u.org_id.to_string()),
+        external_id: Set(u.external_id.clone()),
+        username: Set(u.username.clone()),
+        email: Set(u.email.clone()),
+        email_verified: Set(u.email_verified),
+        name: Set(u.name.clone()),
+        given_name: Set(u.given_name.clone()),
+        family_name: Set(u.family_name.clone()),
+        groups: Set(serde_json::to_string(&u.groups).map_err(|_| StoreError::Corrupt("users"))?),
+        status: Set(u.status.as_str().to_string()),
+        status_reason: Set(u.status_reason.clone()),
+        created_at: Set(u.created_at),
+        updated_at: Set(u.updated_at),
+    })
+}
+
+/// Stores a user in its organization (`user.org_id`).
+pub async fn insert(c: &impl Conn, user: &User) -> StoreResult<()> {
+    Entity::insert(active(user)?)
+        .exec_without_returning(c)
+        .await?;
+    Ok(())
+}
+
+/// Writes the profile, groups and status (never the identifiers).
+pub async fn update_profile(c: &impl Conn, user: &User) -> StoreResult<()> {
+    let row = active(user)?;
+    Entity::update_many()
+        .set(ActiveModel {
+            name: row.name,
+            given_name: row.given_name,
+            family_name: row.family_name,
+            groups: row.groups,
+            status: row.status,
+            status_reason: row.status_reason,
+            updated_at: row.updated_at,
+            ..Default::default()
+        })
+        .filter(Column::OrgId.eq(user.org_id.to_string()))
+        .filter(Column::Id.eq(user.id.to_string()))
+        .exec(c)
+        .await?;
+    Ok(())
+}
+
+fn by_id(org: OrgId, id: UserId) -> Select<Entity> {
+    Entity::find()
+        .filter(Column::OrgId.eq(org.to_string()))
+        .filter(Column::Id.eq(id.to_string()))
+}
+
+pub async fn get(c: &impl Conn, org: OrgId, id: UserId) -> StoreResult<Option<User>> {
+    by_id(org, id).one(c).await?.map(User::try_from).transpose()
+}
+
+pub async fn get_for_update(c: &impl Conn, org: OrgId, id: UserId) -> StoreResult<Option<User>> {
+    by_id(org, id)
+        .lock_exclusive()
+        .one(c)
+        .await?
+        .map(User::try_from)
+        .transpose()
+}
+
+pub async fn find_by_email(c: &impl Conn, org: OrgId, email: &str) -> StoreResult<Option<User>> {
+    Entity::find()
+        .filter(Column::OrgId.eq(org.to_string()))
+        .filter(Column::Email.eq(email))
+        .one(c)
+        .await?
+        .map(User::try_from)
+        .transpose()
+}
+
+pub async fn list(c: &impl Conn, org: OrgId) -> StoreResult<Vec<User>> {
+    Entity::find()
+        .filter(Column::OrgId.eq(org.to_string()))
+        .order_by_asc(Column::Email)
+        .all(c)
+        .await?
+        .into_iter()
+        .map(User::try_from)
+        .collect()
+}

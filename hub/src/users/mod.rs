@@ -1,0 +1,274 @@
+//! People of an organization. The directory (SCIM push, LDAP pull) will be their source of
+//! truth; until an organization wires one, its admins manage users through the admin API. An
+//! organization can only hold users whose email is in a domain it has verified.
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::audit::{AuditAction, AuditEvent};
+use crate::error::{FieldError, ServiceError};
+use crate::http::extract::OrgCtx;
+use crate::ids::{OrgId, UserId};
+use crate::orgs::model::DomainStatus;
+use crate::orgs::validate;
+use crate::state::AppState;
+use crate::storage;
+
+crate::orgs::model::string_enum!(
+    /// Lifecycle of a user: only `active` users can sign in or hold tokens.
+    UserStatus { Active => "active", Suspended => "suspended", Deprovisioned => "deprovisioned" }
+);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: UserId,
+    pub org_id: OrgId,
+    pub external_id: Option<String>,
+    pub username: String,
+    pub email: String,
+    pub email_verified: bool,
+    pub name: String,
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+    pub groups: Vec<String>,
+    pub status: UserStatus,
+    pub status_reason: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUser {
+    /// Must be in one of the organization's verified domains.
+    pub email: String,
+    pub name: String,
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+    /// Defaults to the email address.
+    pub username: Option<String>,
+    #[serde(default)]
+    pub groups: Vec<String>,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateUser {
+    pub name: Option<String>,
+    pub groups: Option<Vec<String>>,
+    /// `active` or `suspended` (deprovisioning is the directory's and the engine's job).
+    pub status: Option<UserStatus>,
+    /// Why the status changes; recorded with it.
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct UserView {
+    pub id: String,
+    pub username: String,
+    pub email: String,
+    pub email_verified: bool,
+    pub name: String,
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+    pub groups: Vec<String>,
+    pub status: UserStatus,
+    pub status_reason: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<User> for UserView {
+    fn from(u: User) -> Self {
+        Self {
+            id: u.id.to_string(),
+            username: u.username,
+            email: u.email,
+            email_verified: u.email_verified,
+            name: u.name,
+            given_name: u.given_name,
+            family_name: u.family_name,
+            groups: u.groups,
+            status: u.status,
+            status_reason: u.status_reason,
+            created_at: crate::clock::ms_to_rfc3339(u.created_at),
+            updated_at: crate::clock::ms_to_rfc3339(u.updated_at),
+        }
+    }
+}
+
+fn target(id: UserId) -> String {
+    format!("user:{id}")
+}
+
+fn groups(values: &[String], errors: &mut Vec<FieldError>) -> Vec<String> {
+    if values.len() > 200 {
+        errors.push(FieldError::new("groups", "at most 200 groups"));
+        return Vec::new();
+    }
+    let mut out: Vec<String> = Vec::new();
+    for g in values {
+        match validate::name("groups", g) {
+            Ok(g) if !out.contains(&g) => out.push(g),
+            Ok(_) => {}
+            Err(e) => errors.push(e),
+        }
+    }
+    out
+}
+
+fn optional_name(field: &str, v: Option<&str>, errors: &mut Vec<FieldError>) -> Option<String> {
+    v.and_then(|v| validate::name(field, v).map_err(|e| errors.push(e)).ok())
+}
+
+/// `local@domain`, lower-cased domain; the domain must be verified by `org`.
+async fn org_email(state: &AppState, org: OrgId, email: &str) -> Result<String, ServiceError> {
+    let bad = |m: &str| ServiceError::invalid("email", m);
+    let (local, domain) = email
+        .trim()
+        .rsplit_once('@')
+        .ok_or_else(|| bad("must be an email address"))?;
+    if local.is_empty()
+        || local.len() > 64
+        || local.chars().any(|c| c.is_control() || c.is_whitespace())
+    {
+        return Err(bad("must be an email address"));
+    }
+    let domain = validate::domain("email", domain).map_err(|e| ServiceError::Invalid(vec![e]))?;
+    let claimed = storage::domains::get(state.store.conn(), org, &domain).await?;
+    if !claimed.is_some_and(|d| d.status == DomainStatus::Verified) {
+        return Err(bad(
+            "the domain is not verified by this organization; verify it first",
+        ));
+    }
+    Ok(format!("{local}@{domain}"))
+}
+
+pub async fn get(state: &AppState, ctx: &OrgCtx, id: &str) -> Result<User, ServiceError> {
+    let id: UserId = id.parse().map_err(|_| ServiceError::NotFound("user"))?;
+    storage::users::get(state.store.conn(), ctx.org.id, id)
+        .await?
+        .ok_or(ServiceError::NotFound("user"))
+}
+
+pub async fn create(
+    state: &AppState,
+    ctx: &OrgCtx,
+    input: CreateUser,
+) -> Result<User, ServiceError> {
+    ctx.require_admin()?;
+    let email = org_email(state, ctx.org.id, &input.email).await?;
+    let mut errors = Vec::new();
+    let name = validate::name("name", &input.name)
+        .map_err(|e| errors.push(e))
+        .ok();
+    let given_name = optional_name("given_name", input.given_name.as_deref(), &mut errors);
+    let family_name = optional_name("family_name", input.family_name.as_deref(), &mut errors);
+    let username = match input.username.as_deref() {
+        Some(u) => validate::name("username", u)
+            .map_err(|e| errors.push(e))
+            .ok(),
+        None => Some(email.clone()),
+    };
+    let groups = groups(&input.groups, &mut errors);
+    let (Some(name), Some(username), true) = (name, username, errors.is_empty()) else {
+        return Err(ServiceError::Invalid(errors));
+    };
+    let now = state.clock.now_ms();
+    let user = User {
+        id: UserId::new(),
+        org_id: ctx.org.id,
+        external_id: None,
+        username,
+        email,
+        email_verified: true,
+        name,
+        given_name,
+        family_name,
+        groups,
+        status: UserStatus::Active,
+        status_reason: None,
+        created_at: now,
+        updated_at: now,
+    };
+    let tx = state.store.begin().await?;
+    if storage::users::find_by_email(tx.conn(), ctx.org.id, &user.email)
+        .await?
+        .is_some()
+    {
+        return Err(ServiceError::Conflict(format!(
+            "a user with email {} already exists",
+            user.email
+        )));
+    }
+    storage::users::insert(tx.conn(), &user).await?;
+    let event = AuditEvent::new(&ctx.actor(), AuditAction::UserCreated, target(user.id))
+        .org(ctx.org.id)
+        .details(json!({"email": user.email, "username": user.username, "source": "admin_api"}));
+    state.commit_audited(tx, event).await?;
+    Ok(user)
+}
+
+pub async fn update(
+    state: &AppState,
+    ctx: &OrgCtx,
+    id: &str,
+    input: UpdateUser,
+) -> Result<User, ServiceError> {
+    ctx.require_admin()?;
+    let id: UserId = id.parse().map_err(|_| ServiceError::NotFound("user"))?;
+    let mut errors = Vec::new();
+    let name = input
+        .name
+        .as_deref()
+        .and_then(|n| validate::name("name", n).map_err(|e| errors.push(e)).ok());
+    let new_groups = input.groups.as_deref().map(|g| groups(g, &mut errors));
+    let reason = optional_name("reason", input.reason.as_deref(), &mut errors);
+    if input.status == Some(UserStatus::Deprovisioned) {
+        errors.push(FieldError::new(
+            "status",
+            "use active or suspended; leavers are deprovisioned by the directory",
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(ServiceError::Invalid(errors));
+    }
+    let tx = state.store.begin().await?;
+    let current = storage::users::get_for_update(tx.conn(), ctx.org.id, id)
+        .await?
+        .ok_or(ServiceError::NotFound("user"))?;
+    let mut user = current.clone();
+    if let Some(n) = name {
+        user.name = n;
+    }
+    if let Some(g) = new_groups {
+        user.groups = g;
+    }
+    if let Some(s) = input.status.filter(|s| *s != current.status) {
+        user.status = s;
+        user.status_reason = reason;
+    }
+    if user == current {
+        return Ok(user);
+    }
+    user.updated_at = state.clock.now_ms();
+    storage::users::update_profile(tx.conn(), &user).await?;
+    let action = match (current.status, user.status) {
+        (UserStatus::Active, UserStatus::Suspended) => AuditAction::UserSuspended,
+        (UserStatus::Suspended, UserStatus::Active) => AuditAction::UserReactivated,
+        _ => AuditAction::UserUpdated,
+    };
+    // A suspended user's sessions and tokens end with the suspension.
+    let notices = if user.status != UserStatus::Active {
+        crate::oidc::logout::end_user_access(&tx, state, user.org_id, user.id, "user suspended")
+            .await?
+    } else {
+        Vec::new()
+    };
+    let event = AuditEvent::new(&ctx.actor(), action, target(user.id))
+        .org(ctx.org.id)
+        .details(json!({"name": user.name, "groups": user.groups, "status": user.status, "reason": user.status_reason, "sessions_ended": notices.len()}));
+    state.commit_audited(tx, event).await?;
+    crate::oidc::logout::notify(state, notices);
+    Ok(user)
+}

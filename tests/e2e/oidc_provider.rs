@@ -160,7 +160,7 @@ async fn openid_client_signs_in_refreshes_revokes_and_logs_out_with_back_channel
     assert_eq!(after["accessActive"], false);
 
     // Both applications got a valid logout token for the session.
-    let mut got = receiver.take(2, 20);
+    let mut got = receiver.take(2, 60);
     got.sort_by_key(|l| l["path"].as_str().unwrap_or_default().to_string());
     assert_eq!(got.len(), 2, "{got:?}");
     for (line, (path, aud)) in got.iter().zip([("/bcl/app1", id(0)), ("/bcl/app2", id(1))]) {

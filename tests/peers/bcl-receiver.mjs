@@ -7,7 +7,8 @@ import * as jose from 'jose';
 
 const issuer = process.env.ISSUER;
 const audiences = (process.env.AUDIENCES || '').split(',');
-const jwks = jose.createRemoteJWKSet(new URL(`${issuer}/oauth2/jwks`));
+// Generous: the test machines are shared and busy.
+const jwks = jose.createRemoteJWKSet(new URL(`${issuer}/oauth2/jwks`), { timeoutDuration: 30000 });
 const EVENT = 'http://schemas.openid.net/event/backchannel-logout';
 
 const server = http.createServer((req, res) => {

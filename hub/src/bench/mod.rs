@@ -20,6 +20,8 @@ use crate::config::Config;
 use crate::state::AppState;
 use crate::storage::{self, Store};
 
+mod token;
+
 #[derive(Debug, Args)]
 pub struct BenchArgs {
     /// Where to write the Markdown report.
@@ -37,15 +39,21 @@ pub struct BenchArgs {
     /// Concurrent clients for the throughput measurements.
     #[arg(long, default_value_t = 8)]
     pub concurrency: usize,
+    /// Code-for-token exchanges per target (half sequential, half concurrent).
+    #[arg(long, default_value_t = 2000)]
+    pub exchanges: usize,
+    /// Skip the npm oidc-provider comparison.
+    #[arg(long)]
+    pub no_peer: bool,
 }
 
 /// Latency distribution of one measurement.
 #[derive(Debug, Clone, Copy, Default)]
-struct Stats {
-    count: usize,
-    per_sec: f64,
-    p50_us: f64,
-    p99_us: f64,
+pub(crate) struct Stats {
+    pub count: usize,
+    pub per_sec: f64,
+    pub p50_us: f64,
+    pub p99_us: f64,
 }
 
 impl Stats {
@@ -72,6 +80,7 @@ struct BackendResult {
     audit_seq: Stats,
     audit_conc: Stats,
     raw_insert: Stats,
+    token: token::TokenResult,
 }
 
 pub async fn run(base: &Config, args: BenchArgs) -> Result<()> {
@@ -90,7 +99,17 @@ pub async fn run(base: &Config, args: BenchArgs) -> Result<()> {
             .await?;
         results.push(outcome?);
     }
-    let report = render(&results, &args);
+    let peer = match (args.no_peer, token::peers_dir()) {
+        (true, _) => Err("skipped (--no-peer)".to_string()),
+        (false, None) => Err("not run: tests/peers/node_modules missing (scripts/install-peers.sh)".to_string()),
+        (false, Some(dir)) => {
+            eprintln!("== npm oidc-provider (token exchanges)");
+            let half = (args.exchanges / 2).max(2);
+            token::oidc_provider(&dir, half, half, args.concurrency).await.map_err(|e| format!("failed: {e:#}"))
+        }
+    };
+    let raw_sign = token::raw_es256_per_sec()?;
+    let report = render(&results, &peer, raw_sign, &args);
     if let Some(parent) = args.out.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent)?;
     }
@@ -187,7 +206,7 @@ async fn bench_backend(
     let api_conc = {
         let client = client.clone();
         let (url, key) = (Arc::new(read_url.clone()), Arc::new(key.clone()));
-        timed_conc(args.requests, args.concurrency, move || {
+        timed_conc(args.requests, args.concurrency, move |_| {
             let (client, url, key) = (client.clone(), url.clone(), key.clone());
             async move {
                 client
@@ -222,7 +241,7 @@ async fn bench_backend(
     eprintln!("   audit appends, {} concurrent", args.concurrency);
     let audit_conc = {
         let state = state.clone();
-        timed_conc(args.appends, args.concurrency, move || {
+        timed_conc(args.appends, args.concurrency, move |_| {
             let state = state.clone();
             async move { append_one(&state, org).await }
         })
@@ -246,6 +265,10 @@ async fn bench_backend(
     })
     .await?;
 
+    eprintln!("   token exchanges");
+    let half = (args.exchanges / 2).max(2);
+    let token = token::hub(&state, &base_url, &key, half, half, args.concurrency).await?;
+
     let _ = stop_tx.send(());
     let _ = server.await;
     let verify = crate::audit::verify_chain(&state.store, Some(&state.secrets)).await?;
@@ -263,6 +286,7 @@ async fn bench_backend(
         audit_seq,
         audit_conc,
         raw_insert,
+        token,
     })
 }
 
@@ -281,7 +305,7 @@ async fn append_one(state: &AppState, org: crate::ids::OrgId) -> Result<()> {
     Ok(())
 }
 
-async fn timed_seq<F, Fut>(n: usize, mut op: F) -> Result<Stats>
+pub(crate) async fn timed_seq<F, Fut>(n: usize, mut op: F) -> Result<Stats>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<()>>,
@@ -296,22 +320,27 @@ where
     Ok(Stats::from(samples, start.elapsed()))
 }
 
-async fn timed_conc<F, Fut>(n: usize, workers: usize, op: F) -> Result<Stats>
+/// Runs `op(i)` for i in 0..n from `workers` concurrent tasks.
+pub(crate) async fn timed_conc<F, Fut>(n: usize, workers: usize, op: F) -> Result<Stats>
 where
-    F: Fn() -> Fut + Send + Sync + 'static,
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = Result<()>> + Send,
 {
     let op = Arc::new(op);
-    let per_worker = n.div_ceil(workers.max(1));
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let start = Instant::now();
     let mut handles = Vec::new();
     for _ in 0..workers.max(1) {
-        let op = op.clone();
+        let (op, next) = (op.clone(), next.clone());
         handles.push(tokio::spawn(async move {
-            let mut samples = Vec::with_capacity(per_worker);
-            for _ in 0..per_worker {
+            let mut samples = Vec::new();
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if i >= n {
+                    break;
+                }
                 let t = Instant::now();
-                op().await?;
+                op(i).await?;
                 samples.push(t.elapsed());
             }
             Ok::<_, anyhow::Error>(samples)
@@ -329,7 +358,7 @@ fn base64_key() -> Result<String> {
     Ok(base64::engine::general_purpose::STANDARD.encode(crate::secrets::random_bytes::<32>()?))
 }
 
-fn render(results: &[BackendResult], args: &BenchArgs) -> String {
+fn render(results: &[BackendResult], peer: &Result<token::TokenResult, String>, raw_sign: f64, args: &BenchArgs) -> String {
     let mut s = String::new();
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     let _ = writeln!(s, "# Benchmark results (`hub bench`)\n");
@@ -399,6 +428,36 @@ fn render(results: &[BackendResult], args: &BenchArgs) -> String {
             r.audit_conc.p99_us
         );
     }
+    let cores = cores.max(1) as f64;
+    let _ = writeln!(s, "\n## Token endpoint: authorization code exchanges\n");
+    let _ = writeln!(s, "Each exchange: client_secret_basic, code + PKCE S256, one ES256 ID token and one JWT access token (two signatures), a refresh token for the hub. The same Rust client exchanges codes minted beforehand on each target, {} sequentially and {} with {} concurrent clients. npm `oidc-provider` (one Node.js process, in-memory adapter) is the peer. Anchor: Keycloak's sizing guide, about 120 token grants/s per vCPU.\n", (args.exchanges / 2).max(2) - 1, (args.exchanges / 2).max(2), args.concurrency);
+    let _ = writeln!(s, "| target | sequential p50 / p99 (µs) | concurrent exchanges/s | concurrent p99 (µs) | per core | × Keycloak anchor | share of raw ES256 signing |");
+    let _ = writeln!(s, "|---|---|---|---|---|---|---|");
+    let row = |s: &mut String, name: &str, t: &token::TokenResult| {
+        let per_core = t.conc.per_sec / cores;
+        let _ = writeln!(
+            s,
+            "| {name} | {:.0} / {:.0} | {:.0} | {:.0} | {:.0} | {:.1}x | {:.1}% |",
+            t.seq.p50_us, t.seq.p99_us, t.conc.per_sec, t.conc.p99_us, per_core, per_core / 120.0,
+            100.0 * 2.0 * t.conc.per_sec / (raw_sign * cores)
+        );
+    };
+    for r in results {
+        row(&mut s, &format!("hub, {}", r.name), &r.token);
+    }
+    match peer {
+        Ok(p) => {
+            row(&mut s, "npm oidc-provider", p);
+            for r in results {
+                let _ = writeln!(s, "\nhub ({}) ÷ oidc-provider: {:.1}x the concurrent throughput, {:.2}x the sequential p50 latency.",
+                    r.name, r.token.conc.per_sec / p.conc.per_sec.max(1e-9), r.token.seq.p50_us / p.seq.p50_us.max(1e-9));
+            }
+        }
+        Err(why) => {
+            let _ = writeln!(s, "| npm oidc-provider | {why} | | | | | |");
+        }
+    }
+    let _ = writeln!(s, "\nRaw ES256 signing with ring on this machine: {raw_sign:.0} signatures/s on one core ({:.0} on {cores:.0} cores); an exchange needs two.", raw_sign * cores);
     let _ = writeln!(
         s,
         "\nEvery run ends with a full `verify_chain` of the log it wrote; the run fails if the chain does not verify."

@@ -16,7 +16,22 @@ const REDIRECT_URI = 'http://127.0.0.1:9/cb';
 const { privateKey } = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
 const jwk = { ...privateKey.export({ format: 'jwk' }), kid: 'bench-es256', use: 'sig', alg: 'ES256' };
 
+// The bundled in-memory adapter is an LRU of 1000 entries (about 250 sign-ins); the benchmark
+// keeps thousands of codes alive, so it stores models in plain Maps.
+const stores = new Map();
+class MapAdapter {
+  constructor(name) { this.name = name; if (!stores.has(name)) stores.set(name, new Map()); this.m = stores.get(name); }
+  async upsert(id, payload) { this.m.set(id, payload); if (payload.grantId) { const g = stores.get('grants') ?? new Map(); stores.set('grants', g); (g.get(payload.grantId) ?? g.set(payload.grantId, []).get(payload.grantId)).push([this.name, id]); } if (payload.uid) this.m.set(`uid:${payload.uid}`, id); }
+  async find(id) { return this.m.get(id); }
+  async findByUid(uid) { const id = this.m.get(`uid:${uid}`); return id ? this.m.get(id) : undefined; }
+  async findByUserCode() { return undefined; }
+  async consume(id) { const p = this.m.get(id); if (p) p.consumed = Math.floor(Date.now() / 1000); }
+  async destroy(id) { this.m.delete(id); }
+  async revokeByGrantId(grantId) { for (const [name, id] of stores.get('grants')?.get(grantId) ?? []) stores.get(name)?.delete(id); }
+}
+
 const provider = new Provider(ISSUER, {
+  adapter: MapAdapter,
   clients: [{
     client_id: 'bench', client_secret: 'bench-secret', redirect_uris: [REDIRECT_URI],
     grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'],

@@ -94,6 +94,16 @@ impl Store {
             DatabaseKind::Postgres => url.to_string(),
         };
         let mut options = ConnectOptions::new(url.clone());
+        if kind == DatabaseKind::Sqlite {
+            // WAL with synchronous=NORMAL: a commit survives a crash of the process (the
+            // embedded hub's failure mode), and writes do not wait for an fsync each.
+            options.map_sqlx_sqlite_opts(|o| {
+                o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                    .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
+                    .busy_timeout(Duration::from_secs(10))
+                    .foreign_keys(true)
+            });
+        }
         options
             .max_connections(config.max_connections)
             .connect_timeout(Duration::from_secs(config.connect_timeout_secs))
@@ -105,11 +115,6 @@ impl Store {
                 url: redact_url(&url),
                 source,
             })?;
-        if kind == DatabaseKind::Sqlite {
-            // WAL persists in the file; the others are per connection but harmless to repeat.
-            db.execute_unprepared("PRAGMA journal_mode=WAL").await?;
-            db.execute_unprepared("PRAGMA foreign_keys=ON").await?;
-        }
         Ok(Self {
             db,
             kind,

@@ -101,11 +101,15 @@ pub async fn run(base: &Config, args: BenchArgs) -> Result<()> {
     }
     let peer = match (args.no_peer, token::peers_dir()) {
         (true, _) => Err("skipped (--no-peer)".to_string()),
-        (false, None) => Err("not run: tests/peers/node_modules missing (scripts/install-peers.sh)".to_string()),
+        (false, None) => {
+            Err("not run: tests/peers/node_modules missing (scripts/install-peers.sh)".to_string())
+        }
         (false, Some(dir)) => {
             eprintln!("== npm oidc-provider (token exchanges)");
             let half = (args.exchanges / 2).max(2);
-            token::oidc_provider(&dir, half, half, args.concurrency).await.map_err(|e| format!("failed: {e:#}"))
+            token::oidc_provider(&dir, half, half, args.concurrency)
+                .await
+                .map_err(|e| format!("failed: {e:#}"))
         }
     };
     let raw_sign = token::raw_es256_per_sec()?;
@@ -358,7 +362,12 @@ fn base64_key() -> Result<String> {
     Ok(base64::engine::general_purpose::STANDARD.encode(crate::secrets::random_bytes::<32>()?))
 }
 
-fn render(results: &[BackendResult], peer: &Result<token::TokenResult, String>, raw_sign: f64, args: &BenchArgs) -> String {
+fn render(
+    results: &[BackendResult],
+    peer: &Result<token::TokenResult, String>,
+    raw_sign: f64,
+    args: &BenchArgs,
+) -> String {
     let mut s = String::new();
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     let _ = writeln!(s, "# Benchmark results (`hub bench`)\n");
@@ -430,15 +439,29 @@ fn render(results: &[BackendResult], peer: &Result<token::TokenResult, String>, 
     }
     let cores = cores.max(1) as f64;
     let _ = writeln!(s, "\n## Token endpoint: authorization code exchanges\n");
-    let _ = writeln!(s, "Each exchange: client_secret_basic, code + PKCE S256, one ES256 ID token and one JWT access token (two signatures), a refresh token for the hub. The same Rust client exchanges codes minted beforehand on each target, {} sequentially and {} with {} concurrent clients. npm `oidc-provider` (one Node.js process, in-memory adapter) is the peer. Anchor: Keycloak's sizing guide, about 120 token grants/s per vCPU.\n", (args.exchanges / 2).max(2) - 1, (args.exchanges / 2).max(2), args.concurrency);
-    let _ = writeln!(s, "| target | sequential p50 / p99 (µs) | concurrent exchanges/s | concurrent p99 (µs) | per core | × Keycloak anchor | share of raw ES256 signing |");
+    let _ = writeln!(
+        s,
+        "Each exchange: client_secret_basic, code + PKCE S256, one ES256 ID token and one JWT access token (two signatures), a refresh token for the hub. The same Rust client exchanges codes minted beforehand on each target, {} sequentially and {} with {} concurrent clients. npm `oidc-provider` (one Node.js process, in-memory adapter) is the peer. Anchor: Keycloak's sizing guide, about 120 token grants/s per vCPU.\n",
+        (args.exchanges / 2).max(2) - 1,
+        (args.exchanges / 2).max(2),
+        args.concurrency
+    );
+    let _ = writeln!(
+        s,
+        "| target | sequential p50 / p99 (µs) | concurrent exchanges/s | concurrent p99 (µs) | per core | × Keycloak anchor | share of raw ES256 signing |"
+    );
     let _ = writeln!(s, "|---|---|---|---|---|---|---|");
     let row = |s: &mut String, name: &str, t: &token::TokenResult| {
         let per_core = t.conc.per_sec / cores;
         let _ = writeln!(
             s,
             "| {name} | {:.0} / {:.0} | {:.0} | {:.0} | {:.0} | {:.1}x | {:.1}% |",
-            t.seq.p50_us, t.seq.p99_us, t.conc.per_sec, t.conc.p99_us, per_core, per_core / 120.0,
+            t.seq.p50_us,
+            t.seq.p99_us,
+            t.conc.per_sec,
+            t.conc.p99_us,
+            per_core,
+            per_core / 120.0,
             100.0 * 2.0 * t.conc.per_sec / (raw_sign * cores)
         );
     };
@@ -449,15 +472,24 @@ fn render(results: &[BackendResult], peer: &Result<token::TokenResult, String>, 
         Ok(p) => {
             row(&mut s, "npm oidc-provider", p);
             for r in results {
-                let _ = writeln!(s, "\nhub ({}) ÷ oidc-provider: {:.1}x the concurrent throughput, {:.2}x the sequential p50 latency.",
-                    r.name, r.token.conc.per_sec / p.conc.per_sec.max(1e-9), r.token.seq.p50_us / p.seq.p50_us.max(1e-9));
+                let _ = writeln!(
+                    s,
+                    "\nhub ({}) ÷ oidc-provider: {:.1}x the concurrent throughput, {:.2}x the sequential p50 latency.",
+                    r.name,
+                    r.token.conc.per_sec / p.conc.per_sec.max(1e-9),
+                    r.token.seq.p50_us / p.seq.p50_us.max(1e-9)
+                );
             }
         }
         Err(why) => {
             let _ = writeln!(s, "| npm oidc-provider | {why} | | | | | |");
         }
     }
-    let _ = writeln!(s, "\nRaw ES256 signing with ring on this machine: {raw_sign:.0} signatures/s on one core ({:.0} on {cores:.0} cores); an exchange needs two.", raw_sign * cores);
+    let _ = writeln!(
+        s,
+        "\nRaw ES256 signing with ring on this machine: {raw_sign:.0} signatures/s on one core ({:.0} on {cores:.0} cores); an exchange needs two.",
+        raw_sign * cores
+    );
     let _ = writeln!(
         s,
         "\nEvery run ends with a full `verify_chain` of the log it wrote; the run fails if the chain does not verify."

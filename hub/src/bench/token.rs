@@ -48,7 +48,11 @@ impl Target {
             .send()
             .await?;
         if !r.status().is_success() {
-            bail!("token endpoint answered {}: {}", r.status(), r.text().await.unwrap_or_default());
+            bail!(
+                "token endpoint answered {}: {}",
+                r.status(),
+                r.text().await.unwrap_or_default()
+            );
         }
         let body: Value = r.json().await?;
         if body["id_token"].as_str().is_none() || body["access_token"].as_str().is_none() {
@@ -57,7 +61,13 @@ impl Target {
         Ok(())
     }
 
-    async fn run(&self, client: &reqwest::Client, n_seq: usize, n_conc: usize, workers: usize) -> Result<TokenResult> {
+    async fn run(
+        &self,
+        client: &reqwest::Client,
+        n_seq: usize,
+        n_conc: usize,
+        workers: usize,
+    ) -> Result<TokenResult> {
         let seq = timed_seq(n_seq, {
             let mut i = 0;
             move || {
@@ -88,29 +98,59 @@ pub(crate) async fn hub(
     n_conc: usize,
     workers: usize,
 ) -> Result<TokenResult> {
-    let client = reqwest::Client::builder().pool_max_idle_per_host(64).build()?;
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(64)
+        .build()?;
     let post = |path: &str, body: Value| {
-        client.post(format!("{base_url}{path}")).bearer_auth(operator_key).json(&body).send()
+        client
+            .post(format!("{base_url}{path}"))
+            .bearer_auth(operator_key)
+            .json(&body)
+            .send()
     };
-    post("/api/v1/orgs/bench/domains", json!({"domain": "bench.test"})).await?.error_for_status()?;
-    post("/api/v1/orgs/bench/domains/bench.test/attest", json!({"reason": "benchmark"})).await?.error_for_status()?;
-    let user: Value = post("/api/v1/orgs/bench/users", json!({"email": "alice@bench.test", "name": "Alice"}))
-        .await?
-        .error_for_status()?
-        .json()
-        .await?;
+    post(
+        "/api/v1/orgs/bench/domains",
+        json!({"domain": "bench.test"}),
+    )
+    .await?
+    .error_for_status()?;
+    post(
+        "/api/v1/orgs/bench/domains/bench.test/attest",
+        json!({"reason": "benchmark"}),
+    )
+    .await?
+    .error_for_status()?;
+    let user: Value = post(
+        "/api/v1/orgs/bench/users",
+        json!({"email": "alice@bench.test", "name": "Alice"}),
+    )
+    .await?
+    .error_for_status()?
+    .json()
+    .await?;
     let redirect_uri = "https://app.bench.test/cb".to_string();
-    let app: Value = post("/api/v1/orgs/bench/applications", json!({
-        "name": "Token bench", "client_type": "confidential", "redirect_uris": [redirect_uri]}))
-        .await?
-        .error_for_status()?
-        .json()
-        .await?;
-    let client_id = app["application"]["client_id"].as_str().context("client id")?.to_string();
+    let app: Value = post(
+        "/api/v1/orgs/bench/applications",
+        json!({
+        "name": "Token bench", "client_type": "confidential", "redirect_uris": [redirect_uri]}),
+    )
+    .await?
+    .error_for_status()?
+    .json()
+    .await?;
+    let client_id = app["application"]["client_id"]
+        .as_str()
+        .context("client id")?
+        .to_string();
     let secret = app["client_secret"].as_str().context("secret")?.to_string();
-    let app_id = app["application"]["id"].as_str().context("app id")?.parse()?;
+    let app_id = app["application"]["id"]
+        .as_str()
+        .context("app id")?
+        .parse()?;
     let user_id: UserId = user["id"].as_str().context("user id")?.parse()?;
-    let org = storage::organizations::find_by_slug(state.store.conn(), "bench").await?.context("org")?;
+    let org = storage::organizations::find_by_slug(state.store.conn(), "bench")
+        .await?
+        .context("org")?;
 
     let now = state.clock.now_ms();
     let session = Session {
@@ -125,30 +165,35 @@ pub(crate) async fn hub(
     let verifier = random_token()?;
     let challenge = {
         use base64::Engine;
-        base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .encode(ring::digest::digest(&ring::digest::SHA256, verifier.as_bytes()))
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(ring::digest::digest(
+            &ring::digest::SHA256,
+            verifier.as_bytes(),
+        ))
     };
     let mut codes = Vec::with_capacity(n_seq + n_conc);
     let tx = state.store.begin().await?;
     storage::oidc::insert_session(tx.conn(), &session, &hash_token(&random_token()?)).await?;
     for _ in 0..n_seq + n_conc {
         let code = random_token()?;
-        storage::oidc::insert_code(tx.conn(), &Code {
-            code_hash: hash_token(&code),
-            org_id: org.id,
-            app_id,
-            grant_id: uuid::Uuid::now_v7().to_string(),
-            user_id,
-            session_id: session.id.clone(),
-            redirect_uri: redirect_uri.clone(),
-            scope: vec!["openid".into(), "email".into()],
-            nonce: Some("n".into()),
-            code_challenge: Some(challenge.clone()),
-            auth_time: now,
-            created_at: now,
-            expires_at: now + 3_600_000,
-            used_at: None,
-        })
+        storage::oidc::insert_code(
+            tx.conn(),
+            &Code {
+                code_hash: hash_token(&code),
+                org_id: org.id,
+                app_id,
+                grant_id: uuid::Uuid::now_v7().to_string(),
+                user_id,
+                session_id: session.id.clone(),
+                redirect_uri: redirect_uri.clone(),
+                scope: vec!["openid".into(), "email".into()],
+                nonce: Some("n".into()),
+                code_challenge: Some(challenge.clone()),
+                auth_time: now,
+                created_at: now,
+                expires_at: now + 3_600_000,
+                used_at: None,
+            },
+        )
         .await?;
         codes.push((code, verifier.clone()));
     }
@@ -164,7 +209,10 @@ pub(crate) async fn hub(
     };
     // Warm the connection pool and the signing key cache.
     target.exchange(&client, 0).await?;
-    let target = Target { codes: Arc::new(target.codes[1..].to_vec()), ..target };
+    let target = Target {
+        codes: Arc::new(target.codes[1..].to_vec()),
+        ..target
+    };
     target.run(&client, n_seq - 1, n_conc, workers).await
 }
 
@@ -192,8 +240,15 @@ impl Drop for Child {
 }
 
 /// Starts `oidc-provider` (op-bench.mjs), lets it mint codes, and exchanges them.
-pub(crate) async fn oidc_provider(dir: &Path, n_seq: usize, n_conc: usize, workers: usize) -> Result<TokenResult> {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+pub(crate) async fn oidc_provider(
+    dir: &Path,
+    n_seq: usize,
+    n_conc: usize,
+    workers: usize,
+) -> Result<TokenResult> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
     let mut child = Command::new("node")
         .arg("op-bench.mjs")
         .current_dir(dir)
@@ -207,26 +262,46 @@ pub(crate) async fn oidc_provider(dir: &Path, n_seq: usize, n_conc: usize, worke
     let child = Child(child);
     let line = tokio::task::spawn_blocking(move || {
         let mut line = String::new();
-        std::io::BufReader::new(stdout).read_line(&mut line).map(|_| line)
+        std::io::BufReader::new(stdout)
+            .read_line(&mut line)
+            .map(|_| line)
     });
-    let line = tokio::time::timeout(Duration::from_secs(600), line).await.context("oidc-provider minting codes")???;
+    let line = tokio::time::timeout(Duration::from_secs(600), line)
+        .await
+        .context("oidc-provider minting codes")???;
     let ready: Value = serde_json::from_str(&line).context("op-bench output")?;
     let codes = ready["codes"]
         .as_array()
         .context("codes")?
         .iter()
-        .filter_map(|c| Some((c["code"].as_str()?.to_string(), c["verifier"].as_str()?.to_string())))
+        .filter_map(|c| {
+            Some((
+                c["code"].as_str()?.to_string(),
+                c["verifier"].as_str()?.to_string(),
+            ))
+        })
         .collect::<Vec<_>>();
     let target = Target {
         token_url: format!("{}/token", ready["issuer"].as_str().context("issuer")?),
         client_id: ready["client_id"].as_str().context("client")?.to_string(),
-        secret: ready["client_secret"].as_str().context("secret")?.to_string(),
-        redirect_uri: ready["redirect_uri"].as_str().context("redirect")?.to_string(),
+        secret: ready["client_secret"]
+            .as_str()
+            .context("secret")?
+            .to_string(),
+        redirect_uri: ready["redirect_uri"]
+            .as_str()
+            .context("redirect")?
+            .to_string(),
         codes: Arc::new(codes),
     };
-    let client = reqwest::Client::builder().pool_max_idle_per_host(64).build()?;
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(64)
+        .build()?;
     target.exchange(&client, 0).await?;
-    let target = Target { codes: Arc::new(target.codes[1..].to_vec()), ..target };
+    let target = Target {
+        codes: Arc::new(target.codes[1..].to_vec()),
+        ..target
+    };
     let result = target.run(&client, n_seq - 1, n_conc, workers).await;
     drop(child);
     result
@@ -237,8 +312,10 @@ pub(crate) async fn oidc_provider(dir: &Path, n_seq: usize, n_conc: usize, worke
 pub(crate) fn raw_es256_per_sec() -> Result<f64> {
     use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
     let rng = ring::rand::SystemRandom::new();
-    let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).map_err(|_| anyhow::anyhow!("keygen"))?;
-    let key = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng).map_err(|_| anyhow::anyhow!("key"))?;
+    let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
+        .map_err(|_| anyhow::anyhow!("keygen"))?;
+    let key = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng)
+        .map_err(|_| anyhow::anyhow!("key"))?;
     let msg = [7u8; 300];
     let start = Instant::now();
     let mut n = 0u64;

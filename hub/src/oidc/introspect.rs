@@ -12,35 +12,40 @@ use std::collections::HashMap;
 
 use super::client_auth;
 use super::error::OAuthError;
-use super::model::{AccessToken, join_scope};
+use super::model::{RevocationKind, join_scope, split_scope};
 use super::tokens::user_claims;
 use crate::audit::{Actor, AuditAction, AuditEvent};
+use crate::ids::{OrgId, UserId};
 use crate::jose;
 use crate::secrets::hash_token;
 use crate::state::AppState;
-use crate::storage::{self, StoreError};
+use crate::storage;
 use crate::users::UserStatus;
 
 /// An access token that verified and is still active.
 pub struct ActiveToken {
-    pub record: AccessToken,
     pub claims: Value,
+    pub jti: String,
+    pub org_id: OrgId,
+    pub client_id: String,
+    pub user_id: Option<UserId>,
+    pub scope: Vec<String>,
+    pub exp: i64,
 }
 
-/// Verifies an access token: our key and algorithm, our issuer, unexpired, and still active.
+/// Verifies an access token: our key and algorithm, our issuer, unexpired; then that it is
+/// still active: not on the revocation list (by token, grant or user), its session not ended,
+/// its person and organization still active.
 pub async fn active_access_token(
     state: &AppState,
     token: &str,
 ) -> Result<Option<ActiveToken>, OAuthError> {
-    if jose::peek_header(token)
-        .ok()
-        .and_then(|h| h.get("typ").and_then(Value::as_str).map(str::to_string))
-        .as_deref()
-        != Some("at+jwt")
-    {
+    let Ok(header) = jose::peek_header(token) else {
+        return Ok(None);
+    };
+    if header.get("typ").and_then(Value::as_str) != Some("at+jwt") {
         return Ok(None);
     }
-    let header = jose::peek_header(token).unwrap_or_default();
     let kid = header
         .get("kid")
         .and_then(Value::as_str)
@@ -54,50 +59,72 @@ pub async fn active_access_token(
     let Ok(v) = jose::verify(token, |k| (k == key.kid).then(|| key.clone())) else {
         return Ok(None);
     };
+    let c = &v.claims;
     let now = state.clock.now_ms();
-    if v.claims["iss"].as_str() != Some(&state.config.server.public_url)
-        || v.claims["exp"].as_i64().is_none_or(|e| e * 1000 <= now)
+    let (Some(jti), Some(client_id), Some(exp), Some(iat), Some(org)) = (
+        c["jti"].as_str(),
+        c["client_id"].as_str(),
+        c["exp"].as_i64(),
+        c["iat"].as_i64(),
+        c["org"]["id"]
+            .as_str()
+            .and_then(|o| o.parse::<OrgId>().ok()),
+    ) else {
+        return Ok(None);
+    };
+    if c["iss"].as_str() != Some(&state.config.server.public_url) || exp * 1000 <= now {
+        return Ok(None);
+    }
+    let user_id = if c["sub"].as_str() == Some(client_id) {
+        None
+    } else {
+        match c["sub"].as_str().map(str::parse::<UserId>) {
+            Some(Ok(u)) => Some(u),
+            _ => return Ok(None),
+        }
+    };
+    let grant = c["gid"].as_str();
+    let user_key = user_id.map(|u| u.to_string());
+    let ids: Vec<&str> = [Some(jti), grant, user_key.as_deref()]
+        .into_iter()
+        .flatten()
+        .collect();
+    let store = state.store.conn();
+    for (id, revoked_at) in storage::oidc::revocations(store, org, &ids).await? {
+        // A user revocation covers the tokens issued up to it; the others cover all.
+        if user_key.as_deref() != Some(id.as_str()) || iat * 1000 <= revoked_at {
+            return Ok(None);
+        }
+    }
+    if let Some(sid) = c["sid"].as_str()
+        && !storage::oidc::get_session(store, org, sid)
+            .await?
+            .is_some_and(|s| s.is_live(now))
     {
         return Ok(None);
     }
-    let Some(jti) = v.claims["jti"].as_str() else {
+    if let Some(user) = user_id
+        && !storage::users::get(store, org, user)
+            .await?
+            .is_some_and(|u| u.status == UserStatus::Active)
+    {
         return Ok(None);
-    };
-    let Some(record) = storage::oidc::get_access(state.store.conn(), jti).await? else {
-        return Ok(None);
-    };
-    if record.revoked_at.is_some()
-        || record.expires_at <= now
-        || !still_entitled(state, &record, now).await?
+    }
+    if !storage::organizations::get(store, org)
+        .await?
+        .is_some_and(|o| o.status == crate::orgs::model::OrgStatus::Active)
     {
         return Ok(None);
     }
     Ok(Some(ActiveToken {
-        record,
+        jti: jti.to_string(),
+        org_id: org,
+        client_id: client_id.to_string(),
+        user_id,
+        scope: split_scope(c["scope"].as_str().unwrap_or_default()),
+        exp,
         claims: v.claims,
     }))
-}
-
-/// The session (if any) is live and the person (if any) and organization are active.
-async fn still_entitled(state: &AppState, t: &AccessToken, now: i64) -> Result<bool, StoreError> {
-    let c = state.store.conn();
-    if let Some(sid) = &t.session_id
-        && !storage::oidc::get_session(c, t.org_id, sid)
-            .await?
-            .is_some_and(|s| s.is_live(now))
-    {
-        return Ok(false);
-    }
-    if let Some(user) = t.user_id
-        && !storage::users::get(c, t.org_id, user)
-            .await?
-            .is_some_and(|u| u.status == UserStatus::Active)
-    {
-        return Ok(false);
-    }
-    Ok(storage::organizations::get(c, t.org_id)
-        .await?
-        .is_some_and(|o| o.status == crate::orgs::model::OrgStatus::Active))
 }
 
 fn inactive() -> Response {
@@ -118,7 +145,7 @@ pub async fn post_introspect(
     };
     // Tenant isolation: a client learns only about tokens of its own organization.
     if let Some(t) = active_access_token(&state, token).await? {
-        if t.record.org_id != caller.org_id {
+        if t.org_id != caller.org_id {
             return Ok(inactive());
         }
         let mut body = t.claims;
@@ -175,15 +202,23 @@ pub async fn post_revoke(
         && r.app_id == caller.id
     {
         // Revoking a refresh token revokes its grant: the access tokens too (RFC 7009 §2.1).
-        revoked = storage::oidc::revoke_grant(tx.conn(), r.org_id, &r.grant_id, now).await?;
-        grant = Some(r.grant_id);
+        let until = now + (state.config.oidc.access_token_ttl_secs as i64) * 1000;
+        revoked = storage::oidc::revoke_grant(tx.conn(), r.org_id, &r.grant_id, now, until).await?;
+        grant = Some(format!("grant:{}", r.grant_id));
     } else if let Some(t) = active_access_token(&state, token).await?
-        && t.record.app_id == caller.id
+        && t.client_id == caller.client_id
     {
-        revoked = u64::from(
-            storage::oidc::revoke_access(tx.conn(), t.record.org_id, &t.record.jti, now).await?,
-        );
-        grant = t.record.grant_id.or(Some(t.record.jti));
+        storage::oidc::add_revocation(
+            tx.conn(),
+            t.org_id,
+            RevocationKind::Token,
+            &t.jti,
+            now,
+            t.exp * 1000,
+        )
+        .await?;
+        revoked = 1;
+        grant = Some(format!("access_token:{}", t.jti));
     }
     if revoked > 0 {
         let event = AuditEvent::new(
@@ -191,10 +226,10 @@ pub async fn post_revoke(
                 component: "oidc".into(),
             },
             AuditAction::TokensRevoked,
-            format!("grant:{}", grant.unwrap_or_default()),
+            grant.unwrap_or_default(),
         )
         .org(caller.org_id)
-        .details(json!({"client_id": caller.client_id, "by": "client", "tokens_revoked": revoked}));
+        .details(json!({"client_id": caller.client_id, "by": "client", "refresh_tokens_revoked": revoked}));
         state.commit_audited(tx, event).await?;
     }
     Ok((StatusCode::OK, [(header::CACHE_CONTROL, "no-store")]).into_response())
@@ -218,10 +253,10 @@ async fn userinfo(state: &AppState, token: Option<String>) -> Result<Response, O
     let t = active_access_token(state, &token).await?.ok_or_else(|| {
         OAuthError::invalid_token("the access token is invalid, expired or revoked")
     })?;
-    let Some(user_id) = t.record.user_id else {
+    let Some(user_id) = t.user_id else {
         return Err(OAuthError::invalid_token("the token is not about a person"));
     };
-    if !t.record.scope.iter().any(|s| s == "openid") {
+    if !t.scope.iter().any(|s| s == "openid") {
         return Err(OAuthError {
             status: StatusCode::FORBIDDEN,
             error: "insufficient_scope",
@@ -231,12 +266,12 @@ async fn userinfo(state: &AppState, token: Option<String>) -> Result<Response, O
     }
     let c = state.store.conn();
     let (Some(user), Some(org)) = (
-        storage::users::get(c, t.record.org_id, user_id).await?,
-        storage::organizations::get(c, t.record.org_id).await?,
+        storage::users::get(c, t.org_id, user_id).await?,
+        storage::organizations::get(c, t.org_id).await?,
     ) else {
         return Err(OAuthError::invalid_token("the person no longer exists"));
     };
-    Ok(axum::Json(Value::Object(user_claims(&user, &org, &t.record.scope))).into_response())
+    Ok(axum::Json(Value::Object(user_claims(&user, &org, &t.scope))).into_response())
 }
 
 pub async fn get_userinfo(

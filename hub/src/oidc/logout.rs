@@ -71,7 +71,8 @@ pub async fn end_user_access(
             notices.push(n);
         }
     }
-    storage::oidc::revoke_user_tokens(tx.conn(), org, user, now).await?;
+    let until = now + (state.config.oidc.access_token_ttl_secs as i64) * 1000;
+    storage::oidc::revoke_user_tokens(tx.conn(), org, user, now, until).await?;
     Ok(notices)
 }
 

@@ -85,21 +85,25 @@ pub struct RefreshToken {
     pub revoked_at: Option<i64>,
 }
 
-/// The server-side record of an access token (a JWT), so that it can be revoked before it
-/// expires: introspection and userinfo consult it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AccessToken {
-    pub jti: String,
-    pub org_id: OrgId,
-    pub app_id: AppId,
-    pub grant_id: Option<String>,
-    /// `None` for the client credentials grant.
-    pub user_id: Option<UserId>,
-    pub session_id: Option<String>,
-    pub scope: Vec<String>,
-    pub created_at: i64,
-    pub expires_at: i64,
-    pub revoked_at: Option<i64>,
+/// What can be revoked before it expires, in the revocation list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RevocationKind {
+    /// One access token, by `jti`.
+    Token,
+    /// Every token of an authorization grant (a code and what it led to).
+    Grant,
+    /// Every token of a user issued before the revocation.
+    User,
+}
+
+impl RevocationKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Token => "token",
+            Self::Grant => "grant",
+            Self::User => "user",
+        }
+    }
 }
 
 pub fn join_scope(scope: &[String]) -> String {

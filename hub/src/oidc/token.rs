@@ -86,11 +86,17 @@ async fn code_grant(
     }
     if stored.used_at.is_some() {
         // RFC 6749 §4.1.2: a replayed code revokes the tokens it issued.
-        let revoked =
-            storage::oidc::revoke_grant(tx.conn(), stored.org_id, &stored.grant_id, now).await?;
+        let revoked = storage::oidc::revoke_grant(
+            tx.conn(),
+            stored.org_id,
+            &stored.grant_id,
+            now,
+            now + (state.config.oidc.access_token_ttl_secs as i64) * 1000,
+        )
+        .await?;
         let event = AuditEvent::new(&Actor::System { component: "oidc".into() }, AuditAction::CodeReplayed, format!("grant:{}", stored.grant_id))
             .org(stored.org_id)
-            .details(json!({"client_id": app.client_id, "user_id": stored.user_id, "tokens_revoked": revoked}));
+            .details(json!({"client_id": app.client_id, "user_id": stored.user_id, "refresh_tokens_revoked": revoked}));
         state.commit_audited(tx, event).await?;
         return Err(OAuthError::invalid_grant(
             "the code was already used; its tokens are revoked",
@@ -176,11 +182,17 @@ async fn refresh_grant(
     }
     if stored.used_at.is_some() {
         // RFC 9700 §4.14.2: a rotated-out token came back: assume theft, revoke the family.
-        let revoked =
-            storage::oidc::revoke_grant(tx.conn(), stored.org_id, &stored.grant_id, now).await?;
+        let revoked = storage::oidc::revoke_grant(
+            tx.conn(),
+            stored.org_id,
+            &stored.grant_id,
+            now,
+            now + (state.config.oidc.access_token_ttl_secs as i64) * 1000,
+        )
+        .await?;
         let event = AuditEvent::new(&Actor::System { component: "oidc".into() }, AuditAction::RefreshTokenReused, format!("grant:{}", stored.grant_id))
             .org(stored.org_id)
-            .details(json!({"client_id": app.client_id, "user_id": stored.user_id, "tokens_revoked": revoked}));
+            .details(json!({"client_id": app.client_id, "user_id": stored.user_id, "refresh_tokens_revoked": revoked}));
         state.commit_audited(tx, event).await?;
         return Err(OAuthError::invalid_grant(
             "the refresh token was already used; its family is revoked",

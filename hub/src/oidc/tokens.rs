@@ -6,7 +6,7 @@ use serde_json::{Map, Value, json};
 
 use crate::ids::UserId;
 use crate::jose::Alg;
-use crate::oidc::model::{AccessToken, RefreshToken, join_scope};
+use crate::oidc::model::{RefreshToken, join_scope};
 use crate::orgs::model::{Application, Organization};
 use crate::secrets::{hash_token, random_token};
 use crate::state::AppState;
@@ -103,6 +103,7 @@ pub async fn issue(
     let now_s = now / 1000;
     let cfg = &state.config.oidc;
     let signer = state.keys.signer(Alg::ES256).await?;
+    // Access tokens are not stored: they are checked against the revocation list.
     let jti = uuid::Uuid::now_v7().to_string();
     let access_exp = now + (cfg.access_token_ttl_secs as i64) * 1000;
     let mut claims = json!({
@@ -114,6 +115,12 @@ pub async fn issue(
         "jti": jti,
         "scope": join_scope(scope),
     });
+    if let Some(g) = grant_id {
+        // The grant, so that revoking it (a replayed code, a revoked refresh token) reaches
+        // this token through the revocation list.
+        claims["gid"] = json!(g);
+    }
+    claims["org"] = json!({"id": app.org_id.to_string()});
     let sub = match subject {
         Some(s) => {
             claims["org"] = json!({"id": s.org.id.to_string(), "slug": s.org.slug});
@@ -127,23 +134,6 @@ pub async fn issue(
     };
     claims["sub"] = json!(sub);
     let access_token = signer.sign_jwt("at+jwt", &claims)?;
-    storage::oidc::insert_access(
-        tx.conn(),
-        &AccessToken {
-            jti,
-            org_id: app.org_id,
-            app_id: app.id,
-            grant_id: grant_id.map(str::to_string),
-            user_id: subject.map(|s| s.user.id),
-            session_id: subject.and_then(|s| s.session_id).map(str::to_string),
-            scope: scope.to_vec(),
-            created_at: now,
-            expires_at: access_exp,
-            revoked_at: None,
-        },
-    )
-    .await?;
-
     let mut id_token = None;
     let mut refresh_token = None;
     if let Some(s) = subject {

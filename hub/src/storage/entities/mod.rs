@@ -288,22 +288,17 @@ pub mod oidc_refresh_token {
     no_relations!();
 }
 
-pub mod oidc_access_token {
+pub mod oidc_revocation {
     use sea_orm::entity::prelude::*;
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
-    #[sea_orm(table_name = "oidc_access_tokens")]
+    #[sea_orm(table_name = "oidc_revocations")]
     pub struct Model {
         #[sea_orm(primary_key, auto_increment = false)]
-        pub jti: String,
+        pub id: String,
         pub org_id: String,
-        pub app_id: String,
-        pub grant_id: Option<String>,
-        pub user_id: Option<String>,
-        pub session_id: Option<String>,
-        pub scope: String,
-        pub created_at: i64,
+        pub kind: String,
+        pub revoked_at: i64,
         pub expires_at: i64,
-        pub revoked_at: Option<i64>,
     }
     no_relations!();
 }

@@ -1,5 +1,6 @@
 //! Users, and the OIDC provider's state: browser sessions, pending authorization requests,
-//! codes, refresh and access tokens, which applications a session reached, client assertion ids.
+//! codes, refresh tokens, revocations, which applications a session reached, client assertion
+//! ids.
 //! Every row that belongs to an organization carries `org_id`.
 
 use sea_orm_migration::prelude::*;
@@ -85,19 +86,14 @@ const UP: &[&str] = &[
         used_at BIGINT,
         revoked_at BIGINT)",
     "CREATE INDEX ix_oidc_refresh_grant ON oidc_refresh_tokens (grant_id)",
-    "CREATE TABLE oidc_access_tokens (
-        jti TEXT PRIMARY KEY,
+    // Access tokens are JWTs and are not stored: what is revoked before it expires is listed
+    // here, by token id (`jti`), by grant, or by user (every token issued before `revoked_at`).
+    "CREATE TABLE oidc_revocations (
+        id TEXT PRIMARY KEY,
         org_id TEXT NOT NULL,
-        app_id TEXT NOT NULL,
-        grant_id TEXT,
-        user_id TEXT,
-        session_id TEXT,
-        scope TEXT NOT NULL,
-        created_at BIGINT NOT NULL,
-        expires_at BIGINT NOT NULL,
-        revoked_at BIGINT)",
-    "CREATE INDEX ix_oidc_access_grant ON oidc_access_tokens (grant_id)",
-    "CREATE INDEX ix_oidc_access_expiry ON oidc_access_tokens (expires_at)",
+        kind TEXT NOT NULL,
+        revoked_at BIGINT NOT NULL,
+        expires_at BIGINT NOT NULL)",
     "CREATE TABLE oidc_client_assertions (
         jti TEXT PRIMARY KEY,
         client_id TEXT NOT NULL,
@@ -106,7 +102,7 @@ const UP: &[&str] = &[
 
 const DOWN: &[&str] = &[
     "DROP TABLE oidc_client_assertions",
-    "DROP TABLE oidc_access_tokens",
+    "DROP TABLE oidc_revocations",
     "DROP TABLE oidc_refresh_tokens",
     "DROP TABLE oidc_codes",
     "DROP TABLE oidc_auth_requests",

@@ -8,11 +8,11 @@ use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QuerySele
 use super::parse;
 use crate::ids::{AppId, OrgId, UserId};
 use crate::oidc::model::{
-    AccessToken, AuthParams, AuthRequest, Code, RefreshToken, Session, join_scope, split_scope,
+    AuthParams, AuthRequest, Code, RefreshToken, RevocationKind, Session, join_scope, split_scope,
 };
 use crate::storage::entities::{
-    oidc_access_token as at, oidc_auth_request as ar, oidc_client_assertion as ca,
-    oidc_code as code, oidc_refresh_token as rt, oidc_session as sess, oidc_session_app as sa,
+    oidc_auth_request as ar, oidc_client_assertion as ca, oidc_code as code,
+    oidc_refresh_token as rt, oidc_revocation as rv, oidc_session as sess, oidc_session_app as sa,
 };
 use crate::storage::{Conn, StoreError, StoreResult};
 
@@ -314,11 +314,63 @@ pub async fn mark_refresh_used(c: &impl Conn, token_hash: &str, at: i64) -> Stor
     Ok(())
 }
 
-/// Revokes every refresh and access token of a grant; returns how many were live.
-pub async fn revoke_grant(c: &impl Conn, org: OrgId, grant: &str, at: i64) -> StoreResult<u64> {
+/// Lists `id` as revoked (a token, a grant, or a user's tokens issued up to `at`) until
+/// `expires_at`, when nothing it covers can still be valid. A later revocation of the same id
+/// moves `revoked_at` forward.
+pub async fn add_revocation(
+    c: &impl Conn,
+    org: OrgId,
+    kind: RevocationKind,
+    id: &str,
+    at_ms: i64,
+    expires_at: i64,
+) -> StoreResult<()> {
+    let row = rv::ActiveModel {
+        id: Set(id.to_string()),
+        org_id: Set(org.to_string()),
+        kind: Set(kind.as_str().to_string()),
+        revoked_at: Set(at_ms),
+        expires_at: Set(expires_at),
+    };
+    rv::Entity::insert(row)
+        .on_conflict(
+            OnConflict::column(rv::Column::Id)
+                .update_columns([rv::Column::RevokedAt, rv::Column::ExpiresAt])
+                .to_owned(),
+        )
+        .exec_without_returning(c)
+        .await?;
+    Ok(())
+}
+
+/// The revocations among `ids` (one query for an introspection): `(id, revoked_at)`.
+pub async fn revocations(
+    c: &impl Conn,
+    org: OrgId,
+    ids: &[&str],
+) -> StoreResult<Vec<(String, i64)>> {
+    Ok(rv::Entity::find()
+        .filter(rv::Column::OrgId.eq(org.to_string()))
+        .filter(rv::Column::Id.is_in(ids.iter().copied()))
+        .all(c)
+        .await?
+        .into_iter()
+        .map(|m| (m.id, m.revoked_at))
+        .collect())
+}
+
+/// Revokes a grant: its refresh tokens, and (through the list) its access tokens. Returns how
+/// many refresh tokens were live.
+pub async fn revoke_grant(
+    c: &impl Conn,
+    org: OrgId,
+    grant: &str,
+    at_ms: i64,
+    until: i64,
+) -> StoreResult<u64> {
     let r = rt::Entity::update_many()
         .set(rt::ActiveModel {
-            revoked_at: Set(Some(at)),
+            revoked_at: Set(Some(at_ms)),
             ..Default::default()
         })
         .filter(rt::Column::OrgId.eq(org.to_string()))
@@ -326,29 +378,22 @@ pub async fn revoke_grant(c: &impl Conn, org: OrgId, grant: &str, at: i64) -> St
         .filter(rt::Column::RevokedAt.is_null())
         .exec(c)
         .await?;
-    let a = at::Entity::update_many()
-        .set(at::ActiveModel {
-            revoked_at: Set(Some(at)),
-            ..Default::default()
-        })
-        .filter(at::Column::OrgId.eq(org.to_string()))
-        .filter(at::Column::GrantId.eq(grant))
-        .filter(at::Column::RevokedAt.is_null())
-        .exec(c)
-        .await?;
-    Ok(r.rows_affected + a.rows_affected)
+    add_revocation(c, org, RevocationKind::Grant, grant, at_ms, until).await?;
+    Ok(r.rows_affected)
 }
 
-/// Revokes every token of a user (suspension, deprovisioning); returns how many were live.
+/// Revokes every token of a user (suspension, deprovisioning): refresh tokens now, access
+/// tokens issued up to now through the list. Returns how many refresh tokens were live.
 pub async fn revoke_user_tokens(
     c: &impl Conn,
     org: OrgId,
     user: UserId,
-    at: i64,
+    at_ms: i64,
+    until: i64,
 ) -> StoreResult<u64> {
     let r = rt::Entity::update_many()
         .set(rt::ActiveModel {
-            revoked_at: Set(Some(at)),
+            revoked_at: Set(Some(at_ms)),
             ..Default::default()
         })
         .filter(rt::Column::OrgId.eq(org.to_string()))
@@ -356,29 +401,29 @@ pub async fn revoke_user_tokens(
         .filter(rt::Column::RevokedAt.is_null())
         .exec(c)
         .await?;
-    let a = at::Entity::update_many()
-        .set(at::ActiveModel {
-            revoked_at: Set(Some(at)),
-            ..Default::default()
-        })
-        .filter(at::Column::OrgId.eq(org.to_string()))
-        .filter(at::Column::UserId.eq(user.to_string()))
-        .filter(at::Column::RevokedAt.is_null())
-        .exec(c)
-        .await?;
-    Ok(r.rows_affected + a.rows_affected)
+    add_revocation(
+        c,
+        org,
+        RevocationKind::User,
+        &user.to_string(),
+        at_ms,
+        until,
+    )
+    .await?;
+    Ok(r.rows_affected)
 }
 
-/// Revokes the tokens bound to one session (logout); offline tokens survive.
+/// Revokes the refresh tokens bound to one session (logout; its access tokens die with the
+/// session). Offline tokens survive.
 pub async fn revoke_session_tokens(
     c: &impl Conn,
     org: OrgId,
     session: &str,
-    at: i64,
+    at_ms: i64,
 ) -> StoreResult<u64> {
     let r = rt::Entity::update_many()
         .set(rt::ActiveModel {
-            revoked_at: Set(Some(at)),
+            revoked_at: Set(Some(at_ms)),
             ..Default::default()
         })
         .filter(rt::Column::OrgId.eq(org.to_string()))
@@ -386,72 +431,7 @@ pub async fn revoke_session_tokens(
         .filter(rt::Column::RevokedAt.is_null())
         .exec(c)
         .await?;
-    let a = at::Entity::update_many()
-        .set(at::ActiveModel {
-            revoked_at: Set(Some(at)),
-            ..Default::default()
-        })
-        .filter(at::Column::OrgId.eq(org.to_string()))
-        .filter(at::Column::SessionId.eq(session))
-        .filter(at::Column::RevokedAt.is_null())
-        .exec(c)
-        .await?;
-    Ok(r.rows_affected + a.rows_affected)
-}
-
-// ---- access tokens
-
-pub async fn insert_access(c: &impl Conn, t: &AccessToken) -> StoreResult<()> {
-    let row = at::ActiveModel {
-        jti: Set(t.jti.clone()),
-        org_id: Set(t.org_id.to_string()),
-        app_id: Set(t.app_id.to_string()),
-        grant_id: Set(t.grant_id.clone()),
-        user_id: Set(t.user_id.map(|u| u.to_string())),
-        session_id: Set(t.session_id.clone()),
-        scope: Set(join_scope(&t.scope)),
-        created_at: Set(t.created_at),
-        expires_at: Set(t.expires_at),
-        revoked_at: Set(None),
-    };
-    at::Entity::insert(row).exec_without_returning(c).await?;
-    Ok(())
-}
-
-pub async fn get_access(c: &impl Conn, jti: &str) -> StoreResult<Option<AccessToken>> {
-    let Some(m) = at::Entity::find_by_id(jti.to_string()).one(c).await? else {
-        return Ok(None);
-    };
-    Ok(Some(AccessToken {
-        jti: m.jti,
-        org_id: parse(&m.org_id, "oidc_access_tokens")?,
-        app_id: parse(&m.app_id, "oidc_access_tokens")?,
-        grant_id: m.grant_id,
-        user_id: m
-            .user_id
-            .as_deref()
-            .map(|u| parse(u, "oidc_access_tokens"))
-            .transpose()?,
-        session_id: m.session_id,
-        scope: split_scope(&m.scope),
-        created_at: m.created_at,
-        expires_at: m.expires_at,
-        revoked_at: m.revoked_at,
-    }))
-}
-
-pub async fn revoke_access(c: &impl Conn, org: OrgId, jti: &str, at_ms: i64) -> StoreResult<bool> {
-    let res = at::Entity::update_many()
-        .set(at::ActiveModel {
-            revoked_at: Set(Some(at_ms)),
-            ..Default::default()
-        })
-        .filter(at::Column::OrgId.eq(org.to_string()))
-        .filter(at::Column::Jti.eq(jti))
-        .filter(at::Column::RevokedAt.is_null())
-        .exec(c)
-        .await?;
-    Ok(res.rows_affected > 0)
+    Ok(r.rows_affected)
 }
 
 // ---- client assertions (private_key_jwt replay protection)

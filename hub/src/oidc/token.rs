@@ -19,7 +19,7 @@ use crate::audit::{Actor, AuditAction, AuditEvent};
 use crate::orgs::model::Application;
 use crate::secrets::hash_token;
 use crate::state::AppState;
-use crate::storage;
+use crate::storage::{self, oidc::Redeemed, oidc::SubjectContext};
 
 pub async fn post_token(
     State(state): State<AppState>,
@@ -75,72 +75,85 @@ async fn code_grant(
         .ok_or_else(|| OAuthError::invalid_request("code is missing"))?;
     let now = state.clock.now_ms();
     let tx = state.store.begin().await?;
-    let Some(stored) = storage::oidc::lock_code(tx.conn(), &hash_token(code)).await? else {
-        return Err(OAuthError::invalid_grant("the code is unknown"));
-    };
-    if stored.app_id != app.id {
-        tracing::warn!(client_id = %app.client_id, "a code issued to another client was presented");
-        return Err(OAuthError::invalid_grant(
-            "the code was issued to another client",
-        ));
-    }
-    if stored.used_at.is_some() {
-        // RFC 6749 §4.1.2: a replayed code revokes the tokens it issued.
-        let revoked = storage::oidc::revoke_grant(
-            tx.conn(),
-            stored.org_id,
-            &stored.grant_id,
-            now,
-            now + (state.config.oidc.access_token_ttl_secs as i64) * 1000,
-        )
-        .await?;
-        let event = AuditEvent::new(&Actor::System { component: "oidc".into() }, AuditAction::CodeReplayed, format!("grant:{}", stored.grant_id))
+    let stored = match storage::oidc::redeem_code(tx.conn(), &hash_token(code), app.id, now).await?
+    {
+        Redeemed::Unknown => return Err(OAuthError::invalid_grant("the code is unknown")),
+        Redeemed::OtherClient => {
+            tracing::warn!(client_id = %app.client_id, "a code issued to another client was presented");
+            return Err(OAuthError::invalid_grant(
+                "the code was issued to another client",
+            ));
+        }
+        Redeemed::Before(stored) => {
+            // RFC 6749 §4.1.2: a replayed code revokes the tokens it issued.
+            let until = now + (state.config.oidc.access_token_ttl_secs as i64) * 1000;
+            let revoked =
+                storage::oidc::revoke_grant(tx.conn(), stored.org_id, &stored.grant_id, now, until)
+                    .await?;
+            let event = AuditEvent::new(
+                &Actor::System { component: "oidc".into() },
+                AuditAction::CodeReplayed,
+                format!("grant:{}", stored.grant_id),
+            )
             .org(stored.org_id)
             .details(json!({"client_id": app.client_id, "user_id": stored.user_id, "refresh_tokens_revoked": revoked}));
-        state.commit_audited(tx, event).await?;
-        return Err(OAuthError::invalid_grant(
-            "the code was already used; its tokens are revoked",
-        ));
-    }
+            state.commit_audited(tx, event).await?;
+            return Err(OAuthError::invalid_grant(
+                "the code was already used; its tokens are revoked",
+            ));
+        }
+        Redeemed::Now(stored) => stored,
+    };
+    // From here the code is consumed whatever happens: failures commit that too.
+    let refused = |tx: crate::storage::Tx, e: OAuthError| async move {
+        tx.commit().await?;
+        Err::<serde_json::Value, OAuthError>(e)
+    };
     if stored.expires_at <= now {
-        return Err(OAuthError::invalid_grant("the code has expired"));
+        return refused(tx, OAuthError::invalid_grant("the code has expired")).await;
     }
     if form.get("redirect_uri") != Some(&stored.redirect_uri) {
-        return Err(OAuthError::invalid_grant(
-            "redirect_uri does not match the authorization request",
-        ));
+        return refused(
+            tx,
+            OAuthError::invalid_grant("redirect_uri does not match the authorization request"),
+        )
+        .await;
     }
-    match (&stored.code_challenge, form.get("code_verifier")) {
-        (Some(challenge), Some(verifier)) if pkce_ok(verifier, challenge) => {}
-        (Some(_), Some(_)) => {
-            return Err(OAuthError::invalid_grant(
-                "code_verifier does not match the code_challenge",
-            ));
-        }
-        (Some(_), None) => return Err(OAuthError::invalid_grant("code_verifier is missing")),
-        (None, Some(_)) => {
-            return Err(OAuthError::invalid_grant(
-                "no code_challenge was sent with the authorization request",
-            ));
-        }
-        (None, None) => {}
-    }
-    storage::oidc::mark_code_used(tx.conn(), &stored.code_hash, now).await?;
-    let session = storage::oidc::get_session(tx.conn(), stored.org_id, &stored.session_id).await?;
-    let subject = tokens::active_subject(&tx, stored.org_id, stored.user_id).await?;
-    let (Some(session), Some((user, org))) = (session, subject) else {
-        return Err(OAuthError::invalid_grant(
-            "the person's account is no longer active",
-        ));
+    let pkce = match (&stored.code_challenge, form.get("code_verifier")) {
+        (Some(challenge), Some(verifier)) if pkce_ok(verifier, challenge) => Ok(()),
+        (Some(_), Some(_)) => Err("code_verifier does not match the code_challenge"),
+        (Some(_), None) => Err("code_verifier is missing"),
+        (None, Some(_)) => Err("no code_challenge was sent with the authorization request"),
+        (None, None) => Ok(()),
     };
-    if !session.is_live(now) {
-        return Err(OAuthError::invalid_grant("the session has ended"));
+    if let Err(why) = pkce {
+        return refused(tx, OAuthError::invalid_grant(why)).await;
+    }
+    let ctx = storage::oidc::subject_context(
+        tx.conn(),
+        stored.org_id,
+        stored.user_id,
+        Some(&stored.session_id),
+    )
+    .await?;
+    let Some(ctx) = ctx.filter(active) else {
+        return refused(
+            tx,
+            OAuthError::invalid_grant("the person's account is no longer active"),
+        )
+        .await;
+    };
+    if !ctx
+        .session
+        .is_some_and(|(ended, expires)| ended.is_none() && expires > now)
+    {
+        return refused(tx, OAuthError::invalid_grant("the session has ended")).await;
     }
     let offline = stored.scope.iter().any(|s| s == "offline_access");
     let subject = Subject {
-        user: &user,
-        org: &org,
-        session_id: Some(&session.id),
+        user: &ctx.user,
+        org: &ctx.org,
+        session_id: Some(&stored.session_id),
         auth_time: stored.auth_time,
         nonce: stored.nonce.as_deref(),
     };
@@ -156,6 +169,12 @@ async fn code_grant(
     .await?;
     tx.commit().await?;
     Ok(issued.to_json())
+}
+
+/// The person and their organization are both active.
+fn active(ctx: &SubjectContext) -> bool {
+    ctx.user.status == crate::users::UserStatus::Active
+        && ctx.org.status == crate::orgs::model::OrgStatus::Active
 }
 
 async fn refresh_grant(
@@ -214,24 +233,30 @@ async fn refresh_grant(
         }
         None => stored.scope.clone(),
     };
-    let Some((user, org)) = tokens::active_subject(&tx, stored.org_id, stored.user_id).await?
-    else {
+    let ctx = storage::oidc::subject_context(
+        tx.conn(),
+        stored.org_id,
+        stored.user_id,
+        stored.session_id.as_deref(),
+    )
+    .await?;
+    let Some(ctx) = ctx.filter(active) else {
         return Err(OAuthError::invalid_grant(
             "the person's account is no longer active",
         ));
     };
-    if let Some(sid) = &stored.session_id {
-        let live = storage::oidc::get_session(tx.conn(), stored.org_id, sid)
-            .await?
-            .is_some_and(|s| s.is_live(now));
-        if !live {
-            return Err(OAuthError::invalid_grant("the session has ended"));
-        }
+    if stored.session_id.is_some()
+        && !ctx
+            .session
+            .is_some_and(|(ended, expires)| ended.is_none() && expires > now)
+    {
+        return Err(OAuthError::invalid_grant("the session has ended"));
     }
+    let (user, org) = (&ctx.user, &ctx.org);
     storage::oidc::mark_refresh_used(tx.conn(), &stored.token_hash, now).await?;
     let subject = Subject {
-        user: &user,
-        org: &org,
+        user,
+        org,
         session_id: stored.session_id.as_deref(),
         auth_time: stored.auth_time,
         nonce: None,

@@ -4,13 +4,12 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::ids::UserId;
 use crate::jose::Alg;
 use crate::oidc::model::{RefreshToken, join_scope};
 use crate::orgs::model::{Application, Organization};
 use crate::secrets::{hash_token, random_token};
 use crate::state::AppState;
-use crate::storage::{self, StoreError, Tx};
+use crate::storage::{self, Tx};
 use crate::users::User;
 
 use super::error::OAuthError;
@@ -192,21 +191,4 @@ pub async fn issue(
         refresh_token,
         scope: join_scope(scope),
     })
-}
-
-/// Loads the user and organization behind a grant, if both are still active.
-pub async fn active_subject(
-    tx: &Tx,
-    org: crate::ids::OrgId,
-    user: UserId,
-) -> Result<Option<(User, Organization)>, StoreError> {
-    let Some(u) = storage::users::get(tx.conn(), org, user).await? else {
-        return Ok(None);
-    };
-    let Some(o) = storage::organizations::get(tx.conn(), org).await? else {
-        return Ok(None);
-    };
-    let active = u.status == crate::users::UserStatus::Active
-        && o.status == crate::orgs::model::OrgStatus::Active;
-    Ok(active.then_some((u, o)))
 }

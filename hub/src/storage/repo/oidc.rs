@@ -208,45 +208,6 @@ pub async fn insert_code(c: &impl Conn, k: &Code) -> StoreResult<()> {
     Ok(())
 }
 
-/// The code with this hash, locked for the transaction (so two redemptions serialize).
-pub async fn lock_code(c: &impl Conn, code_hash: &str) -> StoreResult<Option<Code>> {
-    let Some(m) = code::Entity::find_by_id(code_hash.to_string())
-        .lock_exclusive()
-        .one(c)
-        .await?
-    else {
-        return Ok(None);
-    };
-    Ok(Some(Code {
-        code_hash: m.code_hash,
-        org_id: parse(&m.org_id, "oidc_codes")?,
-        app_id: parse(&m.app_id, "oidc_codes")?,
-        grant_id: m.grant_id,
-        user_id: parse(&m.user_id, "oidc_codes")?,
-        session_id: m.session_id,
-        redirect_uri: m.redirect_uri,
-        scope: split_scope(&m.scope),
-        nonce: m.nonce,
-        code_challenge: m.code_challenge,
-        auth_time: m.auth_time,
-        created_at: m.created_at,
-        expires_at: m.expires_at,
-        used_at: m.used_at,
-    }))
-}
-
-pub async fn mark_code_used(c: &impl Conn, code_hash: &str, at: i64) -> StoreResult<()> {
-    code::Entity::update_many()
-        .set(code::ActiveModel {
-            used_at: Set(Some(at)),
-            ..Default::default()
-        })
-        .filter(code::Column::CodeHash.eq(code_hash))
-        .exec(c)
-        .await?;
-    Ok(())
-}
-
 // ---- refresh tokens
 
 pub async fn insert_refresh(c: &impl Conn, t: &RefreshToken) -> StoreResult<()> {
@@ -450,4 +411,131 @@ pub async fn record_assertion(
     };
     ca::Entity::insert(row).exec_without_returning(c).await?;
     Ok(())
+}
+
+// ---- the token endpoint's hot path: few round trips
+
+/// Whether a code was redeemed now, had been redeemed before, or never existed.
+pub enum Redeemed {
+    Now(Code),
+    Before(Code),
+    OtherClient,
+    Unknown,
+}
+
+fn code_from(m: code::Model) -> StoreResult<Code> {
+    Ok(Code {
+        code_hash: m.code_hash,
+        org_id: parse(&m.org_id, "oidc_codes")?,
+        app_id: parse(&m.app_id, "oidc_codes")?,
+        grant_id: m.grant_id,
+        user_id: parse(&m.user_id, "oidc_codes")?,
+        session_id: m.session_id,
+        redirect_uri: m.redirect_uri,
+        scope: split_scope(&m.scope),
+        nonce: m.nonce,
+        code_challenge: m.code_challenge,
+        auth_time: m.auth_time,
+        created_at: m.created_at,
+        expires_at: m.expires_at,
+        used_at: m.used_at,
+    })
+}
+
+/// Marks the code used in one statement (UPDATE ... RETURNING) if it was not and belongs to
+/// `app`: a code is consumed by its client's first presentation, whatever the outcome of the
+/// checks that follow. Another client's presentation leaves it untouched.
+pub async fn redeem_code(
+    c: &impl Conn,
+    code_hash: &str,
+    app: AppId,
+    at_ms: i64,
+) -> StoreResult<Redeemed> {
+    let fresh = code::Entity::update_many()
+        .set(code::ActiveModel {
+            used_at: Set(Some(at_ms)),
+            ..Default::default()
+        })
+        .filter(code::Column::CodeHash.eq(code_hash))
+        .filter(code::Column::AppId.eq(app.to_string()))
+        .filter(code::Column::UsedAt.is_null())
+        .exec_with_returning(c)
+        .await?;
+    if let Some(m) = fresh.into_iter().next() {
+        return Ok(Redeemed::Now(code_from(m)?));
+    }
+    Ok(
+        match code::Entity::find_by_id(code_hash.to_string())
+            .one(c)
+            .await?
+        {
+            Some(m) if m.app_id != app.to_string() => Redeemed::OtherClient,
+            Some(m) => Redeemed::Before(code_from(m)?),
+            None => Redeemed::Unknown,
+        },
+    )
+}
+
+/// A person with their organization and, if asked, the state of one of their sessions.
+pub struct SubjectContext {
+    pub user: crate::users::User,
+    pub org: crate::orgs::model::Organization,
+    /// `(ended_at, expires_at)` of the session, if one was asked for and exists.
+    pub session: Option<(Option<i64>, i64)>,
+}
+
+/// Loads user, organization and (optionally) session in one query.
+pub async fn subject_context(
+    c: &impl Conn,
+    org: OrgId,
+    user: UserId,
+    session: Option<&str>,
+) -> StoreResult<Option<SubjectContext>> {
+    use sea_orm::{FromQueryResult, Statement};
+    let backend = c.get_database_backend();
+    let ph = |i: usize| match backend {
+        sea_orm::DatabaseBackend::Postgres => format!("${i}"),
+        _ => "?".to_string(),
+    };
+    let sql = format!(
+        "SELECT u.*, o.slug AS o_slug, o.name AS o_name, o.status AS o_status, \
+         o.created_at AS o_created_at, o.updated_at AS o_updated_at, \
+         s.ended_at AS s_ended_at, s.expires_at AS s_expires_at \
+         FROM users u JOIN organizations o ON o.id = u.org_id \
+         LEFT JOIN oidc_sessions s ON s.id = {} AND s.org_id = u.org_id AND s.user_id = u.id \
+         WHERE u.org_id = {} AND u.id = {}",
+        ph(1),
+        ph(2),
+        ph(3)
+    );
+    let stmt = Statement::from_sql_and_values(
+        backend,
+        sql,
+        [
+            session.unwrap_or("").into(),
+            org.to_string().into(),
+            user.to_string().into(),
+        ],
+    );
+    let Some(row) = c.query_one_raw(stmt).await? else {
+        return Ok(None);
+    };
+    let user = crate::users::User::try_from(
+        crate::storage::entities::user::Model::from_query_result(&row, "")?,
+    )?;
+    let org = crate::orgs::model::Organization {
+        id: org,
+        slug: row.try_get("", "o_slug")?,
+        name: row.try_get("", "o_name")?,
+        status: parse(&row.try_get::<String>("", "o_status")?, "organizations")?,
+        created_at: row.try_get("", "o_created_at")?,
+        updated_at: row.try_get("", "o_updated_at")?,
+    };
+    let expires: Option<i64> = row.try_get("", "s_expires_at")?;
+    let ended: Option<i64> = row.try_get("", "s_ended_at")?;
+    Ok(Some(SubjectContext {
+        user,
+        org,
+        session: expires.map(|e| (ended, e)),
+    }))
 }

@@ -86,18 +86,8 @@ async fn code_grant(
         }
         Redeemed::Before(stored) => {
             // RFC 6749 §4.1.2: a replayed code revokes the tokens it issued.
-            let until = now + (state.config.oidc.access_token_ttl_secs as i64) * 1000;
-            let revoked =
-                storage::oidc::revoke_grant(tx.conn(), stored.org_id, &stored.grant_id, now, until)
-                    .await?;
-            let event = AuditEvent::new(
-                &Actor::System { component: "oidc".into() },
-                AuditAction::CodeReplayed,
-                format!("grant:{}", stored.grant_id),
-            )
-            .org(stored.org_id)
-            .details(json!({"client_id": app.client_id, "user_id": stored.user_id, "refresh_tokens_revoked": revoked}));
-            state.commit_audited(tx, event).await?;
+            let (org, user, grant) = (stored.org_id, stored.user_id, stored.grant_id);
+            revoke_family(state, tx, app, org, user, &grant, AuditAction::CodeReplayed).await?;
             return Err(OAuthError::invalid_grant(
                 "the code was already used; its tokens are revoked",
             ));
@@ -171,6 +161,34 @@ async fn code_grant(
     Ok(issued.to_json())
 }
 
+/// Revokes everything a grant issued, audits why, and commits.
+async fn revoke_family(
+    state: &AppState,
+    tx: crate::storage::Tx,
+    app: &Application,
+    org: crate::ids::OrgId,
+    user: crate::ids::UserId,
+    grant: &str,
+    why: AuditAction,
+) -> Result<(), OAuthError> {
+    let now = state.clock.now_ms();
+    let until = now + (state.config.oidc.access_token_ttl_secs as i64) * 1000;
+    let revoked = storage::oidc::revoke_grant(tx.conn(), org, grant, now, until).await?;
+    let event = AuditEvent::new(
+        &Actor::System {
+            component: "oidc".into(),
+        },
+        why,
+        format!("grant:{grant}"),
+    )
+    .org(org)
+    .details(
+        json!({"client_id": app.client_id, "user_id": user, "refresh_tokens_revoked": revoked}),
+    );
+    state.commit_audited(tx, event).await?;
+    Ok(())
+}
+
 /// The person and their organization are both active.
 fn active(ctx: &SubjectContext) -> bool {
     ctx.user.status == crate::users::UserStatus::Active
@@ -201,18 +219,17 @@ async fn refresh_grant(
     }
     if stored.used_at.is_some() {
         // RFC 9700 §4.14.2: a rotated-out token came back: assume theft, revoke the family.
-        let revoked = storage::oidc::revoke_grant(
-            tx.conn(),
-            stored.org_id,
-            &stored.grant_id,
-            now,
-            now + (state.config.oidc.access_token_ttl_secs as i64) * 1000,
+        let (org, user, grant) = (stored.org_id, stored.user_id, stored.grant_id);
+        revoke_family(
+            state,
+            tx,
+            app,
+            org,
+            user,
+            &grant,
+            AuditAction::RefreshTokenReused,
         )
         .await?;
-        let event = AuditEvent::new(&Actor::System { component: "oidc".into() }, AuditAction::RefreshTokenReused, format!("grant:{}", stored.grant_id))
-            .org(stored.org_id)
-            .details(json!({"client_id": app.client_id, "user_id": stored.user_id, "refresh_tokens_revoked": revoked}));
-        state.commit_audited(tx, event).await?;
         return Err(OAuthError::invalid_grant(
             "the refresh token was already used; its family is revoked",
         ));

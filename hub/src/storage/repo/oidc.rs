@@ -320,6 +320,27 @@ pub async fn revocations(
         .collect())
 }
 
+/// Revokes the live refresh tokens of `org` whose `column` equals `value`.
+async fn revoke_refresh_where(
+    c: &impl Conn,
+    org: OrgId,
+    column: rt::Column,
+    value: impl Into<sea_orm::Value>,
+    at_ms: i64,
+) -> StoreResult<u64> {
+    let res = rt::Entity::update_many()
+        .set(rt::ActiveModel {
+            revoked_at: Set(Some(at_ms)),
+            ..Default::default()
+        })
+        .filter(rt::Column::OrgId.eq(org.to_string()))
+        .filter(column.eq(value))
+        .filter(rt::Column::RevokedAt.is_null())
+        .exec(c)
+        .await?;
+    Ok(res.rows_affected)
+}
+
 /// Revokes a grant: its refresh tokens, and (through the list) its access tokens. Returns how
 /// many refresh tokens were live.
 pub async fn revoke_grant(
@@ -329,18 +350,9 @@ pub async fn revoke_grant(
     at_ms: i64,
     until: i64,
 ) -> StoreResult<u64> {
-    let r = rt::Entity::update_many()
-        .set(rt::ActiveModel {
-            revoked_at: Set(Some(at_ms)),
-            ..Default::default()
-        })
-        .filter(rt::Column::OrgId.eq(org.to_string()))
-        .filter(rt::Column::GrantId.eq(grant))
-        .filter(rt::Column::RevokedAt.is_null())
-        .exec(c)
-        .await?;
+    let r = revoke_refresh_where(c, org, rt::Column::GrantId, grant, at_ms).await?;
     add_revocation(c, org, RevocationKind::Grant, grant, at_ms, until).await?;
-    Ok(r.rows_affected)
+    Ok(r)
 }
 
 /// Revokes every token of a user (suspension, deprovisioning): refresh tokens now, access
@@ -352,16 +364,7 @@ pub async fn revoke_user_tokens(
     at_ms: i64,
     until: i64,
 ) -> StoreResult<u64> {
-    let r = rt::Entity::update_many()
-        .set(rt::ActiveModel {
-            revoked_at: Set(Some(at_ms)),
-            ..Default::default()
-        })
-        .filter(rt::Column::OrgId.eq(org.to_string()))
-        .filter(rt::Column::UserId.eq(user.to_string()))
-        .filter(rt::Column::RevokedAt.is_null())
-        .exec(c)
-        .await?;
+    let r = revoke_refresh_where(c, org, rt::Column::UserId, user.to_string(), at_ms).await?;
     add_revocation(
         c,
         org,
@@ -371,7 +374,7 @@ pub async fn revoke_user_tokens(
         until,
     )
     .await?;
-    Ok(r.rows_affected)
+    Ok(r)
 }
 
 /// Revokes the refresh tokens bound to one session (logout; its access tokens die with the
@@ -382,17 +385,8 @@ pub async fn revoke_session_tokens(
     session: &str,
     at_ms: i64,
 ) -> StoreResult<u64> {
-    let r = rt::Entity::update_many()
-        .set(rt::ActiveModel {
-            revoked_at: Set(Some(at_ms)),
-            ..Default::default()
-        })
-        .filter(rt::Column::OrgId.eq(org.to_string()))
-        .filter(rt::Column::SessionId.eq(session))
-        .filter(rt::Column::RevokedAt.is_null())
-        .exec(c)
-        .await?;
-    Ok(r.rows_affected)
+    let r = revoke_refresh_where(c, org, rt::Column::SessionId, session, at_ms).await?;
+    Ok(r)
 }
 
 // ---- client assertions (private_key_jwt replay protection)

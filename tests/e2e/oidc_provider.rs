@@ -59,7 +59,9 @@ fn step<'a>(lines: &'a [Value], name: &str, app: Option<i64>) -> &'a Value {
         .unwrap_or_else(|| panic!("no {name} step in {lines:#?}"))
 }
 
-#[tokio::test]
+// Multi-threaded: the hub runs in this test's runtime and must serve the receiver's JWKS fetch
+// while the test waits for the receiver.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn openid_client_signs_in_refreshes_revokes_and_logs_out_with_back_channel() {
     let hub = TestHub::start_with(Options {
         dev_login: true,
@@ -160,7 +162,7 @@ async fn openid_client_signs_in_refreshes_revokes_and_logs_out_with_back_channel
     assert_eq!(after["accessActive"], false);
 
     // Both applications got a valid logout token for the session.
-    let mut got = receiver.take(2, 60);
+    let mut got = tokio::task::block_in_place(|| receiver.take(2, 60));
     got.sort_by_key(|l| l["path"].as_str().unwrap_or_default().to_string());
     assert_eq!(got.len(), 2, "{got:?}");
     for (line, (path, aud)) in got.iter().zip([("/bcl/app1", id(0)), ("/bcl/app2", id(1))]) {

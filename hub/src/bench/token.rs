@@ -21,6 +21,17 @@ use crate::storage;
 pub(crate) struct TokenResult {
     pub seq: Stats,
     pub conc: Stats,
+    /// Concurrent exchanges per CPU-second of the server process alone (the load client's
+    /// CPU excluded): the fair "per vCPU" figure on a machine the client shares.
+    pub per_cpu_second: Option<f64>,
+}
+
+/// CPU time (user + system) a process has used, from /proc (Linux, 100 ticks per second).
+fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(ticks as f64 / 100.0)
 }
 
 /// The exchange requests of one target.
@@ -67,6 +78,7 @@ impl Target {
         n_seq: usize,
         n_conc: usize,
         workers: usize,
+        server_pid: u32,
     ) -> Result<TokenResult> {
         let seq = timed_seq(n_seq, {
             let mut i = 0;
@@ -79,12 +91,21 @@ impl Target {
         })
         .await?;
         let (me, client) = (self.clone(), client.clone());
+        let cpu_before = cpu_seconds(server_pid);
         let conc = timed_conc(n_conc, workers, move |i| {
             let (me, client) = (me.clone(), client.clone());
             async move { me.exchange(&client, n_seq + i).await }
         })
         .await?;
-        Ok(TokenResult { seq, conc })
+        let per_cpu_second = match (cpu_before, cpu_seconds(server_pid)) {
+            (Some(a), Some(b)) if b > a => Some(n_conc as f64 / (b - a)),
+            _ => None,
+        };
+        Ok(TokenResult {
+            seq,
+            conc,
+            per_cpu_second,
+        })
     }
 }
 
@@ -200,8 +221,11 @@ pub(crate) async fn hub(
     storage::oidc::add_session_app(tx.conn(), org.id, &session.id, app_id, now).await?;
     tx.commit().await?;
 
+    // The exchanges go to a separate `hub serve` process on the same database, so that its CPU
+    // time can be told from the load client's, as for oidc-provider.
+    let (server, server_url) = spawn_hub(state)?;
     let target = Target {
-        token_url: format!("{base_url}/oauth2/token"),
+        token_url: format!("{server_url}/oauth2/token"),
         client_id,
         secret,
         redirect_uri,
@@ -213,7 +237,50 @@ pub(crate) async fn hub(
         codes: Arc::new(target.codes[1..].to_vec()),
         ..target
     };
-    target.run(&client, n_seq - 1, n_conc, workers).await
+    let result = target
+        .run(&client, n_seq - 1, n_conc, workers, server.0.id())
+        .await;
+    drop(server);
+    result
+}
+
+/// Starts `hub serve` (this executable) on the benchmark's database; returns it and its URL.
+fn spawn_hub(state: &AppState) -> Result<(Child, String)> {
+    let cfg = &state.config;
+    let key = cfg
+        .secrets
+        .key
+        .as_ref()
+        .context("the benchmark sets secrets.key")?;
+    let mut child = Command::new(std::env::current_exe()?)
+        .arg("serve")
+        .env("HUB_DATABASE__URL", cfg.database.url.expose())
+        .env("HUB_SECRETS__KEY", key.expose())
+        .env("HUB_SERVER__LISTEN", "127.0.0.1:0")
+        .env("HUB_LOG__FORMAT", "json")
+        .env("HUB_LOG__LEVEL", "info")
+        .env("RUST_LOG", "hub=info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("starting hub serve")?;
+    let stderr = child.stderr.take().context("stderr")?;
+    let child = Child(child);
+    let mut lines = std::io::BufReader::new(stderr).lines();
+    let addr = loop {
+        let line = lines
+            .next()
+            .context("hub serve exited before listening")??;
+        if let Ok(v) = serde_json::from_str::<Value>(&line)
+            && v["fields"]["message"] == "hub listening"
+            && let Some(addr) = v["fields"]["addr"].as_str()
+        {
+            break addr.to_string();
+        }
+    };
+    // Keep draining its log so it never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    Ok((child, format!("http://{addr}")))
 }
 
 /// Where the npm peers are installed, if they are.
@@ -302,7 +369,9 @@ pub(crate) async fn oidc_provider(
         codes: Arc::new(target.codes[1..].to_vec()),
         ..target
     };
-    let result = target.run(&client, n_seq - 1, n_conc, workers).await;
+    let result = target
+        .run(&client, n_seq - 1, n_conc, workers, child.0.id())
+        .await;
     drop(child);
     result
 }

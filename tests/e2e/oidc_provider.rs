@@ -189,6 +189,44 @@ async fn openid_client_signs_in_refreshes_revokes_and_logs_out_with_back_channel
     hub.stop().await;
 }
 
+const REDIRECT: &str = "https://app.acme.test/cb";
+
+/// A hub with the development sign-in and one confidential application; its client id and secret.
+async fn hub_with_app(redirect: &str) -> (TestHub, String, String) {
+    let hub = TestHub::start_with(Options {
+        dev_login: true,
+        ..Default::default()
+    })
+    .await;
+    let (_, apps) = fixture(&hub, &[confidential("App", redirect)]).await;
+    let cid = apps[0]["application"]["client_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let sec = apps[0]["client_secret"].as_str().unwrap().to_string();
+    (hub, cid, sec)
+}
+
+/// Signs alice in and exchanges the code: the token response.
+async fn signed_in_tokens(
+    hub: &TestHub,
+    browser: &Browser,
+    cid: &str,
+    sec: &str,
+    redirect: &str,
+) -> Value {
+    let (code, verifier) = code_for(hub, browser, cid, redirect).await;
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", redirect),
+        ("code_verifier", verifier.as_str()),
+    ];
+    let (status, body, _) = token(hub, (cid, sec), &form).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body
+}
+
 /// Signs alice in through `browser` for `client_id` and returns the code and PKCE verifier.
 async fn code_for(
     hub: &TestHub,
@@ -626,29 +664,9 @@ async fn expired_codes_and_wrong_clients_are_refused() {
 
 #[tokio::test]
 async fn refresh_token_reuse_revokes_the_family() {
-    let hub = TestHub::start_with(Options {
-        dev_login: true,
-        ..Default::default()
-    })
-    .await;
-    let redirect = "https://app.acme.test/cb";
-    let (_, apps) = fixture(&hub, &[confidential("App", redirect)]).await;
-    let (cid, sec) = (
-        apps[0]["application"]["client_id"].as_str().unwrap(),
-        apps[0]["client_secret"].as_str().unwrap(),
-    );
-    let (code, verifier) = code_for(&hub, &Browser::new(), cid, redirect).await;
-    let (_, first, _) = token(
-        &hub,
-        (cid, sec),
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", redirect),
-            ("code_verifier", &verifier),
-        ],
-    )
-    .await;
+    let (hub, cid, sec) = hub_with_app(REDIRECT).await;
+    let (cid, sec, redirect) = (cid.as_str(), sec.as_str(), REDIRECT);
+    let first = signed_in_tokens(&hub, &Browser::new(), cid, sec, redirect).await;
     let r1 = first["refresh_token"].as_str().unwrap();
     let (status, second, _) = token(
         &hub,
@@ -711,29 +729,9 @@ async fn refresh_token_reuse_revokes_the_family() {
 async fn forged_tokens_are_inactive_at_introspection_and_userinfo() {
     use base64::Engine;
     let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
-    let hub = TestHub::start_with(Options {
-        dev_login: true,
-        ..Default::default()
-    })
-    .await;
-    let redirect = "https://app.acme.test/cb";
-    let (_, apps) = fixture(&hub, &[confidential("App", redirect)]).await;
-    let (cid, sec) = (
-        apps[0]["application"]["client_id"].as_str().unwrap(),
-        apps[0]["client_secret"].as_str().unwrap(),
-    );
-    let (code, verifier) = code_for(&hub, &Browser::new(), cid, redirect).await;
-    let (_, issued, _) = token(
-        &hub,
-        (cid, sec),
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", redirect),
-            ("code_verifier", &verifier),
-        ],
-    )
-    .await;
+    let (hub, cid, sec) = hub_with_app(REDIRECT).await;
+    let (cid, sec, redirect) = (cid.as_str(), sec.as_str(), REDIRECT);
+    let issued = signed_in_tokens(&hub, &Browser::new(), cid, sec, redirect).await;
     let real = issued["access_token"].as_str().unwrap();
     let parts: Vec<&str> = real.split('.').collect();
     let header: Value = serde_json::from_slice(
@@ -931,18 +929,7 @@ async fn discovery_jwks_and_key_rotation() {
         apps[0]["client_secret"].as_str().unwrap(),
     );
     let browser = Browser::new();
-    let (code, verifier) = code_for(&hub, &browser, cid, redirect).await;
-    let (_, before, _) = token(
-        &hub,
-        (cid, sec),
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", redirect),
-            ("code_verifier", &verifier),
-        ],
-    )
-    .await;
+    let before = signed_in_tokens(&hub, &browser, cid, sec, redirect).await;
     let old_token = before["access_token"].as_str().unwrap().to_string();
 
     let out = hub.cli(&["keys", "rotate", "--publish-secs", "0"]);
@@ -1006,18 +993,7 @@ async fn suspending_a_user_ends_their_sessions_and_tokens_at_once() {
         apps[0]["client_secret"].as_str().unwrap(),
     );
     let browser = Browser::new();
-    let (code, verifier) = code_for(&hub, &browser, cid, redirect).await;
-    let (_, t, _) = token(
-        &hub,
-        (cid, sec),
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", redirect),
-            ("code_verifier", &verifier),
-        ],
-    )
-    .await;
+    let t = signed_in_tokens(&hub, &browser, cid, sec, redirect).await;
     let r = hub
         .call(
             Method::PATCH,

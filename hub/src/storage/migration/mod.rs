@@ -18,3 +18,11 @@ impl MigratorTrait for Migrator {
         ]
     }
 }
+
+/// Runs portable SQL statements in order.
+async fn run_all(manager: &SchemaManager<'_>, statements: &[&str]) -> Result<(), DbErr> {
+    for sql in statements {
+        manager.get_connection().execute_unprepared(sql).await?;
+    }
+    Ok(())
+}

@@ -205,6 +205,15 @@ impl Signer {
         URL_SAFE_NO_PAD.encode(self.key.public_bytes())
     }
 
+    /// The public half, for verifying what this key signed.
+    pub fn verifying_key(&self) -> jose::PublicKey {
+        jose::PublicKey {
+            kid: self.kid.clone(),
+            alg: self.key.alg(),
+            bytes: self.key.public_bytes(),
+        }
+    }
+
     pub fn jwk(&self) -> Value {
         self.key.public_jwk(&self.kid)
     }

@@ -12,7 +12,6 @@ use super::cookies::{self, AUTH_REQUEST_COOKIE, SESSION_COOKIE};
 use super::model::{AuthParams, AuthRequest, Code, Session};
 use super::pages;
 use super::tokens::SCOPES;
-use crate::ids::AppId;
 use crate::orgs::model::{Application, ClientType, OrgStatus};
 use crate::secrets::{hash_token, random_token};
 use crate::state::AppState;
@@ -325,7 +324,7 @@ pub async fn finish(
         redirect_uri: &params.redirect_uri,
         client_state: params.state.as_deref(),
     };
-    match issue_code(state, app.id, app, session, params).await {
+    match issue_code(state, app, session, params).await {
         Ok(code) => {
             let iss = state.config.server.public_url.as_str();
             let mut q = vec![("code", code.as_str()), ("iss", iss)];
@@ -348,7 +347,6 @@ pub async fn finish(
 
 async fn issue_code(
     state: &AppState,
-    app_id: AppId,
     app: &Application,
     session: &Session,
     params: &AuthParams,
@@ -361,7 +359,7 @@ async fn issue_code(
         &Code {
             code_hash: hash_token(&code),
             org_id: app.org_id,
-            app_id,
+            app_id: app.id,
             grant_id: uuid::Uuid::now_v7().to_string(),
             user_id: session.user_id,
             session_id: session.id.clone(),
@@ -376,7 +374,7 @@ async fn issue_code(
         },
     )
     .await?;
-    storage::oidc::add_session_app(tx.conn(), app.org_id, &session.id, app_id, now).await?;
+    storage::oidc::add_session_app(tx.conn(), app.org_id, &session.id, app.id, now).await?;
     tx.commit().await?;
     Ok(code)
 }

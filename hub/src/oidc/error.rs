@@ -69,6 +69,18 @@ impl OAuthError {
     }
 }
 
+/// A required, non-empty form parameter of at most `max_len` bytes (else invalid_request).
+pub fn required<'a>(
+    form: &'a std::collections::HashMap<String, String>,
+    name: &str,
+    max_len: usize,
+) -> Result<&'a str, OAuthError> {
+    form.get(name)
+        .map(String::as_str)
+        .filter(|v| !v.is_empty() && v.len() <= max_len)
+        .ok_or_else(|| OAuthError::invalid_request(format!("{name} is missing or malformed")))
+}
+
 impl From<StoreError> for OAuthError {
     fn from(e: StoreError) -> Self {
         tracing::error!(error = %e, "storage error in an OAuth endpoint");

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use std::collections::HashMap;
 
 use super::client_auth;
-use super::error::OAuthError;
+use super::error::{OAuthError, required};
 use super::model::{RevocationKind, join_scope, split_scope};
 use super::tokens::user_claims;
 use crate::audit::{Actor, AuditAction, AuditEvent};
@@ -137,12 +137,7 @@ pub async fn post_introspect(
     Form(form): Form<HashMap<String, String>>,
 ) -> Result<Response, OAuthError> {
     let caller = client_auth::authenticate(&state, &headers, &form).await?;
-    let Some(token) = form
-        .get("token")
-        .filter(|t| !t.is_empty() && t.len() <= 16 * 1024)
-    else {
-        return Err(OAuthError::invalid_request("token is missing"));
-    };
+    let token = required(&form, "token", 16 * 1024)?;
     // Tenant isolation: a client learns only about tokens of its own organization.
     if let Some(t) = active_access_token(&state, token).await? {
         if t.org_id != caller.org_id {
@@ -188,12 +183,7 @@ pub async fn post_revoke(
     Form(form): Form<HashMap<String, String>>,
 ) -> Result<Response, OAuthError> {
     let caller = client_auth::authenticate(&state, &headers, &form).await?;
-    let Some(token) = form
-        .get("token")
-        .filter(|t| !t.is_empty() && t.len() <= 16 * 1024)
-    else {
-        return Err(OAuthError::invalid_request("token is missing"));
-    };
+    let token = required(&form, "token", 16 * 1024)?;
     let now = state.clock.now_ms();
     let tx = state.store.begin().await?;
     let mut revoked = 0;

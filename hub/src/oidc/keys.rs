@@ -57,6 +57,8 @@ impl KeyRing {
         }
     }
 
+    /// Reads every published key once: each is opened (decrypted) once, and the signer of an
+    /// algorithm is the newest generation already usable.
     async fn reload(&self) -> Result<(), SigningError> {
         let now = self.clock.now_ms();
         let mut fresh = Loaded {
@@ -65,19 +67,17 @@ impl KeyRing {
         };
         for alg in [Alg::ES256, Alg::RS256] {
             let c = self.store.conn();
-            if let Some(current) = storage::signing_keys::current(c, purpose(alg), now).await? {
-                fresh
-                    .signers
-                    .insert(alg, Arc::new(Signer::open(&current, &self.secrets)?));
-            }
+            // Newest generation first.
             for stored in
                 storage::signing_keys::published(c, purpose(alg), now, self.retention_ms).await?
             {
-                let signer = Signer::open(&stored, &self.secrets)?;
-                let public = public_of(&stored, alg)?;
+                let signer = Arc::new(Signer::open(&stored, &self.secrets)?);
                 fresh
                     .public
-                    .insert(stored.kid.clone(), (public, signer.jwk()));
+                    .insert(stored.kid.clone(), (signer.verifying_key(), signer.jwk()));
+                if stored.not_before <= now && !fresh.signers.contains_key(&alg) {
+                    fresh.signers.insert(alg, signer);
+                }
             }
         }
         *self.loaded.write().await = fresh;
@@ -185,16 +185,4 @@ impl KeyRing {
         self.reload().await?;
         Ok(created)
     }
-}
-
-fn public_of(stored: &StoredKey, alg: Alg) -> Result<PublicKey, SigningError> {
-    use base64::Engine;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(&stored.public_key)
-        .map_err(|_| SigningError::BadKey(stored.kid.clone()))?;
-    Ok(PublicKey {
-        kid: stored.kid.clone(),
-        alg,
-        bytes,
-    })
 }

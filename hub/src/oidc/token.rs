@@ -12,7 +12,7 @@ use serde_json::json;
 use std::collections::HashMap;
 
 use super::client_auth;
-use super::error::OAuthError;
+use super::error::{OAuthError, required};
 use super::model::split_scope;
 use super::tokens::{self, Subject};
 use crate::audit::{Actor, AuditAction, AuditEvent};
@@ -69,10 +69,7 @@ async fn code_grant(
     app: &Application,
     form: &HashMap<String, String>,
 ) -> Result<serde_json::Value, OAuthError> {
-    let code = form
-        .get("code")
-        .filter(|c| !c.is_empty() && c.len() <= 200)
-        .ok_or_else(|| OAuthError::invalid_request("code is missing"))?;
+    let code = required(form, "code", 200)?;
     let now = state.clock.now_ms();
     let tx = state.store.begin().await?;
     let stored = match storage::oidc::redeem_code(tx.conn(), &hash_token(code), app.id, now).await?
@@ -200,10 +197,7 @@ async fn refresh_grant(
     app: &Application,
     form: &HashMap<String, String>,
 ) -> Result<serde_json::Value, OAuthError> {
-    let token = form
-        .get("refresh_token")
-        .filter(|t| !t.is_empty() && t.len() <= 200)
-        .ok_or_else(|| OAuthError::invalid_request("refresh_token is missing"))?;
+    let token = required(form, "refresh_token", 200)?;
     let now = state.clock.now_ms();
     let tx = state.store.begin().await?;
     let Some(stored) = storage::oidc::lock_refresh(tx.conn(), &hash_token(token)).await? else {

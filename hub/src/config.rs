@@ -40,6 +40,8 @@ pub struct OidcConfig {
     pub session_ttl_secs: u64,
     pub key_publish_secs: u64,
     pub key_cache_secs: u64,
+    /// How long a replica may use a registered client it read (0: read it every time).
+    pub client_cache_secs: u64,
     /// Development-only passwordless login; off unless explicitly enabled.
     pub dev_login: bool,
 }

@@ -90,6 +90,7 @@ pub async fn build_state_with_clock(
         Duration::from_secs(o.key_cache_secs),
         Duration::from_secs(retention),
     );
+    let clients = oidc::clients::ClientCache::new(Duration::from_secs(o.client_cache_secs));
     Ok(AppState {
         config: Arc::new(config),
         store,
@@ -99,6 +100,7 @@ pub async fn build_state_with_clock(
         dns: Arc::new(dns),
         metrics: Arc::new(http::metrics::Metrics::new()),
         keys: Arc::new(keys),
+        clients: Arc::new(clients),
         http,
     })
 }

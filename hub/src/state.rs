@@ -21,6 +21,8 @@ pub struct AppState {
     pub dns: Arc<dyn TxtResolver>,
     pub metrics: Arc<Metrics>,
     pub keys: Arc<crate::oidc::keys::KeyRing>,
+    /// Registered clients by `client_id`, briefly cached.
+    pub clients: Arc<crate::oidc::clients::ClientCache>,
     /// The outbound client for tenant-supplied URLs (address policy, timeouts).
     pub http: reqwest::Client,
 }

@@ -1035,3 +1035,46 @@ async fn suspending_a_user_ends_their_sessions_and_tokens_at_once() {
     assert!(loc.unwrap().starts_with("/login"));
     hub.stop().await;
 }
+
+#[tokio::test]
+async fn a_rotated_secret_or_deleted_client_is_refused_at_once_despite_the_client_cache() {
+    let hub = TestHub::start_with(Options {
+        dev_login: true,
+        ..Default::default()
+    })
+    .await;
+    let mut svc = confidential("Service", "https://svc.acme.test/cb");
+    svc["allow_client_credentials"] = json!(true);
+    let (_, apps) = fixture(&hub, &[svc]).await;
+    let app_id = apps[0]["application"]["id"].as_str().unwrap();
+    let cid = apps[0]["application"]["client_id"].as_str().unwrap();
+    let old = apps[0]["client_secret"].as_str().unwrap();
+    let grant = [("grant_type", "client_credentials")];
+    // The first grant puts the client in the cache.
+    let (status, body, _) = token(&hub, (cid, old), &grant).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let op = hub.operator_key.clone();
+    let path = format!("/api/v1/orgs/acme/applications/{app_id}");
+    let r = hub.post(&op, &format!("{path}/secret"), json!(null)).await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    let new = r.json["client_secret"].as_str().unwrap().to_string();
+    let (status, _, _) = token(&hub, (cid, old), &grant).await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "the old secret still worked"
+    );
+    let (status, body, _) = token(&hub, (cid, &new), &grant).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let r = hub.call(Method::DELETE, &path, Some(&op), None).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{r:?}");
+    let (status, body, _) = token(&hub, (cid, &new), &grant).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_client")),
+        "a deleted client still authenticated"
+    );
+    hub.stop().await;
+}

@@ -102,7 +102,7 @@ async fn authorize(
     let Some(client_id) = get("client_id").filter(|c| c.len() <= 200) else {
         return pages::error(StatusCode::BAD_REQUEST, UNKNOWN_APP, ASK_APP_OWNER);
     };
-    let app = match storage::applications::find_by_client_id(state.store.conn(), client_id).await {
+    let app = match state.clients.find(&state.store, client_id).await {
         Ok(Some(app)) => app,
         Ok(None) => {
             tracing::info!(client_id, "authorization request for an unknown client");

@@ -79,7 +79,9 @@ pub async fn authenticate(
     if client_id.is_empty() || client_id.len() > 200 {
         return Err(fail("unknown client"));
     }
-    let app = storage::applications::find_by_client_id(state.store.conn(), &client_id)
+    let app = state
+        .clients
+        .find(&state.store, &client_id)
         .await?
         .ok_or_else(|| fail("unknown client"))?;
     let ok = match (app.token_endpoint_auth_method, &presented) {

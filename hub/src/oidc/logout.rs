@@ -172,9 +172,7 @@ async fn logout_client(
         }
     }
     let app = match client_id {
-        Some(id) if id.len() <= 200 => {
-            storage::applications::find_by_client_id(state.store.conn(), &id).await?
-        }
+        Some(id) if id.len() <= 200 => state.clients.find(&state.store, &id).await?,
         _ => None,
     };
     Ok((app, claims))

@@ -9,6 +9,7 @@ use crate::state::AppState;
 
 pub mod authorize;
 pub mod client_auth;
+pub mod clients;
 pub mod cookies;
 pub mod discovery;
 pub mod error;

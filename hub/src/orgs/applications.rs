@@ -261,6 +261,7 @@ pub async fn create(
         "backchannel_logout_uri": app.backchannel_logout_uri,
     }));
     state.commit_audited(tx, event).await?;
+    state.clients.invalidate();
     Ok((app, secret))
 }
 
@@ -342,6 +343,7 @@ pub async fn update(
         "backchannel_logout_uri": app.backchannel_logout_uri,
     }));
     state.commit_audited(tx, event).await?;
+    state.clients.invalidate();
     Ok(app)
 }
 
@@ -373,6 +375,7 @@ pub async fn rotate_secret(
     .org(ctx.org.id)
     .details(json!({"client_id": app.client_id}));
     state.commit_audited(tx, event).await?;
+    state.clients.invalidate();
     Ok((app, secret))
 }
 
@@ -391,5 +394,6 @@ pub async fn delete(state: &AppState, ctx: &OrgCtx, id: &str) -> Result<(), Serv
     .org(ctx.org.id)
     .details(json!({"name": app.name, "client_id": app.client_id}));
     state.commit_audited(tx, event).await?;
+    state.clients.invalidate();
     Ok(())
 }

@@ -69,16 +69,19 @@ pub enum Login<'a> {
 /// Redirect-based login (OIDC authorization code).
 #[async_trait]
 pub trait RedirectConnector: Send + Sync {
-    /// Builds the upstream authorization URL and the state to keep until the callback.
+    /// Builds the upstream authorization URL carrying the hub's `state`, and the connector's
+    /// own state to keep until the callback.
     async fn login_url(
         &self,
         scopes: &Scopes,
         callback_url: &str,
+        state: &str,
     ) -> Result<(String, ConnectorState), ConnectorError>;
     /// Completes the login from the callback parameters.
     async fn handle_callback(
         &self,
         scopes: &Scopes,
+        callback_url: &str,
         state: &ConnectorState,
         params: &CallbackParams,
     ) -> Result<UpstreamIdentity, ConnectorError>;

@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 /// One identity as vouched for by an upstream IdP, whatever the protocol (Ory Kratos style).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UpstreamIdentity {
+    /// The upstream issuer (OIDC `iss`, SAML IdP entity id, the directory's URL).
+    pub issuer: String,
     /// Stable subject at the upstream (OIDC `sub`, SAML persistent NameID, LDAP objectGUID/entryUUID).
     pub subject: String,
     /// Email as asserted by the upstream, if any.
@@ -14,6 +16,12 @@ pub struct UpstreamIdentity {
     pub email_verified: bool,
     /// Preferred user name, if any.
     pub username: Option<String>,
+    /// Display name, if any.
+    pub name: Option<String>,
+    /// Given name, if any.
+    pub given_name: Option<String>,
+    /// Family name, if any.
+    pub family_name: Option<String>,
     /// Group names asserted by the upstream.
     pub groups: Vec<String>,
     /// The raw claims or attributes, for claim mapping and the audit trail.
@@ -98,10 +106,14 @@ mod tests {
 
     fn identity(subject: &str, email: Option<&str>) -> UpstreamIdentity {
         UpstreamIdentity {
+            issuer: "https://idp.example.com".into(),
             subject: subject.into(),
             email: email.map(Into::into),
             email_verified: true,
             username: None,
+            name: None,
+            given_name: None,
+            family_name: None,
             groups: vec![],
             raw_claims: BTreeMap::new(),
         }

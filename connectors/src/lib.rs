@@ -10,6 +10,7 @@
 mod connector;
 mod error;
 mod identity;
+pub mod oidc;
 mod secret;
 
 pub use connector::{

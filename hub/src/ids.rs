@@ -60,3 +60,7 @@ id_type!(
     /// A person in an organization.
     UserId
 );
+id_type!(
+    /// An organization's connection to its upstream identity provider.
+    ConnectionId
+);

@@ -8,6 +8,7 @@ pub mod clock;
 pub mod config;
 pub mod dns;
 pub mod error;
+pub mod federation;
 pub mod http;
 pub mod ids;
 pub mod jose;
@@ -101,6 +102,7 @@ pub async fn build_state_with_clock(
         metrics: Arc::new(http::metrics::Metrics::new()),
         keys: Arc::new(keys),
         clients: Arc::new(clients),
+        upstream_meta: Arc::default(),
         http,
     })
 }

@@ -23,6 +23,8 @@ pub struct AppState {
     pub keys: Arc<crate::oidc::keys::KeyRing>,
     /// Registered clients by `client_id`, briefly cached.
     pub clients: Arc<crate::oidc::clients::ClientCache>,
+    /// Upstream OIDC providers' discovered metadata, by issuer.
+    pub upstream_meta: Arc<crate::federation::oidc::MetaCache>,
     /// The outbound client for tenant-supplied URLs (address policy, timeouts).
     pub http: reqwest::Client,
 }

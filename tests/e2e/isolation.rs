@@ -23,6 +23,12 @@ fn body_for(method: &Method, path: &str) -> Option<Value> {
             json!({"email": "mallory@b.example", "name": "Mallory"})
         }
         ("PATCH", "/api/v1/orgs/{org}/users/{user_id}") => json!({"status": "suspended"}),
+        ("POST", "/api/v1/orgs/{org}/connections") => json!({
+            "name": "rogue", "kind": "oidc", "client_secret": "x",
+            "oidc": {"issuer": "https://idp.a.example", "client_id": "hub"}}),
+        ("PATCH", "/api/v1/orgs/{org}/connections/{connection_id}") => {
+            json!({"status": "disabled"})
+        }
         _ if method == Method::POST || method == Method::PATCH => json!({}),
         _ => return None,
     };
@@ -68,6 +74,16 @@ async fn org_keys_get_404_for_every_route_of_another_org() {
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
     let b_user = r.json["id"].as_str().unwrap().to_string();
+    let r = hub
+        .post(
+            &op,
+            "/api/v1/orgs/org-b/connections",
+            json!({"name": "B IdP", "kind": "oidc", "client_secret": "s3cret",
+                   "oidc": {"issuer": "https://idp.b.example", "client_id": "hub"}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
+    let b_conn = r.json["id"].as_str().unwrap().to_string();
 
     let doc = hub
         .call(Method::GET, "/api/v1/openapi.json", None, None)
@@ -88,7 +104,8 @@ async fn org_keys_get_404_for_every_route_of_another_org() {
                     .replace("{domain}", "b.example")
                     .replace("{app_id}", &b_app)
                     .replace("{key_id}", &b_key_id)
-                    .replace("{user_id}", &b_user);
+                    .replace("{user_id}", &b_user)
+                    .replace("{connection_id}", &b_conn);
                 assert!(!path.contains('{'), "unmapped path parameter in {template}");
                 for key in [&a_admin, &a_read] {
                     let body = body_for(&method, template);

@@ -7,6 +7,7 @@ mod audit_log;
 mod bad_input;
 mod cli;
 mod domains;
+mod federation;
 mod isolation;
 mod oidc_provider;
 mod processes;

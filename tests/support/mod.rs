@@ -506,6 +506,8 @@ pub async fn run_node(script: &str, env: &[(&str, String)]) -> (bool, Vec<Value>
 pub struct NodePeer {
     _child: ChildGuard,
     pub lines: std::sync::mpsc::Receiver<Value>,
+    /// The peer's first line, `{"ready": true, ...}`.
+    pub ready: Value,
 }
 
 impl NodePeer {
@@ -532,16 +534,15 @@ impl NodePeer {
                 }
             }
         });
-        let peer = Self {
-            _child: ChildGuard(child),
-            lines: rx,
-        };
-        let ready = peer
-            .lines
+        let ready: Value = rx
             .recv_timeout(Duration::from_secs(20))
             .expect("peer did not start");
         assert_eq!(ready["ready"], true);
-        peer
+        Self {
+            _child: ChildGuard(child),
+            lines: rx,
+            ready,
+        }
     }
 
     /// The next `n` lines, waiting up to `secs` in all.

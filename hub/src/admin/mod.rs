@@ -10,6 +10,7 @@ use crate::state::AppState;
 mod api_keys;
 mod applications;
 mod audit;
+mod connections;
 mod domains;
 mod openapi;
 mod orgs;
@@ -71,6 +72,20 @@ pub fn router() -> Router<AppState> {
         .route(
             "/api/v1/orgs/{org}/users/{user_id}",
             get(users::get_user).patch(users::update_user),
+        )
+        .route(
+            "/api/v1/orgs/{org}/connections",
+            get(connections::list_connections).post(connections::create_connection),
+        )
+        .route(
+            "/api/v1/orgs/{org}/connections/{connection_id}",
+            get(connections::get_connection)
+                .patch(connections::update_connection)
+                .delete(connections::delete_connection),
+        )
+        .route(
+            "/api/v1/orgs/{org}/connections/{connection_id}/test",
+            post(connections::test_connection),
         )
         .route("/api/v1/orgs/{org}/audit", get(audit::list_org_audit))
         .route("/api/v1/audit", get(audit::list_audit))

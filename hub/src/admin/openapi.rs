@@ -4,7 +4,7 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{api_keys, applications, audit, domains, orgs, users};
+use super::{api_keys, applications, audit, connections, domains, orgs, users};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -19,6 +19,8 @@ use super::{api_keys, applications, audit, domains, orgs, users};
         applications::update_app, applications::rotate_app_secret, applications::delete_app,
         api_keys::list_keys, api_keys::create_key, api_keys::get_key, api_keys::revoke_key,
         users::list_users, users::create_user, users::get_user, users::update_user,
+        connections::list_connections, connections::create_connection, connections::get_connection,
+        connections::update_connection, connections::delete_connection, connections::test_connection,
         audit::list_audit, audit::list_org_audit, audit::export_audit, audit::list_checkpoints,
     ),
     modifiers(&BearerAuth),

@@ -55,6 +55,11 @@ pub enum AuditAction {
     TokensRevoked,
     CodeReplayed,
     RefreshTokenReused,
+    ConnectionCreated,
+    ConnectionUpdated,
+    ConnectionDeleted,
+    IdentityLinked,
+    LoginRefused,
 }
 
 impl AuditAction {
@@ -81,6 +86,11 @@ impl AuditAction {
             Self::TokensRevoked => "tokens.revoked",
             Self::CodeReplayed => "oauth.code_replayed",
             Self::RefreshTokenReused => "oauth.refresh_token_reused",
+            Self::ConnectionCreated => "connection.created",
+            Self::ConnectionUpdated => "connection.updated",
+            Self::ConnectionDeleted => "connection.deleted",
+            Self::IdentityLinked => "identity.linked",
+            Self::LoginRefused => "login.refused",
         }
     }
 }

@@ -1,6 +1,7 @@
-//! The hub's sign-in page. Upstream federation (each company's own IdP) arrives with its own
-//! issue; until then the only method is the DEVELOPMENT-ONLY passwordless login, which is off
-//! unless `oidc.dev_login = true` and must never be enabled where real people sign in.
+//! The hub's sign-in page: home-realm discovery sends the person to their organization's own
+//! IdP (`federation::login`). An organization with no connection can, only where
+//! `oidc.dev_login = true`, use the DEVELOPMENT-ONLY passwordless login, which must never be
+//! enabled where real people sign in.
 
 use axum::Form;
 use axum::extract::{Query, State};
@@ -14,10 +15,12 @@ use super::cookies::{self, AUTH_REQUEST_COOKIE, SESSION_COOKIE};
 use super::model::{AuthRequest, Session};
 use super::pages::{self, escape};
 use crate::audit::{Actor, AuditAction, AuditEvent};
+use crate::federation::{self, login::Route, login::route};
+use crate::orgs::model::Organization;
 use crate::secrets::{hash_token, random_token};
 use crate::state::AppState;
 use crate::storage;
-use crate::users::UserStatus;
+use crate::users::{User, UserStatus};
 
 #[derive(Deserialize)]
 pub struct LoginQuery {
@@ -60,20 +63,32 @@ async fn pending(state: &AppState, headers: &HeaderMap, id: &str) -> Result<Auth
     }
 }
 
-async fn org_name(state: &AppState, r: &AuthRequest) -> String {
-    match storage::organizations::get(state.store.conn(), r.org_id).await {
-        Ok(Some(o)) => o.name,
-        _ => "your organization".into(),
-    }
+async fn organization(state: &AppState, r: &AuthRequest) -> Option<Organization> {
+    storage::organizations::get(state.store.conn(), r.org_id)
+        .await
+        .ok()
+        .flatten()
 }
 
-fn form(request: &AuthRequest, org: &str, email: &str, problem: Option<&str>) -> String {
+fn internal_error() -> Response {
+    pages::error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "The hub could not handle this sign-in.",
+        "Please try again in a moment.",
+    )
+}
+
+fn form(request: &AuthRequest, org: &str, email: &str, problem: Option<&str>, dev: bool) -> String {
     let problem = problem
         .map(|p| format!("<p role=\"alert\"><strong>{}</strong></p>", escape(p)))
         .unwrap_or_default();
+    let note = if dev {
+        "<p class=\"note\">Development sign-in: no password is asked. Never use it where real people sign in.</p>"
+    } else {
+        "<p class=\"note\">Enter your work email: the hub sends you to your company's own sign-in.</p>"
+    };
     format!(
-        "<h1>Sign in to {org}</h1>{problem}\
-         <p class=\"note\">Development sign-in: no password is asked. Never use it where real people sign in.</p>\
+        "<h1>Sign in to {org}</h1>{problem}{note}\
          <form method=\"post\" action=\"/login\">\
          <input type=\"hidden\" name=\"request\" value=\"{req}\">\
          <label for=\"email\">Work email</label>\
@@ -85,6 +100,61 @@ fn form(request: &AuthRequest, org: &str, email: &str, problem: Option<&str>) ->
     )
 }
 
+/// The page (or redirect) that home-realm discovery leads to.
+async fn routed(
+    state: &AppState,
+    request: &AuthRequest,
+    org: &Organization,
+    email: Option<&str>,
+) -> Response {
+    match route(state, org.id, email).await {
+        Ok(Route::Connection(conn)) => {
+            federation::login::start(state, request, org, &conn, email).await
+        }
+        Ok(Route::AskEmail) => pages::page(
+            StatusCode::OK,
+            "Sign in",
+            &form(request, &org.name, "", None, false),
+        ),
+        Ok(Route::ForeignDomain(domain)) => {
+            let problem = format!(
+                "{domain} is not an address of {}. This application is for {} people: use your \
+                 {} email.",
+                org.name, org.name, org.name
+            );
+            pages::page(
+                StatusCode::OK,
+                "Sign in",
+                &form(
+                    request,
+                    &org.name,
+                    email.unwrap_or_default(),
+                    Some(&problem),
+                    false,
+                ),
+            )
+        }
+        Ok(Route::NoConnection) if state.config.oidc.dev_login => pages::page(
+            StatusCode::OK,
+            "Sign in",
+            &form(request, &org.name, email.unwrap_or_default(), None, true),
+        ),
+        Ok(Route::NoConnection) => pages::error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &format!("{} has not connected its sign-in to the hub yet.", org.name),
+            &format!(
+                "Please ask {}'s IT administrators to connect their identity provider.",
+                org.name
+            ),
+        ),
+        Err(e) => {
+            tracing::error!(error = %e, "login: storage error");
+            internal_error()
+        }
+    }
+}
+
+/// `GET /login`: routes the pending request to the organization's IdP, or asks for the email.
 pub async fn get_login(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -94,72 +164,81 @@ pub async fn get_login(
         Ok(r) => r,
         Err(page) => return page,
     };
-    let org = org_name(&state, &request).await;
-    if !state.config.oidc.dev_login {
-        return pages::error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            &format!("{org} has not connected its sign-in to the hub yet."),
-            &format!("Please ask {org}'s IT administrators to connect their identity provider."),
-        );
-    }
-    let hint = request.params.login_hint.clone().unwrap_or_default();
-    pages::page(
-        StatusCode::OK,
-        "Sign in",
-        &form(&request, &org, &hint, None),
-    )
+    let Some(org) = organization(&state, &request).await else {
+        return internal_error();
+    };
+    let hint = request.params.login_hint.clone();
+    routed(&state, &request, &org, hint.as_deref()).await
 }
 
+/// `POST /login`: the email form. With connections it routes to the IdP; without, and only
+/// when enabled, it is the development sign-in.
 pub async fn post_login(
     State(state): State<AppState>,
     headers: HeaderMap,
     Form(f): Form<LoginForm>,
 ) -> Response {
-    if !state.config.oidc.dev_login {
-        return pages::error(
-            StatusCode::NOT_FOUND,
-            "There is no such sign-in page.",
-            GO_BACK,
-        );
-    }
     let request = match pending(&state, &headers, &f.request).await {
         Ok(r) => r,
         Err(page) => return page,
     };
-    let org = org_name(&state, &request).await;
+    let Some(org) = organization(&state, &request).await else {
+        return internal_error();
+    };
     let email = f.email.trim().to_ascii_lowercase();
+    if email.len() > 320 {
+        return pages::error(
+            StatusCode::BAD_REQUEST,
+            "That is not an email address.",
+            GO_BACK,
+        );
+    }
+    match route(&state, org.id, Some(&email)).await {
+        Ok(Route::NoConnection) if state.config.oidc.dev_login => {}
+        Ok(_) => return routed(&state, &request, &org, Some(&email)).await,
+        Err(e) => {
+            tracing::error!(error = %e, "login: storage error");
+            return internal_error();
+        }
+    }
     let user = match storage::users::find_by_email(state.store.conn(), request.org_id, &email).await
     {
         Ok(Some(u)) if u.status == UserStatus::Active => u,
         Ok(_) => {
-            let problem = format!("{org} has no active account for that email address.");
+            let problem = format!("{} has no active account for that email address.", org.name);
             return pages::page(
                 StatusCode::UNAUTHORIZED,
                 "Sign in",
-                &form(&request, &org, &email, Some(&problem)),
+                &form(&request, &org.name, &email, Some(&problem), true),
             );
         }
         Err(e) => {
             tracing::error!(error = %e, "login: storage error");
-            return pages::error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "The hub could not handle this sign-in.",
-                "Please try again in a moment.",
-            );
+            return internal_error();
         }
     };
+    sign_in(&state, &request, &user, json!({"method": "dev_login"})).await
+}
+
+/// Ends a sign-in: consumes the pending request, starts the hub session (audited, with how the
+/// person signed in), sets the session cookie and answers the application.
+pub async fn sign_in(
+    state: &AppState,
+    request: &AuthRequest,
+    user: &User,
+    mut method: serde_json::Value,
+) -> Response {
     let app = match storage::applications::get(state.store.conn(), request.org_id, request.app_id)
         .await
     {
         Ok(Some(app)) => app,
         _ => return pages::error(StatusCode::BAD_REQUEST, EXPIRED, GO_BACK),
     };
+    if user.org_id != request.org_id {
+        return pages::error(StatusCode::FORBIDDEN, EXPIRED, GO_BACK);
+    }
     let (Ok(token), now) = (random_token(), state.clock.now_ms()) else {
-        return pages::error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "The hub could not handle this sign-in.",
-            "Please try again in a moment.",
-        );
+        return internal_error();
     };
     let session = Session {
         id: uuid::Uuid::now_v7().to_string(),
@@ -170,6 +249,7 @@ pub async fn post_login(
         expires_at: now + (state.config.oidc.session_ttl_secs as i64) * 1000,
         ended_at: None,
     };
+    method["client_id"] = json!(app.client_id);
     let started = async {
         let tx = state.store.begin().await?;
         // Single use: a second submission of the same request finds it gone.
@@ -186,7 +266,7 @@ pub async fn post_login(
             format!("session:{}", session.id),
         )
         .org(user.org_id)
-        .details(json!({"method": "dev_login", "client_id": app.client_id}));
+        .details(method);
         state.commit_audited(tx, event).await?;
         Ok::<_, crate::storage::StoreError>(true)
     };
@@ -195,21 +275,17 @@ pub async fn post_login(
         Ok(false) => return pages::error(StatusCode::BAD_REQUEST, EXPIRED, GO_BACK),
         Err(e) => {
             tracing::error!(error = %e, "login: storage error");
-            return pages::error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "The hub could not handle this sign-in.",
-                "Please try again in a moment.",
-            );
+            return internal_error();
         }
     }
-    let mut response = finish(&state, &app, &session, &request.params).await;
+    let mut response = finish(state, &app, &session, &request.params).await;
     cookies::set(
         &mut response,
-        &state,
+        state,
         SESSION_COOKIE,
         &token,
         Some(state.config.oidc.session_ttl_secs),
     );
-    cookies::set(&mut response, &state, AUTH_REQUEST_COOKIE, "", Some(0));
+    cookies::set(&mut response, state, AUTH_REQUEST_COOKIE, "", Some(0));
     response
 }

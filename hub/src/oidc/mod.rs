@@ -45,4 +45,8 @@ pub fn router() -> Router<AppState> {
             get(logout::get_logout).post(logout::post_logout),
         )
         .route("/login", get(login::get_login).post(login::post_login))
+        .route(
+            crate::federation::login::CALLBACK_PATH,
+            get(crate::federation::login::callback),
+        )
 }

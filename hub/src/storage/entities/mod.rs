@@ -315,3 +315,61 @@ pub mod oidc_client_assertion {
     }
     no_relations!();
 }
+
+pub mod connection {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "connections")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub org_id: String,
+        pub name: String,
+        pub kind: String,
+        pub status: String,
+        pub settings: String,
+        pub secret_sealed: Option<String>,
+        pub jit_provisioning: bool,
+        pub require_email_verified: bool,
+        pub created_at: i64,
+        pub updated_at: i64,
+    }
+    no_relations!();
+}
+
+pub mod identity_link {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "identity_links")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub connection_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub issuer: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub subject: String,
+        pub org_id: String,
+        pub user_id: String,
+        pub created_at: i64,
+        pub last_login_at: i64,
+    }
+    no_relations!();
+}
+
+pub mod upstream_login {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "upstream_logins")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub state_hash: String,
+        pub org_id: String,
+        pub connection_id: String,
+        pub auth_request_id: String,
+        pub browser_hash: String,
+        pub connector_state: String,
+        pub created_at: i64,
+        pub expires_at: i64,
+    }
+    no_relations!();
+}

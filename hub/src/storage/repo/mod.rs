@@ -4,6 +4,7 @@
 pub mod api_keys;
 pub mod applications;
 pub mod audit;
+pub mod connections;
 pub mod domains;
 pub mod oidc;
 pub mod organizations;

@@ -1,0 +1,363 @@
+//! Managing an organization's identity provider connections through the admin API, and the
+//! "test connection" check that reports problems in plain words.
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::model::{ClaimMapping, Connection, ConnectionKind, ConnectionStatus, OidcSettings};
+use crate::audit::{AuditAction, AuditEvent};
+use crate::error::{FieldError, ServiceError};
+use crate::http::extract::OrgCtx;
+use crate::ids::ConnectionId;
+use crate::orgs::validate;
+use crate::state::AppState;
+use crate::storage::{self, Tx};
+
+/// The sealing context of connection client secrets.
+pub const SECRET_CONTEXT: &str = "connection.client_secret";
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateConnection {
+    pub name: String,
+    pub kind: ConnectionKind,
+    /// Required for `oidc` connections.
+    pub oidc: Option<OidcSettings>,
+    /// The client secret the IdP issued to the hub; stored sealed and never shown again.
+    pub client_secret: Option<String>,
+    /// Create the user at first sign-in (default false: users must exist already).
+    pub jit_provisioning: Option<bool>,
+    /// Trust an email for a first link only if the IdP says it is verified (default true).
+    pub require_email_verified: Option<bool>,
+    pub status: Option<ConnectionStatus>,
+}
+
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateConnection {
+    pub name: Option<String>,
+    pub oidc: Option<OidcSettings>,
+    pub client_secret: Option<String>,
+    pub jit_provisioning: Option<bool>,
+    pub require_email_verified: Option<bool>,
+    pub status: Option<ConnectionStatus>,
+}
+
+/// One check of "test connection".
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Check {
+    pub check: &'static str,
+    pub ok: bool,
+    pub detail: String,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TestReport {
+    /// True when every check passed.
+    pub ok: bool,
+    pub checks: Vec<Check>,
+}
+
+fn target(id: ConnectionId) -> String {
+    format!("connection:{id}")
+}
+
+fn parse_id(id: &str) -> Result<ConnectionId, ServiceError> {
+    id.parse().map_err(|_| ServiceError::NotFound("connection"))
+}
+
+pub async fn get(state: &AppState, ctx: &OrgCtx, id: &str) -> Result<Connection, ServiceError> {
+    storage::connections::get(state.store.conn(), ctx.org.id, parse_id(id)?)
+        .await?
+        .ok_or(ServiceError::NotFound("connection"))
+}
+
+fn check_claims(c: &ClaimMapping, errors: &mut Vec<FieldError>) {
+    for (field, v) in [
+        ("oidc.claims.email", &c.email),
+        ("oidc.claims.email_verified", &c.email_verified),
+        ("oidc.claims.name", &c.name),
+        ("oidc.claims.given_name", &c.given_name),
+        ("oidc.claims.family_name", &c.family_name),
+        ("oidc.claims.username", &c.username),
+        ("oidc.claims.groups", &c.groups),
+    ] {
+        if v.is_empty() || v.len() > 100 || v.chars().any(|ch| ch.is_control()) {
+            errors.push(FieldError::new(
+                field,
+                "must be a claim name of 1 to 100 characters",
+            ));
+        }
+    }
+}
+
+/// Checks OIDC settings; returns them normalized.
+fn check_oidc(s: OidcSettings, allow_loopback: bool, errors: &mut Vec<FieldError>) -> OidcSettings {
+    match validate::notify_uri("oidc.issuer", &s.issuer, allow_loopback) {
+        Ok(_) if s.issuer.contains('?') || s.issuer.contains('#') => errors.push(FieldError::new(
+            "oidc.issuer",
+            "must have no query or fragment",
+        )),
+        Ok(_) => {}
+        Err(e) => errors.push(e),
+    }
+    if s.client_id.is_empty()
+        || s.client_id.len() > 255
+        || s.client_id.chars().any(char::is_control)
+    {
+        errors.push(FieldError::new(
+            "oidc.client_id",
+            "must be 1 to 255 characters",
+        ));
+    }
+    if s.scopes.len() > 20
+        || s.scopes.iter().any(|sc| {
+            sc.is_empty()
+                || sc.len() > 100
+                || !sc
+                    .chars()
+                    .all(|ch| ch.is_ascii_graphic() && ch != '"' && ch != '\\')
+        })
+    {
+        errors.push(FieldError::new(
+            "oidc.scopes",
+            "must be at most 20 scope tokens without spaces or quotes",
+        ));
+    }
+    check_claims(&s.claims, errors);
+    let mut scopes: Vec<String> = s.scopes.into_iter().filter(|sc| sc != "openid").collect();
+    scopes.dedup();
+    OidcSettings { scopes, ..s }
+}
+
+fn check_secret(secret: Option<&str>, errors: &mut Vec<FieldError>) {
+    if let Some(s) = secret
+        && (s.is_empty() || s.len() > 1000)
+    {
+        errors.push(FieldError::new(
+            "client_secret",
+            "must be 1 to 1000 characters",
+        ));
+    }
+}
+
+pub async fn create(
+    state: &AppState,
+    ctx: &OrgCtx,
+    input: CreateConnection,
+) -> Result<Connection, ServiceError> {
+    ctx.require_admin()?;
+    let mut errors = Vec::new();
+    let name = validate::name("name", &input.name)
+        .map_err(|e| errors.push(e))
+        .ok();
+    let allow_loopback = state.config.outbound.allow_loopback;
+    let oidc = match (input.kind, input.oidc) {
+        (ConnectionKind::Oidc, Some(s)) => Some(check_oidc(s, allow_loopback, &mut errors)),
+        (ConnectionKind::Oidc, None) => {
+            errors.push(FieldError::new(
+                "oidc",
+                "is required for an oidc connection",
+            ));
+            None
+        }
+        (ConnectionKind::Saml, _) => {
+            return Err(ServiceError::Unprocessable(
+                "SAML connections are not available on this hub yet".into(),
+            ));
+        }
+    };
+    check_secret(input.client_secret.as_deref(), &mut errors);
+    if input.kind == ConnectionKind::Oidc && input.client_secret.is_none() {
+        errors.push(FieldError::new(
+            "client_secret",
+            "is required: the hub authenticates to the IdP with client_secret_basic",
+        ));
+    }
+    let Some(name) = name.filter(|_| errors.is_empty()) else {
+        return Err(ServiceError::Invalid(errors));
+    };
+    let id = ConnectionId::new();
+    let secret_sealed = input
+        .client_secret
+        .as_deref()
+        .map(|s| {
+            state
+                .secrets
+                .seal(&format!("{SECRET_CONTEXT}:{id}"), s.as_bytes())
+        })
+        .transpose()?;
+    let now = state.clock.now_ms();
+    let conn = Connection {
+        id,
+        org_id: ctx.org.id,
+        name,
+        kind: input.kind,
+        status: input.status.unwrap_or(ConnectionStatus::Active),
+        oidc,
+        secret_sealed,
+        jit_provisioning: input.jit_provisioning.unwrap_or(false),
+        require_email_verified: input.require_email_verified.unwrap_or(true),
+        created_at: now,
+        updated_at: now,
+    };
+    let tx = state.store.begin().await?;
+    if storage::connections::find_by_name(tx.conn(), ctx.org.id, &conn.name)
+        .await?
+        .is_some()
+    {
+        return Err(ServiceError::Conflict(format!(
+            "a connection named {:?} already exists in this organization",
+            conn.name
+        )));
+    }
+    storage::connections::insert(tx.conn(), &conn).await?;
+    let event = AuditEvent::new(
+        &ctx.actor(),
+        AuditAction::ConnectionCreated,
+        target(conn.id),
+    )
+    .org(ctx.org.id)
+    .details(details(&conn));
+    state.commit_audited(tx, event).await?;
+    Ok(conn)
+}
+
+/// What the audit log records of a connection: its settings, never its secret.
+fn details(c: &Connection) -> serde_json::Value {
+    json!({
+        "name": c.name,
+        "kind": c.kind,
+        "status": c.status,
+        "oidc": c.oidc,
+        "jit_provisioning": c.jit_provisioning,
+        "require_email_verified": c.require_email_verified,
+    })
+}
+
+async fn lock(tx: &Tx, ctx: &OrgCtx, id: &str) -> Result<Connection, ServiceError> {
+    storage::connections::get(tx.conn(), ctx.org.id, parse_id(id)?)
+        .await?
+        .ok_or(ServiceError::NotFound("connection"))
+}
+
+pub async fn update(
+    state: &AppState,
+    ctx: &OrgCtx,
+    id: &str,
+    input: UpdateConnection,
+) -> Result<Connection, ServiceError> {
+    ctx.require_admin()?;
+    let tx = state.store.begin().await?;
+    let mut conn = lock(&tx, ctx, id).await?;
+    let mut errors = Vec::new();
+    if let Some(name) = &input.name {
+        match validate::name("name", name) {
+            Ok(n) => conn.name = n,
+            Err(e) => errors.push(e),
+        }
+    }
+    if let Some(s) = input.oidc {
+        if conn.kind != ConnectionKind::Oidc {
+            errors.push(FieldError::new("oidc", "this is not an oidc connection"));
+        } else {
+            conn.oidc = Some(check_oidc(
+                s,
+                state.config.outbound.allow_loopback,
+                &mut errors,
+            ));
+        }
+    }
+    check_secret(input.client_secret.as_deref(), &mut errors);
+    if !errors.is_empty() {
+        return Err(ServiceError::Invalid(errors));
+    }
+    let rotated = input.client_secret.is_some();
+    if let Some(s) = &input.client_secret {
+        conn.secret_sealed = Some(
+            state
+                .secrets
+                .seal(&format!("{SECRET_CONTEXT}:{}", conn.id), s.as_bytes())?,
+        );
+    }
+    if let Some(v) = input.jit_provisioning {
+        conn.jit_provisioning = v;
+    }
+    if let Some(v) = input.require_email_verified {
+        conn.require_email_verified = v;
+    }
+    if let Some(v) = input.status {
+        conn.status = v;
+    }
+    if let Some(other) =
+        storage::connections::find_by_name(tx.conn(), ctx.org.id, &conn.name).await?
+        && other.id != conn.id
+    {
+        return Err(ServiceError::Conflict(format!(
+            "a connection named {:?} already exists in this organization",
+            conn.name
+        )));
+    }
+    conn.updated_at = state.clock.now_ms();
+    storage::connections::update(tx.conn(), &conn).await?;
+    let mut d = details(&conn);
+    d["client_secret_replaced"] = json!(rotated);
+    let event = AuditEvent::new(
+        &ctx.actor(),
+        AuditAction::ConnectionUpdated,
+        target(conn.id),
+    )
+    .org(ctx.org.id)
+    .details(d);
+    state.commit_audited(tx, event).await?;
+    Ok(conn)
+}
+
+pub async fn delete(state: &AppState, ctx: &OrgCtx, id: &str) -> Result<(), ServiceError> {
+    ctx.require_admin()?;
+    let tx = state.store.begin().await?;
+    let conn = lock(&tx, ctx, id).await?;
+    if !storage::connections::delete(tx.conn(), ctx.org.id, conn.id).await? {
+        return Err(ServiceError::NotFound("connection"));
+    }
+    let event = AuditEvent::new(
+        &ctx.actor(),
+        AuditAction::ConnectionDeleted,
+        target(conn.id),
+    )
+    .org(ctx.org.id)
+    .details(json!({"name": conn.name, "kind": conn.kind}));
+    state.commit_audited(tx, event).await?;
+    Ok(())
+}
+
+/// Fetches the IdP's discovery document and keys and reports, check by check, what would stop
+/// people from signing in. Changes nothing.
+pub async fn test(state: &AppState, ctx: &OrgCtx, id: &str) -> Result<TestReport, ServiceError> {
+    ctx.require_admin()?;
+    let conn = get(state, ctx, id).await?;
+    let mut checks = Vec::new();
+    checks.push(Check {
+        check: "client_secret",
+        ok: conn.secret_sealed.is_some(),
+        detail: if conn.secret_sealed.is_some() {
+            "a client secret is stored (sealed)".into()
+        } else {
+            "no client secret is stored; set client_secret".into()
+        },
+    });
+    if conn.status != ConnectionStatus::Active {
+        checks.push(Check {
+            check: "status",
+            ok: false,
+            detail: "the connection is disabled: nobody can sign in through it".into(),
+        });
+    }
+    if let Some(s) = &conn.oidc {
+        checks.extend(super::oidc::probe(state, s).await);
+    }
+    Ok(TestReport {
+        ok: checks.iter().all(|c| c.ok),
+        checks,
+    })
+}

@@ -1,0 +1,546 @@
+//! Signing in through an organization's own identity provider: home-realm discovery, the
+//! redirect to the IdP with a `state` bound to the browser, the callback, and linking the
+//! upstream identity to a hub user under the organization's rules.
+//!
+//! Refusals show a page that names the company and whom to ask; the technical reason goes to
+//! the log and the audit trail (`login.refused`), never to the page.
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use connectors::{CallbackParams, ConnectorState, UpstreamIdentity};
+use serde_json::json;
+
+use super::model::{Connection, ConnectionKind, ConnectionStatus, IdentityLink, UpstreamLogin};
+use crate::audit::{Actor, AuditAction, AuditEvent};
+use crate::ids::{OrgId, UserId};
+use crate::oidc::model::AuthRequest;
+use crate::oidc::pages;
+use crate::orgs::model::{DomainStatus, Organization};
+use crate::secrets::{hash_token, random_token};
+use crate::state::AppState;
+use crate::storage::{self, StoreError};
+use crate::users::{User, UserStatus};
+
+/// Where every OIDC IdP sends people back (register it at the IdP).
+pub const CALLBACK_PATH: &str = "/login/oidc/callback";
+/// How long an upstream login may take.
+const UPSTREAM_TTL_MS: i64 = 10 * 60 * 1000;
+const STATE_CONTEXT: &str = "upstream_login.state";
+
+pub fn callback_url(state: &AppState) -> String {
+    format!(
+        "{}{CALLBACK_PATH}",
+        state.config.server.public_url.trim_end_matches('/')
+    )
+}
+
+fn internal_error() -> Response {
+    pages::error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "The hub could not handle this sign-in.",
+        "Please try again in a moment.",
+    )
+}
+
+/// What home-realm discovery decided for a sign-in.
+pub enum Route {
+    /// Go to this connection's IdP.
+    Connection(Box<Connection>),
+    /// Ask the person for their work email (several connections, no hint).
+    AskEmail,
+    /// The organization has no active connection.
+    NoConnection,
+    /// The email's domain is not one of the organization's verified domains.
+    ForeignDomain(String),
+}
+
+/// The organization's active connections that can sign people in.
+async fn usable(state: &AppState, org: OrgId) -> Result<Vec<Connection>, StoreError> {
+    Ok(storage::connections::list(state.store.conn(), org)
+        .await?
+        .into_iter()
+        .filter(|c| c.status == ConnectionStatus::Active && c.kind == ConnectionKind::Oidc)
+        .collect())
+}
+
+/// Routes a sign-in for an application bound to `org`: by the email's verified domain when
+/// one is known (`login_hint` or the form), otherwise straight to the only connection.
+pub async fn route(state: &AppState, org: OrgId, email: Option<&str>) -> Result<Route, StoreError> {
+    let conns = usable(state, org).await?;
+    let Some(first) = conns.first().cloned() else {
+        return Ok(Route::NoConnection);
+    };
+    match email
+        .and_then(|e| e.rsplit_once('@'))
+        .map(|(_, d)| d.trim().to_ascii_lowercase())
+    {
+        Some(domain) => {
+            let verified = storage::domains::get(state.store.conn(), org, &domain)
+                .await?
+                .is_some_and(|d| d.status == DomainStatus::Verified);
+            if !verified {
+                return Ok(Route::ForeignDomain(domain));
+            }
+            Ok(Route::Connection(Box::new(first)))
+        }
+        None if conns.len() == 1 => Ok(Route::Connection(Box::new(first))),
+        None => Ok(Route::AskEmail),
+    }
+}
+
+/// Starts the upstream login: records the state bound to this browser's pending request and
+/// sends the browser to the IdP.
+pub async fn start(
+    state: &AppState,
+    request: &AuthRequest,
+    org: &Organization,
+    conn: &Connection,
+    login_hint: Option<&str>,
+) -> Response {
+    let connector = match super::oidc::connector(state, conn).await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(connection = %conn.id, error = %e, "upstream IdP unavailable");
+            return pages::error(
+                StatusCode::BAD_GATEWAY,
+                &format!(
+                    "{}'s sign-in service cannot be reached right now.",
+                    org.name
+                ),
+                &format!(
+                    "Please try again later. If it keeps happening, tell {}'s IT administrators.",
+                    org.name
+                ),
+            );
+        }
+    };
+    let Ok(upstream_state) = random_token() else {
+        return internal_error();
+    };
+    let (url, flow) =
+        match connector.authorization_url(&callback_url(state), &upstream_state, login_hint) {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::error!(connection = %conn.id, error = %e, "could not build the IdP URL");
+                return internal_error();
+            }
+        };
+    let Ok(sealed) = state.secrets.seal(STATE_CONTEXT, flow.as_bytes()) else {
+        return internal_error();
+    };
+    let now = state.clock.now_ms();
+    let login = UpstreamLogin {
+        state_hash: hash_token(&upstream_state),
+        org_id: org.id,
+        connection_id: conn.id,
+        auth_request_id: request.id.clone(),
+        browser_hash: request.browser_hash.clone(),
+        connector_state: sealed,
+        created_at: now,
+        expires_at: now + UPSTREAM_TTL_MS,
+    };
+    if let Err(e) = storage::connections::insert_upstream_login(state.store.conn(), &login).await {
+        tracing::error!(error = %e, "could not record the upstream login");
+        return internal_error();
+    }
+    tracing::info!(org = %org.slug, connection = %conn.name, "sending the browser to the upstream IdP");
+    Redirect::to(&url).into_response()
+}
+
+/// Why a sign-in was refused: the audit trail's words, and the page's.
+struct Refusal {
+    reason: String,
+    page: String,
+}
+
+impl Refusal {
+    fn new(reason: impl Into<String>, page: impl Into<String>) -> Self {
+        Self {
+            reason: reason.into(),
+            page: page.into(),
+        }
+    }
+}
+
+/// Records a refused sign-in in the audit log (the organization sees it) and shows the page.
+async fn refuse(
+    state: &AppState,
+    org: Option<&Organization>,
+    conn: Option<&Connection>,
+    identity: Option<&UpstreamIdentity>,
+    refusal: Refusal,
+) -> Response {
+    tracing::warn!(
+        org = org.map(|o| o.slug.as_str()),
+        connection = conn.map(|c| c.name.as_str()),
+        reason = %refusal.reason,
+        "upstream sign-in refused"
+    );
+    let target = conn
+        .map(|c| format!("connection:{}", c.id))
+        .unwrap_or_else(|| "connection:unknown".into());
+    let mut event = AuditEvent::new(
+        &Actor::System {
+            component: "federation".into(),
+        },
+        AuditAction::LoginRefused,
+        target,
+    )
+    .details(json!({
+        "reason": refusal.reason,
+        "connection": conn.map(|c| c.name.clone()),
+        "issuer": identity.map(|i| i.issuer.clone()),
+        "subject": identity.map(|i| i.subject.clone()),
+        "email": identity.and_then(|i| i.email.clone()),
+    }));
+    if let Some(o) = org {
+        event = event.org(o.id);
+    }
+    let recorded = async {
+        let tx = state.store.begin().await?;
+        state.commit_audited(tx, event).await
+    };
+    if let Err(e) = recorded.await {
+        tracing::error!(error = %e, "could not audit a refused sign-in");
+    }
+    let whom = match org {
+        Some(o) => format!(
+            "If you think this is wrong, contact {}'s IT administrators; they can look up what \
+             happened in the hub's audit log.",
+            o.name
+        ),
+        None => "Go back to the application and start again.".to_string(),
+    };
+    pages::error(StatusCode::FORBIDDEN, &refusal.page, &whom)
+}
+
+/// `GET /login/oidc/callback`: the IdP sends the browser back here.
+pub async fn callback(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(params): Query<BTreeMap<String, String>>,
+) -> Response {
+    let expired = || {
+        pages::error(
+            StatusCode::BAD_REQUEST,
+            "This sign-in has expired or was started in another browser.",
+            "Go back to the application and start again.",
+        )
+    };
+    let Some(upstream_state) = params.get("state").filter(|s| s.len() <= 200) else {
+        return refuse(
+            &state,
+            None,
+            None,
+            None,
+            Refusal::new(
+                "callback without state",
+                "This sign-in could not be completed.",
+            ),
+        )
+        .await;
+    };
+    let login = async {
+        let tx = state.store.begin().await?;
+        let l = storage::connections::take_upstream_login(tx.conn(), &hash_token(upstream_state))
+            .await?;
+        tx.commit().await?;
+        Ok::<_, StoreError>(l)
+    };
+    let login = match login.await {
+        Ok(Some(l)) => l,
+        Ok(None) => {
+            return refuse(
+                &state,
+                None,
+                None,
+                None,
+                Refusal::new(
+                    "callback with a state the hub did not issue or already used",
+                    "This sign-in could not be completed: it was not started here, or it was \
+                     already used.",
+                ),
+            )
+            .await;
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "callback: storage error");
+            return internal_error();
+        }
+    };
+    let (org, conn) = match (
+        storage::organizations::get(state.store.conn(), login.org_id).await,
+        storage::connections::get(state.store.conn(), login.org_id, login.connection_id).await,
+    ) {
+        (Ok(Some(o)), Ok(Some(c))) => (o, c),
+        (Ok(_), Ok(_)) => return expired(),
+        (Err(e), _) | (_, Err(e)) => {
+            tracing::error!(error = %e, "callback: storage error");
+            return internal_error();
+        }
+    };
+    // The state must come back to the browser that started the sign-in (login CSRF).
+    let binding = crate::oidc::cookies::get(&headers, crate::oidc::cookies::AUTH_REQUEST_COOKIE);
+    if !binding.is_some_and(|b| {
+        crate::secrets::ct_eq(hash_token(&b).as_bytes(), login.browser_hash.as_bytes())
+    }) {
+        return refuse(
+            &state,
+            Some(&org),
+            Some(&conn),
+            None,
+            Refusal::new(
+                "callback in a browser other than the one that started the sign-in",
+                "This sign-in was started in another browser.",
+            ),
+        )
+        .await;
+    }
+    if login.expires_at <= state.clock.now_ms() {
+        return expired();
+    }
+    if conn.status != ConnectionStatus::Active {
+        return refuse(
+            &state,
+            Some(&org),
+            Some(&conn),
+            None,
+            Refusal::new(
+                "the connection is disabled",
+                format!(
+                    "Sign-in through {} is switched off at the moment.",
+                    org.name
+                ),
+            ),
+        )
+        .await;
+    }
+    let request =
+        match storage::oidc::get_auth_request(state.store.conn(), &login.auth_request_id).await {
+            Ok(Some(r)) if r.expires_at > state.clock.now_ms() => r,
+            Ok(_) => return expired(),
+            Err(e) => {
+                tracing::error!(error = %e, "callback: storage error");
+                return internal_error();
+            }
+        };
+    let flow = match state
+        .secrets
+        .open_bytes(STATE_CONTEXT, &login.connector_state)
+    {
+        Ok(b) => ConnectorState::new(b),
+        Err(_) => return internal_error(),
+    };
+    let connector = match super::oidc::connector(&state, &conn).await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(connection = %conn.id, error = %e, "upstream IdP unavailable");
+            return pages::error(
+                StatusCode::BAD_GATEWAY,
+                &format!(
+                    "{}'s sign-in service cannot be reached right now.",
+                    org.name
+                ),
+                "Please try again later.",
+            );
+        }
+    };
+    let identity = match connector
+        .complete(&callback_url(&state), &flow, &CallbackParams(params))
+        .await
+    {
+        Ok(i) => i,
+        Err(e) => {
+            return refuse(
+                &state,
+                Some(&org),
+                Some(&conn),
+                None,
+                Refusal::new(
+                    e.to_string(),
+                    format!(
+                        "{}'s sign-in service did not confirm who you are.",
+                        org.name
+                    ),
+                ),
+            )
+            .await;
+        }
+    };
+    let user = match resolve(&state, &org, &conn, &identity).await {
+        Ok(Ok(u)) => u,
+        Ok(Err(refusal)) => {
+            return refuse(&state, Some(&org), Some(&conn), Some(&identity), refusal).await;
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "callback: storage error");
+            return internal_error();
+        }
+    };
+    let method = json!({"method": "oidc", "connection": conn.name, "issuer": identity.issuer});
+    crate::oidc::login::sign_in(&state, &request, &user, method).await
+}
+
+/// Finds or links (or, by policy, creates) the hub user this identity stands for, under the
+/// organization's rules. `Ok(Err(_))` is a refusal.
+async fn resolve(
+    state: &AppState,
+    org: &Organization,
+    conn: &Connection,
+    identity: &UpstreamIdentity,
+) -> Result<Result<User, Refusal>, crate::storage::StoreError> {
+    let now = state.clock.now_ms();
+    let who = &org.name;
+    // An IdP vouches only for its own organization's verified domains, linked or not.
+    let email = identity
+        .email
+        .as_deref()
+        .map(|e| e.trim().to_ascii_lowercase());
+    if let Some(domain) = identity.email_domain() {
+        let verified = storage::domains::get(state.store.conn(), org.id, &domain)
+            .await?
+            .is_some_and(|d| d.status == DomainStatus::Verified);
+        if !verified {
+            return Ok(Err(Refusal::new(
+                format!(
+                    "the IdP asserted the email domain {domain}, which is not a verified domain \
+                     of {}",
+                    org.slug
+                ),
+                format!("{who}'s sign-in service vouched for an address outside {who}'s domains."),
+            )));
+        }
+    }
+    let tx = state.store.begin().await?;
+    let link = storage::connections::find_link(
+        tx.conn(),
+        org.id,
+        conn.id,
+        &identity.issuer,
+        &identity.subject,
+    )
+    .await?;
+    let inactive = || {
+        Refusal::new(
+            "the user is not active",
+            format!("Your {who} account is not active on the hub."),
+        )
+    };
+    if let Some(link) = link {
+        let Some(user) = storage::users::get(tx.conn(), org.id, link.user_id).await? else {
+            return Ok(Err(inactive()));
+        };
+        if user.status != UserStatus::Active {
+            return Ok(Err(inactive()));
+        }
+        storage::connections::touch_link(tx.conn(), &link, now).await?;
+        tx.commit().await?;
+        return Ok(Ok(user));
+    }
+    // First sign-in through this connection: link by email, within the organization only.
+    let Some(email) = email else {
+        return Ok(Err(Refusal::new(
+            "the IdP asserted no email, and the identity is not linked yet",
+            format!("{who}'s sign-in service did not say who you are by email."),
+        )));
+    };
+    if conn.require_email_verified && !identity.email_verified {
+        return Ok(Err(Refusal::new(
+            "the IdP did not say the email is verified (required for a first link)",
+            format!("{who}'s sign-in service has not verified your email address."),
+        )));
+    }
+    let link = |user_id: UserId| IdentityLink {
+        connection_id: conn.id,
+        issuer: identity.issuer.clone(),
+        subject: identity.subject.clone(),
+        org_id: org.id,
+        user_id,
+        created_at: now,
+        last_login_at: now,
+    };
+    let (user, created) = match storage::users::find_by_email(tx.conn(), org.id, &email).await? {
+        Some(user) => {
+            if user.status != UserStatus::Active {
+                return Ok(Err(inactive()));
+            }
+            // One identity per user per connection: a second subject claiming the same email
+            // does not take over the account.
+            let existing = storage::connections::links_of_user(tx.conn(), org.id, user.id).await?;
+            if existing.iter().any(|l| l.connection_id == conn.id) {
+                return Ok(Err(Refusal::new(
+                    "the email belongs to a user already linked to another subject of this connection",
+                    format!("Your {who} account is linked to a different sign-in."),
+                )));
+            }
+            (user, false)
+        }
+        None if conn.jit_provisioning => {
+            let user = jit_user(org.id, &email, identity, now);
+            storage::users::insert(tx.conn(), &user).await?;
+            (user, true)
+        }
+        None => {
+            return Ok(Err(Refusal::new(
+                format!("no user with the email {email} exists and just-in-time creation is off"),
+                format!("{who} has not given you access to the hub yet."),
+            )));
+        }
+    };
+    let actor = Actor::User {
+        org_id: org.id,
+        user_id: user.id,
+    };
+    if created {
+        let event = AuditEvent::new(
+            &actor,
+            AuditAction::UserCreated,
+            format!("user:{}", user.id),
+        )
+        .org(org.id)
+        .details(json!({"email": user.email, "source": "jit", "connection": conn.name}));
+        crate::audit::append(&tx, state.clock.as_ref(), event).await?;
+    }
+    storage::connections::insert_link(tx.conn(), &link(user.id)).await?;
+    let event = AuditEvent::new(
+        &actor,
+        AuditAction::IdentityLinked,
+        format!("user:{}", user.id),
+    )
+    .org(org.id)
+    .details(json!({
+        "connection": conn.name,
+        "issuer": identity.issuer,
+        "subject": identity.subject,
+        "by": "verified email",
+    }));
+    state.commit_audited(tx, event).await?;
+    Ok(Ok(user))
+}
+
+fn jit_user(org: OrgId, email: &str, identity: &UpstreamIdentity, now: i64) -> User {
+    let clip = |s: &str| s.chars().take(200).collect::<String>();
+    User {
+        id: UserId::new(),
+        org_id: org,
+        external_id: None,
+        username: email.to_string(),
+        email: email.to_string(),
+        email_verified: identity.email_verified,
+        name: identity
+            .name
+            .as_deref()
+            .map(clip)
+            .unwrap_or_else(|| email.to_string()),
+        given_name: identity.given_name.as_deref().map(clip),
+        family_name: identity.family_name.as_deref().map(clip),
+        groups: identity.groups.iter().take(100).map(|g| clip(g)).collect(),
+        status: UserStatus::Active,
+        status_reason: None,
+        created_at: now,
+        updated_at: now,
+    }
+}

@@ -509,7 +509,11 @@ async fn bad_connection_settings_get_problem_json_and_change_nothing() {
                "oidc": {"issuer": "https://idp.acme.test", "client_id": "hub", "extra": 1}}),
     ] {
         let r = hub
-            .post(&hub.operator_key, "/api/v1/orgs/acme/connections", body.clone())
+            .post(
+                &hub.operator_key,
+                "/api/v1/orgs/acme/connections",
+                body.clone(),
+            )
             .await;
         assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {r:?}");
         assert_eq!(r.content_type, "application/problem+json");

@@ -298,24 +298,16 @@ impl OidcConnector {
         }
     }
 
-    fn claim<'a>(&self, all: &'a serde_json::Value, name: &str) -> Option<&'a serde_json::Value> {
-        all.get(name)
-    }
-
     fn identity(&self, claims: serde_json::Value) -> Result<UpstreamIdentity, ConnectorError> {
-        let text = |name: &str| {
-            self.claim(&claims, name)
-                .and_then(|v| v.as_str())
-                .map(str::to_owned)
-        };
+        let text = |name: &str| claims.get(name).and_then(|v| v.as_str()).map(str::to_owned);
         let subject = text("sub").ok_or_else(|| ConnectorError::Rejected("no sub".into()))?;
         let issuer = text("iss").ok_or_else(|| ConnectorError::Rejected("no iss".into()))?;
-        let email_verified = match self.claim(&claims, &self.claims.email_verified) {
+        let email_verified = match claims.get(&self.claims.email_verified) {
             Some(serde_json::Value::Bool(b)) => *b,
             Some(serde_json::Value::String(s)) => s.eq_ignore_ascii_case("true"),
             _ => false,
         };
-        let groups = match self.claim(&claims, &self.claims.groups) {
+        let groups = match claims.get(&self.claims.groups) {
             Some(serde_json::Value::Array(a)) => a
                 .iter()
                 .filter_map(|g| g.as_str().map(str::to_owned))

@@ -18,7 +18,7 @@ use crate::audit::{Actor, AuditAction, AuditEvent};
 use crate::ids::{OrgId, UserId};
 use crate::oidc::model::AuthRequest;
 use crate::oidc::pages;
-use crate::orgs::model::{DomainStatus, Organization};
+use crate::orgs::model::Organization;
 use crate::secrets::{hash_token, random_token};
 use crate::state::AppState;
 use crate::storage::{self, StoreError};
@@ -35,6 +35,28 @@ pub fn callback_url(state: &AppState) -> String {
         "{}{CALLBACK_PATH}",
         state.config.server.public_url.trim_end_matches('/')
     )
+}
+
+/// The connector for `conn`, or the page saying the company's IdP cannot be reached.
+async fn connector_or_page(
+    state: &AppState,
+    org: &Organization,
+    conn: &Connection,
+) -> Result<connectors::oidc::OidcConnector, Response> {
+    super::oidc::connector(state, conn).await.map_err(|e| {
+        tracing::warn!(connection = %conn.id, error = %e, "upstream IdP unavailable");
+        pages::error(
+            StatusCode::BAD_GATEWAY,
+            &format!(
+                "{}'s sign-in service cannot be reached right now.",
+                org.name
+            ),
+            &format!(
+                "Please try again later. If it keeps happening, tell {}'s IT administrators.",
+                org.name
+            ),
+        )
+    })
 }
 
 fn internal_error() -> Response {
@@ -78,9 +100,7 @@ pub async fn route(state: &AppState, org: OrgId, email: Option<&str>) -> Result<
         .map(|(_, d)| d.trim().to_ascii_lowercase())
     {
         Some(domain) => {
-            let verified = storage::domains::get(state.store.conn(), org, &domain)
-                .await?
-                .is_some_and(|d| d.status == DomainStatus::Verified);
+            let verified = storage::domains::is_verified(state.store.conn(), org, &domain).await?;
             if !verified {
                 return Ok(Route::ForeignDomain(domain));
             }
@@ -100,22 +120,9 @@ pub async fn start(
     conn: &Connection,
     login_hint: Option<&str>,
 ) -> Response {
-    let connector = match super::oidc::connector(state, conn).await {
+    let connector = match connector_or_page(state, org, conn).await {
         Ok(c) => c,
-        Err(e) => {
-            tracing::warn!(connection = %conn.id, error = %e, "upstream IdP unavailable");
-            return pages::error(
-                StatusCode::BAD_GATEWAY,
-                &format!(
-                    "{}'s sign-in service cannot be reached right now.",
-                    org.name
-                ),
-                &format!(
-                    "Please try again later. If it keeps happening, tell {}'s IT administrators.",
-                    org.name
-                ),
-            );
-        }
+        Err(page) => return page,
     };
     let Ok(upstream_state) = random_token() else {
         return internal_error();
@@ -334,19 +341,9 @@ pub async fn callback(
         Ok(b) => ConnectorState::new(b),
         Err(_) => return internal_error(),
     };
-    let connector = match super::oidc::connector(&state, &conn).await {
+    let connector = match connector_or_page(&state, &org, &conn).await {
         Ok(c) => c,
-        Err(e) => {
-            tracing::warn!(connection = %conn.id, error = %e, "upstream IdP unavailable");
-            return pages::error(
-                StatusCode::BAD_GATEWAY,
-                &format!(
-                    "{}'s sign-in service cannot be reached right now.",
-                    org.name
-                ),
-                "Please try again later.",
-            );
-        }
+        Err(page) => return page,
     };
     let identity = match connector
         .complete(&callback_url(&state), &flow, &CallbackParams(params))
@@ -400,9 +397,7 @@ async fn resolve(
         .as_deref()
         .map(|e| e.trim().to_ascii_lowercase());
     if let Some(domain) = identity.email_domain() {
-        let verified = storage::domains::get(state.store.conn(), org.id, &domain)
-            .await?
-            .is_some_and(|d| d.status == DomainStatus::Verified);
+        let verified = storage::domains::is_verified(state.store.conn(), org.id, &domain).await?;
         if !verified {
             return Ok(Err(Refusal::new(
                 format!(

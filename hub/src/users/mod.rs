@@ -9,7 +9,6 @@ use crate::audit::{AuditAction, AuditEvent};
 use crate::error::{FieldError, ServiceError};
 use crate::http::extract::OrgCtx;
 use crate::ids::{OrgId, UserId};
-use crate::orgs::model::DomainStatus;
 use crate::orgs::validate;
 use crate::state::AppState;
 use crate::storage;
@@ -135,8 +134,7 @@ async fn org_email(state: &AppState, org: OrgId, email: &str) -> Result<String, 
         return Err(bad("must be an email address"));
     }
     let domain = validate::domain("email", domain).map_err(|e| ServiceError::Invalid(vec![e]))?;
-    let claimed = storage::domains::get(state.store.conn(), org, &domain).await?;
-    if !claimed.is_some_and(|d| d.status == DomainStatus::Verified) {
+    if !storage::domains::is_verified(state.store.conn(), org, &domain).await? {
         return Err(bad(
             "the domain is not verified by this organization; verify it first",
         ));

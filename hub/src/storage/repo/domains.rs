@@ -56,6 +56,13 @@ pub async fn list(c: &impl Conn, org: OrgId) -> StoreResult<Vec<OrgDomain>> {
         .collect()
 }
 
+/// Whether the organization holds `domain` verified.
+pub async fn is_verified(c: &impl Conn, org: OrgId, domain: &str) -> StoreResult<bool> {
+    Ok(get(c, org, domain)
+        .await?
+        .is_some_and(|d| d.status == DomainStatus::Verified))
+}
+
 fn by_name(org: OrgId, domain: &str) -> Select<Entity> {
     Entity::find()
         .filter(Column::OrgId.eq(org.to_string()))

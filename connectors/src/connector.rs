@@ -87,18 +87,19 @@ pub trait RedirectConnector: Send + Sync {
     ) -> Result<UpstreamIdentity, ConnectorError>;
 }
 
-/// SAML POST-binding login.
+/// SAML login: HTTP-Redirect AuthnRequest, HTTP-POST response.
 #[async_trait]
 pub trait SamlConnector: Send + Sync {
-    /// Builds the AuthnRequest redirect URL and the request id to expect back.
-    async fn login_url(&self, relay_state: &str) -> Result<(String, String), ConnectorError>;
-    /// Validates a posted SAML response.
+    /// Builds the signed AuthnRequest redirect URL carrying `relay_state`, and the request ID
+    /// to expect back in `InResponseTo`.
+    fn login_url(&self, relay_state: &str) -> Result<(String, String), ConnectorError>;
+    /// Verifies a posted `SAMLResponse` (base64): an answer to `in_response_to`, or, with
+    /// `None`, an unsolicited response.
     async fn handle_post(
         &self,
-        scopes: &Scopes,
         saml_response: &str,
-        in_response_to: &str,
-    ) -> Result<UpstreamIdentity, ConnectorError>;
+        in_response_to: Option<&str>,
+    ) -> Result<crate::saml::SamlLogin, ConnectorError>;
 }
 
 /// Password login against the upstream.

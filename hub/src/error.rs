@@ -45,6 +45,9 @@ pub enum ServiceError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Secrets(#[from] crate::secrets::SecretsError),
+    /// Something the hub itself failed at (logged; the client sees a plain 500).
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 impl ServiceError {
@@ -157,6 +160,10 @@ impl From<ServiceError> for ApiError {
             }
             ServiceError::Secrets(e) => {
                 tracing::error!(error = %e, "secrets error");
+                ApiError::internal()
+            }
+            ServiceError::Internal(e) => {
+                tracing::error!(error = %e, "internal error");
                 ApiError::internal()
             }
         }

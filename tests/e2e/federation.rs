@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 const SECRET: &str = "upstream-client-secret";
 
 /// An organization with a verified (attested) domain.
-async fn org_with_domain(hub: &TestHub, slug: &str, domain: &str) {
+pub(crate) async fn org_with_domain(hub: &TestHub, slug: &str, domain: &str) {
     let op = hub.operator_key.clone();
     hub.create_org(slug).await;
     let r = hub
@@ -30,7 +30,7 @@ async fn org_with_domain(hub: &TestHub, slug: &str, domain: &str) {
     assert_eq!(r.status, StatusCode::OK, "{r:?}");
 }
 
-async fn add_user(hub: &TestHub, slug: &str, email: &str) -> String {
+pub(crate) async fn add_user(hub: &TestHub, slug: &str, email: &str) -> String {
     let r = hub
         .post(
             &hub.operator_key,
@@ -43,7 +43,7 @@ async fn add_user(hub: &TestHub, slug: &str, email: &str) -> String {
 }
 
 /// Registers an application; returns (client_id, secret).
-async fn add_app(hub: &TestHub, slug: &str, redirect: &str) -> (String, String) {
+pub(crate) async fn add_app(hub: &TestHub, slug: &str, redirect: &str) -> (String, String) {
     let r = hub
         .post(
             &hub.operator_key,
@@ -87,7 +87,7 @@ fn callback(hub: &TestHub) -> String {
     format!("{}/login/oidc/callback", hub.url)
 }
 
-async fn audit_actions(hub: &TestHub, slug: &str) -> Vec<Value> {
+pub(crate) async fn audit_actions(hub: &TestHub, slug: &str) -> Vec<Value> {
     let r = hub
         .get(
             &hub.operator_key,
@@ -247,7 +247,7 @@ async fn until_callback(
     r.headers()["location"].to_str().unwrap().to_string()
 }
 
-async fn follow(browser: &Browser, url: &str) -> (StatusCode, String, Option<String>) {
+pub(crate) async fn follow(browser: &Browser, url: &str) -> (StatusCode, String, Option<String>) {
     let r = browser.client.get(url).send().await.unwrap();
     let loc = r
         .headers()

@@ -11,3 +11,4 @@ mod federation;
 mod isolation;
 mod oidc_provider;
 mod processes;
+mod saml;

@@ -65,6 +65,8 @@ try {
   await page.fill('input[name=login]', LOGIN);
   await page.fill('input[name=password]', PASSWORD);
   await page.click('button');
+  // A SAML IdP answers with a page that posts the response on to the hub by itself.
+  await page.waitForURL((u) => u.href.startsWith(`${APP}/cb`), { timeout: 15000 }).catch(() => {});
   await page.waitForLoadState('load');
   await page.waitForFunction(() => document.readyState === 'complete');
   await shot('3-back-in-app');

@@ -512,7 +512,20 @@ pub struct NodePeer {
 
 impl NodePeer {
     pub fn start(script: &str, env: &[(&str, String)]) -> Self {
-        let mut cmd = Command::new("node");
+        Self::spawn(Command::new("node"), script, env)
+    }
+
+    /// A Python peer, run by the virtualenv `scripts/install-peers.sh` makes in tests/peers.
+    pub fn python(script: &str, env: &[(&str, String)]) -> Self {
+        let python = peers_dir().join(".venv/bin/python");
+        assert!(
+            python.is_file(),
+            "run scripts/install-peers.sh first (tests/peers/.venv is missing)"
+        );
+        Self::spawn(Command::new(python), script, env)
+    }
+
+    fn spawn(mut cmd: Command, script: &str, env: &[(&str, String)]) -> Self {
         cmd.arg(script)
             .current_dir(peers_dir())
             .stdout(Stdio::piped())
@@ -700,4 +713,83 @@ impl HubProcess {
             ),
         }
     }
+}
+
+/// A real SAML IdP (PyPI `pysaml2`, tests/peers/saml_idp.py) with its own signing key.
+pub struct SamlIdp {
+    _peer: NodePeer,
+    pub base: String,
+    _dir: tempfile::TempDir,
+}
+
+impl SamlIdp {
+    /// `users`: login -> {"pw": ..., "attrs": {"mail": [...], ...}}.
+    pub fn start(users: Value) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let peer = NodePeer::python(
+            "saml_idp.py",
+            &[
+                ("WORKDIR", dir.path().display().to_string()),
+                ("USERS", users.to_string()),
+            ],
+        );
+        let base = peer.ready["base"].as_str().unwrap().to_string();
+        Self {
+            _peer: peer,
+            base,
+            _dir: dir,
+        }
+    }
+
+    pub fn metadata_url(&self) -> String {
+        format!("{}/metadata", self.base)
+    }
+
+    /// Registers a service provider by its metadata document.
+    pub async fn register_sp(&self, metadata_xml: &str) {
+        let r = reqwest::Client::new()
+            .post(format!("{}/__sp", self.base))
+            .body(metadata_xml.to_string())
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "{:?}", r.text().await);
+    }
+
+    /// Switches how the IdP signs (`{"sign_alg": "sha1"}`) or whom it names as the audience.
+    pub async fn mode(&self, mode: Value) {
+        let r = reqwest::Client::new()
+            .post(format!("{}/__mode", self.base))
+            .body(mode.to_string())
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success());
+    }
+}
+
+/// The value of a hidden `<input name=NAME value=...>` in an HTML form.
+pub fn form_value(html: &str, name: &str) -> Option<String> {
+    let at = html.find(&format!("name=\"{name}\""))?;
+    let tag_start = html[..at].rfind('<')?;
+    let tag_end = at + html[at..].find('>')?;
+    let tag = &html[tag_start..tag_end];
+    let v = tag.find("value=\"")? + "value=\"".len();
+    let end = v + tag[v..].find('"')?;
+    Some(
+        tag[v..end]
+            .replace("&quot;", "\"")
+            .replace("&#x27;", "'")
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&amp;", "&"),
+    )
+}
+
+/// The `action` of the first form in an HTML page.
+pub fn form_action(html: &str) -> Option<String> {
+    let at = html.find("<form")?;
+    let a = at + html[at..].find("action=\"")? + "action=\"".len();
+    let end = a + html[a..].find('"')?;
+    Some(html[a..end].replace("&amp;", "&"))
 }

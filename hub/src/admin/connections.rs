@@ -10,7 +10,9 @@ use utoipa::ToSchema;
 use crate::clock::ms_to_rfc3339;
 use crate::error::{ApiError, Problem};
 use crate::federation::connections::{self, CreateConnection, TestReport, UpdateConnection};
-use crate::federation::model::{Connection, ConnectionKind, ConnectionStatus, OidcSettings};
+use crate::federation::model::{
+    Connection, ConnectionKind, ConnectionStatus, OidcSettings, SamlAttributes, SamlNameIdFormat,
+};
 use crate::http::extract::{AppJson, OrgCtx};
 use crate::state::AppState;
 use crate::storage;
@@ -23,6 +25,7 @@ pub struct ConnectionView {
     pub kind: ConnectionKind,
     pub status: ConnectionStatus,
     pub oidc: Option<OidcSettings>,
+    pub saml: Option<SamlView>,
     pub has_client_secret: bool,
     pub jit_provisioning: bool,
     pub require_email_verified: bool,
@@ -32,14 +35,44 @@ pub struct ConnectionView {
     pub updated_at: String,
 }
 
+/// A SAML connection's settings and what to give its IdP.
+#[derive(Serialize, ToSchema)]
+pub struct SamlView {
+    /// The hub's entity ID for this connection; its metadata is served at this address.
+    pub sp_entity_id: String,
+    /// The assertion consumer service URL (HTTP-POST) the IdP sends responses to.
+    pub acs_url: String,
+    pub metadata_url: Option<String>,
+    /// The IdP's entity ID, from its metadata.
+    pub idp_entity_id: Option<String>,
+    pub attributes: SamlAttributes,
+    pub name_id_format: SamlNameIdFormat,
+    pub allow_unsolicited: bool,
+}
+
 fn view(state: &AppState, c: Connection) -> ConnectionView {
+    let saml = c.saml.as_ref().map(|s| SamlView {
+        sp_entity_id: crate::federation::saml::sp_entity_id(state, c.id),
+        acs_url: crate::federation::saml::acs_url(state, c.id),
+        metadata_url: s.settings.metadata_url.clone(),
+        idp_entity_id: s
+            .settings
+            .metadata_xml
+            .as_deref()
+            .and_then(|x| connectors::saml::parse_idp_metadata(x).ok())
+            .map(|m| m.entity_id),
+        attributes: s.settings.attributes.clone(),
+        name_id_format: s.settings.name_id_format,
+        allow_unsolicited: s.settings.allow_unsolicited,
+    });
     ConnectionView {
+        saml,
         id: c.id.to_string(),
         name: c.name,
         kind: c.kind,
         status: c.status,
         oidc: c.oidc,
-        has_client_secret: c.secret_sealed.is_some(),
+        has_client_secret: c.kind == ConnectionKind::Oidc && c.secret_sealed.is_some(),
         jit_provisioning: c.jit_provisioning,
         require_email_verified: c.require_email_verified,
         callback_url: crate::federation::login::callback_url(state),

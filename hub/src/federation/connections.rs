@@ -1,10 +1,15 @@
 //! Managing an organization's identity provider connections through the admin API, and the
 //! "test connection" check that reports problems in plain words.
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::model::{ClaimMapping, Connection, ConnectionKind, ConnectionStatus, OidcSettings};
+use super::model::{
+    ClaimMapping, Connection, ConnectionKind, ConnectionStatus, OidcSettings, SamlSettings,
+    StoredSaml,
+};
 use crate::audit::{AuditAction, AuditEvent};
 use crate::error::{FieldError, ServiceError};
 use crate::http::extract::OrgCtx;
@@ -23,6 +28,9 @@ pub struct CreateConnection {
     pub kind: ConnectionKind,
     /// Required for `oidc` connections.
     pub oidc: Option<OidcSettings>,
+    /// Required for `saml` connections: the IdP metadata (`metadata_url` or `metadata_xml`)
+    /// and the attribute mapping. The hub makes the connection's SP signing key itself.
+    pub saml: Option<SamlSettings>,
     /// The client secret the IdP issued to the hub; stored sealed and never shown again.
     pub client_secret: Option<String>,
     /// Create the user at first sign-in (default false: users must exist already).
@@ -37,6 +45,8 @@ pub struct CreateConnection {
 pub struct UpdateConnection {
     pub name: Option<String>,
     pub oidc: Option<OidcSettings>,
+    /// Replaces the SAML settings (a `metadata_url` is read again).
+    pub saml: Option<SamlSettings>,
     pub client_secret: Option<String>,
     pub jit_provisioning: Option<bool>,
     pub require_email_verified: Option<bool>,
@@ -130,6 +140,70 @@ fn check_oidc(s: OidcSettings, allow_loopback: bool, errors: &mut Vec<FieldError
     OidcSettings { scopes, ..s }
 }
 
+fn check_attribute(field: &'static str, v: &str, errors: &mut Vec<FieldError>) {
+    if v.is_empty() || v.len() > 200 || v.chars().any(char::is_control) {
+        errors.push(FieldError::new(
+            field,
+            "must be an attribute name of 1 to 200 characters",
+        ));
+    }
+}
+
+/// Checks SAML settings: reads the metadata from its URL when one is given, and requires
+/// metadata the hub can sign people in with (one IdP, a redirect endpoint, a signing
+/// certificate). Returns them with `metadata_xml` filled.
+async fn check_saml(
+    state: &AppState,
+    mut s: SamlSettings,
+    errors: &mut Vec<FieldError>,
+) -> Option<SamlSettings> {
+    let a = &s.attributes;
+    for (field, v) in [
+        ("saml.attributes.email", &a.email),
+        ("saml.attributes.name", &a.name),
+        ("saml.attributes.given_name", &a.given_name),
+        ("saml.attributes.family_name", &a.family_name),
+        ("saml.attributes.username", &a.username),
+        ("saml.attributes.groups", &a.groups),
+    ] {
+        check_attribute(field, v, errors);
+    }
+    let field = match (&s.metadata_url, &s.metadata_xml) {
+        (Some(url), None) => {
+            if let Err(e) = validate::notify_uri(
+                "saml.metadata_url",
+                url,
+                state.config.outbound.allow_loopback,
+            ) {
+                errors.push(e);
+                return None;
+            }
+            match super::saml::fetch_metadata(state, url).await {
+                Ok(xml) => s.metadata_xml = Some(xml),
+                Err(e) => {
+                    errors.push(FieldError::new("saml.metadata_url", e));
+                    return None;
+                }
+            }
+            "saml.metadata_url"
+        }
+        (None, Some(_)) => "saml.metadata_xml",
+        _ => {
+            errors.push(FieldError::new(
+                "saml",
+                "give exactly one of metadata_url and metadata_xml",
+            ));
+            return None;
+        }
+    };
+    let xml = s.metadata_xml.as_deref().unwrap_or_default();
+    if let Err(e) = connectors::saml::parse_idp_metadata(xml) {
+        errors.push(FieldError::new(field, e.to_string()));
+        return None;
+    }
+    Some(s)
+}
+
 fn check_secret(secret: Option<&str>, errors: &mut Vec<FieldError>) {
     if let Some(s) = secret
         && (s.is_empty() || s.len() > 1000)
@@ -161,12 +235,26 @@ pub async fn create(
             ));
             None
         }
-        (ConnectionKind::Saml, _) => {
-            return Err(ServiceError::Unprocessable(
-                "SAML connections are not available on this hub yet".into(),
-            ));
-        }
+        (ConnectionKind::Saml, _) => None,
     };
+    let saml = match (input.kind, input.saml) {
+        (ConnectionKind::Saml, Some(s)) => check_saml(state, s, &mut errors).await,
+        (ConnectionKind::Saml, None) => {
+            errors.push(FieldError::new("saml", "is required for a saml connection"));
+            None
+        }
+        (ConnectionKind::Oidc, Some(_)) => {
+            errors.push(FieldError::new("saml", "is only for a saml connection"));
+            None
+        }
+        (ConnectionKind::Oidc, None) => None,
+    };
+    if input.kind == ConnectionKind::Saml && input.client_secret.is_some() {
+        errors.push(FieldError::new(
+            "client_secret",
+            "is only for an oidc connection; the hub makes a SAML connection's signing key itself",
+        ));
+    }
     check_secret(input.client_secret.as_deref(), &mut errors);
     if input.kind == ConnectionKind::Oidc && input.client_secret.is_none() {
         errors.push(FieldError::new(
@@ -178,7 +266,7 @@ pub async fn create(
         return Err(ServiceError::Invalid(errors));
     };
     let id = ConnectionId::new();
-    let secret_sealed = input
+    let mut secret_sealed = input
         .client_secret
         .as_deref()
         .map(|s| {
@@ -187,6 +275,26 @@ pub async fn create(
                 .seal(&format!("{SECRET_CONTEXT}:{id}"), s.as_bytes())
         })
         .transpose()?;
+    let saml = match saml {
+        Some(settings) => {
+            let name = format!("hub SP {id}");
+            let creds = tokio::task::spawn_blocking(move || {
+                connectors::saml::generate_sp_credentials(&name)
+            })
+            .await
+            .map_err(|e| ServiceError::Internal(e.to_string()))?
+            .map_err(|e| ServiceError::Internal(e.to_string()))?;
+            secret_sealed = Some(state.secrets.seal(
+                &format!("{}:{id}", super::saml::KEY_CONTEXT),
+                &creds.key_pkcs8_der,
+            )?);
+            Some(StoredSaml {
+                settings,
+                sp_certificate: STANDARD.encode(&creds.cert_der),
+            })
+        }
+        None => None,
+    };
     let now = state.clock.now_ms();
     let conn = Connection {
         id,
@@ -195,6 +303,7 @@ pub async fn create(
         kind: input.kind,
         status: input.status.unwrap_or(ConnectionStatus::Active),
         oidc,
+        saml,
         secret_sealed,
         jit_provisioning: input.jit_provisioning.unwrap_or(false),
         require_email_verified: input.require_email_verified.unwrap_or(true),
@@ -230,6 +339,12 @@ fn details(c: &Connection) -> serde_json::Value {
         "kind": c.kind,
         "status": c.status,
         "oidc": c.oidc,
+        "saml": c.saml.as_ref().map(|s| json!({
+            "metadata_url": s.settings.metadata_url,
+            "attributes": s.settings.attributes,
+            "name_id_format": s.settings.name_id_format,
+            "allow_unsolicited": s.settings.allow_unsolicited,
+        })),
         "jit_provisioning": c.jit_provisioning,
         "require_email_verified": c.require_email_verified,
     })
@@ -268,7 +383,23 @@ pub async fn update(
             ));
         }
     }
+    if let Some(s) = input.saml {
+        match conn.saml.as_mut() {
+            None => errors.push(FieldError::new("saml", "this is not a saml connection")),
+            Some(stored) => {
+                if let Some(s) = check_saml(state, s, &mut errors).await {
+                    stored.settings = s;
+                }
+            }
+        }
+    }
     check_secret(input.client_secret.as_deref(), &mut errors);
+    if input.client_secret.is_some() && conn.kind == ConnectionKind::Saml {
+        errors.push(FieldError::new(
+            "client_secret",
+            "is only for an oidc connection",
+        ));
+    }
     if !errors.is_empty() {
         return Err(ServiceError::Invalid(errors));
     }
@@ -337,15 +468,17 @@ pub async fn test(state: &AppState, ctx: &OrgCtx, id: &str) -> Result<TestReport
     ctx.require_admin()?;
     let conn = get(state, ctx, id).await?;
     let mut checks = Vec::new();
-    checks.push(Check {
-        check: "client_secret",
-        ok: conn.secret_sealed.is_some(),
-        detail: if conn.secret_sealed.is_some() {
-            "a client secret is stored (sealed)".into()
-        } else {
-            "no client secret is stored; set client_secret".into()
-        },
-    });
+    if conn.kind == ConnectionKind::Oidc {
+        checks.push(Check {
+            check: "client_secret",
+            ok: conn.secret_sealed.is_some(),
+            detail: if conn.secret_sealed.is_some() {
+                "a client secret is stored (sealed)".into()
+            } else {
+                "no client secret is stored; set client_secret".into()
+            },
+        });
+    }
     if conn.status != ConnectionStatus::Active {
         checks.push(Check {
             check: "status",
@@ -355,6 +488,9 @@ pub async fn test(state: &AppState, ctx: &OrgCtx, id: &str) -> Result<TestReport
     }
     if let Some(s) = &conn.oidc {
         checks.extend(super::oidc::probe(state, s).await);
+    }
+    if let Some(s) = &conn.saml {
+        checks.extend(super::saml::probe(state, &conn, s).await);
     }
     Ok(TestReport {
         ok: checks.iter().all(|c| c.ok),

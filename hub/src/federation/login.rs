@@ -59,7 +59,7 @@ async fn connector_or_page(
     })
 }
 
-fn internal_error() -> Response {
+pub(super) fn internal_error() -> Response {
     pages::error(
         StatusCode::INTERNAL_SERVER_ERROR,
         "The hub could not handle this sign-in.",
@@ -84,7 +84,7 @@ async fn usable(state: &AppState, org: OrgId) -> Result<Vec<Connection>, StoreEr
     Ok(storage::connections::list(state.store.conn(), org)
         .await?
         .into_iter()
-        .filter(|c| c.status == ConnectionStatus::Active && c.kind == ConnectionKind::Oidc)
+        .filter(|c| c.status == ConnectionStatus::Active)
         .collect())
 }
 
@@ -120,6 +120,9 @@ pub async fn start(
     conn: &Connection,
     login_hint: Option<&str>,
 ) -> Response {
+    if conn.kind == ConnectionKind::Saml {
+        return super::saml::start(state, request, org, conn).await;
+    }
     let connector = match connector_or_page(state, org, conn).await {
         Ok(c) => c,
         Err(page) => return page,
@@ -158,13 +161,13 @@ pub async fn start(
 }
 
 /// Why a sign-in was refused: the audit trail's words, and the page's.
-struct Refusal {
+pub(super) struct Refusal {
     reason: String,
     page: String,
 }
 
 impl Refusal {
-    fn new(reason: impl Into<String>, page: impl Into<String>) -> Self {
+    pub(super) fn new(reason: impl Into<String>, page: impl Into<String>) -> Self {
         Self {
             reason: reason.into(),
             page: page.into(),
@@ -173,7 +176,7 @@ impl Refusal {
 }
 
 /// Records a refused sign-in in the audit log (the organization sees it) and shows the page.
-async fn refuse(
+pub(super) async fn refuse(
     state: &AppState,
     org: Option<&Organization>,
     conn: Option<&Connection>,
@@ -383,7 +386,7 @@ pub async fn callback(
 
 /// Finds or links (or, by policy, creates) the hub user this identity stands for, under the
 /// organization's rules. `Ok(Err(_))` is a refusal.
-async fn resolve(
+pub(super) async fn resolve(
     state: &AppState,
     org: &Organization,
     conn: &Connection,

@@ -1,8 +1,9 @@
 //! Upstream federation: each organization signs its people in with its own identity provider.
 //! Connections are managed through the admin API (`connections`); the browser flow lives in
-//! `login`; `oidc` builds the connector for an OIDC connection.
+//! `login`; `oidc` and `saml` build the connector for each kind of connection.
 
 pub mod connections;
 pub mod login;
 pub mod model;
 pub mod oidc;
+pub mod saml;

@@ -61,6 +61,83 @@ fn default_scopes() -> Vec<String> {
     vec!["email".into(), "profile".into()]
 }
 
+string_enum!(
+    /// The NameID format the hub asks a SAML IdP for.
+    SamlNameIdFormat { Persistent => "persistent", Email => "email" }
+);
+
+impl SamlNameIdFormat {
+    pub fn uri(self) -> &'static str {
+        match self {
+            Self::Persistent => connectors::saml::NAMEID_PERSISTENT,
+            Self::Email => connectors::saml::NAMEID_EMAIL,
+        }
+    }
+}
+
+/// Which SAML attribute carries each attribute of a hub user, matched against the attribute's
+/// `Name` or `FriendlyName`. The defaults are the SAML2 URI attribute profile names (eduPerson /
+/// inetOrgPerson), as Shibboleth, SimpleSAMLphp and pysaml2 send them; Entra ID and Okta use
+/// names such as `http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress` or
+/// `email`, set here.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct SamlAttributes {
+    pub email: String,
+    pub name: String,
+    pub given_name: String,
+    pub family_name: String,
+    pub username: String,
+    pub groups: String,
+}
+
+impl Default for SamlAttributes {
+    fn default() -> Self {
+        Self {
+            email: "urn:oid:0.9.2342.19200300.100.1.3".into(),
+            name: "urn:oid:2.16.840.1.113730.3.1.241".into(),
+            given_name: "urn:oid:2.5.4.42".into(),
+            family_name: "urn:oid:2.5.4.4".into(),
+            username: "urn:oid:0.9.2342.19200300.100.1.1".into(),
+            groups: "urn:oid:1.3.6.1.4.1.5923.1.5.1.1".into(),
+        }
+    }
+}
+
+/// A SAML 2.0 upstream: the hub is its service provider.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SamlSettings {
+    /// Where the IdP publishes its metadata; read when the connection is created or updated
+    /// with it, and by "test connection".
+    #[serde(default)]
+    pub metadata_url: Option<String>,
+    /// The IdP's metadata document (filled from `metadata_url` when that is given).
+    #[serde(default)]
+    pub metadata_xml: Option<String>,
+    #[serde(default)]
+    pub attributes: SamlAttributes,
+    #[serde(default = "persistent")]
+    pub name_id_format: SamlNameIdFormat,
+    /// Accept IdP-initiated (unsolicited) responses. Off by default: they cannot be bound to
+    /// a browser or a request, so only the replay cache stands between them and a stolen one.
+    #[serde(default)]
+    pub allow_unsolicited: bool,
+}
+
+fn persistent() -> SamlNameIdFormat {
+    SamlNameIdFormat::Persistent
+}
+
+/// A SAML connection as stored: the settings and the hub's SP certificate for it (its private
+/// key is the connection's sealed secret).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredSaml {
+    pub settings: SamlSettings,
+    /// The SP signing certificate, base64 DER.
+    pub sp_certificate: String,
+}
+
 #[derive(Debug, Clone)]
 pub struct Connection {
     pub id: ConnectionId,
@@ -69,7 +146,8 @@ pub struct Connection {
     pub kind: ConnectionKind,
     pub status: ConnectionStatus,
     pub oidc: Option<OidcSettings>,
-    /// The sealed client secret (OIDC), never shown again.
+    pub saml: Option<StoredSaml>,
+    /// The sealed client secret (OIDC) or SP signing key (SAML), never shown.
     pub secret_sealed: Option<String>,
     /// Whether a first sign-in creates the user (the organization has no directory yet).
     pub jit_provisioning: bool,

@@ -220,6 +220,47 @@ pub async fn post_login(
     sign_in(&state, &request, &user, json!({"method": "dev_login"})).await
 }
 
+/// Starts a hub session for `user` (audited, with how the person signed in), consuming the
+/// pending request `request_id` if there is one. `Ok(None)` if that request was used already.
+async fn open_session(
+    state: &AppState,
+    user: &User,
+    method: serde_json::Value,
+    request_id: Option<&str>,
+) -> Result<Option<(Session, String)>, crate::storage::StoreError> {
+    let token = random_token().map_err(|_| crate::storage::StoreError::Corrupt("random"))?;
+    let now = state.clock.now_ms();
+    let session = Session {
+        id: uuid::Uuid::now_v7().to_string(),
+        org_id: user.org_id,
+        user_id: user.id,
+        auth_time: now,
+        created_at: now,
+        expires_at: now + (state.config.oidc.session_ttl_secs as i64) * 1000,
+        ended_at: None,
+    };
+    let tx = state.store.begin().await?;
+    // Single use: a second submission of the same request finds it gone.
+    if let Some(id) = request_id
+        && !storage::oidc::delete_auth_request(tx.conn(), id).await?
+    {
+        return Ok(None);
+    }
+    storage::oidc::insert_session(tx.conn(), &session, &hash_token(&token)).await?;
+    let event = AuditEvent::new(
+        &Actor::User {
+            org_id: user.org_id,
+            user_id: user.id,
+        },
+        AuditAction::SessionStarted,
+        format!("session:{}", session.id),
+    )
+    .org(user.org_id)
+    .details(method);
+    state.commit_audited(tx, event).await?;
+    Ok(Some((session, token)))
+}
+
 /// Ends a sign-in: consumes the pending request, starts the hub session (audited, with how the
 /// person signed in), sets the session cookie and answers the application.
 pub async fn sign_in(
@@ -237,47 +278,15 @@ pub async fn sign_in(
     if user.org_id != request.org_id {
         return pages::error(StatusCode::FORBIDDEN, EXPIRED, GO_BACK);
     }
-    let (Ok(token), now) = (random_token(), state.clock.now_ms()) else {
-        return internal_error();
-    };
-    let session = Session {
-        id: uuid::Uuid::now_v7().to_string(),
-        org_id: user.org_id,
-        user_id: user.id,
-        auth_time: now,
-        created_at: now,
-        expires_at: now + (state.config.oidc.session_ttl_secs as i64) * 1000,
-        ended_at: None,
-    };
     method["client_id"] = json!(app.client_id);
-    let started = async {
-        let tx = state.store.begin().await?;
-        // Single use: a second submission of the same request finds it gone.
-        if !storage::oidc::delete_auth_request(tx.conn(), &request.id).await? {
-            return Ok(false);
-        }
-        storage::oidc::insert_session(tx.conn(), &session, &hash_token(&token)).await?;
-        let event = AuditEvent::new(
-            &Actor::User {
-                org_id: user.org_id,
-                user_id: user.id,
-            },
-            AuditAction::SessionStarted,
-            format!("session:{}", session.id),
-        )
-        .org(user.org_id)
-        .details(method);
-        state.commit_audited(tx, event).await?;
-        Ok::<_, crate::storage::StoreError>(true)
-    };
-    match started.await {
-        Ok(true) => {}
-        Ok(false) => return pages::error(StatusCode::BAD_REQUEST, EXPIRED, GO_BACK),
+    let (session, token) = match open_session(state, user, method, Some(&request.id)).await {
+        Ok(Some(v)) => v,
+        Ok(None) => return pages::error(StatusCode::BAD_REQUEST, EXPIRED, GO_BACK),
         Err(e) => {
             tracing::error!(error = %e, "login: storage error");
             return internal_error();
         }
-    }
+    };
     let mut response = finish(state, &app, &session, &request.params).await;
     cookies::set(
         &mut response,
@@ -287,5 +296,41 @@ pub async fn sign_in(
         Some(state.config.oidc.session_ttl_secs),
     );
     cookies::set(&mut response, state, AUTH_REQUEST_COOKIE, "", Some(0));
+    response
+}
+
+/// Signs a person in to the hub alone, with no application waiting (an IdP-initiated SAML
+/// sign-in): the session lets their applications sign them in without asking again.
+pub async fn sign_in_to_hub(
+    state: &AppState,
+    org: &Organization,
+    user: &User,
+    method: serde_json::Value,
+) -> Response {
+    let (_, token) = match open_session(state, user, method, None).await {
+        Ok(Some(v)) => v,
+        Ok(None) => return internal_error(),
+        Err(e) => {
+            tracing::error!(error = %e, "login: storage error");
+            return internal_error();
+        }
+    };
+    let mut response = pages::page(
+        StatusCode::OK,
+        "Signed in",
+        &format!(
+            "<h1>You are signed in</h1><p>{} signed you in to the hub as {}. Open the \
+             application you want to use; it will not ask you to sign in again.</p>",
+            escape(&org.name),
+            escape(&user.email)
+        ),
+    );
+    cookies::set(
+        &mut response,
+        state,
+        SESSION_COOKIE,
+        &token,
+        Some(state.config.oidc.session_ttl_secs),
+    );
     response
 }

@@ -49,4 +49,9 @@ pub fn router() -> Router<AppState> {
             crate::federation::login::CALLBACK_PATH,
             get(crate::federation::login::callback),
         )
+        .route(
+            "/saml/{connection}/metadata",
+            get(crate::federation::saml::metadata),
+        )
+        .route("/saml/{connection}/acs", post(crate::federation::saml::acs))
 }

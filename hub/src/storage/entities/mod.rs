@@ -373,3 +373,17 @@ pub mod upstream_login {
     }
     no_relations!();
 }
+
+pub mod saml_assertion {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "saml_assertions")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub connection_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub assertion_id: String,
+        pub expires_at: i64,
+    }
+    no_relations!();
+}

@@ -7,6 +7,7 @@ use sea_orm_migration::prelude::*;
 mod m0001_foundation;
 mod m0002_oidc;
 mod m0003_federation;
+mod m0004_saml;
 
 pub struct Migrator;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0001_foundation::Migration),
             Box::new(m0002_oidc::Migration),
             Box::new(m0003_federation::Migration),
+            Box::new(m0004_saml::Migration),
         ]
     }
 }

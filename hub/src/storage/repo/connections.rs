@@ -3,21 +3,25 @@
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
 use super::parse;
-use crate::federation::model::{Connection, IdentityLink, UpstreamLogin};
+use crate::federation::model::{Connection, ConnectionKind, IdentityLink, UpstreamLogin};
 use crate::ids::{ConnectionId, OrgId, UserId};
-use crate::storage::entities::{connection, identity_link, upstream_login};
+use crate::storage::entities::{connection, identity_link, saml_assertion, upstream_login};
 use crate::storage::{Conn, StoreError, StoreResult};
 
 impl TryFrom<connection::Model> for Connection {
     type Error = StoreError;
     fn try_from(m: connection::Model) -> Result<Self, StoreError> {
         let kind = parse(&m.kind, "connections")?;
-        let oidc = match kind {
-            crate::federation::model::ConnectionKind::Oidc => Some(
-                serde_json::from_str(&m.settings)
-                    .map_err(|_| StoreError::Corrupt("connections"))?,
+        let corrupt = |_| StoreError::Corrupt("connections");
+        let (oidc, saml) = match kind {
+            ConnectionKind::Oidc => (
+                Some(serde_json::from_str(&m.settings).map_err(corrupt)?),
+                None,
             ),
-            crate::federation::model::ConnectionKind::Saml => None,
+            ConnectionKind::Saml => (
+                None,
+                Some(serde_json::from_str(&m.settings).map_err(corrupt)?),
+            ),
         };
         Ok(Self {
             id: parse(&m.id, "connections")?,
@@ -26,6 +30,7 @@ impl TryFrom<connection::Model> for Connection {
             kind,
             status: parse(&m.status, "connections")?,
             oidc,
+            saml,
             secret_sealed: m.secret_sealed,
             jit_provisioning: m.jit_provisioning,
             require_email_verified: m.require_email_verified,
@@ -36,10 +41,12 @@ impl TryFrom<connection::Model> for Connection {
 }
 
 fn active_model(c: &Connection) -> StoreResult<connection::ActiveModel> {
-    let settings = match &c.oidc {
-        Some(s) => serde_json::to_string(s).map_err(|_| StoreError::Corrupt("connections"))?,
-        None => "{}".to_string(),
-    };
+    let settings = match (&c.oidc, &c.saml) {
+        (Some(s), _) => serde_json::to_string(s),
+        (None, Some(s)) => serde_json::to_string(s),
+        (None, None) => Ok("{}".to_string()),
+    }
+    .map_err(|_| StoreError::Corrupt("connections"))?;
     Ok(connection::ActiveModel {
         id: Set(c.id.to_string()),
         org_id: Set(c.org_id.to_string()),
@@ -250,4 +257,43 @@ pub async fn take_upstream_login(
         created_at: m.created_at,
         expires_at: m.expires_at,
     }))
+}
+
+/// A connection by its ID alone (the SAML endpoints carry it in their path).
+pub async fn get_by_id(c: &impl Conn, id: ConnectionId) -> StoreResult<Option<Connection>> {
+    connection::Entity::find_by_id(id.to_string())
+        .one(c)
+        .await?
+        .map(Connection::try_from)
+        .transpose()
+}
+
+/// Records a SAML assertion as used; `Ok(false)` if it was used already (a replay). Expired
+/// records of the connection are dropped on the way.
+pub async fn record_assertion(
+    c: &impl Conn,
+    connection: ConnectionId,
+    assertion_id: &str,
+    expires_at: i64,
+    now: i64,
+) -> StoreResult<bool> {
+    saml_assertion::Entity::delete_many()
+        .filter(saml_assertion::Column::ConnectionId.eq(connection.to_string()))
+        .filter(saml_assertion::Column::ExpiresAt.lt(now))
+        .exec(c)
+        .await?;
+    let row = saml_assertion::ActiveModel {
+        connection_id: Set(connection.to_string()),
+        assertion_id: Set(assertion_id.to_string()),
+        expires_at: Set(expires_at),
+    };
+    match saml_assertion::Entity::insert(row)
+        .exec_without_returning(c)
+        .await
+        .map_err(StoreError::from)
+    {
+        Ok(_) => Ok(true),
+        Err(StoreError::Conflict(_)) => Ok(false),
+        Err(e) => Err(e),
+    }
 }

@@ -1,0 +1,26 @@
+//! SAML: the assertions already used, so a replayed response is refused (per connection, kept
+//! until the assertion would have expired anyway).
+
+use sea_orm_migration::prelude::*;
+
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+const UP: &[&str] = &["CREATE TABLE saml_assertions (
+        connection_id TEXT NOT NULL,
+        assertion_id TEXT NOT NULL,
+        expires_at BIGINT NOT NULL,
+        PRIMARY KEY (connection_id, assertion_id))"];
+
+const DOWN: &[&str] = &["DROP TABLE saml_assertions"];
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        super::run_all(manager, UP).await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        super::run_all(manager, DOWN).await
+    }
+}

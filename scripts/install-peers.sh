@@ -4,7 +4,11 @@
 #   node + npm     for the npm peers in tests/peers: openid-client (a downstream application),
 #                  jose (a back-channel logout receiver), oidc-provider (benchmark peer)
 #   postgresql     only if no PostgreSQL answers on 127.0.0.1:5432
+#   xmlsec1, python3-venv + PyPI pysaml2 (tests/peers/.venv): a real SAML IdP
+#   and the C libraries the hub itself links (scripts/build-deps.sh)
 set -euo pipefail
+
+"$(cd "$(dirname "$0")" && pwd)/build-deps.sh"
 
 need=()
 command -v dnsmasq >/dev/null 2>&1 || [ -x /usr/sbin/dnsmasq ] || need+=(dnsmasq-base)
@@ -13,6 +17,9 @@ command -v node >/dev/null 2>&1 || need+=(nodejs)
 command -v npm >/dev/null 2>&1 || need+=(npm)
 # headless Chromium for the browser tests (driven by npm playwright-core)
 [ -x /usr/bin/chromium ] || need+=(chromium)
+# a real SAML IdP: PyPI pysaml2 signs with the xmlsec1 binary
+[ -x /usr/bin/xmlsec1 ] || need+=(xmlsec1)
+python3 -c 'import ensurepip, venv' 2>/dev/null || need+=(python3-venv)
 
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing peers: ${need[*]}"
@@ -24,6 +31,12 @@ fi
 # npm peers, exactly as locked (package-lock.json records no download addresses; see .npmrc).
 here="$(cd "$(dirname "$0")/.." && pwd)"
 (cd "$here/tests/peers" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+# PyPI peers, pinned in tests/peers/requirements.txt, in a virtualenv beside them.
+if ! cmp -s "$here/tests/peers/requirements.txt" "$here/tests/peers/.venv/installed.txt" 2>/dev/null; then
+  python3 -m venv "$here/tests/peers/.venv"
+  "$here/tests/peers/.venv/bin/pip" install -q --disable-pip-version-check -r "$here/tests/peers/requirements.txt"
+  cp "$here/tests/peers/requirements.txt" "$here/tests/peers/.venv/installed.txt"
+fi
 
 # PostgreSQL: use the one already running on 127.0.0.1:5432; start the local cluster if it is down.
 if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then

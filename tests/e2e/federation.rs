@@ -1,8 +1,11 @@
 //! Upstream federation: each company signs in with its own IdP. End to end in headless
-//! Chromium against real npm `oidc-provider` IdPs with an `openid-client` app downstream, and
+//! Chromium against real npm `oidc-provider` IdPs and a real SAML IdP (PyPI `pysaml2`) with an
+//! `openid-client` app downstream, and
 //! attack tests against a misbehaving IdP (npm `jose`): all refused, nothing linked, audited.
 
-use hub_e2e::{Browser, NodePeer, Options, TestHub, free_port, pkce, query_param, run_node};
+use hub_e2e::{
+    Browser, NodePeer, Options, SamlIdp, TestHub, free_port, pkce, query_param, run_node,
+};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -140,6 +143,13 @@ async fn employees_of_two_companies_sign_in_through_their_own_idps_in_chromium()
     );
     let conn_a = connect(&hub, "acme", "Acme OIDC", &issuer_a, false).await;
     connect(&hub, "globex", "Globex OIDC", &issuer_b, true).await;
+    // Initech: a SAML IdP (pysaml2); carol exists already and is linked by her email.
+    org_with_domain(&hub, "initech", "initech.test").await;
+    let carol_id = add_user(&hub, "initech", "carol@initech.test").await;
+    let idp_c = SamlIdp::start(json!({"carol": {"pw": "carol-pw", "attrs": {
+        "uid": ["carol"], "mail": ["carol@initech.test"], "givenName": ["Carol"],
+        "sn": ["Initech"], "displayName": ["Carol Initech"], "isMemberOf": ["finance"]}}}));
+    crate::saml::connect_saml(&hub, "initech", "Initech SAML", &[&idp_c], json!({})).await;
 
     // "Test connection" reads the real discovery document and keys.
     let r = hub
@@ -156,7 +166,11 @@ async fn employees_of_two_companies_sign_in_through_their_own_idps_in_chromium()
         .join("../target/test-artifacts/federation");
     std::fs::create_dir_all(&shots).unwrap();
     let mut results = Vec::new();
-    for (slug, login, password) in [("acme", "alice", "alice-pw"), ("globex", "bob", "bob-pw")] {
+    for (slug, login, password) in [
+        ("acme", "alice", "alice-pw"),
+        ("globex", "bob", "bob-pw"),
+        ("initech", "carol", "carol-pw"),
+    ] {
         let port = free_port();
         let (cid, sec) = add_app(&hub, slug, &format!("http://127.0.0.1:{port}/cb")).await;
         let (ok, lines, out) = run_node(
@@ -188,6 +202,15 @@ async fn employees_of_two_companies_sign_in_through_their_own_idps_in_chromium()
     assert_eq!(b["name"], "Bob Globex");
     assert_eq!(b["groups"], json!(["sales"]));
     assert!(shots.join("acme-2-idp-login.png").is_file());
+    let c = &results[2];
+    assert_eq!(c["sub"], carol_id.as_str(), "linked to the existing user");
+    assert_eq!(c["email"], "carol@initech.test");
+    assert_eq!(c["org"]["slug"], "initech");
+    assert!(shots.join("initech-3-back-in-app.png").is_file());
+    let initech = audit_actions(&hub, "initech").await;
+    assert!(initech.iter().any(|e| e["action"] == "session.started"
+        && e["details"]["method"] == "saml"
+        && e["details"]["connection"] == "Initech SAML"));
 
     let acme = audit_actions(&hub, "acme").await;
     let linked = acme
@@ -208,10 +231,11 @@ async fn employees_of_two_companies_sign_in_through_their_own_idps_in_chromium()
         !acme
             .iter()
             .chain(&globex)
+            .chain(&initech)
             .any(|e| e["action"] == "login.refused"),
         "nothing was refused"
     );
-    drop((idp_a, idp_b));
+    drop((idp_a, idp_b, idp_c));
     hub.stop().await;
 }
 

@@ -175,11 +175,19 @@ fn assertion(xml: &str) -> String {
 
 /// Removes every XML signature from a response.
 fn strip_signatures(xml: &str) -> String {
+    strip_elements(xml, "Signature")
+}
+
+/// Removes every `<prefix:NAME ...>...</prefix:NAME>` element.
+fn strip_elements(xml: &str, name: &str) -> String {
     let mut out = xml.to_string();
-    while let Some(at) = out.find(":Signature ").or_else(|| out.find(":Signature>")) {
+    while let Some(at) = out
+        .find(&format!(":{name} "))
+        .or_else(|| out.find(&format!(":{name}>")))
+    {
         let open = out[..at].rfind('<').unwrap();
         let prefix = &out[open + 1..at];
-        let close = format!("</{prefix}:Signature>");
+        let close = format!("</{prefix}:{name}>");
         let end = out[open..].find(&close).unwrap() + open + close.len();
         out.replace_range(open..end, "");
     }
@@ -445,4 +453,126 @@ async fn saml_attacks_are_refused_unlinked_and_audited_and_a_good_response_signs
 
 fn urlencode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_saml_settings_and_posts_get_clear_errors_and_change_nothing() {
+    let hub = TestHub::start_with(hub_e2e::Options {
+        allow_loopback: true,
+        ..Default::default()
+    })
+    .await;
+    org_with_domain(&hub, "globex", "globex.test").await;
+    let idp = SamlIdp::start(users("globex.test"));
+    let md = reqwest::get(idp.metadata_url())
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let unsigned_md = strip_elements(&md, "KeyDescriptor");
+    assert!(!unsigned_md.contains("X509Certificate"), "{unsigned_md}");
+    let before = hub.snapshot().await;
+    for (body, field) in [
+        (
+            json!({"metadata_xml": unsigned_md}),
+            "no signing certificate",
+        ),
+        (
+            json!({"metadata_xml": format!("<!DOCTYPE x [<!ENTITY e SYSTEM \"file:///etc/passwd\">]>{md}")}),
+            "DTD",
+        ),
+        (json!({"metadata_xml": "<x/>"}), "EntityDescriptor"),
+        (
+            json!({"metadata_xml": md, "metadata_url": idp.metadata_url()}),
+            "exactly one",
+        ),
+        (json!({}), "exactly one"),
+        (
+            json!({"metadata_url": "https://10.0.0.1/md"}),
+            "metadata_url",
+        ),
+        (
+            json!({"metadata_url": format!("{}/nothing", idp.base)}),
+            "404",
+        ),
+        (
+            json!({"metadata_xml": md, "attributes": {"email": ""}}),
+            "attributes.email",
+        ),
+        (
+            json!({"metadata_xml": md, "name_id_format": "transient"}),
+            "name_id_format",
+        ),
+        (json!({"metadata_xml": md, "signing": true}), "signing"),
+    ] {
+        let r = hub
+            .post(
+                &hub.operator_key,
+                "/api/v1/orgs/globex/connections",
+                json!({"name": "x", "kind": "saml", "saml": body}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {r:?}");
+        assert_eq!(r.content_type, "application/problem+json");
+        assert!(r.json.to_string().contains(field), "{field}: {}", r.json);
+    }
+    let r = hub
+        .post(
+            &hub.operator_key,
+            "/api/v1/orgs/globex/connections",
+            json!({"name": "x", "kind": "saml", "client_secret": "s",
+                   "saml": {"metadata_xml": md}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{r:?}");
+    assert_eq!(before, hub.snapshot().await);
+
+    // Posts the SAML endpoints cannot use: a plain page, no panic, nothing signed in.
+    let conn = connect_saml(&hub, "globex", "Globex SAML", &[&idp], json!({})).await;
+    let acs = conn["saml"]["acs_url"].as_str().unwrap().to_string();
+    let c = reqwest::Client::new();
+    for (url, form, status) in [
+        (
+            format!("{}/saml/not-a-connection/acs", hub.url),
+            vec![("SAMLResponse", "x")],
+            404,
+        ),
+        (
+            format!("{}/saml/01a208a6-2f8f-71ae-9313-b1e1a1305e84/acs", hub.url),
+            vec![("SAMLResponse", "x")],
+            404,
+        ),
+        (acs.clone(), vec![], 403),
+        (acs.clone(), vec![("SAMLResponse", "%%%not base64")], 403),
+        (acs.clone(), vec![("SAMLResponse", "PHg+")], 403),
+        (
+            acs.clone(),
+            vec![("SAMLResponse", "PHg+"), ("RelayState", "forged")],
+            403,
+        ),
+    ] {
+        let r = c.post(&url).form(&form).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), status, "{url} {form:?}");
+        assert!(
+            r.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html")
+        );
+    }
+    let r = c
+        .get(format!("{}/saml/not-a-connection/metadata", hub.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let events = audit_actions(&hub, "globex").await;
+    let refused = events
+        .iter()
+        .filter(|e| e["action"] == "login.refused")
+        .count();
+    assert_eq!(refused, 4, "each refused post is audited: {events:#?}");
+    assert!(!events.iter().any(|e| e["action"] == "session.started"));
+    hub.stop().await;
 }

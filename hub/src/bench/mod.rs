@@ -20,6 +20,7 @@ use crate::config::Config;
 use crate::state::AppState;
 use crate::storage::{self, Store};
 
+mod login;
 mod token;
 
 #[derive(Debug, Args)]
@@ -42,7 +43,10 @@ pub struct BenchArgs {
     /// Code-for-token exchanges per target (half sequential, half concurrent).
     #[arg(long, default_value_t = 2000)]
     pub exchanges: usize,
-    /// Skip the npm oidc-provider comparison.
+    /// Federated logins through an upstream OIDC IdP, and as many straight at it.
+    #[arg(long, default_value_t = 200)]
+    pub logins: usize,
+    /// Skip the npm peers (the oidc-provider comparison and the federated login).
     #[arg(long)]
     pub no_peer: bool,
 }
@@ -81,6 +85,7 @@ struct BackendResult {
     audit_conc: Stats,
     raw_insert: Stats,
     token: token::TokenResult,
+    login: Result<login::LoginResult, String>,
 }
 
 pub async fn run(base: &Config, args: BenchArgs) -> Result<()> {
@@ -130,7 +135,12 @@ async fn bench_backend(
     args: &BenchArgs,
 ) -> Result<BackendResult> {
     eprintln!("== {name}");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
     let mut config = base.clone();
+    config.server.public_url = format!("http://{addr}");
+    // The federated-login scenario's IdP listens on loopback.
+    config.outbound.allow_loopback = true;
     config.database.url = SecretString::new(url);
     config.secrets.key = Some(SecretString::new(base64_key()?));
     config.secrets.key_file = None;
@@ -150,8 +160,6 @@ async fn bench_backend(
     )
     .await?;
 
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(crate::serve(state.clone(), listener, async {
         let _ = stop_rx.await;
@@ -272,6 +280,18 @@ async fn bench_backend(
     eprintln!("   token exchanges");
     let half = (args.exchanges / 2).max(2);
     let token = token::hub(&state, &base_url, &key, half, half, args.concurrency).await?;
+    let login = match (args.no_peer, token::peers_dir()) {
+        (true, _) => Err("skipped (--no-peer)".to_string()),
+        (false, None) => {
+            Err("not run: tests/peers/node_modules missing (scripts/install-peers.sh)".to_string())
+        }
+        (false, Some(dir)) => {
+            eprintln!("   federated logins ({} each way)", args.logins);
+            login::federated(&dir, &base_url, &key, args.logins)
+                .await
+                .map_err(|e| format!("failed: {e:#}"))
+        }
+    };
 
     let _ = stop_tx.send(());
     let _ = server.await;
@@ -291,6 +311,7 @@ async fn bench_backend(
         audit_conc,
         raw_insert,
         token,
+        login,
     })
 }
 
@@ -490,6 +511,39 @@ fn render(
         "\nRaw ES256 signing with ring on this machine: {raw_sign:.0} signatures/s on one core ({:.0} on {cores:.0} cores); an exchange needs two.",
         raw_sign * cores
     );
+    let _ = writeln!(
+        s,
+        "\n## Federated login: the time the hub adds\n\nA person signs in through their company's OIDC IdP (npm `oidc-provider` with a password form, one Node.js process), {} times each way, interleaved, each login in a fresh cookie jar: **direct** is a relying party signing in at the IdP alone (authorization request, login form, password post, redirect with a code, code exchange); **through the hub** an application sends the person to the hub, the hub to the same IdP (the same steps there), back to the hub's callback (which exchanges the code at the IdP, checks the ID token, links the identity and starts the session), back to the application, which exchanges its own code at the hub. **Added** is, login by login, through-the-hub minus direct; **hub requests** is the time of the requests the hub answers (authorize, its login step, the callback, the token exchange), an upper bound of its share since the callback waits for the IdP's code exchange.\n",
+        args.logins
+    );
+    let _ = writeln!(
+        s,
+        "| backend | direct p50 / p99 (ms) | through the hub p50 / p99 (ms) | added p50 / p99 (ms) | hub requests p50 / p99 (ms) | added ÷ direct (p50) |"
+    );
+    let _ = writeln!(s, "|---|---|---|---|---|---|");
+    for r in results {
+        match &r.login {
+            Ok(l) => {
+                let _ = writeln!(
+                    s,
+                    "| {} | {:.1} / {:.1} | {:.1} / {:.1} | {:.1} / {:.1} | {:.1} / {:.1} | {:.2} |",
+                    r.name,
+                    l.direct.p50_us / 1e3,
+                    l.direct.p99_us / 1e3,
+                    l.hub.p50_us / 1e3,
+                    l.hub.p99_us / 1e3,
+                    l.added.p50_us / 1e3,
+                    l.added.p99_us / 1e3,
+                    l.hub_requests.p50_us / 1e3,
+                    l.hub_requests.p99_us / 1e3,
+                    l.added.p50_us / l.direct.p50_us.max(1e-9),
+                );
+            }
+            Err(e) => {
+                let _ = writeln!(s, "| {} | {e} | | | | |", r.name);
+            }
+        }
+    }
     let _ = writeln!(
         s,
         "\nEvery run ends with a full `verify_chain` of the log it wrote; the run fails if the chain does not verify."

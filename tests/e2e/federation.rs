@@ -66,12 +66,25 @@ pub(crate) async fn add_app(hub: &TestHub, slug: &str, redirect: &str) -> (Strin
 
 /// Connects the organization to an IdP; returns the connection's id.
 async fn connect(hub: &TestHub, slug: &str, name: &str, issuer: &str, jit: bool) -> String {
+    connect_for(hub, slug, name, issuer, jit, &[]).await
+}
+
+/// Connects the organization to an IdP serving only `domains` (all, if empty).
+async fn connect_for(
+    hub: &TestHub,
+    slug: &str,
+    name: &str,
+    issuer: &str,
+    jit: bool,
+    domains: &[&str],
+) -> String {
     let r = hub
         .post(
             &hub.operator_key,
             &format!("/api/v1/orgs/{slug}/connections"),
             json!({
                 "name": name, "kind": "oidc", "client_secret": SECRET, "jit_provisioning": jit,
+                "domains": domains,
                 "oidc": {"issuer": issuer, "client_id": format!("hub-{slug}"),
                          "scopes": ["email", "profile", "groups"]}
             }),
@@ -149,7 +162,25 @@ async fn employees_of_two_companies_sign_in_through_their_own_idps_in_chromium()
     let idp_c = SamlIdp::start(json!({"carol": {"pw": "carol-pw", "attrs": {
         "uid": ["carol"], "mail": ["carol@initech.test"], "givenName": ["Carol"],
         "sn": ["Initech"], "displayName": ["Carol Initech"], "isMemberOf": ["finance"]}}}));
-    crate::saml::connect_saml(&hub, "initech", "Initech SAML", &[&idp_c], json!({})).await;
+    crate::saml::connect_saml(
+        &hub,
+        "initech",
+        "Initech SAML",
+        &[&idp_c],
+        json!({"domains": ["initech.test"]}),
+    )
+    .await;
+    // Initech's contractors sign in elsewhere: with two connections the hub asks for the
+    // work email and routes by its domain.
+    connect_for(
+        &hub,
+        "initech",
+        "Initech contractors",
+        &issuer_a,
+        false,
+        &["contractors.initech.test"],
+    )
+    .await;
 
     // "Test connection" reads the real discovery document and keys.
     let r = hub
@@ -184,6 +215,7 @@ async fn employees_of_two_companies_sign_in_through_their_own_idps_in_chromium()
                 ("PASSWORD", password.to_string()),
                 ("SHOTS", shots.display().to_string()),
                 ("NAME", slug.to_string()),
+                ("EMAIL", format!("{login}@{slug}.test")),
             ],
         )
         .await;
@@ -206,6 +238,10 @@ async fn employees_of_two_companies_sign_in_through_their_own_idps_in_chromium()
     assert_eq!(c["sub"], carol_id.as_str(), "linked to the existing user");
     assert_eq!(c["email"], "carol@initech.test");
     assert_eq!(c["org"]["slug"], "initech");
+    assert!(
+        shots.join("initech-1-hub-email.png").is_file(),
+        "the hub asked"
+    );
     assert!(shots.join("initech-3-back-in-app.png").is_file());
     let initech = audit_actions(&hub, "initech").await;
     assert!(initech.iter().any(|e| e["action"] == "session.started"
@@ -447,8 +483,24 @@ async fn home_realm_discovery_asks_for_the_email_and_refuses_other_domains() {
         ],
     );
     let idp = rogue.ready["issuer"].as_str().unwrap().to_string();
-    connect(&hub, "acme", "Acme primary", &idp, false).await;
-    connect(&hub, "acme", "Acme secondary", &idp, false).await;
+    let r = hub
+        .post(
+            &hub.operator_key,
+            "/api/v1/orgs/acme/domains",
+            json!({"domain": "labs.acme.test"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
+    let r = hub
+        .post(
+            &hub.operator_key,
+            "/api/v1/orgs/acme/domains/labs.acme.test/attest",
+            json!({"reason": "test fixture"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    connect_for(&hub, "acme", "Acme primary", &idp, false, &["acme.test"]).await;
+    connect_for(&hub, "acme", "Acme labs", &idp, false, &["labs.acme.test"]).await;
     let redirect = "https://extranet.acme.test/cb";
     let (cid, _) = add_app(&hub, "acme", redirect).await;
     let b = Browser::new();
@@ -507,6 +559,43 @@ async fn home_realm_discovery_asks_for_the_email_and_refuses_other_domains() {
     let (status, _, to) = follow(&b, &format!("{}{}", hub.url, loc.unwrap())).await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     assert!(to.unwrap().starts_with(&format!("{idp}/auth?")));
+
+    // So does domain_hint.
+    let mut hinted = base.to_vec();
+    hinted.push(("domain_hint", "acme.test"));
+    let b = Browser::new();
+    let (_, loc, _) = b.authorize(&hub, &hinted).await;
+    let (status, _, to) = follow(&b, &format!("{}{}", hub.url, loc.unwrap())).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let to = to.unwrap();
+    assert!(to.starts_with(&format!("{idp}/auth?")), "{to}");
+    assert_eq!(query_param(&to, "login_hint"), None);
+
+    // A labs address goes to the labs connection, whose IdP may vouch only for labs addresses:
+    // it asserts alice@acme.test, which is refused.
+    let mut hinted = base.to_vec();
+    hinted.push(("login_hint", "bob@labs.acme.test"));
+    let b = Browser::new();
+    let (_, loc, _) = b.authorize(&hub, &hinted).await;
+    let (status, _, to) = follow(&b, &format!("{}{}", hub.url, loc.unwrap())).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (status, _, cb) = follow(&b, &to.unwrap()).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (status, page, _) = follow(&b, &cb.unwrap()).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{page}");
+    let events = audit_actions(&hub, "acme").await;
+    let refusal = events
+        .iter()
+        .find(|e| e["action"] == "login.refused")
+        .expect("refused");
+    assert_eq!(refusal["details"]["connection"], "Acme labs");
+    assert!(
+        refusal["details"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("not one of this connection's domains"),
+        "{refusal}"
+    );
     drop(rogue);
     hub.stop().await;
 }
@@ -529,6 +618,8 @@ async fn bad_connection_settings_get_problem_json_and_change_nothing() {
                         "scopes": ["a b"]}}),
         json!({"name": "x", "kind": "saml"}),
         json!({"name": "x", "kind": "ldap"}),
+        json!({"name": "x", "kind": "oidc", "client_secret": "s", "domains": ["not a domain"],
+               "oidc": {"issuer": "https://idp.acme.test", "client_id": "hub"}}),
         json!({"name": "", "kind": "oidc", "client_secret": "s",
                "oidc": {"issuer": "https://idp.acme.test", "client_id": "hub", "extra": 1}}),
     ] {

@@ -24,6 +24,8 @@ pub struct ConnectionView {
     pub name: String,
     pub kind: ConnectionKind,
     pub status: ConnectionStatus,
+    /// The email domains this connection serves; empty: all the organization's.
+    pub domains: Vec<String>,
     pub oidc: Option<OidcSettings>,
     pub saml: Option<SamlView>,
     pub has_client_secret: bool,
@@ -71,6 +73,7 @@ fn view(state: &AppState, c: Connection) -> ConnectionView {
         name: c.name,
         kind: c.kind,
         status: c.status,
+        domains: c.domains,
         oidc: c.oidc,
         has_client_secret: c.kind == ConnectionKind::Oidc && c.secret_sealed.is_some(),
         jit_provisioning: c.jit_provisioning,

@@ -33,6 +33,9 @@ pub struct CreateConnection {
     pub saml: Option<SamlSettings>,
     /// The client secret the IdP issued to the hub; stored sealed and never shown again.
     pub client_secret: Option<String>,
+    /// The email domains this connection serves, among the organization's (home-realm
+    /// discovery routes them here, and its IdP may vouch only for them). Default: all.
+    pub domains: Option<Vec<String>>,
     /// Create the user at first sign-in (default false: users must exist already).
     pub jit_provisioning: Option<bool>,
     /// Trust an email for a first link only if the IdP says it is verified (default true).
@@ -47,6 +50,7 @@ pub struct UpdateConnection {
     pub oidc: Option<OidcSettings>,
     /// Replaces the SAML settings (a `metadata_url` is read again).
     pub saml: Option<SamlSettings>,
+    pub domains: Option<Vec<String>>,
     pub client_secret: Option<String>,
     pub jit_provisioning: Option<bool>,
     pub require_email_verified: Option<bool>,
@@ -140,6 +144,26 @@ fn check_oidc(s: OidcSettings, allow_loopback: bool, errors: &mut Vec<FieldError
     OidcSettings { scopes, ..s }
 }
 
+/// Checks and normalizes a connection's domain list (lower case, no duplicates).
+fn check_domains(domains: Vec<String>, errors: &mut Vec<FieldError>) -> Vec<String> {
+    if domains.len() > 100 {
+        errors.push(FieldError::new("domains", "at most 100 domains"));
+        return Vec::new();
+    }
+    let mut out: Vec<String> = Vec::new();
+    for d in domains {
+        match validate::domain("domains", &d) {
+            Ok(d) if !out.contains(&d) => out.push(d),
+            Ok(_) => {}
+            Err(e) => {
+                errors.push(e);
+                return Vec::new();
+            }
+        }
+    }
+    out
+}
+
 fn check_attribute(field: &'static str, v: &str, errors: &mut Vec<FieldError>) {
     if v.is_empty() || v.len() > 200 || v.chars().any(char::is_control) {
         errors.push(FieldError::new(
@@ -225,6 +249,7 @@ pub async fn create(
     let name = validate::name("name", &input.name)
         .map_err(|e| errors.push(e))
         .ok();
+    let domains = check_domains(input.domains.unwrap_or_default(), &mut errors);
     let allow_loopback = state.config.outbound.allow_loopback;
     let oidc = match (input.kind, input.oidc) {
         (ConnectionKind::Oidc, Some(s)) => Some(check_oidc(s, allow_loopback, &mut errors)),
@@ -302,6 +327,7 @@ pub async fn create(
         name,
         kind: input.kind,
         status: input.status.unwrap_or(ConnectionStatus::Active),
+        domains,
         oidc,
         saml,
         secret_sealed,
@@ -338,6 +364,7 @@ fn details(c: &Connection) -> serde_json::Value {
         "name": c.name,
         "kind": c.kind,
         "status": c.status,
+        "domains": c.domains,
         "oidc": c.oidc,
         "saml": c.saml.as_ref().map(|s| json!({
             "metadata_url": s.settings.metadata_url,
@@ -382,6 +409,9 @@ pub async fn update(
                 &mut errors,
             ));
         }
+    }
+    if let Some(d) = input.domains {
+        conn.domains = check_domains(d, &mut errors);
     }
     if let Some(s) = input.saml {
         match conn.saml.as_mut() {

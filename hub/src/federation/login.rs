@@ -104,7 +104,15 @@ pub async fn route(state: &AppState, org: OrgId, email: Option<&str>) -> Result<
             if !verified {
                 return Ok(Route::ForeignDomain(domain));
             }
-            Ok(Route::Connection(Box::new(first)))
+            // The connection that names the domain, else one that serves every domain.
+            let chosen = conns
+                .iter()
+                .find(|c| c.domains.contains(&domain))
+                .or_else(|| conns.iter().find(|c| c.domains.is_empty()));
+            match chosen {
+                Some(c) => Ok(Route::Connection(Box::new(c.clone()))),
+                None => Ok(Route::NoConnection),
+            }
         }
         None if conns.len() == 1 => Ok(Route::Connection(Box::new(first))),
         None => Ok(Route::AskEmail),
@@ -400,6 +408,16 @@ pub(super) async fn resolve(
         .as_deref()
         .map(|e| e.trim().to_ascii_lowercase());
     if let Some(domain) = identity.email_domain() {
+        if !conn.domains.is_empty() && !conn.domains.contains(&domain) {
+            return Ok(Err(Refusal::new(
+                format!(
+                    "the IdP asserted the email domain {domain}, which is not one of this \
+                     connection's domains ({})",
+                    conn.domains.join(", ")
+                ),
+                format!("{who}'s sign-in service vouched for an address it does not serve."),
+            )));
+        }
         let verified = storage::domains::is_verified(state.store.conn(), org.id, &domain).await?;
         if !verified {
             return Ok(Err(Refusal::new(

@@ -145,6 +145,9 @@ pub struct Connection {
     pub name: String,
     pub kind: ConnectionKind,
     pub status: ConnectionStatus,
+    /// The email domains this connection serves (home-realm discovery routes them here, and
+    /// its IdP may vouch only for them); empty: every verified domain of the organization.
+    pub domains: Vec<String>,
     pub oidc: Option<OidcSettings>,
     pub saml: Option<StoredSaml>,
     /// The sealed client secret (OIDC) or SP signing key (SAML), never shown.

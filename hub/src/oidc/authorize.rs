@@ -216,6 +216,9 @@ async fn authorize(
     let login_hint = get("login_hint")
         .filter(|h| h.len() <= 320)
         .map(str::to_string);
+    let domain_hint = get("domain_hint")
+        .filter(|h| h.len() <= 253)
+        .map(|h| h.trim().to_ascii_lowercase());
     let params = AuthParams {
         client_id: app.client_id.clone(),
         redirect_uri: redirect_uri.to_string(),
@@ -226,6 +229,7 @@ async fn authorize(
         prompt,
         max_age,
         login_hint,
+        domain_hint,
     };
     match storage::organizations::get(state.store.conn(), app.org_id).await {
         Ok(Some(o)) if o.status == OrgStatus::Active => {}

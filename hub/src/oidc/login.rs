@@ -107,9 +107,11 @@ async fn routed(
     org: &Organization,
     email: Option<&str>,
 ) -> Response {
+    // "@domain" stands for a domain hint: it routes, but is no address to hint or prefill.
+    let address = email.filter(|e| !e.starts_with('@'));
     match route(state, org.id, email).await {
         Ok(Route::Connection(conn)) => {
-            federation::login::start(state, request, org, &conn, email).await
+            federation::login::start(state, request, org, &conn, address).await
         }
         Ok(Route::AskEmail) => pages::page(
             StatusCode::OK,
@@ -128,7 +130,7 @@ async fn routed(
                 &form(
                     request,
                     &org.name,
-                    email.unwrap_or_default(),
+                    address.unwrap_or_default(),
                     Some(&problem),
                     false,
                 ),
@@ -137,7 +139,7 @@ async fn routed(
         Ok(Route::NoConnection) if state.config.oidc.dev_login => pages::page(
             StatusCode::OK,
             "Sign in",
-            &form(request, &org.name, email.unwrap_or_default(), None, true),
+            &form(request, &org.name, address.unwrap_or_default(), None, true),
         ),
         Ok(Route::NoConnection) => pages::error(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -167,7 +169,12 @@ pub async fn get_login(
     let Some(org) = organization(&state, &request).await else {
         return internal_error();
     };
-    let hint = request.params.login_hint.clone();
+    // A domain hint stands for an address at that domain (the IdP learns no login hint).
+    let hint = request
+        .params
+        .login_hint
+        .clone()
+        .or_else(|| request.params.domain_hint.as_ref().map(|d| format!("@{d}")));
     routed(&state, &request, &org, hint.as_deref()).await
 }
 

@@ -36,6 +36,9 @@ pub struct AuthParams {
     pub prompt: Vec<String>,
     pub max_age: Option<i64>,
     pub login_hint: Option<String>,
+    /// `domain_hint`: the person's email domain, when the application knows it.
+    #[serde(default)]
+    pub domain_hint: Option<String>,
 }
 
 /// A pending authorization request, bound to the browser that made it.

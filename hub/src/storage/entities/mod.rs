@@ -328,6 +328,7 @@ pub mod connection {
         pub kind: String,
         pub status: String,
         pub settings: String,
+        pub domains: String,
         pub secret_sealed: Option<String>,
         pub jit_provisioning: bool,
         pub require_email_verified: bool,

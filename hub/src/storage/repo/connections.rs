@@ -29,6 +29,7 @@ impl TryFrom<connection::Model> for Connection {
             name: m.name,
             kind,
             status: parse(&m.status, "connections")?,
+            domains: serde_json::from_str(&m.domains).map_err(corrupt)?,
             oidc,
             saml,
             secret_sealed: m.secret_sealed,
@@ -54,6 +55,9 @@ fn active_model(c: &Connection) -> StoreResult<connection::ActiveModel> {
         kind: Set(c.kind.as_str().to_string()),
         status: Set(c.status.as_str().to_string()),
         settings: Set(settings),
+        domains: Set(
+            serde_json::to_string(&c.domains).map_err(|_| StoreError::Corrupt("connections"))?
+        ),
         secret_sealed: Set(c.secret_sealed.clone()),
         jit_provisioning: Set(c.jit_provisioning),
         require_email_verified: Set(c.require_email_verified),

@@ -448,6 +448,20 @@ async fn saml_attacks_are_refused_unlinked_and_audited_and_a_good_response_signs
                 .contains("replayed assertion")
     }));
     assert!(events.iter().any(|e| e["action"] == "user.created"));
+    let metrics = reqwest::get(format!("{}/metrics", hub.url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(r#"hub_upstream_logins_total{kind="saml",outcome="signed_in"} 2"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"hub_upstream_logins_total{kind="saml",outcome="refused"}"#),
+        "{metrics}"
+    );
     hub.stop().await;
 }
 

@@ -197,6 +197,9 @@ pub(super) async fn refuse(
         reason = %refusal.reason,
         "upstream sign-in refused"
     );
+    state
+        .metrics
+        .upstream_login(conn.map_or("unknown", |c| c.kind.as_str()), "refused");
     let target = conn
         .map(|c| format!("connection:{}", c.id))
         .unwrap_or_else(|| "connection:unknown".into());
@@ -388,6 +391,7 @@ pub async fn callback(
             return internal_error();
         }
     };
+    state.metrics.upstream_login("oidc", "signed_in");
     let method = json!({"method": "oidc", "connection": conn.name, "issuer": identity.issuer});
     crate::oidc::login::sign_in(&state, &request, &user, method).await
 }

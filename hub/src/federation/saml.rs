@@ -384,6 +384,7 @@ pub async fn acs(
             return internal_error();
         }
     };
+    state.metrics.upstream_login("saml", "signed_in");
     let method = json!({"method": "saml", "connection": conn.name, "issuer": identity.issuer});
     let mut response = match solicited {
         Solicited::Request(request, _) => {

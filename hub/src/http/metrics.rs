@@ -23,6 +23,12 @@ struct RequestLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct UpstreamLabels {
+    kind: String,
+    outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RouteLabels {
     method: String,
     route: String,
@@ -34,6 +40,7 @@ pub struct Metrics {
     latency: Family<RouteLabels, Histogram>,
     pub audit_events: Counter,
     pub audit_head_seq: Gauge,
+    upstream_logins: Family<UpstreamLabels, Counter>,
 }
 
 impl Metrics {
@@ -61,13 +68,30 @@ impl Metrics {
             "Sequence number of the last signed audit checkpoint written by this process",
             audit_head_seq.clone(),
         );
+        let upstream_logins = Family::<UpstreamLabels, Counter>::default();
+        registry.register(
+            "upstream_logins",
+            "Sign-ins through an organization's own IdP, by protocol and outcome (signed_in, refused)",
+            upstream_logins.clone(),
+        );
         Self {
             registry,
             requests,
             latency,
             audit_events,
             audit_head_seq,
+            upstream_logins,
         }
+    }
+
+    /// Counts one upstream sign-in: `kind` oidc|saml|unknown, `outcome` signed_in|refused.
+    pub fn upstream_login(&self, kind: &str, outcome: &str) {
+        self.upstream_logins
+            .get_or_create(&UpstreamLabels {
+                kind: kind.to_string(),
+                outcome: outcome.to_string(),
+            })
+            .inc();
     }
 
     pub fn render(&self) -> String {

@@ -61,6 +61,18 @@ id_type!(
     UserId
 );
 id_type!(
+    /// An organization's directory (SCIM or LDAP), its source of truth for who belongs.
+    DirectoryId
+);
+id_type!(
+    /// A group of an organization's directory.
+    GroupId
+);
+id_type!(
+    /// A bearer token a directory pushes SCIM requests with.
+    ScimTokenId
+);
+id_type!(
     /// An organization's connection to its upstream identity provider.
     ConnectionId
 );

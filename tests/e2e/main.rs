@@ -12,3 +12,4 @@ mod isolation;
 mod oidc_provider;
 mod processes;
 mod saml;
+mod scim;

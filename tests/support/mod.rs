@@ -341,6 +341,12 @@ impl TestHub {
             "audit_event_orgs",
             "audit_head",
             "signing_keys",
+            "users",
+            "connections",
+            "directories",
+            "scim_tokens",
+            "groups",
+            "group_members",
         ] {
             let rows = JsonValue::find_by_statement(Statement::from_string(
                 backend,

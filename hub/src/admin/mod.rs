@@ -11,6 +11,7 @@ mod api_keys;
 mod applications;
 mod audit;
 mod connections;
+mod directories;
 mod domains;
 mod openapi;
 mod orgs;
@@ -72,6 +73,22 @@ pub fn router() -> Router<AppState> {
         .route(
             "/api/v1/orgs/{org}/users/{user_id}",
             get(users::get_user).patch(users::update_user),
+        )
+        .route(
+            "/api/v1/orgs/{org}/directories",
+            get(directories::list_directories).post(directories::create_directory),
+        )
+        .route(
+            "/api/v1/orgs/{org}/directories/{directory_id}",
+            get(directories::get_directory),
+        )
+        .route(
+            "/api/v1/orgs/{org}/directories/{directory_id}/scim-tokens",
+            get(directories::list_tokens).post(directories::create_token),
+        )
+        .route(
+            "/api/v1/orgs/{org}/directories/{directory_id}/scim-tokens/{token_id}",
+            axum::routing::delete(directories::revoke_token),
         )
         .route(
             "/api/v1/orgs/{org}/connections",

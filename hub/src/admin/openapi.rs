@@ -4,7 +4,7 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{api_keys, applications, audit, connections, domains, orgs, users};
+use super::{api_keys, applications, audit, connections, directories, domains, orgs, users};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -21,6 +21,8 @@ use super::{api_keys, applications, audit, connections, domains, orgs, users};
         users::list_users, users::create_user, users::get_user, users::update_user,
         connections::list_connections, connections::create_connection, connections::get_connection,
         connections::update_connection, connections::delete_connection, connections::test_connection,
+        directories::list_directories, directories::create_directory, directories::get_directory,
+        directories::list_tokens, directories::create_token, directories::revoke_token,
         audit::list_audit, audit::list_org_audit, audit::export_audit, audit::list_checkpoints,
     ),
     modifiers(&BearerAuth),

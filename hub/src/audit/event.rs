@@ -29,6 +29,12 @@ pub enum Actor {
     Cli { command: String },
     /// The hub itself (schedulers, engines).
     System { component: String },
+    /// An organization's directory, pushing changes (SCIM) or read by the hub (LDAP).
+    Directory {
+        org_id: OrgId,
+        directory_id: crate::ids::DirectoryId,
+        name: String,
+    },
 }
 
 /// What happened. The string forms are stable: they are hashed and exported.
@@ -60,6 +66,13 @@ pub enum AuditAction {
     ConnectionDeleted,
     IdentityLinked,
     LoginRefused,
+    DirectoryCreated,
+    ScimTokenCreated,
+    ScimTokenRevoked,
+    UserDeprovisioned,
+    GroupCreated,
+    GroupUpdated,
+    GroupDeleted,
 }
 
 impl AuditAction {
@@ -91,6 +104,13 @@ impl AuditAction {
             Self::ConnectionDeleted => "connection.deleted",
             Self::IdentityLinked => "identity.linked",
             Self::LoginRefused => "login.refused",
+            Self::DirectoryCreated => "directory.created",
+            Self::ScimTokenCreated => "scim_token.created",
+            Self::ScimTokenRevoked => "scim_token.revoked",
+            Self::UserDeprovisioned => "user.deprovisioned",
+            Self::GroupCreated => "group.created",
+            Self::GroupUpdated => "group.updated",
+            Self::GroupDeleted => "group.deleted",
         }
     }
 }

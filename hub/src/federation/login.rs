@@ -562,5 +562,8 @@ fn jit_user(org: OrgId, email: &str, identity: &UpstreamIdentity, now: i64) -> U
         status_reason: None,
         created_at: now,
         updated_at: now,
+        directory_id: None,
+        version: 1,
+        attributes: Default::default(),
     }
 }

@@ -34,6 +34,13 @@ pub struct User {
     pub status_reason: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// The directory that manages the user, if any (then it is the source of truth).
+    pub directory_id: Option<crate::ids::DirectoryId>,
+    /// Bumped at every change: the SCIM `meta.version` (ETag).
+    pub version: i64,
+    /// SCIM attributes the hub keeps but does not model (enterprise extension, phone numbers,
+    /// title...), as the directory sent them.
+    pub attributes: serde_json::Map<String, serde_json::Value>,
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -188,6 +195,9 @@ pub async fn create(
         status_reason: None,
         created_at: now,
         updated_at: now,
+        directory_id: None,
+        version: 1,
+        attributes: Default::default(),
     };
     let tx = state.store.begin().await?;
     if storage::users::find_by_email(tx.conn(), ctx.org.id, &user.email)
@@ -250,6 +260,7 @@ pub async fn update(
         return Ok(user);
     }
     user.updated_at = state.clock.now_ms();
+    user.version += 1;
     storage::users::update_profile(tx.conn(), &user).await?;
     let action = match (current.status, user.status) {
         (UserStatus::Active, UserStatus::Suspended) => AuditAction::UserSuspended,

@@ -8,6 +8,7 @@ mod m0001_foundation;
 mod m0002_oidc;
 mod m0003_federation;
 mod m0004_saml;
+mod m0005_directories;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0002_oidc::Migration),
             Box::new(m0003_federation::Migration),
             Box::new(m0004_saml::Migration),
+            Box::new(m0005_directories::Migration),
         ]
     }
 }

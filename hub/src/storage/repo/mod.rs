@@ -5,9 +5,12 @@ pub mod api_keys;
 pub mod applications;
 pub mod audit;
 pub mod connections;
+pub mod directories;
 pub mod domains;
+pub mod groups;
 pub mod oidc;
 pub mod organizations;
+pub mod scim;
 pub mod signing_keys;
 pub mod users;
 

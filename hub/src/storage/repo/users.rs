@@ -28,6 +28,14 @@ impl TryFrom<Model> for User {
             status_reason: m.status_reason,
             created_at: m.created_at,
             updated_at: m.updated_at,
+            directory_id: m
+                .directory_id
+                .as_deref()
+                .map(|d| parse(d, "users"))
+                .transpose()?,
+            version: m.version,
+            attributes: serde_json::from_str(&m.attributes)
+                .map_err(|_| StoreError::Corrupt("users"))?,
         })
     }
 }
@@ -48,6 +56,11 @@ fn active(u: &User) -> StoreResult<ActiveModel> {
         status_reason: Set(u.status_reason.clone()),
         created_at: Set(u.created_at),
         updated_at: Set(u.updated_at),
+        directory_id: Set(u.directory_id.map(|d| d.to_string())),
+        version: Set(u.version),
+        attributes: Set(
+            serde_json::to_string(&u.attributes).map_err(|_| StoreError::Corrupt("users"))?
+        ),
     })
 }
 
@@ -71,6 +84,7 @@ pub async fn update_profile(c: &impl Conn, user: &User) -> StoreResult<()> {
             status: row.status,
             status_reason: row.status_reason,
             updated_at: row.updated_at,
+            version: row.version,
             ..Default::default()
         })
         .filter(Column::OrgId.eq(user.org_id.to_string()))
@@ -118,4 +132,19 @@ pub async fn list(c: &impl Conn, org: OrgId) -> StoreResult<Vec<User>> {
         .into_iter()
         .map(User::try_from)
         .collect()
+}
+
+/// Writes every field of a user (a directory's full replace): identifiers included.
+pub async fn update_all(c: &impl Conn, user: &User) -> StoreResult<()> {
+    let mut row = active(user)?;
+    row.id = sea_orm::ActiveValue::NotSet;
+    row.org_id = sea_orm::ActiveValue::NotSet;
+    row.created_at = sea_orm::ActiveValue::NotSet;
+    Entity::update_many()
+        .set(row)
+        .filter(Column::OrgId.eq(user.org_id.to_string()))
+        .filter(Column::Id.eq(user.id.to_string()))
+        .exec(c)
+        .await?;
+    Ok(())
 }

@@ -1,0 +1,133 @@
+//! `/api/v1/orgs/{org}/directories`: the organization's directories (its source of truth for who
+//! belongs) and, for a SCIM directory, the bearer tokens its Okta or Entra ID pushes with.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::clock::ms_to_rfc3339;
+use crate::directories::{
+    self, CreateDirectory, CreateScimToken, Directory, DirectoryKind, DirectoryStatus, TokenView,
+};
+use crate::error::{ApiError, Problem};
+use crate::http::extract::{AppJson, OrgCtx};
+use crate::state::AppState;
+use crate::storage;
+
+#[derive(Serialize, ToSchema)]
+pub struct DirectoryView {
+    pub id: String,
+    pub name: String,
+    pub kind: DirectoryKind,
+    pub status: DirectoryStatus,
+    /// For a SCIM directory: the base URL to give Okta or Entra ID ("Tenant URL").
+    pub scim_base_url: Option<String>,
+    pub created_at: String,
+}
+
+fn view(state: &AppState, ctx: &OrgCtx, d: Directory) -> DirectoryView {
+    DirectoryView {
+        id: d.id.to_string(),
+        name: d.name,
+        kind: d.kind,
+        status: d.status,
+        scim_base_url: (d.kind == DirectoryKind::Scim).then(|| {
+            format!(
+                "{}/scim/v2/{}",
+                state.config.server.public_url.trim_end_matches('/'),
+                ctx.org.slug
+            )
+        }),
+        created_at: ms_to_rfc3339(d.created_at),
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/orgs/{org}/directories", tag = "directories",
+    params(("org" = String, Path)), responses((status = 200, body = [DirectoryView]), (status = 404, body = Problem)))]
+pub async fn list_directories(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+) -> Result<Json<Vec<DirectoryView>>, ApiError> {
+    let list = storage::directories::list(state.store.conn(), ctx.org.id).await?;
+    Ok(Json(
+        list.into_iter().map(|d| view(&state, &ctx, d)).collect(),
+    ))
+}
+
+#[utoipa::path(post, path = "/api/v1/orgs/{org}/directories", tag = "directories",
+    request_body = CreateDirectory, params(("org" = String, Path)),
+    responses((status = 201, body = DirectoryView), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn create_directory(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    AppJson(input): AppJson<CreateDirectory>,
+) -> Result<(StatusCode, Json<DirectoryView>), ApiError> {
+    let d = directories::create(&state, &ctx, input).await?;
+    Ok((StatusCode::CREATED, Json(view(&state, &ctx, d))))
+}
+
+#[utoipa::path(get, path = "/api/v1/orgs/{org}/directories/{directory_id}", tag = "directories",
+    params(("org" = String, Path), ("directory_id" = String, Path)),
+    responses((status = 200, body = DirectoryView), (status = 404, body = Problem)))]
+pub async fn get_directory(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    Path((_, id)): Path<(String, String)>,
+) -> Result<Json<DirectoryView>, ApiError> {
+    let d = directories::get(&state, &ctx, &id).await?;
+    Ok(Json(view(&state, &ctx, d)))
+}
+
+/// A new SCIM bearer token, shown this once.
+#[derive(Serialize, ToSchema)]
+pub struct CreatedToken {
+    pub token: TokenView,
+    /// The bearer token ("Secret Token" in Entra ID, "API Token" in Okta). Only its hash is kept.
+    pub secret: String,
+}
+
+#[utoipa::path(get, path = "/api/v1/orgs/{org}/directories/{directory_id}/scim-tokens", tag = "directories",
+    params(("org" = String, Path), ("directory_id" = String, Path)),
+    responses((status = 200, body = [TokenView]), (status = 404, body = Problem)))]
+pub async fn list_tokens(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    Path((_, id)): Path<(String, String)>,
+) -> Result<Json<Vec<TokenView>>, ApiError> {
+    let d = directories::get(&state, &ctx, &id).await?;
+    let tokens = storage::directories::tokens(state.store.conn(), ctx.org.id, d.id).await?;
+    Ok(Json(tokens.iter().map(TokenView::from).collect()))
+}
+
+#[utoipa::path(post, path = "/api/v1/orgs/{org}/directories/{directory_id}/scim-tokens", tag = "directories",
+    request_body = CreateScimToken, params(("org" = String, Path), ("directory_id" = String, Path)),
+    responses((status = 201, body = CreatedToken), (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn create_token(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    Path((_, id)): Path<(String, String)>,
+    AppJson(input): AppJson<CreateScimToken>,
+) -> Result<(StatusCode, Json<CreatedToken>), ApiError> {
+    let (token, secret) = directories::create_token(&state, &ctx, &id, input).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedToken {
+            token: TokenView::from(&token),
+            secret,
+        }),
+    ))
+}
+
+#[utoipa::path(delete, path = "/api/v1/orgs/{org}/directories/{directory_id}/scim-tokens/{token_id}", tag = "directories",
+    params(("org" = String, Path), ("directory_id" = String, Path), ("token_id" = String, Path)),
+    responses((status = 204), (status = 404, body = Problem)))]
+pub async fn revoke_token(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    Path((_, id, token)): Path<(String, String, String)>,
+) -> Result<StatusCode, ApiError> {
+    directories::revoke_token(&state, &ctx, &id, &token).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

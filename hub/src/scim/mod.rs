@@ -1,0 +1,183 @@
+//! The SCIM 2.0 service provider (RFC 7643/7644) each organization's Okta or Entra ID pushes
+//! its directory to, at `/scim/v2/{org}` with a bearer token of one of the organization's
+//! directories. Another organization's token gets 404, a missing or unknown one a uniform 401;
+//! every answer, errors included, is `application/scim+json`.
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{FromRef, FromRequestParts, RawPathParams};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::audit::Actor;
+use crate::directories::{Directory, DirectoryStatus};
+use crate::orgs::model::{OrgStatus, Organization};
+use crate::secrets::hash_token;
+use crate::state::AppState;
+use crate::storage;
+
+pub mod error;
+pub mod filter;
+mod groups;
+pub mod patch;
+mod schema;
+mod users;
+
+use error::CONTENT_TYPE;
+pub use error::ScimError;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/scim/v2/{org}/ServiceProviderConfig",
+            get(schema::service_provider_config),
+        )
+        .route("/scim/v2/{org}/ResourceTypes", get(schema::resource_types))
+        .route("/scim/v2/{org}/Schemas", get(schema::schemas))
+        .route("/scim/v2/{org}/Users", get(users::list).post(users::create))
+        .route(
+            "/scim/v2/{org}/Users/{id}",
+            get(users::get)
+                .put(users::replace)
+                .patch(users::patch)
+                .delete(users::delete),
+        )
+        .route(
+            "/scim/v2/{org}/Groups",
+            get(groups::list).post(groups::create),
+        )
+        .route(
+            "/scim/v2/{org}/Groups/{id}",
+            get(groups::get)
+                .put(groups::replace)
+                .patch(groups::patch)
+                .delete(groups::delete),
+        )
+}
+
+/// The organization and directory a SCIM request acts for, from its bearer token.
+pub struct ScimCtx {
+    pub org: Organization,
+    pub directory: Directory,
+    /// `{public_url}/scim/v2/{org}`, for `meta.location`.
+    pub base: String,
+}
+
+impl ScimCtx {
+    pub fn actor(&self) -> Actor {
+        Actor::Directory {
+            org_id: self.org.id,
+            directory_id: self.directory.id,
+            name: self.directory.name.clone(),
+        }
+    }
+}
+
+impl<S> FromRequestParts<S> for ScimCtx
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = ScimError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ScimError> {
+        let app = AppState::from_ref(state);
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
+            .map(str::trim)
+            .filter(|t| !t.is_empty() && t.len() <= 256)
+            .ok_or_else(ScimError::unauthorized)?;
+        let token = storage::directories::find_token(app.store.conn(), &hash_token(token))
+            .await?
+            .ok_or_else(ScimError::unauthorized)?;
+        let params = RawPathParams::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ScimError::not_found("organization"))?;
+        let slug = params
+            .iter()
+            .find(|(k, _)| *k == "org")
+            .map(|(_, v)| v.to_string())
+            .ok_or_else(|| ScimError::not_found("organization"))?;
+        let org = storage::organizations::get(app.store.conn(), token.org_id)
+            .await?
+            .filter(|o| o.slug == slug || o.id.to_string() == slug)
+            // Another organization's token: as if the organization did not exist.
+            .ok_or_else(|| ScimError::not_found("organization"))?;
+        if org.status != OrgStatus::Active {
+            return Err(ScimError::status(
+                StatusCode::FORBIDDEN,
+                "the organization is suspended",
+            ));
+        }
+        let directory = storage::directories::get(app.store.conn(), org.id, token.directory_id)
+            .await?
+            .filter(|d| d.status == DirectoryStatus::Active)
+            .ok_or_else(ScimError::unauthorized)?;
+        let base = format!(
+            "{}/scim/v2/{}",
+            app.config.server.public_url.trim_end_matches('/'),
+            org.slug
+        );
+        Ok(Self {
+            org,
+            directory,
+            base,
+        })
+    }
+}
+
+/// Reads a JSON body, with errors in SCIM's format.
+pub fn parse_body<T: DeserializeOwned>(
+    body: Result<Bytes, BytesRejection>,
+) -> Result<T, ScimError> {
+    let body = body.map_err(|e| ScimError::status(e.status(), e.body_text()))?;
+    serde_json::from_slice(&body)
+        .map_err(|e| ScimError::bad_request("invalidSyntax", format!("the body is not valid: {e}")))
+}
+
+/// A SCIM answer: the JSON, its content type, and its version as the ETag.
+pub fn respond(status: StatusCode, body: &Value) -> Response {
+    let mut r = (status, body.to_string()).into_response();
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
+    if let Some(v) = body["meta"]["version"]
+        .as_str()
+        .and_then(|v| HeaderValue::from_str(v).ok())
+    {
+        r.headers_mut().insert(header::ETAG, v);
+    }
+    r
+}
+
+/// `W/"7"` for version 7.
+pub fn etag(version: i64) -> String {
+    format!("W/\"{version}\"")
+}
+
+/// Refuses a write whose `If-Match` names another version.
+pub fn check_if_match(headers: &HeaderMap, version: i64) -> Result<(), ScimError> {
+    let Some(want) = headers.get(header::IF_MATCH).and_then(|v| v.to_str().ok()) else {
+        return Ok(());
+    };
+    let current = etag(version);
+    let ok = want
+        .split(',')
+        .map(str::trim)
+        .any(|w| w == "*" || w == current || w.trim_start_matches("W/") == &current[2..]);
+    if ok {
+        Ok(())
+    } else {
+        Err(ScimError::precondition_failed())
+    }
+}

@@ -1,0 +1,308 @@
+//! Directory groups and their members. A directory-managed user's `groups` (the token claim)
+//! is kept equal to the names of the groups they belong to.
+
+use std::collections::BTreeMap;
+
+use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, EntityTrait, JoinType, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, RelationDef,
+};
+
+use super::parse;
+use crate::directories::Group;
+use crate::ids::{GroupId, OrgId, UserId};
+use crate::scim::filter::{Filter, Op};
+use crate::storage::entities::{group, group_member, user};
+use crate::storage::{Conn, StoreError, StoreResult};
+
+impl TryFrom<group::Model> for Group {
+    type Error = StoreError;
+    fn try_from(m: group::Model) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: parse(&m.id, "groups")?,
+            org_id: parse(&m.org_id, "groups")?,
+            directory_id: m
+                .directory_id
+                .as_deref()
+                .map(|d| parse(d, "groups"))
+                .transpose()?,
+            display_name: m.display_name,
+            external_id: m.external_id,
+            version: m.version,
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+        })
+    }
+}
+
+fn active(g: &Group) -> group::ActiveModel {
+    group::ActiveModel {
+        id: Set(g.id.to_string()),
+        org_id: Set(g.org_id.to_string()),
+        directory_id: Set(g.directory_id.map(|d| d.to_string())),
+        display_name: Set(g.display_name.clone()),
+        external_id: Set(g.external_id.clone()),
+        version: Set(g.version),
+        created_at: Set(g.created_at),
+        updated_at: Set(g.updated_at),
+    }
+}
+
+pub async fn insert(c: &impl Conn, g: &Group) -> StoreResult<()> {
+    group::Entity::insert(active(g))
+        .exec_without_returning(c)
+        .await?;
+    Ok(())
+}
+
+pub async fn update(c: &impl Conn, g: &Group) -> StoreResult<()> {
+    let mut row = active(g);
+    row.id = sea_orm::ActiveValue::NotSet;
+    row.org_id = sea_orm::ActiveValue::NotSet;
+    row.created_at = sea_orm::ActiveValue::NotSet;
+    group::Entity::update_many()
+        .set(row)
+        .filter(group::Column::OrgId.eq(g.org_id.to_string()))
+        .filter(group::Column::Id.eq(g.id.to_string()))
+        .exec(c)
+        .await?;
+    Ok(())
+}
+
+pub async fn get(c: &impl Conn, org: OrgId, id: GroupId) -> StoreResult<Option<Group>> {
+    group::Entity::find()
+        .filter(group::Column::OrgId.eq(org.to_string()))
+        .filter(group::Column::Id.eq(id.to_string()))
+        .one(c)
+        .await?
+        .map(Group::try_from)
+        .transpose()
+}
+
+pub async fn get_for_update(c: &impl Conn, org: OrgId, id: GroupId) -> StoreResult<Option<Group>> {
+    group::Entity::find()
+        .filter(group::Column::OrgId.eq(org.to_string()))
+        .filter(group::Column::Id.eq(id.to_string()))
+        .lock_exclusive()
+        .one(c)
+        .await?
+        .map(Group::try_from)
+        .transpose()
+}
+
+pub async fn delete(c: &impl Conn, org: OrgId, id: GroupId) -> StoreResult<()> {
+    group_member::Entity::delete_many()
+        .filter(group_member::Column::OrgId.eq(org.to_string()))
+        .filter(group_member::Column::GroupId.eq(id.to_string()))
+        .exec(c)
+        .await?;
+    group::Entity::delete_many()
+        .filter(group::Column::OrgId.eq(org.to_string()))
+        .filter(group::Column::Id.eq(id.to_string()))
+        .exec(c)
+        .await?;
+    Ok(())
+}
+
+fn member_join() -> RelationDef {
+    group_member::Entity::belongs_to(user::Entity)
+        .from(group_member::Column::UserId)
+        .to(user::Column::Id)
+        .into()
+}
+
+/// The group's members with their userNames, in a stable order.
+pub async fn members(c: &impl Conn, org: OrgId, id: GroupId) -> StoreResult<Vec<(UserId, String)>> {
+    let rows: Vec<(String, String)> = group_member::Entity::find()
+        .select_only()
+        .column(group_member::Column::UserId)
+        .column(user::Column::Username)
+        .join(JoinType::InnerJoin, member_join())
+        .filter(group_member::Column::OrgId.eq(org.to_string()))
+        .filter(group_member::Column::GroupId.eq(id.to_string()))
+        .order_by_asc(group_member::Column::UserId)
+        .into_tuple()
+        .all(c)
+        .await?;
+    rows.into_iter()
+        .map(|(u, n)| Ok((parse(&u, "group_members")?, n)))
+        .collect()
+}
+
+pub async fn add_members(
+    c: &impl Conn,
+    org: OrgId,
+    id: GroupId,
+    users: &[UserId],
+) -> StoreResult<()> {
+    for chunk in users.chunks(500) {
+        let rows = chunk.iter().map(|u| group_member::ActiveModel {
+            org_id: Set(org.to_string()),
+            group_id: Set(id.to_string()),
+            user_id: Set(u.to_string()),
+        });
+        group_member::Entity::insert_many(rows)
+            .exec_without_returning(c)
+            .await?;
+    }
+    Ok(())
+}
+
+pub async fn remove_members(
+    c: &impl Conn,
+    org: OrgId,
+    id: GroupId,
+    users: &[UserId],
+) -> StoreResult<()> {
+    for chunk in users.chunks(500) {
+        group_member::Entity::delete_many()
+            .filter(group_member::Column::OrgId.eq(org.to_string()))
+            .filter(group_member::Column::GroupId.eq(id.to_string()))
+            .filter(group_member::Column::UserId.is_in(chunk.iter().map(|u| u.to_string())))
+            .exec(c)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Which of `ids` are users of the organization that are not deprovisioned.
+pub async fn existing_users(c: &impl Conn, org: OrgId, ids: &[UserId]) -> StoreResult<Vec<UserId>> {
+    let mut out = Vec::new();
+    for chunk in ids.chunks(500) {
+        let rows: Vec<String> = user::Entity::find()
+            .select_only()
+            .column(user::Column::Id)
+            .filter(user::Column::OrgId.eq(org.to_string()))
+            .filter(user::Column::Status.ne("deprovisioned"))
+            .filter(user::Column::Id.is_in(chunk.iter().map(|u| u.to_string())))
+            .into_tuple()
+            .all(c)
+            .await?;
+        for r in rows {
+            out.push(parse(&r, "users")?);
+        }
+    }
+    Ok(out)
+}
+
+/// Sets each user's `groups` to the names of the directory groups they belong to.
+pub async fn refresh_user_groups(c: &impl Conn, org: OrgId, users: &[UserId]) -> StoreResult<()> {
+    for chunk in users.chunks(500) {
+        let rows: Vec<(String, String)> = group_member::Entity::find()
+            .select_only()
+            .column(group_member::Column::UserId)
+            .column_as(group::Column::DisplayName, "display_name")
+            .join(
+                JoinType::InnerJoin,
+                group_member::Entity::belongs_to(group::Entity)
+                    .from(group_member::Column::GroupId)
+                    .to(group::Column::Id)
+                    .into(),
+            )
+            .filter(group_member::Column::OrgId.eq(org.to_string()))
+            .filter(group_member::Column::UserId.is_in(chunk.iter().map(|u| u.to_string())))
+            .order_by_asc(group::Column::DisplayName)
+            .into_tuple()
+            .all(c)
+            .await?;
+        let mut names: BTreeMap<String, Vec<String>> =
+            chunk.iter().map(|u| (u.to_string(), Vec::new())).collect();
+        for (u, n) in rows {
+            names.entry(u).or_default().push(n);
+        }
+        for (u, n) in names {
+            user::Entity::update_many()
+                .col_expr(
+                    user::Column::Groups,
+                    Expr::value(
+                        serde_json::to_string(&n).map_err(|_| StoreError::Corrupt("users"))?,
+                    ),
+                )
+                .filter(user::Column::OrgId.eq(org.to_string()))
+                .filter(user::Column::Id.eq(u))
+                .exec(c)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// The groups a user belongs to.
+pub async fn groups_of_user(c: &impl Conn, org: OrgId, user: UserId) -> StoreResult<Vec<GroupId>> {
+    let rows: Vec<String> = group_member::Entity::find()
+        .select_only()
+        .column(group_member::Column::GroupId)
+        .filter(group_member::Column::OrgId.eq(org.to_string()))
+        .filter(group_member::Column::UserId.eq(user.to_string()))
+        .into_tuple()
+        .all(c)
+        .await?;
+    rows.iter().map(|g| parse(g, "group_members")).collect()
+}
+
+fn condition(f: &Filter) -> Result<Condition, String> {
+    Ok(match f {
+        Filter::And(a, b) => Condition::all().add(condition(a)?).add(condition(b)?),
+        Filter::Or(a, b) => Condition::any().add(condition(a)?).add(condition(b)?),
+        Filter::Not(a) => condition(a)?.not(),
+        Filter::Compare(p, op, v)
+            if p.schema.is_none()
+                || p.schema.as_deref() == Some("urn:ietf:params:scim:schemas:core:2.0:group") =>
+        {
+            let s = v
+                .as_str()
+                .ok_or_else(|| format!("cannot compare {} with {v}", p.dotted()))?;
+            let (lhs, s) = match p.dotted().as_str() {
+                "displayname" => (
+                    Func::lower(Expr::col(group::Column::DisplayName)).into(),
+                    s.to_lowercase(),
+                ),
+                "externalid" => (Expr::col(group::Column::ExternalId), s.to_string()),
+                "id" => (Expr::col(group::Column::Id), s.to_string()),
+                other => return Err(format!("filtering groups on {other} is not supported")),
+            };
+            let lhs: sea_orm::sea_query::SimpleExpr = lhs;
+            Condition::all().add(match op {
+                Op::Eq => lhs.eq(s),
+                Op::Ne => lhs.ne(s),
+                Op::Sw => lhs
+                    .like(LikeExpr::new(format!("{}%", super::scim::escape_like(&s))).escape('\\')),
+                _ => return Err("groups support eq, ne and sw".into()),
+            })
+        }
+        _ => return Err("unsupported group filter".into()),
+    })
+}
+
+/// One page of the organization's groups matching `filter`; and how many match in all.
+pub async fn page(
+    c: &impl Conn,
+    org: OrgId,
+    filter: Option<&Filter>,
+    offset: u64,
+    limit: u64,
+) -> StoreResult<Result<(u64, Vec<Group>), String>> {
+    let mut cond = Condition::all().add(group::Column::OrgId.eq(org.to_string()));
+    if let Some(f) = filter {
+        match condition(f) {
+            Ok(fc) => cond = cond.add(fc),
+            Err(e) => return Ok(Err(e)),
+        }
+    }
+    let total = group::Entity::find().filter(cond.clone()).count(c).await?;
+    let rows = group::Entity::find()
+        .filter(cond)
+        .order_by_asc(group::Column::CreatedAt)
+        .order_by_asc(group::Column::Id)
+        .offset(offset)
+        .limit(limit)
+        .all(c)
+        .await?;
+    Ok(Ok((
+        total,
+        rows.into_iter()
+            .map(Group::try_from)
+            .collect::<StoreResult<Vec<_>>>()?,
+    )))
+}

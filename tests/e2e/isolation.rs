@@ -29,6 +29,10 @@ fn body_for(method: &Method, path: &str) -> Option<Value> {
         ("PATCH", "/api/v1/orgs/{org}/connections/{connection_id}") => {
             json!({"status": "disabled"})
         }
+        ("POST", "/api/v1/orgs/{org}/directories") => json!({"name": "rogue", "kind": "scim"}),
+        ("POST", "/api/v1/orgs/{org}/directories/{directory_id}/scim-tokens") => {
+            json!({"name": "backdoor"})
+        }
         _ if method == Method::POST || method == Method::PATCH => json!({}),
         _ => return None,
     };
@@ -84,6 +88,24 @@ async fn org_keys_get_404_for_every_route_of_another_org() {
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
     let b_conn = r.json["id"].as_str().unwrap().to_string();
+    let r = hub
+        .post(
+            &op,
+            "/api/v1/orgs/org-b/directories",
+            json!({"name": "B directory", "kind": "scim"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
+    let b_dir = r.json["id"].as_str().unwrap().to_string();
+    let r = hub
+        .post(
+            &op,
+            &format!("/api/v1/orgs/org-b/directories/{b_dir}/scim-tokens"),
+            json!({"name": "B token"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
+    let b_token = r.json["token"]["id"].as_str().unwrap().to_string();
 
     let doc = hub
         .call(Method::GET, "/api/v1/openapi.json", None, None)
@@ -105,7 +127,9 @@ async fn org_keys_get_404_for_every_route_of_another_org() {
                     .replace("{app_id}", &b_app)
                     .replace("{key_id}", &b_key_id)
                     .replace("{user_id}", &b_user)
-                    .replace("{connection_id}", &b_conn);
+                    .replace("{connection_id}", &b_conn)
+                    .replace("{directory_id}", &b_dir)
+                    .replace("{token_id}", &b_token);
                 assert!(!path.contains('{'), "unmapped path parameter in {template}");
                 for key in [&a_admin, &a_read] {
                     let body = body_for(&method, template);

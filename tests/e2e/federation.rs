@@ -636,3 +636,97 @@ async fn bad_connection_settings_get_problem_json_and_change_nothing() {
     assert_eq!(before, hub.snapshot().await);
     hub.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_a_directory_only_its_active_people_sign_in() {
+    use crate::scim::{PATCH_OP, Scim, USER};
+    use reqwest::Method;
+    let hub = TestHub::start_with(Options {
+        allow_loopback: true,
+        ..Default::default()
+    })
+    .await;
+    org_with_domain(&hub, "acme", "acme.test").await;
+    let rogue = rogue_idp("carol@acme.test");
+    let idp = rogue.ready["issuer"].as_str().unwrap().to_string();
+    // Just-in-time creation is on, but the directory will overrule it.
+    connect(&hub, "acme", "Acme OIDC", &idp, true).await;
+    let redirect = "https://extranet.acme.test/cb";
+    let (cid, _) = add_app(&hub, "acme", redirect).await;
+    let scim = Scim::connect(&hub, "acme").await;
+    let carol = scim
+        .call(
+            Method::POST,
+            "/Users",
+            Some(json!({"schemas": [USER], "userName": "carol@acme.test", "active": true})),
+        )
+        .await;
+    assert_eq!(carol.status, StatusCode::CREATED, "{}", carol.json);
+    let carol = carol.json["id"].as_str().unwrap().to_string();
+    // Dave was created by the admins and is not in the directory.
+    add_user(&hub, "acme", "dave@acme.test").await;
+
+    let sign_in = |email: &'static str| {
+        let (hub, idp, cid) = (&hub, idp.clone(), cid.clone());
+        async move {
+            set_mode(&idp, json!({"email": email, "sub": email})).await;
+            let b = Browser::new();
+            let cb = until_callback(hub, &b, &cid, redirect).await;
+            follow(&b, &cb).await
+        }
+    };
+    let (status, page, loc) = sign_in("carol@acme.test").await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{page}");
+    assert!(loc.unwrap().starts_with(redirect));
+    for email in ["dave@acme.test", "erin@acme.test"] {
+        let (status, page, _) = sign_in(email).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{email}: {page}");
+        assert!(page.contains("directory"), "{page}");
+    }
+    // The directory deactivates carol: her next sign-in is refused.
+    let r = scim
+        .call(
+            Method::PATCH,
+            &format!("/Users/{carol}"),
+            Some(json!({"schemas": [PATCH_OP],
+                "Operations": [{"op": "Replace", "path": "active", "value": "False"}]})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+    let (status, page, _) = sign_in("carol@acme.test").await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{page}");
+    let reasons: Vec<String> = audit_actions(&hub, "acme")
+        .await
+        .iter()
+        .filter(|e| e["action"] == "login.refused")
+        .map(|e| e["details"]["reason"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(reasons.len(), 3, "{reasons:?}");
+    assert!(
+        reasons[0].contains("not in the organization's directory"),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons[1].contains("just-in-time creation does not apply"),
+        "{reasons:?}"
+    );
+    assert!(reasons[2].contains("not active"), "{reasons:?}");
+    let users = hub.get(&hub.operator_key, "/api/v1/orgs/acme/users").await;
+    assert!(
+        !users.json.to_string().contains("erin@acme.test"),
+        "nobody was created just in time"
+    );
+    drop(rogue);
+    hub.stop().await;
+}
+
+/// The misbehaving IdP (behaving, until told otherwise) for acme.
+fn rogue_idp(email: &str) -> NodePeer {
+    NodePeer::start(
+        "rogue-op.mjs",
+        &[
+            ("CLIENT_ID", "hub-acme".to_string()),
+            ("EMAIL", email.to_string()),
+        ],
+    )
+}

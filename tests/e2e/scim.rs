@@ -7,26 +7,26 @@ use serde_json::{Value, json};
 
 use crate::federation::{audit_actions, org_with_domain};
 
-const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
-const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+pub(crate) const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+pub(crate) const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 
 /// A SCIM client as Okta or Entra ID: a base URL and a bearer token.
-struct Scim {
+pub(crate) struct Scim {
     base: String,
     token: String,
     http: reqwest::Client,
 }
 
-struct Answer {
-    status: StatusCode,
-    json: Value,
+pub(crate) struct Answer {
+    pub(crate) status: StatusCode,
+    pub(crate) json: Value,
     headers: reqwest::header::HeaderMap,
 }
 
 impl Scim {
     /// Creates a SCIM directory for `slug` and a token for it.
-    async fn connect(hub: &TestHub, slug: &str) -> Self {
+    pub(crate) async fn connect(hub: &TestHub, slug: &str) -> Self {
         let r = hub
             .post(
                 &hub.operator_key,
@@ -55,7 +55,7 @@ impl Scim {
         }
     }
 
-    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Answer {
+    pub(crate) async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Answer {
         self.call_with(method, path, body, &[]).await
     }
 

@@ -4,7 +4,8 @@
 // env: CLIENT_ID, EMAIL. Prints {"ready":true,"issuer":...}.
 // POST /__mode with a JSON body sets what the next tokens get wrong:
 //   {"nonce": "x"} a foreign nonce; {"aud": "x"} another audience; {"iss": "x"} another issuer;
-//   {"email": "x"} another email; {"alg": "none"} an unsigned token; {"exp": -60} expired.
+//   {"email": "x"} another email; {"sub": "x"} another subject; {"alg": "none"} an unsigned
+//   token; {"exp": -60} expired.
 import http from 'node:http';
 import crypto from 'node:crypto';
 import * as jose from 'jose';
@@ -48,7 +49,7 @@ server.on('request', async (req, res) => {
     codes.delete(code);
     const now = Math.floor(Date.now() / 1000);
     const claims = {
-      iss: mode.iss || ISSUER, aud: mode.aud || process.env.CLIENT_ID, sub: 'rogue-subject',
+      iss: mode.iss || ISSUER, aud: mode.aud || process.env.CLIENT_ID, sub: mode.sub || 'rogue-subject',
       nonce: mode.nonce || c.nonce, iat: now, exp: now + (mode.exp || 300),
       email: mode.email || process.env.EMAIL, email_verified: true, name: 'Rogue',
     };

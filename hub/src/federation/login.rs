@@ -434,6 +434,24 @@ pub(super) async fn resolve(
             )));
         }
     }
+    // With a directory, the directory decides who belongs: only users it manages, and active
+    // there, sign in; nobody is created just in time.
+    let directory = storage::directories::list(state.store.conn(), org.id)
+        .await?
+        .into_iter()
+        .find(|d| d.status == crate::directories::DirectoryStatus::Active);
+    let outside_directory =
+        |user: &User| {
+            directory.as_ref().filter(|_| user.directory_id.is_none()).map(|d| {
+            Refusal::new(
+                format!(
+                    "the user is not in the organization's directory ({}), its source of truth",
+                    d.name
+                ),
+                format!("Your {who} account is not in {who}'s directory."),
+            )
+        })
+        };
     let tx = state.store.begin().await?;
     let link = storage::connections::find_link(
         tx.conn(),
@@ -455,6 +473,9 @@ pub(super) async fn resolve(
         };
         if user.status != UserStatus::Active {
             return Ok(Err(inactive()));
+        }
+        if let Some(refusal) = outside_directory(&user) {
+            return Ok(Err(refusal));
         }
         storage::connections::touch_link(tx.conn(), &link, now).await?;
         tx.commit().await?;
@@ -487,6 +508,9 @@ pub(super) async fn resolve(
             if user.status != UserStatus::Active {
                 return Ok(Err(inactive()));
             }
+            if let Some(refusal) = outside_directory(&user) {
+                return Ok(Err(refusal));
+            }
             // One identity per user per connection: a second subject claiming the same email
             // does not take over the account.
             let existing = storage::connections::links_of_user(tx.conn(), org.id, user.id).await?;
@@ -497,6 +521,15 @@ pub(super) async fn resolve(
                 )));
             }
             (user, false)
+        }
+        None if directory.is_some() => {
+            return Ok(Err(Refusal::new(
+                format!(
+                    "no user with the email {email} is in the organization's directory; \
+                     just-in-time creation does not apply when a directory is the source of truth"
+                ),
+                format!("{who}'s directory does not list you."),
+            )));
         }
         None if conn.jit_provisioning => {
             let user = jit_user(org.id, &email, identity, now);

@@ -5,6 +5,7 @@
 #                  jose (a back-channel logout receiver), oidc-provider (benchmark peer)
 #   postgresql     only if no PostgreSQL answers on 127.0.0.1:5432
 #   xmlsec1, python3-venv + PyPI pysaml2 (tests/peers/.venv): a real SAML IdP
+#   slapd, ldap-utils: a real LDAP directory
 #   and the C libraries the hub itself links (scripts/build-deps.sh)
 set -euo pipefail
 
@@ -20,6 +21,13 @@ command -v npm >/dev/null 2>&1 || need+=(npm)
 # a real SAML IdP: PyPI pysaml2 signs with the xmlsec1 binary
 [ -x /usr/bin/xmlsec1 ] || need+=(xmlsec1)
 python3 -c 'import ensurepip, venv' 2>/dev/null || need+=(python3-venv)
+# a real LDAP directory: OpenLDAP slapd (started per test from tests/peers/slapd-start.sh) and
+# the ldap-utils the tests edit it with; no system database is created
+if ! command -v slapd >/dev/null 2>&1 && [ ! -x /usr/sbin/slapd ]; then
+  echo "slapd slapd/no_configuration boolean true" | debconf-set-selections
+  need+=(slapd)
+fi
+command -v ldapadd >/dev/null 2>&1 || need+=(ldap-utils)
 
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing peers: ${need[*]}"

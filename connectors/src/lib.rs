@@ -10,6 +10,7 @@
 mod connector;
 mod error;
 mod identity;
+pub mod ldap;
 pub mod oidc;
 pub mod saml;
 mod secret;

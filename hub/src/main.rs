@@ -50,6 +50,15 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Sync an organization's LDAP/Active Directory directories now (a full read), with
+    /// progress; removals beyond the directory's threshold are held for an admin to confirm.
+    Sync {
+        /// The organization (slug or id).
+        org: String,
+        /// Only the directory with this name (default: every LDAP directory of the org).
+        #[arg(long)]
+        directory: Option<String>,
+    },
     /// Measure admin API read latency and audit append throughput on SQLite and PostgreSQL,
     /// side by side with raw database baselines, and write a Markdown report.
     Bench(hub::bench::BenchArgs),
@@ -282,6 +291,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             }
         }
         Command::Bench(args) => hub::bench::run(&config, args).await?,
+        Command::Sync { org, directory } => return sync(config, &org, directory).await,
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -355,4 +365,58 @@ async fn verify(config: &Config, args: VerifyArgs) -> Result<ExitCode> {
             Ok(ExitCode::from(1))
         }
     }
+}
+
+async fn sync(config: Config, org: &str, only: Option<String>) -> Result<ExitCode> {
+    let state = hub::build_state(config).await?;
+    let found = match hub::storage::organizations::find_by_slug(state.store.conn(), org).await? {
+        Some(o) => Some(o),
+        None => match org.parse() {
+            Ok(id) => hub::storage::organizations::get(state.store.conn(), id).await?,
+            Err(_) => None,
+        },
+    };
+    let Some(org) = found else {
+        eprintln!("no organization {org:?}");
+        return Ok(ExitCode::from(2));
+    };
+    let dirs: Vec<_> = hub::storage::directories::list(state.store.conn(), org.id)
+        .await?
+        .into_iter()
+        .filter(|d| d.kind == hub::directories::DirectoryKind::Ldap)
+        .filter(|d| only.as_ref().is_none_or(|n| &d.name == n))
+        .collect();
+    if dirs.is_empty() {
+        eprintln!(
+            "{} has no LDAP directory{}",
+            org.slug,
+            only.map(|n| format!(" named {n:?}")).unwrap_or_default()
+        );
+        return Ok(ExitCode::from(2));
+    }
+    let mut ok = true;
+    for d in dirs {
+        eprintln!("syncing {} / {}", org.slug, d.name);
+        let name = d.name.clone();
+        let row = hub::directories::sync::run(&state, &org, &d, move |n| {
+            eprintln!("  {name}: {n} entries read");
+        })
+        .await?;
+        println!(
+            "{}: {} in {} ms: {}{}",
+            d.name,
+            row.status,
+            row.finished_at.unwrap_or(row.started_at) - row.started_at,
+            row.counts,
+            row.error
+                .map(|e| format!(" (error: {e})"))
+                .unwrap_or_default()
+        );
+        ok &= row.status != "failed";
+    }
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }

@@ -129,7 +129,8 @@ async fn org_keys_get_404_for_every_route_of_another_org() {
                     .replace("{user_id}", &b_user)
                     .replace("{connection_id}", &b_conn)
                     .replace("{directory_id}", &b_dir)
-                    .replace("{token_id}", &b_token);
+                    .replace("{token_id}", &b_token)
+                    .replace("{sync_id}", "01a208d0-bb66-72b1-a166-39b10500d751");
                 assert!(!path.contains('{'), "unmapped path parameter in {template}");
                 for key in [&a_admin, &a_read] {
                     let body = body_for(&method, template);

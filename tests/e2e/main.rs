@@ -9,6 +9,7 @@ mod cli;
 mod domains;
 mod federation;
 mod isolation;
+mod ldap;
 mod oidc_provider;
 mod processes;
 mod saml;

@@ -9,7 +9,8 @@ use utoipa::ToSchema;
 
 use crate::clock::ms_to_rfc3339;
 use crate::directories::{
-    self, CreateDirectory, CreateScimToken, Directory, DirectoryKind, DirectoryStatus, TokenView,
+    self, CreateDirectory, CreateScimToken, Directory, DirectoryKind, DirectoryStatus,
+    LdapSettings, TokenView,
 };
 use crate::error::{ApiError, Problem};
 use crate::http::extract::{AppJson, OrgCtx};
@@ -24,6 +25,9 @@ pub struct DirectoryView {
     pub status: DirectoryStatus,
     /// For a SCIM directory: the base URL to give Okta or Entra ID ("Tenant URL").
     pub scim_base_url: Option<String>,
+    /// For an LDAP directory: how the hub reads it (the bind password is never shown).
+    pub ldap: Option<LdapSettings>,
+    pub has_bind_password: bool,
     pub created_at: String,
 }
 
@@ -40,8 +44,81 @@ fn view(state: &AppState, ctx: &OrgCtx, d: Directory) -> DirectoryView {
                 ctx.org.slug
             )
         }),
+        has_bind_password: d.secret_sealed.is_some(),
+        ldap: d.ldap,
         created_at: ms_to_rfc3339(d.created_at),
     }
+}
+
+/// One sync run: when, what it did, and the users whose removal waits for confirmation.
+#[derive(Serialize, ToSchema)]
+pub struct SyncView {
+    pub id: String,
+    /// running, succeeded, failed, or held (removals wait for an admin's confirmation).
+    pub status: String,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub duration_ms: Option<i64>,
+    #[schema(value_type = Object)]
+    pub counts: serde_json::Value,
+    pub held_users: Vec<String>,
+    pub error: Option<String>,
+}
+
+fn sync_view(r: storage::directories::SyncRow) -> SyncView {
+    SyncView {
+        id: r.id,
+        status: r.status,
+        started_at: ms_to_rfc3339(r.started_at),
+        finished_at: r.finished_at.map(ms_to_rfc3339),
+        duration_ms: r.finished_at.map(|f| f - r.started_at),
+        counts: r.counts,
+        held_users: r.held.iter().map(ToString::to_string).collect(),
+        error: r.error,
+    }
+}
+
+/// Runs a full sync of an LDAP directory now and reports it.
+#[utoipa::path(post, path = "/api/v1/orgs/{org}/directories/{directory_id}/sync", tag = "directories",
+    params(("org" = String, Path), ("directory_id" = String, Path)),
+    responses((status = 200, body = SyncView), (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn sync_directory(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    Path((_, id)): Path<(String, String)>,
+) -> Result<Json<SyncView>, ApiError> {
+    ctx.require_admin()?;
+    let d = directories::get(&state, &ctx, &id).await?;
+    let row = directories::sync::run(&state, &ctx.org, &d, |_| {}).await?;
+    Ok(Json(sync_view(row)))
+}
+
+#[utoipa::path(get, path = "/api/v1/orgs/{org}/directories/{directory_id}/syncs", tag = "directories",
+    params(("org" = String, Path), ("directory_id" = String, Path)),
+    responses((status = 200, body = [SyncView]), (status = 404, body = Problem)))]
+pub async fn list_syncs(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    Path((_, id)): Path<(String, String)>,
+) -> Result<Json<Vec<SyncView>>, ApiError> {
+    let d = directories::get(&state, &ctx, &id).await?;
+    let rows = storage::directories::syncs(state.store.conn(), ctx.org.id, d.id, 100).await?;
+    Ok(Json(rows.into_iter().map(sync_view).collect()))
+}
+
+/// Confirms the removals a held sync would have made: those users are deprovisioned.
+#[utoipa::path(post, path = "/api/v1/orgs/{org}/directories/{directory_id}/syncs/{sync_id}/confirm", tag = "directories",
+    params(("org" = String, Path), ("directory_id" = String, Path), ("sync_id" = String, Path)),
+    responses((status = 200, body = SyncView), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn confirm_sync(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    Path((_, id, sync_id)): Path<(String, String, String)>,
+) -> Result<Json<SyncView>, ApiError> {
+    ctx.require_admin()?;
+    let d = directories::get(&state, &ctx, &id).await?;
+    let row = directories::sync::confirm(&state, &ctx.org, &d, &sync_id, &ctx.actor()).await?;
+    Ok(Json(sync_view(row)))
 }
 
 #[utoipa::path(get, path = "/api/v1/orgs/{org}/directories", tag = "directories",

@@ -83,6 +83,18 @@ pub fn router() -> Router<AppState> {
             get(directories::get_directory),
         )
         .route(
+            "/api/v1/orgs/{org}/directories/{directory_id}/sync",
+            post(directories::sync_directory),
+        )
+        .route(
+            "/api/v1/orgs/{org}/directories/{directory_id}/syncs",
+            get(directories::list_syncs),
+        )
+        .route(
+            "/api/v1/orgs/{org}/directories/{directory_id}/syncs/{sync_id}/confirm",
+            post(directories::confirm_sync),
+        )
+        .route(
             "/api/v1/orgs/{org}/directories/{directory_id}/scim-tokens",
             get(directories::list_tokens).post(directories::create_token),
         )

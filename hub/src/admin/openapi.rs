@@ -23,6 +23,7 @@ use super::{api_keys, applications, audit, connections, directories, domains, or
         connections::update_connection, connections::delete_connection, connections::test_connection,
         directories::list_directories, directories::create_directory, directories::get_directory,
         directories::list_tokens, directories::create_token, directories::revoke_token,
+        directories::sync_directory, directories::list_syncs, directories::confirm_sync,
         audit::list_audit, audit::list_org_audit, audit::export_audit, audit::list_checkpoints,
     ),
     modifiers(&BearerAuth),

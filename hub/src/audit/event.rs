@@ -73,6 +73,9 @@ pub enum AuditAction {
     GroupCreated,
     GroupUpdated,
     GroupDeleted,
+    DirectorySynced,
+    DirectorySyncHeld,
+    DirectorySyncConfirmed,
 }
 
 impl AuditAction {
@@ -111,6 +114,9 @@ impl AuditAction {
             Self::GroupCreated => "group.created",
             Self::GroupUpdated => "group.updated",
             Self::GroupDeleted => "group.deleted",
+            Self::DirectorySynced => "directory.synced",
+            Self::DirectorySyncHeld => "directory.sync_held",
+            Self::DirectorySyncConfirmed => "directory.sync_confirmed",
         }
     }
 }

@@ -18,7 +18,7 @@ use crate::storage;
 
 string_enum!(
     /// How the directory reaches the hub.
-    DirectoryKind { Scim => "scim" }
+    DirectoryKind { Scim => "scim", Ldap => "ldap" }
 );
 string_enum!(
     /// Only an active directory's tokens are accepted.
@@ -32,8 +32,98 @@ pub struct Directory {
     pub name: String,
     pub kind: DirectoryKind,
     pub status: DirectoryStatus,
+    pub ldap: Option<LdapSettings>,
+    /// The sealed LDAP bind password.
+    pub secret_sealed: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
+}
+
+/// Which LDAP attribute carries each field of a hub user. Left empty, a field takes the
+/// default of the directory's flavour (OpenLDAP: `entryUUID`, `uid`, `mail`, `cn`; Active
+/// Directory: `objectGUID`, `sAMAccountName`, `mail`, `displayName`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct LdapAttributeNames {
+    pub id: String,
+    pub username: String,
+    pub email: String,
+    pub name: String,
+    pub given_name: String,
+    pub family_name: String,
+}
+
+/// An LDAP or Active Directory the hub reads (a full, paged read per sync).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LdapSettings {
+    /// `ldap://host:port` (with `start_tls`) or `ldaps://host:port`.
+    pub url: String,
+    #[serde(default)]
+    pub start_tls: bool,
+    /// Accept any server certificate: only for test directories with self-signed certificates.
+    #[serde(default)]
+    pub tls_insecure: bool,
+    pub bind_dn: String,
+    pub base_dn: String,
+    #[serde(default)]
+    pub user_filter: Option<String>,
+    /// Active Directory: `objectGUID` ids and the `userAccountControl` disabled bit.
+    #[serde(default)]
+    pub active_directory: bool,
+    #[serde(default)]
+    pub attributes: LdapAttributeNames,
+    /// A sync that would deprovision more than this share of the directory's users (and more
+    /// than 5) is held for an admin to confirm.
+    #[serde(default = "default_threshold")]
+    pub deprovision_threshold_percent: u32,
+}
+
+fn default_threshold() -> u32 {
+    10
+}
+
+impl LdapSettings {
+    /// The connector's view, flavour defaults filled in.
+    pub fn connector_config(&self, password: String) -> connectors::ldap::LdapConfig {
+        let ad = self.active_directory;
+        let pick = |v: &str, plain: &str, adv: &str| {
+            if !v.is_empty() {
+                v.to_string()
+            } else if ad {
+                adv.to_string()
+            } else {
+                plain.to_string()
+            }
+        };
+        let a = &self.attributes;
+        connectors::ldap::LdapConfig {
+            url: self.url.clone(),
+            start_tls: self.start_tls,
+            tls_insecure: self.tls_insecure,
+            bind_dn: self.bind_dn.clone(),
+            bind_password: connectors::SecretString::new(password),
+            base_dn: self.base_dn.clone(),
+            user_filter: self.user_filter.clone().unwrap_or_else(|| {
+                if ad {
+                    "(&(objectCategory=person)(objectClass=user))".into()
+                } else {
+                    "(objectClass=inetOrgPerson)".into()
+                }
+            }),
+            attributes: connectors::ldap::LdapAttributes {
+                id: pick(&a.id, "entryUUID", "objectGUID"),
+                username: pick(&a.username, "uid", "sAMAccountName"),
+                email: pick(&a.email, "mail", "mail"),
+                name: pick(&a.name, "cn", "displayName"),
+                given_name: pick(&a.given_name, "givenName", "givenName"),
+                family_name: pick(&a.family_name, "sn", "sn"),
+            },
+            active_directory: ad,
+            page_size: 500,
+            timeout: std::time::Duration::from_secs(30),
+        }
+    }
 }
 
 /// A group as the directory pushes it; its members are users of the same organization.
@@ -67,6 +157,53 @@ pub struct ScimToken {
 pub struct CreateDirectory {
     pub name: String,
     pub kind: DirectoryKind,
+    /// Required for `ldap` directories.
+    pub ldap: Option<LdapSettings>,
+    /// The LDAP bind password; stored sealed and never shown again.
+    pub bind_password: Option<String>,
+}
+
+/// The sealing context of LDAP bind passwords (`:{directory id}` appended).
+pub const PASSWORD_CONTEXT: &str = "directory.bind_password";
+
+fn check_ldap(s: &LdapSettings, allow_loopback: bool, errors: &mut Vec<FieldError>) {
+    let url_ok = (s.url.starts_with("ldap://") || s.url.starts_with("ldaps://"))
+        && url::Url::parse(&s.url).is_ok_and(|u| {
+            u.host_str().is_some_and(|h| {
+                allow_loopback
+                    || !h
+                        .parse::<std::net::IpAddr>()
+                        .is_ok_and(validate::is_internal_ip)
+            })
+        });
+    if !url_ok {
+        errors.push(FieldError::new(
+            "ldap.url",
+            "must be ldap://host[:port] or ldaps://host[:port] (not an internal address)",
+        ));
+    }
+    for (field, v) in [("ldap.bind_dn", &s.bind_dn), ("ldap.base_dn", &s.base_dn)] {
+        if v.trim().is_empty() || v.len() > 1000 || v.chars().any(char::is_control) {
+            errors.push(FieldError::new(
+                field,
+                "must be a DN of 1 to 1000 characters",
+            ));
+        }
+    }
+    if let Some(f) = &s.user_filter
+        && (!f.starts_with('(') || !f.ends_with(')') || f.len() > 2000)
+    {
+        errors.push(FieldError::new(
+            "ldap.user_filter",
+            "must be an LDAP filter in parentheses, at most 2000 characters",
+        ));
+    }
+    if s.deprovision_threshold_percent > 100 {
+        errors.push(FieldError::new(
+            "ldap.deprovision_threshold_percent",
+            "must be 0 to 100",
+        ));
+    }
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -99,14 +236,52 @@ pub async fn create(
     input: CreateDirectory,
 ) -> Result<Directory, ServiceError> {
     ctx.require_admin()?;
-    let name = validate::name("name", &input.name).map_err(|e| ServiceError::Invalid(vec![e]))?;
+    let mut errors = Vec::new();
+    let name = validate::name("name", &input.name)
+        .map_err(|e| errors.push(e))
+        .ok();
+    match (input.kind, &input.ldap, &input.bind_password) {
+        (DirectoryKind::Ldap, Some(s), Some(p)) => {
+            check_ldap(s, state.config.outbound.allow_loopback, &mut errors);
+            if p.is_empty() || p.len() > 1000 {
+                errors.push(FieldError::new(
+                    "bind_password",
+                    "must be 1 to 1000 characters",
+                ));
+            }
+        }
+        (DirectoryKind::Ldap, _, _) => errors.push(FieldError::new(
+            "ldap",
+            "an ldap directory needs ldap settings and a bind_password",
+        )),
+        (DirectoryKind::Scim, None, None) => {}
+        (DirectoryKind::Scim, _, _) => errors.push(FieldError::new(
+            "ldap",
+            "ldap settings and bind_password are only for an ldap directory",
+        )),
+    }
+    let Some(name) = name.filter(|_| errors.is_empty()) else {
+        return Err(ServiceError::Invalid(errors));
+    };
     let now = state.clock.now_ms();
+    let id = DirectoryId::new();
+    let secret_sealed = input
+        .bind_password
+        .as_deref()
+        .map(|p| {
+            state
+                .secrets
+                .seal(&format!("{PASSWORD_CONTEXT}:{id}"), p.as_bytes())
+        })
+        .transpose()?;
     let dir = Directory {
-        id: DirectoryId::new(),
+        id,
         org_id: ctx.org.id,
         name,
         kind: input.kind,
         status: DirectoryStatus::Active,
+        ldap: input.ldap,
+        secret_sealed,
         created_at: now,
         updated_at: now,
     };
@@ -124,7 +299,7 @@ pub async fn create(
     storage::directories::insert(tx.conn(), &dir).await?;
     let event = AuditEvent::new(&ctx.actor(), AuditAction::DirectoryCreated, target(dir.id))
         .org(ctx.org.id)
-        .details(json!({"name": dir.name, "kind": dir.kind}));
+        .details(json!({"name": dir.name, "kind": dir.kind, "ldap": dir.ldap}));
     state.commit_audited(tx, event).await?;
     Ok(dir)
 }
@@ -187,6 +362,8 @@ pub async fn revoke_token(
     state.commit_audited(tx, event).await?;
     Ok(())
 }
+
+pub mod sync;
 
 /// Checks a name for a directory-supplied field; used by SCIM too.
 pub fn field_error(field: &str, message: &str) -> FieldError {

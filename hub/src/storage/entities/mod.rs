@@ -206,8 +206,28 @@ pub mod directory {
         pub kind: String,
         pub status: String,
         pub settings: String,
+        pub secret_sealed: Option<String>,
         pub created_at: i64,
         pub updated_at: i64,
+    }
+    no_relations!();
+}
+
+pub mod directory_sync {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "directory_syncs")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub org_id: String,
+        pub directory_id: String,
+        pub status: String,
+        pub started_at: i64,
+        pub finished_at: Option<i64>,
+        pub counts: String,
+        pub held: String,
+        pub error: Option<String>,
     }
     no_relations!();
 }

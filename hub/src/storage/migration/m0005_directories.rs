@@ -2,7 +2,8 @@
 //! Entra ID, authenticated by bearer tokens stored as hashes) for now. Users remember the
 //! directory that manages them, a version for SCIM ETags and the SCIM attributes the hub does not
 //! model (enterprise extension, phone numbers...). Groups and their members come from the
-//! directory too.
+//! directory too. LDAP directories keep their bind password sealed, and each sync run is recorded
+//! (counts, errors, deprovisions held for an admin to confirm).
 
 use sea_orm_migration::prelude::*;
 
@@ -17,8 +18,20 @@ const UP: &[&str] = &[
         kind TEXT NOT NULL,
         status TEXT NOT NULL,
         settings TEXT NOT NULL,
+        secret_sealed TEXT,
         created_at BIGINT NOT NULL,
         updated_at BIGINT NOT NULL)",
+    "CREATE TABLE directory_syncs (
+        id TEXT PRIMARY KEY,
+        org_id TEXT NOT NULL,
+        directory_id TEXT NOT NULL,
+        status TEXT NOT NULL,
+        started_at BIGINT NOT NULL,
+        finished_at BIGINT,
+        counts TEXT NOT NULL,
+        held TEXT NOT NULL,
+        error TEXT)",
+    "CREATE INDEX ix_directory_syncs_dir ON directory_syncs (org_id, directory_id, started_at)",
     "CREATE UNIQUE INDEX ux_directories_org_name ON directories (org_id, name)",
     "CREATE TABLE scim_tokens (
         id TEXT PRIMARY KEY,
@@ -60,6 +73,7 @@ const DOWN: &[&str] = &[
     "ALTER TABLE users DROP COLUMN version",
     "ALTER TABLE users DROP COLUMN directory_id",
     "DROP TABLE scim_tokens",
+    "DROP TABLE directory_syncs",
     "DROP TABLE directories",
 ];
 

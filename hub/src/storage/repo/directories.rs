@@ -5,7 +5,7 @@ use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrde
 use super::parse;
 use crate::directories::{Directory, ScimToken};
 use crate::ids::{DirectoryId, OrgId, ScimTokenId};
-use crate::storage::entities::{directory, scim_token};
+use crate::storage::entities::{directory, directory_sync, scim_token};
 use crate::storage::{Conn, StoreError, StoreResult};
 
 impl TryFrom<directory::Model> for Directory {
@@ -17,6 +17,11 @@ impl TryFrom<directory::Model> for Directory {
             name: m.name,
             kind: parse(&m.kind, "directories")?,
             status: parse(&m.status, "directories")?,
+            ldap: match m.settings.as_str() {
+                "{}" => None,
+                s => Some(serde_json::from_str(s).map_err(|_| StoreError::Corrupt("directories"))?),
+            },
+            secret_sealed: m.secret_sealed,
             created_at: m.created_at,
             updated_at: m.updated_at,
         })
@@ -46,7 +51,11 @@ pub async fn insert(c: &impl Conn, d: &Directory) -> StoreResult<()> {
         name: Set(d.name.clone()),
         kind: Set(d.kind.as_str().to_string()),
         status: Set(d.status.as_str().to_string()),
-        settings: Set("{}".to_string()),
+        settings: Set(match &d.ldap {
+            Some(s) => serde_json::to_string(s).map_err(|_| StoreError::Corrupt("directories"))?,
+            None => "{}".to_string(),
+        }),
+        secret_sealed: Set(d.secret_sealed.clone()),
         created_at: Set(d.created_at),
         updated_at: Set(d.updated_at),
     })
@@ -135,4 +144,96 @@ pub async fn revoke_token(
         .exec(c)
         .await?;
     Ok(r.rows_affected == 1)
+}
+
+/// One recorded sync run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncRow {
+    pub id: String,
+    pub org_id: OrgId,
+    pub directory_id: DirectoryId,
+    pub status: String,
+    pub started_at: i64,
+    pub finished_at: Option<i64>,
+    pub counts: serde_json::Value,
+    /// Users whose deprovisioning waits for an admin's confirmation.
+    pub held: Vec<crate::ids::UserId>,
+    pub error: Option<String>,
+}
+
+fn sync_model(r: &SyncRow) -> StoreResult<directory_sync::ActiveModel> {
+    Ok(directory_sync::ActiveModel {
+        id: Set(r.id.clone()),
+        org_id: Set(r.org_id.to_string()),
+        directory_id: Set(r.directory_id.to_string()),
+        status: Set(r.status.clone()),
+        started_at: Set(r.started_at),
+        finished_at: Set(r.finished_at),
+        counts: Set(r.counts.to_string()),
+        held: Set(
+            serde_json::to_string(&r.held).map_err(|_| StoreError::Corrupt("directory_syncs"))?
+        ),
+        error: Set(r.error.clone()),
+    })
+}
+
+impl TryFrom<directory_sync::Model> for SyncRow {
+    type Error = StoreError;
+    fn try_from(m: directory_sync::Model) -> Result<Self, StoreError> {
+        let corrupt = |_| StoreError::Corrupt("directory_syncs");
+        Ok(Self {
+            id: m.id,
+            org_id: parse(&m.org_id, "directory_syncs")?,
+            directory_id: parse(&m.directory_id, "directory_syncs")?,
+            status: m.status,
+            started_at: m.started_at,
+            finished_at: m.finished_at,
+            counts: serde_json::from_str(&m.counts).map_err(corrupt)?,
+            held: serde_json::from_str(&m.held).map_err(corrupt)?,
+            error: m.error,
+        })
+    }
+}
+
+pub async fn insert_sync(c: &impl Conn, r: &SyncRow) -> StoreResult<()> {
+    directory_sync::Entity::insert(sync_model(r)?)
+        .exec_without_returning(c)
+        .await?;
+    Ok(())
+}
+
+pub async fn update_sync(c: &impl Conn, r: &SyncRow) -> StoreResult<()> {
+    let mut m = sync_model(r)?;
+    m.id = sea_orm::ActiveValue::Unchanged(r.id.clone());
+    directory_sync::Entity::update(m).exec(c).await?;
+    Ok(())
+}
+
+pub async fn syncs(
+    c: &impl Conn,
+    org: OrgId,
+    dir: DirectoryId,
+    limit: u64,
+) -> StoreResult<Vec<SyncRow>> {
+    use sea_orm::QuerySelect;
+    directory_sync::Entity::find()
+        .filter(directory_sync::Column::OrgId.eq(org.to_string()))
+        .filter(directory_sync::Column::DirectoryId.eq(dir.to_string()))
+        .order_by_desc(directory_sync::Column::StartedAt)
+        .limit(limit)
+        .all(c)
+        .await?
+        .into_iter()
+        .map(SyncRow::try_from)
+        .collect()
+}
+
+pub async fn get_sync(c: &impl Conn, org: OrgId, id: &str) -> StoreResult<Option<SyncRow>> {
+    directory_sync::Entity::find()
+        .filter(directory_sync::Column::OrgId.eq(org.to_string()))
+        .filter(directory_sync::Column::Id.eq(id))
+        .one(c)
+        .await?
+        .map(SyncRow::try_from)
+        .transpose()
 }

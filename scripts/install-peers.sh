@@ -5,7 +5,7 @@
 #                  jose (a back-channel logout receiver), oidc-provider (benchmark peer)
 #   postgresql     only if no PostgreSQL answers on 127.0.0.1:5432
 #   xmlsec1, python3-venv + PyPI pysaml2 (tests/peers/.venv): a real SAML IdP
-#   slapd, ldap-utils: a real LDAP directory
+#   slapd, ldap-utils: a real LDAP directory; samba (AD DC): Active Directory
 #   and the C libraries the hub itself links (scripts/build-deps.sh)
 set -euo pipefail
 
@@ -28,6 +28,8 @@ if ! command -v slapd >/dev/null 2>&1 && [ ! -x /usr/sbin/slapd ]; then
   need+=(slapd)
 fi
 command -v ldapadd >/dev/null 2>&1 || need+=(ldap-utils)
+# Active Directory behaviour: a Samba AD DC (provisioned per test run into a temp dir)
+command -v samba-tool >/dev/null 2>&1 || need+=(samba samba-ad-dc samba-ad-provision winbind krb5-user smbclient)
 
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing peers: ${need[*]}"

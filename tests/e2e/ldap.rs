@@ -221,3 +221,92 @@ async fn ldap_sync_follows_the_directory_and_never_deprovisions_on_a_bad_read() 
     );
     hub.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn active_directory_sync_on_samba_follows_disables_renames_moves_and_deletes() {
+    use hub_e2e::SambaAd;
+    let hub = TestHub::start_with(Options {
+        allow_loopback: true,
+        ..Default::default()
+    })
+    .await;
+    org_with_domain(&hub, "acme", "acme.test").await;
+    let ad = SambaAd::start();
+    for (user, given, sn) in [
+        ("alice", "Alice", "Acme"),
+        ("bob", "Bob", "Builder"),
+        ("zoe", "Zoë", "Ünïcödé"),
+    ] {
+        ad.tool(&[
+            "user",
+            "add",
+            user,
+            "Passw0rd!1",
+            &format!("--mail-address={user}@acme.test"),
+            &format!("--given-name={given}"),
+            &format!("--surname={sn}"),
+        ]);
+    }
+    ad.tool(&["user", "disable", "bob"]);
+    ad.tool(&["ou", "add", &format!("OU=Former,{}", SambaAd::BASE)]);
+    let r = hub
+        .post(
+            &hub.operator_key,
+            "/api/v1/orgs/acme/directories",
+            json!({"name": "Acme AD", "kind": "ldap", "bind_password": SambaAd::PASSWORD,
+                "ldap": {"url": "ldap://127.0.0.1:389", "start_tls": true, "tls_insecure": true,
+                         "bind_dn": SambaAd::ADMIN, "base_dn": SambaAd::BASE,
+                         "active_directory": true}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
+    let dir = r.json["id"].as_str().unwrap().to_string();
+
+    let run = sync(&hub, &dir).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(run["counts"]["created"], 3, "{run}");
+    let all = users(&hub).await;
+    assert_eq!(by_email(&all, "alice@acme.test")["username"], "alice");
+    assert_eq!(by_email(&all, "alice@acme.test")["status"], "active");
+    assert_eq!(
+        by_email(&all, "bob@acme.test")["status"],
+        "suspended",
+        "disabled in AD"
+    );
+    assert_eq!(by_email(&all, "zoe@acme.test")["family_name"], "Ünïcödé");
+    let zoe = by_email(&all, "zoe@acme.test")["id"].clone();
+
+    // Enable bob, disable alice, rename zoe's account and move her to another OU.
+    ad.tool(&["user", "enable", "bob"]);
+    ad.tool(&["user", "disable", "alice"]);
+    ad.tool(&["user", "rename", "zoe", "--samaccountname=zoe.u"]);
+    ad.tool(&[
+        "user",
+        "move",
+        "zoe.u",
+        &format!("OU=Former,{}", SambaAd::BASE),
+    ]);
+    let run = sync(&hub, &dir).await;
+    assert_eq!(run["counts"]["reactivated"], 1, "{run}");
+    assert_eq!(run["counts"]["suspended"], 1, "{run}");
+    let all = users(&hub).await;
+    assert_eq!(by_email(&all, "bob@acme.test")["status"], "active");
+    assert_eq!(by_email(&all, "alice@acme.test")["status"], "suspended");
+    let z = by_email(&all, "zoe@acme.test");
+    assert_eq!(
+        z["id"], zoe,
+        "objectGUID keeps the user through a rename and a move"
+    );
+    assert_eq!(z["username"], "zoe.u");
+
+    // A deletion deprovisions.
+    ad.tool(&["user", "delete", "bob"]);
+    let run = sync(&hub, &dir).await;
+    assert_eq!(run["counts"]["deprovisioned"], 1, "{run}");
+    assert_eq!(
+        by_email(&users(&hub).await, "bob@acme.test")["status"],
+        "deprovisioned"
+    );
+    drop(ad);
+    hub.stop().await;
+}

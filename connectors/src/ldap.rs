@@ -49,6 +49,8 @@ pub struct LdapConfig {
     pub base_dn: String,
     /// The user filter.
     pub user_filter: String,
+    /// The group filter (`None`: groups are not read).
+    pub group_filter: Option<String>,
     /// The attributes.
     pub attributes: LdapAttributes,
     /// Read `userAccountControl` and treat its ACCOUNTDISABLE bit as disabled.
@@ -144,13 +146,66 @@ fn entry(cfg: &LdapConfig, e: &SearchEntry) -> Option<DirectoryEntry> {
     })
 }
 
-/// What a full read found: the users, and entries skipped for lack of a stable id.
+/// A group as the directory holds it, its members flattened: nested groups' users count as
+/// members of every group that contains them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirectoryGroup {
+    /// Stable across renames and moves.
+    pub id: String,
+    /// The group's DN.
+    pub dn: String,
+    /// Its name (`cn`).
+    pub name: String,
+    /// The DNs of its users, nested groups expanded (lower-cased).
+    pub member_dns: Vec<String>,
+}
+
+/// What a full read found: the users, the groups, and entries skipped for lack of a stable id.
 #[derive(Debug, Default)]
 pub struct ReadResult {
     /// The entries.
     pub entries: Vec<DirectoryEntry>,
+    /// The groups.
+    pub groups: Vec<DirectoryGroup>,
     /// The skipped.
     pub skipped: Vec<String>,
+}
+
+/// Expands nested groups: each group's members become the users reachable through it
+/// (cycles are harmless).
+fn flatten(groups: Vec<(String, String, String, Vec<String>)>) -> Vec<DirectoryGroup> {
+    use std::collections::{BTreeMap, BTreeSet};
+    let by_dn: BTreeMap<String, &Vec<String>> = groups
+        .iter()
+        .map(|(_, dn, _, m)| (dn.to_ascii_lowercase(), m))
+        .collect();
+    groups
+        .iter()
+        .map(|(id, dn, name, _)| {
+            let mut users = BTreeSet::new();
+            let mut seen = BTreeSet::new();
+            let mut todo = vec![dn.to_ascii_lowercase()];
+            while let Some(g) = todo.pop() {
+                if !seen.insert(g.clone()) {
+                    continue;
+                }
+                for m in by_dn.get(&g).into_iter().flat_map(|v| v.iter()) {
+                    let m = m.to_ascii_lowercase();
+                    if by_dn.contains_key(&m) {
+                        todo.push(m);
+                    } else {
+                        users.insert(m);
+                    }
+                }
+            }
+            DirectoryGroup {
+                id: id.clone(),
+                dn: dn.clone(),
+                name: name.clone(),
+                member_dns: users.into_iter().collect(),
+            }
+        })
+        .collect()
 }
 
 /// Reads every user under `base_dn` matching `user_filter`, in pages; `progress` is told the
@@ -225,6 +280,46 @@ pub async fn read_users(
             .success()
             .map_err(|e| upstream(format!("the search did not complete: {e}")))?;
         progress(out.entries.len());
+        if let Some(filter) = &cfg.group_filter {
+            let adapters: Vec<Box<dyn Adapter<_, _>>> = vec![
+                Box::new(EntriesOnly::new()),
+                Box::new(PagedResults::new(cfg.page_size)),
+            ];
+            let attrs = vec![a.id.clone(), "cn".to_string(), "member".to_string()];
+            let mut stream = ldap
+                .with_timeout(cfg.timeout)
+                .streaming_search_with(adapters, &cfg.base_dn, Scope::Subtree, filter, attrs)
+                .await
+                .map_err(upstream)?;
+            let mut raw_groups = Vec::new();
+            while let Some(e) = stream.next().await.map_err(upstream)? {
+                let e = SearchEntry::construct(e);
+                let id = first(&e, &a.id).or_else(|| {
+                    e.bin_attrs
+                        .iter()
+                        .find(|(k, _)| k.eq_ignore_ascii_case(&a.id))
+                        .and_then(|(_, v)| v.first())
+                        .and_then(|b| guid_string(b))
+                });
+                let (Some(id), Some(name)) = (id, first(&e, "cn")) else {
+                    out.skipped.push(e.dn.clone());
+                    continue;
+                };
+                let members = e
+                    .attrs
+                    .iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case("member"))
+                    .map(|(_, v)| v.clone())
+                    .unwrap_or_default();
+                raw_groups.push((id.to_ascii_lowercase(), e.dn.clone(), name, members));
+            }
+            stream
+                .finish()
+                .await
+                .success()
+                .map_err(|e| upstream(format!("the group search did not complete: {e}")))?;
+            out.groups = flatten(raw_groups);
+        }
         let _ = ldap.unbind().await;
         Ok(out)
     }
@@ -245,6 +340,40 @@ pub fn raw(e: &SearchEntry) -> BTreeMap<String, Vec<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nested_groups_flatten_and_cycles_end() {
+        let g = |id: &str, members: &[&str]| {
+            (
+                id.to_string(),
+                format!("cn={id},ou=g"),
+                id.to_string(),
+                members.iter().map(|m| m.to_string()).collect(),
+            )
+        };
+        let out = flatten(vec![
+            g("eng", &["uid=alice,ou=p"]),
+            g("staff", &["cn=eng,ou=g", "uid=bob,ou=p", "cn=staff,ou=g"]),
+            g("loop", &["cn=loop2,ou=g"]),
+            g("loop2", &["cn=loop,ou=g", "UID=Carol,ou=p"]),
+        ]);
+        let staff = out
+            .iter()
+            .find(|x| x.name == "staff")
+            .map(|x| x.member_dns.clone());
+        assert_eq!(
+            staff,
+            Some(vec![
+                "uid=alice,ou=p".to_string(),
+                "uid=bob,ou=p".to_string()
+            ])
+        );
+        let lp = out
+            .iter()
+            .find(|x| x.name == "loop")
+            .map(|x| x.member_dns.clone());
+        assert_eq!(lp, Some(vec!["uid=carol,ou=p".to_string()]));
+    }
 
     #[test]
     fn object_guid_renders_like_windows() {

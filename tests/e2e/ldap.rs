@@ -71,6 +71,12 @@ async fn ldap_sync_follows_the_directory_and_never_deprovisions_on_a_bad_read() 
         person("carol", "Carol Nomail", None, Some("Carol")),
         person("dave", "Dave Nogiven", Some("dave@acme.test"), None),
     ));
+    // Groups, one nested in the other.
+    slapd.add(&format!(
+        "dn: cn=engineering,{s}\nobjectClass: groupOfNames\ncn: engineering\nmember: uid=alice,ou=people,{s}\n\n\
+         dn: cn=staff,{s}\nobjectClass: groupOfNames\ncn: staff\nmember: cn=engineering,{s}\nmember: uid=zoe,ou=people,{s}\n",
+        s = Slapd::SUFFIX
+    ));
     let r = hub
         .post(
             &hub.operator_key,
@@ -94,10 +100,17 @@ async fn ldap_sync_follows_the_directory_and_never_deprovisions_on_a_bad_read() 
     assert_eq!(run["counts"]["read"], 5, "{run}");
     assert_eq!(run["counts"]["created"], 4, "{run}");
     assert_eq!(run["counts"]["skipped"], 1, "carol has no email: {run}");
+    assert_eq!(run["counts"]["groups_created"], 2, "{run}");
     let all = users(&hub).await;
     assert_eq!(by_email(&all, "zoe@acme.test")["name"], "Zoë Ünïcödé");
     assert_eq!(by_email(&all, "bob@acme.test")["username"], "bob");
     assert_eq!(by_email(&all, "dave@acme.test")["given_name"], Value::Null);
+    assert_eq!(
+        by_email(&all, "alice@acme.test")["groups"],
+        json!(["engineering", "staff"]),
+        "nested groups count"
+    );
+    assert_eq!(by_email(&all, "zoe@acme.test")["groups"], json!(["staff"]));
     let bob_id = by_email(&all, "bob@acme.test")["id"].clone();
 
     // A change, and a rename plus move: bob keeps his hub identity. Through the CLI this time.
@@ -122,13 +135,20 @@ async fn ldap_sync_follows_the_directory_and_never_deprovisions_on_a_bad_read() 
     assert_eq!(bob["username"], "robert");
     assert_eq!(bob["status"], "active");
 
-    // A deletion deprovisions.
+    // A deletion deprovisions; a membership removed in the directory leaves the claim.
     slapd.modify(&format!(
-        "dn: uid=dave,ou=people,{}\nchangetype: delete\n",
-        Slapd::SUFFIX
+        "dn: uid=dave,ou=people,{s}\nchangetype: delete\n\n\
+         dn: cn=engineering,{s}\nchangetype: modify\nreplace: member\nmember: uid=zoe,ou=people,{s}\n",
+        s = Slapd::SUFFIX
     ));
     let run = sync(&hub, &dir).await;
     assert_eq!(run["counts"]["deprovisioned"], 1, "{run}");
+    let all = users(&hub).await;
+    assert_eq!(by_email(&all, "alice@acme.test")["groups"], json!([]));
+    assert_eq!(
+        by_email(&all, "zoe@acme.test")["groups"],
+        json!(["engineering", "staff"])
+    );
     assert_eq!(
         by_email(&users(&hub).await, "dave@acme.test")["status"],
         "deprovisioned"
@@ -249,6 +269,10 @@ async fn active_directory_sync_on_samba_follows_disables_renames_moves_and_delet
     }
     ad.tool(&["user", "disable", "bob"]);
     ad.tool(&["ou", "add", &format!("OU=Former,{}", SambaAd::BASE)]);
+    ad.tool(&["group", "add", "Finance"]);
+    ad.tool(&["group", "add", "Back Office"]);
+    ad.tool(&["group", "addmembers", "Finance", "zoe"]);
+    ad.tool(&["group", "addmembers", "Back Office", "Finance"]);
     let r = hub
         .post(
             &hub.operator_key,
@@ -275,6 +299,11 @@ async fn active_directory_sync_on_samba_follows_disables_renames_moves_and_delet
     );
     assert_eq!(by_email(&all, "zoe@acme.test")["family_name"], "Ünïcödé");
     let zoe = by_email(&all, "zoe@acme.test")["id"].clone();
+    assert_eq!(
+        by_email(&all, "zoe@acme.test")["groups"],
+        json!(["Back Office", "Finance"]),
+        "nested AD groups count; built-in groups are not mirrored"
+    );
 
     // Enable bob, disable alice, rename zoe's account and move her to another OU.
     ad.tool(&["user", "enable", "bob"]);

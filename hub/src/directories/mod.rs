@@ -68,6 +68,10 @@ pub struct LdapSettings {
     pub base_dn: String,
     #[serde(default)]
     pub user_filter: Option<String>,
+    /// Groups to read (default `(objectClass=groupOfNames)`, on AD `(objectClass=group)`);
+    /// `""` reads no groups. Nested groups are expanded.
+    #[serde(default)]
+    pub group_filter: Option<String>,
     /// Active Directory: `objectGUID` ids and the `userAccountControl` disabled bit.
     #[serde(default)]
     pub active_directory: bool,
@@ -111,6 +115,12 @@ impl LdapSettings {
                     "(objectClass=inetOrgPerson)".into()
                 }
             }),
+            group_filter: match self.group_filter.as_deref() {
+                Some("") => None,
+                Some(f) => Some(f.to_string()),
+                None if ad => Some("(objectClass=group)".into()),
+                None => Some("(objectClass=groupOfNames)".into()),
+            },
             attributes: connectors::ldap::LdapAttributes {
                 id: pick(&a.id, "entryUUID", "objectGUID"),
                 username: pick(&a.username, "uid", "sAMAccountName"),
@@ -196,6 +206,15 @@ fn check_ldap(s: &LdapSettings, allow_loopback: bool, errors: &mut Vec<FieldErro
         errors.push(FieldError::new(
             "ldap.user_filter",
             "must be an LDAP filter in parentheses, at most 2000 characters",
+        ));
+    }
+    if let Some(f) = &s.group_filter
+        && !f.is_empty()
+        && (!f.starts_with('(') || !f.ends_with(')') || f.len() > 2000)
+    {
+        errors.push(FieldError::new(
+            "ldap.group_filter",
+            "must be an LDAP filter in parentheses (or empty), at most 2000 characters",
         ));
     }
     if s.deprovision_threshold_percent > 100 {

@@ -36,6 +36,9 @@ pub struct Counts {
     pub skipped: usize,
     /// Removals held for an admin to confirm.
     pub held: usize,
+    pub groups_created: usize,
+    pub groups_updated: usize,
+    pub groups_deleted: usize,
 }
 
 enum Change {
@@ -88,17 +91,22 @@ pub async fn run(
         Ok(r) => {
             counts.read = r.entries.len();
             counts.skipped = r.skipped.len();
-            reconcile(
-                state,
-                org,
-                dir,
-                &actor,
-                r.entries,
-                settings.deprovision_threshold_percent,
-                &mut counts,
-            )
-            .await
-            .map_err(|e| {
+            let groups = r.groups;
+            let done = async {
+                let held = reconcile(
+                    state,
+                    org,
+                    dir,
+                    &actor,
+                    r.entries,
+                    settings.deprovision_threshold_percent,
+                    &mut counts,
+                )
+                .await?;
+                reconcile_groups(state, org, dir, &actor, groups, &mut counts).await?;
+                Ok::<_, crate::storage::StoreError>(held)
+            };
+            done.await.map_err(|e| {
                 tracing::error!(error = %e, "directory sync: storage error");
                 format!("the hub could not store the changes: {e}")
             })
@@ -395,4 +403,132 @@ pub async fn confirm(
     state.commit_audited(tx, event).await?;
     crate::oidc::logout::notify(state, notices);
     Ok(row)
+}
+
+/// Mirrors the directory's groups (nested ones flattened) and their members among the users it
+/// manages; each member's `groups` claim follows.
+async fn reconcile_groups(
+    state: &AppState,
+    org: &Organization,
+    dir: &Directory,
+    actor: &Actor,
+    groups: Vec<connectors::ldap::DirectoryGroup>,
+    counts: &mut Counts,
+) -> Result<(), crate::storage::StoreError> {
+    use crate::directories::Group;
+    use crate::ids::GroupId;
+    let by_dn: BTreeMap<String, UserId> = storage::users::list(state.store.conn(), org.id)
+        .await?
+        .into_iter()
+        .filter(|u| u.directory_id == Some(dir.id) && u.status != UserStatus::Deprovisioned)
+        .filter_map(|u| {
+            u.attributes
+                .get("dn")
+                .and_then(|d| d.as_str())
+                .map(|d| (d.to_ascii_lowercase(), u.id))
+        })
+        .collect();
+    let mut existing: BTreeMap<String, Group> =
+        storage::groups::of_directory(state.store.conn(), org.id, dir.id)
+            .await?
+            .into_iter()
+            .filter_map(|g| g.external_id.clone().map(|x| (x, g)))
+            .collect();
+    let now = state.clock.now_ms();
+    for g in groups {
+        let want: BTreeSet<UserId> = g
+            .member_dns
+            .iter()
+            .filter_map(|dn| by_dn.get(dn).copied())
+            .collect();
+        let name: String = g.name.chars().take(255).collect();
+        if want.is_empty() && !existing.contains_key(&g.id) {
+            // Groups with none of the directory's synced users (AD's built-in groups, say)
+            // are not mirrored.
+            continue;
+        }
+        let tx = state.store.begin().await?;
+        let (mut group, have, created) = match existing.remove(&g.id) {
+            Some(old) => {
+                let have: BTreeSet<UserId> = storage::groups::members(tx.conn(), org.id, old.id)
+                    .await?
+                    .into_iter()
+                    .map(|(u, _)| u)
+                    .collect();
+                (old, have, false)
+            }
+            None => (
+                Group {
+                    id: GroupId::new(),
+                    org_id: org.id,
+                    directory_id: Some(dir.id),
+                    display_name: String::new(),
+                    external_id: Some(g.id.clone()),
+                    version: 0,
+                    created_at: now,
+                    updated_at: now,
+                },
+                BTreeSet::new(),
+                true,
+            ),
+        };
+        let renamed = group.display_name != name;
+        let added: Vec<UserId> = want.difference(&have).copied().collect();
+        let removed: Vec<UserId> = have.difference(&want).copied().collect();
+        if !created && !renamed && added.is_empty() && removed.is_empty() {
+            continue;
+        }
+        group.display_name = name;
+        group.version += 1;
+        group.updated_at = now;
+        if created {
+            storage::groups::insert(tx.conn(), &group).await?;
+            counts.groups_created += 1;
+        } else {
+            storage::groups::update(tx.conn(), &group).await?;
+            counts.groups_updated += 1;
+        }
+        storage::groups::add_members(tx.conn(), org.id, group.id, &added).await?;
+        storage::groups::remove_members(tx.conn(), org.id, group.id, &removed).await?;
+        let affected: Vec<UserId> = if renamed {
+            want.union(&have).copied().collect()
+        } else {
+            added.iter().chain(&removed).copied().collect()
+        };
+        storage::groups::refresh_user_groups(tx.conn(), org.id, &affected).await?;
+        let event = AuditEvent::new(
+            actor,
+            if created {
+                AuditAction::GroupCreated
+            } else {
+                AuditAction::GroupUpdated
+            },
+            format!("group:{}", group.id),
+        )
+        .org(org.id)
+        .details(json!({"source": "ldap", "directory": dir.name, "dn": g.dn,
+            "displayName": group.display_name, "members": want.len(),
+            "added": added.len(), "removed": removed.len()}));
+        crate::audit::append(&tx, state.clock.as_ref(), event).await?;
+        tx.commit().await?;
+    }
+    // Groups the directory no longer has.
+    for (_, g) in existing {
+        let tx = state.store.begin().await?;
+        let members: Vec<UserId> = storage::groups::members(tx.conn(), org.id, g.id)
+            .await?
+            .into_iter()
+            .map(|(u, _)| u)
+            .collect();
+        storage::groups::delete(tx.conn(), org.id, g.id).await?;
+        storage::groups::refresh_user_groups(tx.conn(), org.id, &members).await?;
+        let event = AuditEvent::new(actor, AuditAction::GroupDeleted, format!("group:{}", g.id))
+            .org(org.id)
+            .details(json!({"source": "ldap", "directory": dir.name,
+                "displayName": g.display_name, "members": members.len()}));
+        crate::audit::append(&tx, state.clock.as_ref(), event).await?;
+        tx.commit().await?;
+        counts.groups_deleted += 1;
+    }
+    Ok(())
 }

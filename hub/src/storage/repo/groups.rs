@@ -306,3 +306,19 @@ pub async fn page(
             .collect::<StoreResult<Vec<_>>>()?,
     )))
 }
+
+/// The groups a directory manages.
+pub async fn of_directory(
+    c: &impl Conn,
+    org: OrgId,
+    dir: crate::ids::DirectoryId,
+) -> StoreResult<Vec<Group>> {
+    group::Entity::find()
+        .filter(group::Column::OrgId.eq(org.to_string()))
+        .filter(group::Column::DirectoryId.eq(dir.to_string()))
+        .all(c)
+        .await?
+        .into_iter()
+        .map(Group::try_from)
+        .collect()
+}

@@ -397,6 +397,11 @@ async fn bad_scim_requests_get_scim_errors_and_change_nothing() {
         .await;
     assert_eq!(existing.status, StatusCode::CREATED, "{}", existing.json);
     let id = existing.json["id"].as_str().unwrap().to_string();
+    // Both tokens have been used (their last use is recorded at most once a minute).
+    let warm = globex
+        .call(Method::GET, "/ServiceProviderConfig", None)
+        .await;
+    assert_eq!(warm.status, StatusCode::OK);
     let before = hub.snapshot().await;
 
     // Wrong, missing and another organization's tokens.
@@ -558,6 +563,11 @@ async fn bad_scim_requests_get_scim_errors_and_change_nothing() {
         )
         .await;
     let tid = tokens.json[0]["id"].as_str().unwrap();
+    assert!(
+        tokens.json[0]["last_used_at"].is_string(),
+        "{}",
+        tokens.json
+    );
     let r = hub
         .call(
             Method::DELETE,

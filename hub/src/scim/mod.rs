@@ -124,6 +124,13 @@ where
             .await?
             .filter(|d| d.status == DirectoryStatus::Active)
             .ok_or_else(ScimError::unauthorized)?;
+        // When the token was last used, to the minute (one write a minute at most).
+        let now = app.clock.now_ms();
+        if token.last_used_at.is_none_or(|t| now - t > 60_000)
+            && let Err(e) = storage::directories::touch_token(app.store.conn(), token.id, now).await
+        {
+            tracing::warn!(error = %e, "could not record a SCIM token's use");
+        }
         let base = format!(
             "{}/scim/v2/{}",
             app.config.server.public_url.trim_end_matches('/'),

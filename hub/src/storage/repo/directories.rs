@@ -237,3 +237,16 @@ pub async fn get_sync(c: &impl Conn, org: OrgId, id: &str) -> StoreResult<Option
         .map(SyncRow::try_from)
         .transpose()
 }
+
+/// Records when a token was last used.
+pub async fn touch_token(c: &impl Conn, id: ScimTokenId, at: i64) -> StoreResult<()> {
+    scim_token::Entity::update_many()
+        .set(scim_token::ActiveModel {
+            last_used_at: Set(Some(at)),
+            ..Default::default()
+        })
+        .filter(scim_token::Column::Id.eq(id.to_string()))
+        .exec(c)
+        .await?;
+    Ok(())
+}

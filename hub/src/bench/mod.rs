@@ -21,6 +21,7 @@ use crate::state::AppState;
 use crate::storage::{self, Store};
 
 mod login;
+mod scim;
 mod token;
 
 #[derive(Debug, Args)]
@@ -43,6 +44,10 @@ pub struct BenchArgs {
     /// Code-for-token exchanges per target (half sequential, half concurrent).
     #[arg(long, default_value_t = 2000)]
     pub exchanges: usize,
+    /// SCIM user creates (half sequential, half concurrent); all then join one group in a
+    /// single PATCH.
+    #[arg(long, default_value_t = 10_000)]
+    pub scim_users: usize,
     /// Federated logins through an upstream OIDC IdP, and as many straight at it.
     #[arg(long, default_value_t = 200)]
     pub logins: usize,
@@ -86,6 +91,7 @@ struct BackendResult {
     raw_insert: Stats,
     token: token::TokenResult,
     login: Result<login::LoginResult, String>,
+    scim: scim::ScimResult,
 }
 
 pub async fn run(base: &Config, args: BenchArgs) -> Result<()> {
@@ -280,6 +286,15 @@ async fn bench_backend(
     eprintln!("   token exchanges");
     let half = (args.exchanges / 2).max(2);
     let token = token::hub(&state, &base_url, &key, half, half, args.concurrency).await?;
+    eprintln!("   SCIM user creates and a group PATCH");
+    let scim = scim::run(
+        &base_url,
+        &key,
+        args.scim_users / 2,
+        args.scim_users - args.scim_users / 2,
+        args.concurrency,
+    )
+    .await?;
     let login = match (args.no_peer, token::peers_dir()) {
         (true, _) => Err("skipped (--no-peer)".to_string()),
         (false, None) => {
@@ -312,6 +327,7 @@ async fn bench_backend(
         raw_insert,
         token,
         login,
+        scim,
     })
 }
 
@@ -543,6 +559,32 @@ fn render(
                 let _ = writeln!(s, "| {} | {e} | | | | |", r.name);
             }
         }
+    }
+    let _ = writeln!(
+        s,
+        "\n## SCIM writes\n\nUser creates pushed over HTTP as Okta or Entra ID push them (each checked against the verified domains and uniqueness, written and audited in one transaction), half one after another and half from {} concurrent clients; then one PATCH adding every created user to one group (Entra's form: `Add` on `members` with a value list), which also rewrites each member's `groups` claim. Entra ID asks an endpoint to sustain 25 requests/s.\n",
+        args.concurrency
+    );
+    let _ = writeln!(
+        s,
+        "| backend | creates/s sequential (p50 / p99 ms) | creates/s concurrent (p99 ms) | × Entra's 25/s | group PATCH adding N members |"
+    );
+    let _ = writeln!(s, "|---|---|---|---|---|");
+    for r in results {
+        let c = &r.scim;
+        let _ = writeln!(
+            s,
+            "| {} | {:.0} ({:.1} / {:.1}) | {:.0} ({:.1}) | {:.0}x | {} members in {:.2} s |",
+            r.name,
+            c.seq.per_sec,
+            c.seq.p50_us / 1e3,
+            c.seq.p99_us / 1e3,
+            c.conc.per_sec,
+            c.conc.p99_us / 1e3,
+            c.conc.per_sec / 25.0,
+            c.members,
+            c.group_patch.as_secs_f64()
+        );
     }
     let _ = writeln!(
         s,

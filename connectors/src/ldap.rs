@@ -6,7 +6,6 @@
 //! A read either returns every entry or fails: the caller never sees a partial read, so a
 //! server going away mid-sync cannot make anyone look deleted.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use ldap3::adapters::{Adapter, EntriesOnly, PagedResults};
@@ -221,10 +220,9 @@ pub async fn read_users(
     let (conn, mut ldap) = LdapConnAsync::with_settings(settings, &cfg.url)
         .await
         .map_err(|e| upstream(format!("cannot connect to {}: {e}", cfg.url)))?;
+    // The connection's errors surface in the operations below.
     let driver = tokio::spawn(async move {
-        if let Err(e) = conn.drive().await {
-            tracing_free_log(&e.to_string());
-        }
+        let _ = conn.drive().await;
     });
     let result = async {
         ldap.with_timeout(cfg.timeout)
@@ -326,15 +324,6 @@ pub async fn read_users(
     .await;
     driver.abort();
     result
-}
-
-/// Connection errors after the search are not ours to report; keep the crate free of a
-/// logging dependency.
-fn tracing_free_log(_e: &str) {}
-
-/// The raw attributes of an entry, for diagnostics.
-pub fn raw(e: &SearchEntry) -> BTreeMap<String, Vec<String>> {
-    e.attrs.clone().into_iter().collect()
 }
 
 #[cfg(test)]

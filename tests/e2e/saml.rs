@@ -355,21 +355,7 @@ async fn saml_attacks_are_refused_unlinked_and_audited_and_a_good_response_signs
     expected.push("other than the one that started");
 
     // Unsolicited (IdP-initiated): off for this connection.
-    let html = reqwest::get(format!(
-        "{}/idp-init?user=alice&sp={}",
-        idp.base,
-        urlencode(conn["saml"]["sp_entity_id"].as_str().unwrap())
-    ))
-    .await
-    .unwrap()
-    .text()
-    .await
-    .unwrap();
-    let p = Posted {
-        acs: hub_e2e::form_action(&html).unwrap(),
-        response: form_value(&html, "SAMLResponse").unwrap(),
-        relay_state: String::new(),
-    };
+    let p = idp_initiated(&idp, &conn).await;
     let (status, page, _) = post_acs(&Browser::new(), &p).await;
     refused(status, &page);
     expected.push("unsolicited");
@@ -419,21 +405,7 @@ async fn saml_attacks_are_refused_unlinked_and_audited_and_a_good_response_signs
 
     // Where a connection accepts unsolicited responses, the assertion ID still cannot be
     // replayed.
-    let html = reqwest::get(format!(
-        "{}/idp-init?user=alice&sp={}",
-        other_idp.base,
-        urlencode(initech["saml"]["sp_entity_id"].as_str().unwrap())
-    ))
-    .await
-    .unwrap()
-    .text()
-    .await
-    .unwrap();
-    let p = Posted {
-        acs: hub_e2e::form_action(&html).unwrap(),
-        response: form_value(&html, "SAMLResponse").unwrap(),
-        relay_state: String::new(),
-    };
+    let p = idp_initiated(&other_idp, &initech).await;
     let (status, page, _) = post_acs(&Browser::new(), &p).await;
     assert_eq!(status, StatusCode::OK, "{page}");
     assert!(page.contains("You are signed in"), "{page}");
@@ -463,6 +435,25 @@ async fn saml_attacks_are_refused_unlinked_and_audited_and_a_good_response_signs
         "{metrics}"
     );
     hub.stop().await;
+}
+
+/// An unsolicited (IdP-initiated) response for alice, for the connection `conn`.
+async fn idp_initiated(idp: &SamlIdp, conn: &Value) -> Posted {
+    let html = reqwest::get(format!(
+        "{}/idp-init?user=alice&sp={}",
+        idp.base,
+        urlencode(conn["saml"]["sp_entity_id"].as_str().unwrap())
+    ))
+    .await
+    .unwrap()
+    .text()
+    .await
+    .unwrap();
+    Posted {
+        acs: hub_e2e::form_action(&html).unwrap(),
+        response: form_value(&html, "SAMLResponse").unwrap(),
+        relay_state: String::new(),
+    }
 }
 
 fn urlencode(s: &str) -> String {

@@ -384,11 +384,6 @@ pub async fn revoke_token(
 
 pub mod sync;
 
-/// Checks a name for a directory-supplied field; used by SCIM too.
-pub fn field_error(field: &str, message: &str) -> FieldError {
-    FieldError::new(field, message)
-}
-
 /// What the admin API shows of a token: never the secret.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TokenView {

@@ -146,26 +146,60 @@ pub async fn start(
                 return internal_error();
             }
         };
-    let Ok(sealed) = state.secrets.seal(STATE_CONTEXT, flow.as_bytes()) else {
-        return internal_error();
-    };
+    let recorded = record(
+        state,
+        request,
+        conn,
+        &upstream_state,
+        request.browser_hash.clone(),
+        (STATE_CONTEXT, flow.as_bytes()),
+    )
+    .await;
+    if let Err(page) = recorded {
+        return page;
+    }
+    tracing::info!(org = %org.slug, connection = %conn.name, "sending the browser to the upstream IdP");
+    Redirect::to(&url).into_response()
+}
+
+/// Whether the browser carries the cookie `login` was bound to.
+pub(super) fn same_browser(headers: &HeaderMap, cookie: &str, login: &UpstreamLogin) -> bool {
+    crate::oidc::cookies::get(headers, cookie).is_some_and(|b| {
+        crate::secrets::ct_eq(hash_token(&b).as_bytes(), login.browser_hash.as_bytes())
+    })
+}
+
+/// Records an upstream login in flight: its state hashed, bound to `browser_hash`, the
+/// connector's own state sealed under `context`; good for ten minutes.
+pub(super) async fn record(
+    state: &AppState,
+    request: &AuthRequest,
+    conn: &Connection,
+    upstream_state: &str,
+    browser_hash: String,
+    (context, connector_state): (&str, &[u8]),
+) -> Result<(), Response> {
+    let sealed = state
+        .secrets
+        .seal(context, connector_state)
+        .map_err(|_| internal_error())?;
     let now = state.clock.now_ms();
     let login = UpstreamLogin {
-        state_hash: hash_token(&upstream_state),
-        org_id: org.id,
+        state_hash: hash_token(upstream_state),
+        org_id: conn.org_id,
         connection_id: conn.id,
         auth_request_id: request.id.clone(),
-        browser_hash: request.browser_hash.clone(),
+        browser_hash,
         connector_state: sealed,
         created_at: now,
         expires_at: now + UPSTREAM_TTL_MS,
     };
-    if let Err(e) = storage::connections::insert_upstream_login(state.store.conn(), &login).await {
-        tracing::error!(error = %e, "could not record the upstream login");
-        return internal_error();
-    }
-    tracing::info!(org = %org.slug, connection = %conn.name, "sending the browser to the upstream IdP");
-    Redirect::to(&url).into_response()
+    storage::connections::insert_upstream_login(state.store.conn(), &login)
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "could not record the upstream login");
+            internal_error()
+        })
 }
 
 /// Why a sign-in was refused: the audit trail's words, and the page's.
@@ -304,10 +338,7 @@ pub async fn callback(
         }
     };
     // The state must come back to the browser that started the sign-in (login CSRF).
-    let binding = crate::oidc::cookies::get(&headers, crate::oidc::cookies::AUTH_REQUEST_COOKIE);
-    if !binding.is_some_and(|b| {
-        crate::secrets::ct_eq(hash_token(&b).as_bytes(), login.browser_hash.as_bytes())
-    }) {
+    if !same_browser(&headers, crate::oidc::cookies::AUTH_REQUEST_COOKIE, &login) {
         return refuse(
             &state,
             Some(&org),

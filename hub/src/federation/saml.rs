@@ -21,7 +21,7 @@ use serde_json::json;
 
 use super::connections::Check;
 use super::login::{Refusal, internal_error, refuse};
-use super::model::{Connection, ConnectionStatus, SamlSettings, StoredSaml, UpstreamLogin};
+use super::model::{Connection, ConnectionStatus, SamlSettings, StoredSaml};
 use crate::ids::ConnectionId;
 use crate::oidc::model::AuthRequest;
 use crate::oidc::pages;
@@ -36,8 +36,6 @@ pub const KEY_CONTEXT: &str = "connection.sp_key";
 /// https, because the IdP posts the response from its own site.
 const BINDING_COOKIE: &str = "hub_saml";
 const STATE_CONTEXT: &str = "upstream_login.saml";
-/// How long a SAML sign-in may take.
-const UPSTREAM_TTL_MS: i64 = 10 * 60 * 1000;
 
 fn base(state: &AppState) -> &str {
     state.config.server.public_url.trim_end_matches('/')
@@ -194,23 +192,17 @@ pub async fn start(
             return internal_error();
         }
     };
-    let Ok(sealed) = state.secrets.seal(STATE_CONTEXT, request_id.as_bytes()) else {
-        return internal_error();
-    };
-    let now = state.clock.now_ms();
-    let login = UpstreamLogin {
-        state_hash: hash_token(&relay_state),
-        org_id: org.id,
-        connection_id: conn.id,
-        auth_request_id: request.id.clone(),
-        browser_hash: hash_token(&binding),
-        connector_state: sealed,
-        created_at: now,
-        expires_at: now + UPSTREAM_TTL_MS,
-    };
-    if let Err(e) = storage::connections::insert_upstream_login(state.store.conn(), &login).await {
-        tracing::error!(error = %e, "could not record the upstream login");
-        return internal_error();
+    let recorded = super::login::record(
+        state,
+        request,
+        conn,
+        &relay_state,
+        hash_token(&binding),
+        (STATE_CONTEXT, request_id.as_bytes()),
+    )
+    .await;
+    if let Err(page) = recorded {
+        return page;
     }
     tracing::info!(org = %org.slug, connection = %conn.name, "sending the browser to the SAML IdP");
     let mut response = Redirect::to(&url).into_response();
@@ -441,10 +433,7 @@ async fn solicited(
                 .into(),
         ));
     }
-    let binding = crate::oidc::cookies::get(headers, BINDING_COOKIE);
-    if !binding.is_some_and(|b| {
-        crate::secrets::ct_eq(hash_token(&b).as_bytes(), login.browser_hash.as_bytes())
-    }) {
+    if !super::login::same_browser(headers, BINDING_COOKIE, &login) {
         return Ok(Err(
             "the response arrived in a browser other than the one that started the sign-in".into(),
         ));

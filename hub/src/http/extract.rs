@@ -108,6 +108,19 @@ impl Principal {
     }
 }
 
+/// The bearer token of a request's `Authorization` header (at most 256 bytes).
+pub fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+        .filter(|t| !t.is_empty() && t.len() <= 256)
+}
+
 impl<S> FromRequestParts<S> for Principal
 where
     AppState: FromRef<S>,
@@ -117,19 +130,9 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         let state = AppState::from_ref(state);
-        let token = parts
-            .headers
-            .get(AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
-            .map(str::trim)
-            .filter(|t| !t.is_empty() && t.len() <= 256)
-            .ok_or_else(|| {
-                ApiError::unauthorized("send an admin API key as Authorization: Bearer <key>")
-            })?;
+        let token = bearer(&parts.headers).ok_or_else(|| {
+            ApiError::unauthorized("send an admin API key as Authorization: Bearer <key>")
+        })?;
         let key = storage::api_keys::find_active_by_hash(state.store.conn(), &hash_token(token))
             .await?
             .ok_or_else(|| ApiError::unauthorized("the API key is unknown or revoked"))?;

@@ -26,6 +26,10 @@ impl ScimError {
         }
     }
 
+    pub fn invalid_value(detail: impl Into<String>) -> Self {
+        Self::bad_request("invalidValue", detail)
+    }
+
     pub fn not_found(what: &str) -> Self {
         Self {
             status: StatusCode::NOT_FOUND,

@@ -24,7 +24,6 @@ use crate::storage;
 
 /// The most members one group may have.
 pub const MAX_MEMBERS: usize = 100_000;
-const LIST: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
 
 fn to_scim(g: &Group, members: Option<&[(UserId, String)]>, base: &str) -> Value {
     let mut doc = json!({
@@ -54,7 +53,7 @@ fn to_scim(g: &Group, members: Option<&[(UserId, String)]>, base: &str) -> Value
 }
 
 fn invalid(detail: impl Into<String>) -> ScimError {
-    ScimError::bad_request("invalidValue", detail)
+    ScimError::invalid_value(detail)
 }
 
 /// Display name, external id and member ids from a SCIM document.
@@ -65,15 +64,7 @@ fn fields(doc: &Value) -> Result<(String, Option<String>, Vec<UserId>), ScimErro
             "a Group must be a JSON object",
         ));
     }
-    let text = |k: &str, max: usize| -> Result<Option<String>, ScimError> {
-        match filter::get_ci(doc, k) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) if s.trim().len() <= max && !s.chars().any(char::is_control) => {
-                Ok(Some(s.trim().to_string()).filter(|s| !s.is_empty()))
-            }
-            Some(_) => Err(invalid(format!("{k} must be text of at most {max} bytes"))),
-        }
-    };
+    let text = |k: &str, max: usize| super::text_attr(filter::get_ci(doc, k), k, max);
     let name = text("displayName", 255)?.ok_or_else(|| invalid("displayName is required"))?;
     let external = text("externalId", 255)?;
     let members = match filter::get_ci(doc, "members") {
@@ -367,12 +358,6 @@ pub async fn list(
     }
     Ok(respond(
         StatusCode::OK,
-        &json!({
-            "schemas": [LIST],
-            "totalResults": total,
-            "startIndex": start,
-            "itemsPerPage": resources.len(),
-            "Resources": resources,
-        }),
+        &super::list_response(total, start, resources),
     ))
 }

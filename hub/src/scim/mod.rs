@@ -92,17 +92,8 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ScimError> {
         let app = AppState::from_ref(state);
-        let token = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
-            .map(str::trim)
-            .filter(|t| !t.is_empty() && t.len() <= 256)
-            .ok_or_else(ScimError::unauthorized)?;
+        let token =
+            crate::http::extract::bearer(&parts.headers).ok_or_else(ScimError::unauthorized)?;
         let token = storage::directories::find_token(app.store.conn(), &hash_token(token))
             .await?
             .ok_or_else(ScimError::unauthorized)?;
@@ -170,6 +161,38 @@ pub fn respond(status: StatusCode, body: &Value) -> Response {
         r.headers_mut().insert(header::ETAG, v);
     }
     r
+}
+
+const LIST: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
+
+/// A ListResponse of one page.
+pub fn list_response(total: u64, start: u64, resources: Vec<Value>) -> Value {
+    serde_json::json!({
+        "schemas": [LIST],
+        "totalResults": total,
+        "startIndex": start,
+        "itemsPerPage": resources.len(),
+        "Resources": resources,
+    })
+}
+
+/// A string attribute: trimmed, at most `max` bytes, no control characters; empty is absent.
+pub fn text_attr(v: Option<&Value>, field: &str, max: usize) -> Result<Option<String>, ScimError> {
+    match v {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => {
+            let s = s.trim();
+            if s.len() > max || s.chars().any(char::is_control) {
+                return Err(ScimError::invalid_value(format!(
+                    "{field} must be text of at most {max} bytes"
+                )));
+            }
+            Ok((!s.is_empty()).then(|| s.to_string()))
+        }
+        Some(_) => Err(ScimError::invalid_value(format!(
+            "{field} must be a string"
+        ))),
+    }
 }
 
 /// `W/"7"` for version 7.

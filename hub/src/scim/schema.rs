@@ -6,14 +6,12 @@ use serde_json::{Value, json};
 
 use super::{ScimCtx, respond};
 
-const LIST: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
 pub const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 pub const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
 pub const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 
 fn list(items: Vec<Value>) -> Value {
-    json!({"schemas": [LIST], "totalResults": items.len(), "itemsPerPage": items.len(),
-           "startIndex": 1, "Resources": items})
+    super::list_response(items.len() as u64, 1, items)
 }
 
 pub async fn service_provider_config(ctx: ScimCtx) -> Response {

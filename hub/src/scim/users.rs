@@ -26,7 +26,6 @@ pub const MAX_COUNT: u64 = 1000;
 const DEFAULT_COUNT: u64 = 100;
 /// The largest block of unmodelled attributes kept per user.
 const MAX_EXTRA_BYTES: usize = 16 * 1024;
-const LIST: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
 /// Keys the hub models (or refuses to keep: `password`, read-only `groups`).
 const MODELLED: [&str; 10] = [
     "schemas",
@@ -101,24 +100,10 @@ struct Fields {
     extras: Map<String, Value>,
 }
 
-fn invalid(detail: impl Into<String>) -> ScimError {
-    ScimError::bad_request("invalidValue", detail)
-}
+use super::text_attr as text;
 
-fn text(v: Option<&Value>, field: &str, max: usize) -> Result<Option<String>, ScimError> {
-    match v {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => {
-            let s = s.trim();
-            if s.len() > max || s.chars().any(char::is_control) {
-                return Err(invalid(format!(
-                    "{field} must be text of at most {max} bytes"
-                )));
-            }
-            Ok((!s.is_empty()).then(|| s.to_string()))
-        }
-        Some(_) => Err(invalid(format!("{field} must be a string"))),
-    }
+fn invalid(detail: impl Into<String>) -> ScimError {
+    ScimError::invalid_value(detail)
 }
 
 /// `true`/`false`, or the strings Entra ID sends ("True", "False").
@@ -524,12 +509,6 @@ pub async fn list(
     let resources: Vec<Value> = users.iter().map(|u| to_scim(u, &ctx.base)).collect();
     Ok(respond(
         StatusCode::OK,
-        &json!({
-            "schemas": [LIST],
-            "totalResults": total,
-            "startIndex": start,
-            "itemsPerPage": resources.len(),
-            "Resources": resources,
-        }),
+        &super::list_response(total, start, resources),
     ))
 }

@@ -355,27 +355,10 @@ pub async fn confirm(
         if u.status == UserStatus::Deprovisioned || u.directory_id != Some(dir.id) {
             continue;
         }
-        let was = u.status;
-        u.status = UserStatus::Deprovisioned;
-        u.status_reason = Some(format!(
-            "no longer in the directory {} (confirmed)",
-            dir.name
-        ));
-        u.version += 1;
-        u.updated_at = state.clock.now_ms();
-        storage::users::update_all(tx.conn(), &u).await?;
-        if was == UserStatus::Active {
-            notices.extend(
-                crate::oidc::logout::end_user_access(
-                    &tx,
-                    state,
-                    org.id,
-                    u.id,
-                    "left the directory",
-                )
-                .await?,
-            );
-        }
+        let reason = format!("no longer in the directory {} (confirmed)", dir.name);
+        notices.extend(
+            crate::users::deprovision(&tx, state, &mut u, reason, "left the directory").await?,
+        );
         let event = AuditEvent::new(
             actor,
             AuditAction::UserDeprovisioned,

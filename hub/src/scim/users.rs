@@ -433,13 +433,9 @@ pub async fn delete(
         .filter(|u| u.status != UserStatus::Deprovisioned)
         .ok_or_else(|| ScimError::not_found("User"))?;
     check_if_match(&headers, user.version)?;
-    user.status = UserStatus::Deprovisioned;
-    user.status_reason = Some(format!("deleted in the directory {}", ctx.directory.name));
-    user.version += 1;
-    user.updated_at = state.clock.now_ms();
-    storage::users::update_all(tx.conn(), &user).await?;
+    let reason = format!("deleted in the directory {}", ctx.directory.name);
     let notices =
-        crate::oidc::logout::end_user_access(&tx, &state, org, user.id, "deleted in the directory")
+        crate::users::deprovision(&tx, &state, &mut user, reason, "deleted in the directory")
             .await?;
     let event = AuditEvent::new(
         &ctx.actor(),

@@ -281,3 +281,20 @@ pub async fn update(
     crate::oidc::logout::notify(state, notices);
     Ok(user)
 }
+
+/// Deprovisions `user` inside `tx`: the status and its reason, a new version, and their
+/// sessions and tokens ended. Returns the back-channel logout notices to send after commit.
+pub async fn deprovision(
+    tx: &crate::storage::Tx,
+    state: &AppState,
+    user: &mut User,
+    reason: String,
+    access_reason: &str,
+) -> Result<Vec<crate::oidc::logout::LogoutNotice>, crate::storage::StoreError> {
+    user.status = UserStatus::Deprovisioned;
+    user.status_reason = Some(reason);
+    user.version += 1;
+    user.updated_at = state.clock.now_ms();
+    storage::users::update_all(tx.conn(), user).await?;
+    crate::oidc::logout::end_user_access(tx, state, user.org_id, user.id, access_reason).await
+}

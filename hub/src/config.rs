@@ -13,7 +13,7 @@ const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
 
 /// Top-level sections; environment variables outside them (HUB_CONFIG, HUB_TEST_*) are ignored.
 const SECTIONS: &[&str] = &[
-    "server", "database", "secrets", "log", "audit", "dns", "outbound", "oidc",
+    "server", "database", "secrets", "log", "audit", "dns", "outbound", "oidc", "jobs", "outbox",
 ];
 
 /// The hub's whole configuration.
@@ -28,6 +28,46 @@ pub struct Config {
     pub dns: DnsConfig,
     pub outbound: OutboundConfig,
     pub oidc: OidcConfig,
+    pub jobs: JobsConfig,
+    pub outbox: OutboxConfig,
+}
+
+/// Background work (scheduled directory syncs, syncrepl watches, outbox delivery), shared by
+/// every replica through database leases.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobsConfig {
+    /// Run the scheduler and the delivery worker in `hub serve` (false: this replica only
+    /// answers requests; another must run them).
+    pub enabled: bool,
+    /// How long a replica's claim on a job lasts unless renewed (a third of it, each time): a
+    /// replica that dies has its jobs taken over after at most this long.
+    pub lease_secs: u64,
+    /// How often each replica looks for directory syncs that are due.
+    pub scheduler_tick_secs: u64,
+}
+
+/// The durable outbox of downstream notifications (back-channel logout, outbound SCIM, signed
+/// webhooks): delivered at least once, retried with capped exponential backoff and jitter.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutboxConfig {
+    /// How often an idle worker looks for due deliveries written by another replica (a change
+    /// made on this replica wakes it at once).
+    pub poll_ms: u64,
+    /// Attempts before a delivery is dead-lettered (visible in the API, retried by an admin).
+    pub max_attempts: u32,
+    /// The first retry waits about this long; each next one twice as long, up to the cap.
+    pub backoff_base_ms: u64,
+    pub backoff_max_secs: u64,
+    /// How long a claimed delivery stays reserved for the replica attempting it.
+    pub claim_secs: u64,
+    /// Timeout of one delivery attempt (connect, send, answer).
+    pub timeout_secs: u64,
+    /// Deliveries in flight per replica, and per application (so a slow one cannot take every
+    /// slot).
+    pub concurrency: usize,
+    pub per_app_concurrency: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -239,6 +279,30 @@ impl Config {
         }
         if self.dns.timeout_secs == 0 {
             problems.push("dns.timeout_secs must be at least 1".into());
+        }
+        let j = &self.jobs;
+        if j.lease_secs < 2 {
+            problems.push("jobs.lease_secs must be at least 2".into());
+        }
+        if j.scheduler_tick_secs == 0 {
+            problems.push("jobs.scheduler_tick_secs must be at least 1".into());
+        }
+        let b = &self.outbox;
+        if b.poll_ms == 0 || b.max_attempts == 0 || b.backoff_base_ms == 0 || b.timeout_secs == 0 {
+            problems.push(
+                "outbox.poll_ms, max_attempts, backoff_base_ms and timeout_secs must be at least 1"
+                    .into(),
+            );
+        }
+        if b.claim_secs <= b.timeout_secs {
+            problems.push(
+                "outbox.claim_secs must be longer than outbox.timeout_secs, or a slow attempt \
+                 would be claimed again by another replica"
+                    .into(),
+            );
+        }
+        if b.concurrency == 0 || b.per_app_concurrency == 0 {
+            problems.push("outbox.concurrency and per_app_concurrency must be at least 1".into());
         }
         if problems.is_empty() {
             Ok(())

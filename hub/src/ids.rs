@@ -76,3 +76,11 @@ id_type!(
     /// An organization's connection to its upstream identity provider.
     ConnectionId
 );
+id_type!(
+    /// One downstream notification in the outbox.
+    DeliveryId
+);
+id_type!(
+    /// One person leaving: the signal, the local revocation and the deliveries it caused.
+    LeaverId
+);

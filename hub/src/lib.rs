@@ -6,12 +6,14 @@ pub mod audit;
 pub mod bench;
 pub mod clock;
 pub mod config;
+pub mod deprovision;
 pub mod directories;
 pub mod dns;
 pub mod error;
 pub mod federation;
 pub mod http;
 pub mod ids;
+pub mod jobs;
 pub mod jose;
 pub mod oidc;
 pub mod orgs;
@@ -106,6 +108,8 @@ pub async fn build_state_with_clock(
         clients: Arc::new(clients),
         upstream_meta: Arc::default(),
         http,
+        instance: jobs::instance_id(),
+        outbox: Arc::default(),
     })
 }
 
@@ -117,7 +121,18 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartError> {
     let (stop_tx, stop_rx) = watch::channel(false);
-    let checkpoints = tokio::spawn(checkpoint_loop(state.clone(), stop_rx));
+    let checkpoints = tokio::spawn(checkpoint_loop(state.clone(), stop_rx.clone()));
+    let mut background = Vec::new();
+    if state.config.jobs.enabled {
+        background.push(tokio::spawn(deprovision::outbox::run(
+            state.clone(),
+            stop_rx.clone(),
+        )));
+        background.push(tokio::spawn(directories::sync::schedule::run(
+            state.clone(),
+            stop_rx.clone(),
+        )));
+    }
     tracing::info!(
         addr = %listener.local_addr()?,
         database = ?state.store.kind(),
@@ -127,6 +142,9 @@ pub async fn serve(
         .with_graceful_shutdown(shutdown)
         .await;
     let _ = stop_tx.send(true);
+    for task in background {
+        let _ = task.await;
+    }
     let _ = checkpoints.await;
     result.map_err(StartError::Io)
 }

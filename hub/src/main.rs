@@ -50,14 +50,18 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
-    /// Sync an organization's LDAP/Active Directory directories now (a full read), with
-    /// progress; removals beyond the directory's threshold are held for an admin to confirm.
+    /// Sync an organization's LDAP/Active Directory directories now (a full read, or with
+    /// --incremental what changed since the last sync), with progress; removals beyond the
+    /// directory's threshold are held for an admin to confirm.
     Sync {
         /// The organization (slug or id).
         org: String,
         /// Only the directory with this name (default: every LDAP directory of the org).
         #[arg(long)]
         directory: Option<String>,
+        /// Read only what changed since the last sync (a full read if there is no cursor yet).
+        #[arg(long)]
+        incremental: bool,
     },
     /// Measure admin API read latency and audit append throughput on SQLite and PostgreSQL,
     /// side by side with raw database baselines, and write a Markdown report.
@@ -291,7 +295,11 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             }
         }
         Command::Bench(args) => hub::bench::run(&config, args).await?,
-        Command::Sync { org, directory } => return sync(config, &org, directory).await,
+        Command::Sync {
+            org,
+            directory,
+            incremental,
+        } => return sync(config, &org, directory, incremental).await,
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -367,7 +375,13 @@ async fn verify(config: &Config, args: VerifyArgs) -> Result<ExitCode> {
     }
 }
 
-async fn sync(config: Config, org: &str, only: Option<String>) -> Result<ExitCode> {
+async fn sync(
+    config: Config,
+    org: &str,
+    only: Option<String>,
+    incremental: bool,
+) -> Result<ExitCode> {
+    use hub::directories::sync::{Mode, Trigger};
     let state = hub::build_state(config).await?;
     let found = match hub::storage::organizations::find_by_slug(state.store.conn(), org).await? {
         Some(o) => Some(o),
@@ -398,14 +412,20 @@ async fn sync(config: Config, org: &str, only: Option<String>) -> Result<ExitCod
     for d in dirs {
         eprintln!("syncing {} / {}", org.slug, d.name);
         let name = d.name.clone();
-        let row = hub::directories::sync::run(&state, &org, &d, move |n| {
+        let mode = if incremental {
+            Mode::Incremental
+        } else {
+            Mode::Full
+        };
+        let row = hub::directories::sync::run(&state, &org, &d, mode, Trigger::Cli, move |n| {
             eprintln!("  {name}: {n} entries read");
         })
         .await?;
         println!(
-            "{}: {} in {} ms: {}{}",
+            "{}: {} ({}) in {} ms: {}{}",
             d.name,
             row.status,
+            row.mode,
             row.finished_at.unwrap_or(row.started_at) - row.started_at,
             row.counts,
             row.error

@@ -27,6 +27,10 @@ pub struct AppState {
     pub upstream_meta: Arc<crate::federation::oidc::MetaCache>,
     /// The outbound client for tenant-supplied URLs (address policy, timeouts).
     pub http: reqwest::Client,
+    /// This replica's name in leases and outbox claims.
+    pub instance: Arc<str>,
+    /// Wakes this replica's delivery worker when a change queued deliveries.
+    pub outbox: Arc<tokio::sync::Notify>,
 }
 
 impl AppState {

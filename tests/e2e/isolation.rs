@@ -33,6 +33,8 @@ fn body_for(method: &Method, path: &str) -> Option<Value> {
         ("POST", "/api/v1/orgs/{org}/directories/{directory_id}/scim-tokens") => {
             json!({"name": "backdoor"})
         }
+        ("PATCH", "/api/v1/orgs/{org}/directories/{directory_id}") => json!({"status": "disabled"}),
+        ("POST", "/api/v1/orgs/{org}/users/{user_id}/deprovision") => json!({"reason": "hijack"}),
         _ if method == Method::POST || method == Method::PATCH => json!({}),
         _ => return None,
     };
@@ -106,6 +108,27 @@ async fn org_keys_get_404_for_every_route_of_another_org() {
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
     let b_token = r.json["token"]["id"].as_str().unwrap().to_string();
+    // A second user of B leaves, so B has a leaver record to reach for.
+    let r = hub
+        .post(
+            &op,
+            "/api/v1/orgs/org-b/users",
+            json!({"email": "leaver@b.example", "name": "Leaver"}),
+        )
+        .await;
+    let b_leaving = r.json["id"].as_str().unwrap().to_string();
+    let r = hub
+        .post(
+            &op,
+            &format!("/api/v1/orgs/org-b/users/{b_leaving}/deprovision"),
+            json!({"reason": "left B"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    let b_leaver = hub.get(&op, "/api/v1/orgs/org-b/leavers").await.json[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
 
     let doc = hub
         .call(Method::GET, "/api/v1/openapi.json", None, None)
@@ -130,7 +153,9 @@ async fn org_keys_get_404_for_every_route_of_another_org() {
                     .replace("{connection_id}", &b_conn)
                     .replace("{directory_id}", &b_dir)
                     .replace("{token_id}", &b_token)
-                    .replace("{sync_id}", "01a208d0-bb66-72b1-a166-39b10500d751");
+                    .replace("{sync_id}", "01a208d0-bb66-72b1-a166-39b10500d751")
+                    .replace("{leaver_id}", &b_leaver)
+                    .replace("{delivery_id}", "01a208d0-bb66-72b1-a166-39b10500d752");
                 assert!(!path.contains('{'), "unmapped path parameter in {template}");
                 for key in [&a_admin, &a_read] {
                     let body = body_for(&method, template);

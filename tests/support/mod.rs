@@ -150,6 +150,13 @@ pub struct Options {
     pub allow_loopback: bool,
     /// A clock the test controls.
     pub clock: Option<std::sync::Arc<hub::clock::FixedClock>>,
+    /// Run the directory sync scheduler every second (off: it never ticks after the start,
+    /// so tests that sync by hand see only their own runs).
+    pub scheduler: bool,
+    /// Outbox retries: (base backoff ms, max attempts); default (2000, 12) as configured.
+    pub outbox_retries: Option<(u64, u32)>,
+    /// Lease length in seconds (default 30).
+    pub lease_secs: Option<u64>,
 }
 
 /// The hub running in-process, with an operator key.
@@ -196,6 +203,18 @@ impl TestHub {
         }
         config.oidc.dev_login = options.dev_login;
         config.outbound.allow_loopback = options.allow_loopback;
+        config.jobs.scheduler_tick_secs = if options.scheduler { 1 } else { 86_400 };
+        config.outbox.poll_ms = 200;
+        if let Some((base, attempts)) = options.outbox_retries {
+            config.outbox.backoff_base_ms = base;
+            config.outbox.max_attempts = attempts;
+            config.outbox.backoff_max_secs = 2;
+            config.outbox.timeout_secs = 2;
+            config.outbox.claim_secs = 5;
+        }
+        if let Some(l) = options.lease_secs {
+            config.jobs.lease_secs = l;
+        }
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         config.server.public_url = format!("http://{addr}");
@@ -347,6 +366,8 @@ impl TestHub {
             "scim_tokens",
             "groups",
             "group_members",
+            "leavers",
+            "outbox",
         ] {
             let rows = JsonValue::find_by_statement(Statement::from_string(
                 backend,

@@ -30,12 +30,12 @@ pub async fn create_app(
     ctx: OrgCtx,
     AppJson(input): AppJson<CreateApp>,
 ) -> Result<(StatusCode, Json<AppCreated>), ApiError> {
-    let (app, client_secret) = applications::create(&state, &ctx, input).await?;
+    let created = applications::create(&state, &ctx, input).await?;
     Ok((
         StatusCode::CREATED,
         Json(AppCreated {
-            application: app.into(),
-            client_secret,
+            application: AppView::from(created.app).with_webhook_secret(created.webhook_secret),
+            client_secret: created.client_secret,
         }),
     ))
 }
@@ -60,9 +60,8 @@ pub async fn update_app(
     Path((_, id)): Path<(String, String)>,
     AppJson(input): AppJson<UpdateApp>,
 ) -> Result<Json<AppView>, ApiError> {
-    Ok(Json(
-        applications::update(&state, &ctx, &id, input).await?.into(),
-    ))
+    let (app, webhook_secret) = applications::update(&state, &ctx, &id, input).await?;
+    Ok(Json(AppView::from(app).with_webhook_secret(webhook_secret)))
 }
 
 /// Issues a new client secret; the old one stops working at once.

@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use crate::clock::ms_to_rfc3339;
 use crate::directories::{
     self, CreateDirectory, CreateScimToken, Directory, DirectoryKind, DirectoryStatus,
-    LdapSettings, TokenView,
+    LdapSettings, TokenView, UpdateDirectory,
 };
 use crate::error::{ApiError, Problem};
 use crate::http::extract::{AppJson, OrgCtx};
@@ -29,6 +29,12 @@ pub struct DirectoryView {
     pub ldap: Option<LdapSettings>,
     pub has_bind_password: bool,
     pub created_at: String,
+    pub updated_at: String,
+    /// For an LDAP directory: when syncs last finished and whether changes can be read
+    /// incrementally (a cursor is kept).
+    pub last_full_sync_at: Option<String>,
+    pub last_incremental_sync_at: Option<String>,
+    pub has_cursor: bool,
 }
 
 fn view(state: &AppState, ctx: &OrgCtx, d: Directory) -> DirectoryView {
@@ -47,6 +53,10 @@ fn view(state: &AppState, ctx: &OrgCtx, d: Directory) -> DirectoryView {
         has_bind_password: d.secret_sealed.is_some(),
         ldap: d.ldap,
         created_at: ms_to_rfc3339(d.created_at),
+        updated_at: ms_to_rfc3339(d.updated_at),
+        last_full_sync_at: d.last_full_at.map(ms_to_rfc3339),
+        last_incremental_sync_at: d.last_incremental_at.map(ms_to_rfc3339),
+        has_cursor: d.cursor.is_some(),
     }
 }
 
@@ -54,8 +64,15 @@ fn view(state: &AppState, ctx: &OrgCtx, d: Directory) -> DirectoryView {
 #[derive(Serialize, ToSchema)]
 pub struct SyncView {
     pub id: String,
-    /// running, succeeded, failed, or held (removals wait for an admin's confirmation).
+    /// running, succeeded, failed, held (removals wait for an admin's confirmation), or
+    /// abandoned (the replica running it stopped; what it committed stands).
     pub status: String,
+    /// full, incremental, or syncrepl (a batch a persistent search heard).
+    pub mode: String,
+    /// admin, cli, schedule or watch.
+    pub triggered_by: String,
+    /// Entries read so far (while running) or in all.
+    pub entries_read: i64,
     pub started_at: String,
     pub finished_at: Option<String>,
     pub duration_ms: Option<i64>,
@@ -69,6 +86,9 @@ fn sync_view(r: storage::directories::SyncRow) -> SyncView {
     SyncView {
         id: r.id,
         status: r.status,
+        mode: r.mode,
+        triggered_by: r.triggered_by,
+        entries_read: r.progress,
         started_at: ms_to_rfc3339(r.started_at),
         finished_at: r.finished_at.map(ms_to_rfc3339),
         duration_ms: r.finished_at.map(|f| f - r.started_at),
@@ -78,19 +98,53 @@ fn sync_view(r: storage::directories::SyncRow) -> SyncView {
     }
 }
 
-/// Runs a full sync of an LDAP directory now and reports it.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct SyncQuery {
+    /// `full` (default: every entry; finds deletions) or `incremental` (what changed since the
+    /// last sync; a full sync if there is no cursor yet).
+    pub mode: Option<String>,
+}
+
+/// Runs a sync of an LDAP directory now and reports it (409 if one is running).
 #[utoipa::path(post, path = "/api/v1/orgs/{org}/directories/{directory_id}/sync", tag = "directories",
-    params(("org" = String, Path), ("directory_id" = String, Path)),
-    responses((status = 200, body = SyncView), (status = 404, body = Problem), (status = 422, body = Problem)))]
+    params(("org" = String, Path), ("directory_id" = String, Path), SyncQuery),
+    responses((status = 200, body = SyncView), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn sync_directory(
     State(state): State<AppState>,
     ctx: OrgCtx,
     Path((_, id)): Path<(String, String)>,
+    axum::extract::Query(q): axum::extract::Query<SyncQuery>,
 ) -> Result<Json<SyncView>, ApiError> {
+    use directories::sync::{Mode, Trigger};
     ctx.require_admin()?;
+    let mode = match q.mode.as_deref() {
+        None | Some("full") => Mode::Full,
+        Some("incremental") => Mode::Incremental,
+        Some(_) => {
+            return Err(
+                crate::error::ServiceError::invalid("mode", "must be full or incremental").into(),
+            );
+        }
+    };
     let d = directories::get(&state, &ctx, &id).await?;
-    let row = directories::sync::run(&state, &ctx.org, &d, |_| {}).await?;
+    let row = directories::sync::run(&state, &ctx.org, &d, mode, Trigger::Admin, |_| {}).await?;
     Ok(Json(sync_view(row)))
+}
+
+/// Changes a directory: its name, status, LDAP settings (schedule, mode, filters...) or bind
+/// password. A change to what is read drops the incremental cursor: the next sync is full.
+#[utoipa::path(patch, path = "/api/v1/orgs/{org}/directories/{directory_id}", tag = "directories",
+    request_body = UpdateDirectory, params(("org" = String, Path), ("directory_id" = String, Path)),
+    responses((status = 200, body = DirectoryView), (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn update_directory(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    Path((_, id)): Path<(String, String)>,
+    AppJson(input): AppJson<UpdateDirectory>,
+) -> Result<Json<DirectoryView>, ApiError> {
+    let d = directories::update(&state, &ctx, &id, input).await?;
+    Ok(Json(view(&state, &ctx, d)))
 }
 
 #[utoipa::path(get, path = "/api/v1/orgs/{org}/directories/{directory_id}/syncs", tag = "directories",

@@ -11,6 +11,7 @@ mod api_keys;
 mod applications;
 mod audit;
 mod connections;
+mod deprovisioning;
 mod directories;
 mod domains;
 mod openapi;
@@ -75,12 +76,36 @@ pub fn router() -> Router<AppState> {
             get(users::get_user).patch(users::update_user),
         )
         .route(
+            "/api/v1/orgs/{org}/users/{user_id}/deprovision",
+            post(deprovisioning::deprovision_user),
+        )
+        .route(
+            "/api/v1/orgs/{org}/leavers",
+            get(deprovisioning::list_leavers),
+        )
+        .route(
+            "/api/v1/orgs/{org}/leavers/{leaver_id}",
+            get(deprovisioning::get_leaver),
+        )
+        .route(
+            "/api/v1/orgs/{org}/deliveries",
+            get(deprovisioning::list_deliveries),
+        )
+        .route(
+            "/api/v1/orgs/{org}/deliveries/{delivery_id}/retry",
+            post(deprovisioning::retry_delivery),
+        )
+        .route(
+            "/api/v1/orgs/{org}/deprovisioning",
+            get(deprovisioning::get_summary),
+        )
+        .route(
             "/api/v1/orgs/{org}/directories",
             get(directories::list_directories).post(directories::create_directory),
         )
         .route(
             "/api/v1/orgs/{org}/directories/{directory_id}",
-            get(directories::get_directory),
+            get(directories::get_directory).patch(directories::update_directory),
         )
         .route(
             "/api/v1/orgs/{org}/directories/{directory_id}/sync",

@@ -4,12 +4,15 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{api_keys, applications, audit, connections, directories, domains, orgs, users};
+use super::{
+    api_keys, applications, audit, connections, deprovisioning, directories, domains, orgs, users,
+};
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Federation hub admin API", version = "1",
-        description = "Organizations, verified domains, applications, API keys and the audit log. \
+        description = "Organizations, verified domains, applications, API keys, users, connections, \
+            directories, deprovisioning (leavers, deliveries) and the audit log. \
             Authenticate with `Authorization: Bearer <api key>`. Errors are RFC 9457 problem JSON."),
     paths(
         orgs::list_orgs, orgs::create_org, orgs::get_org, orgs::update_org,
@@ -24,6 +27,9 @@ use super::{api_keys, applications, audit, connections, directories, domains, or
         directories::list_directories, directories::create_directory, directories::get_directory,
         directories::list_tokens, directories::create_token, directories::revoke_token,
         directories::sync_directory, directories::list_syncs, directories::confirm_sync,
+        directories::update_directory,
+        deprovisioning::list_leavers, deprovisioning::get_leaver, deprovisioning::list_deliveries,
+        deprovisioning::retry_delivery, deprovisioning::get_summary, deprovisioning::deprovision_user,
         audit::list_audit, audit::list_org_audit, audit::export_audit, audit::list_checkpoints,
     ),
     modifiers(&BearerAuth),

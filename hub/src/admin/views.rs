@@ -84,8 +84,33 @@ pub struct AppView {
     pub jwks: Option<serde_json::Value>,
     pub post_logout_redirect_uris: Vec<String>,
     pub allow_client_credentials: bool,
+    /// Where leavers are deactivated over SCIM (the token is never shown).
+    pub scim_target: Option<ScimTargetView>,
+    /// Where signed leaver events are posted.
+    pub webhook: Option<WebhookView>,
+    /// A new webhook's signing secret (`whsec_...`), in the answer that made it only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webhook_secret: Option<String>,
     pub created_at: String,
     pub updated_at: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ScimTargetView {
+    pub url: String,
+    pub on_leave: crate::orgs::model::ScimOnLeave,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct WebhookView {
+    pub url: String,
+}
+
+impl AppView {
+    pub fn with_webhook_secret(mut self, secret: Option<String>) -> Self {
+        self.webhook_secret = secret;
+        self
+    }
 }
 
 impl From<Application> for AppView {
@@ -102,6 +127,12 @@ impl From<Application> for AppView {
             jwks: a.jwks,
             post_logout_redirect_uris: a.post_logout_redirect_uris,
             allow_client_credentials: a.allow_client_credentials,
+            scim_target: a.scim_target.map(|t| ScimTargetView {
+                url: t.url,
+                on_leave: t.on_leave,
+            }),
+            webhook: a.webhook.map(|w| WebhookView { url: w.url }),
+            webhook_secret: None,
             created_at: ms_to_rfc3339(a.created_at),
             updated_at: ms_to_rfc3339(a.updated_at),
         }

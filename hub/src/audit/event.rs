@@ -76,6 +76,11 @@ pub enum AuditAction {
     DirectorySynced,
     DirectorySyncHeld,
     DirectorySyncConfirmed,
+    DirectoryUpdated,
+    DeliveryDelivered,
+    DeliveryDead,
+    DeliveryRetried,
+    DeprovisioningCompleted,
 }
 
 impl AuditAction {
@@ -117,6 +122,11 @@ impl AuditAction {
             Self::DirectorySynced => "directory.synced",
             Self::DirectorySyncHeld => "directory.sync_held",
             Self::DirectorySyncConfirmed => "directory.sync_confirmed",
+            Self::DirectoryUpdated => "directory.updated",
+            Self::DeliveryDelivered => "delivery.delivered",
+            Self::DeliveryDead => "delivery.dead",
+            Self::DeliveryRetried => "delivery.retried",
+            Self::DeprovisioningCompleted => "deprovisioning.completed",
         }
     }
 }

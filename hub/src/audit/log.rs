@@ -6,13 +6,13 @@ use crate::signing::{Signer, SigningError};
 use crate::storage::{self, Store, StoreError, Tx};
 
 /// Appends `event` to the chain inside `tx`, so it commits or rolls back with the change it
-/// records. Locks the chain head for the rest of the transaction.
+/// records. Locks the chain head for the rest of the transaction; the row is written at commit.
 pub async fn append(
     tx: &Tx,
     clock: &dyn Clock,
     event: AuditEvent,
 ) -> Result<AuditRecord, StoreError> {
-    let (seq, prev_hash) = storage::audit::lock_head(tx.conn()).await?;
+    let (seq, prev_hash) = tx.audit_head().await?;
     let mut orgs = event.orgs;
     orgs.sort();
     orgs.dedup();
@@ -33,8 +33,7 @@ pub async fn append(
         redacted: false,
     };
     record.hash = record.compute_hash();
-    storage::audit::insert(tx.conn(), &record).await?;
-    storage::audit::set_head(tx.conn(), record.seq, &record.hash).await?;
+    tx.push_audit(record.clone());
     tracing::debug!(seq = record.seq, action = %record.action, target = %record.target, "audit");
     Ok(record)
 }

@@ -37,6 +37,11 @@ pub struct Directory {
     pub secret_sealed: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// Where the next incremental read starts (opaque, from the connector).
+    pub cursor: Option<String>,
+    /// When the last successful full sync, and the last incremental read, finished.
+    pub last_full_at: Option<i64>,
+    pub last_incremental_at: Option<i64>,
 }
 
 /// Which LDAP attribute carries each field of a hub user. Left empty, a field takes the
@@ -81,10 +86,60 @@ pub struct LdapSettings {
     /// than 5) is held for an admin to confirm.
     #[serde(default = "default_threshold")]
     pub deprovision_threshold_percent: u32,
+    /// An attribute whose presence disables a user (any value but `false` or `0`). Default on
+    /// OpenLDAP: `pwdAccountLockedTime` (ppolicy); `""` for none. Active Directory uses the
+    /// `userAccountControl` disabled bit.
+    #[serde(default)]
+    pub disabled_attribute: Option<String>,
+    /// How changes are picked up between full syncs.
+    #[serde(default)]
+    pub mode: SyncMode,
+    /// When the hub syncs on its own.
+    #[serde(default)]
+    pub schedule: Schedule,
 }
 
 fn default_threshold() -> u32 {
     10
+}
+
+/// How an LDAP directory's changes reach the hub between full syncs (which find deletions in
+/// every mode).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SyncMode {
+    /// Full syncs only.
+    Full,
+    /// Full syncs, and between them incremental reads of what changed (`modifyTimestamp`; on
+    /// Active Directory `uSNChanged`). Deletions wait for the next full sync.
+    #[default]
+    Incremental,
+    /// RFC 4533 syncrepl (OpenLDAP syncprov, 389-ds content sync): a persistent search hears
+    /// every change, deletions included, within moments. Needs `entryUUID` ids.
+    Syncrepl,
+}
+
+/// The sync schedule of an LDAP directory.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct Schedule {
+    /// Sync without being asked (the admin API and `hub sync` work either way).
+    pub enabled: bool,
+    /// Seconds between full syncs (at least 5; default one hour).
+    pub full_interval_secs: u64,
+    /// Seconds between incremental reads in `incremental` mode, and before a `syncrepl` watch
+    /// reconnects (at least 1; default 60).
+    pub incremental_interval_secs: u64,
+}
+
+impl Default for Schedule {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            full_interval_secs: 3600,
+            incremental_interval_secs: 60,
+        }
+    }
 }
 
 impl LdapSettings {
@@ -130,6 +185,17 @@ impl LdapSettings {
                 family_name: pick(&a.family_name, "sn", "sn"),
             },
             active_directory: ad,
+            disabled_attribute: match self.disabled_attribute.as_deref() {
+                Some("") => None,
+                Some(a) => Some(a.to_string()),
+                None if ad => None,
+                None => Some("pwdAccountLockedTime".into()),
+            },
+            tracking: match self.mode {
+                SyncMode::Syncrepl => connectors::ldap::ChangeTracking::Syncrepl,
+                _ if ad => connectors::ldap::ChangeTracking::Usn,
+                _ => connectors::ldap::ChangeTracking::ModifyTimestamp,
+            },
             page_size: 500,
             timeout: std::time::Duration::from_secs(30),
         }
@@ -223,6 +289,156 @@ fn check_ldap(s: &LdapSettings, allow_loopback: bool, errors: &mut Vec<FieldErro
             "must be 0 to 100",
         ));
     }
+    if s.mode == SyncMode::Syncrepl
+        && (s.active_directory || !matches!(s.attributes.id.as_str(), "" | "entryUUID"))
+    {
+        errors.push(FieldError::new(
+            "ldap.mode",
+            "syncrepl needs an OpenLDAP or 389-ds directory with entryUUID ids; Active Directory uses incremental (uSNChanged)",
+        ));
+    }
+    if s.schedule.full_interval_secs < 5 || s.schedule.full_interval_secs > 30 * 86_400 {
+        errors.push(FieldError::new(
+            "ldap.schedule.full_interval_secs",
+            "must be 5 seconds to 30 days",
+        ));
+    }
+    if s.schedule.incremental_interval_secs < 1 || s.schedule.incremental_interval_secs > 86_400 {
+        errors.push(FieldError::new(
+            "ldap.schedule.incremental_interval_secs",
+            "must be 1 second to 1 day",
+        ));
+    }
+    for (field, v) in [
+        ("ldap.disabled_attribute", s.disabled_attribute.as_deref()),
+        ("ldap.attributes.id", Some(s.attributes.id.as_str())),
+        (
+            "ldap.attributes.username",
+            Some(s.attributes.username.as_str()),
+        ),
+        ("ldap.attributes.email", Some(s.attributes.email.as_str())),
+        ("ldap.attributes.name", Some(s.attributes.name.as_str())),
+        (
+            "ldap.attributes.given_name",
+            Some(s.attributes.given_name.as_str()),
+        ),
+        (
+            "ldap.attributes.family_name",
+            Some(s.attributes.family_name.as_str()),
+        ),
+    ] {
+        if let Some(v) = v
+            && (v.len() > 100
+                || !v
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == ';'))
+        {
+            errors.push(FieldError::new(field, "must be an LDAP attribute name"));
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateDirectory {
+    pub name: Option<String>,
+    /// `disabled` stops syncs and refuses the directory's SCIM tokens.
+    pub status: Option<DirectoryStatus>,
+    /// The whole LDAP settings (an ldap directory only).
+    pub ldap: Option<LdapSettings>,
+    /// A new bind password (stored sealed, never shown).
+    pub bind_password: Option<String>,
+}
+
+/// The settings that decide what a read returns: a change makes the cursor meaningless.
+fn read_spec(s: &LdapSettings) -> LdapSettings {
+    LdapSettings {
+        schedule: Schedule::default(),
+        deprovision_threshold_percent: 0,
+        ..s.clone()
+    }
+}
+
+pub async fn update(
+    state: &AppState,
+    ctx: &OrgCtx,
+    id: &str,
+    input: UpdateDirectory,
+) -> Result<Directory, ServiceError> {
+    ctx.require_admin()?;
+    let tx = state.store.begin().await?;
+    let current = storage::directories::get(tx.conn(), ctx.org.id, parse_id(id)?)
+        .await?
+        .ok_or(ServiceError::NotFound("directory"))?;
+    let mut d = current.clone();
+    let mut errors = Vec::new();
+    if let Some(n) = &input.name {
+        match validate::name("name", n) {
+            Ok(n) => d.name = n,
+            Err(e) => errors.push(e),
+        }
+    }
+    if let Some(s) = input.status {
+        d.status = s;
+    }
+    match (&input.ldap, d.kind) {
+        (Some(s), DirectoryKind::Ldap) => {
+            check_ldap(s, state.config.outbound.allow_loopback, &mut errors);
+            d.ldap = Some(s.clone());
+        }
+        (Some(_), DirectoryKind::Scim) => errors.push(FieldError::new(
+            "ldap",
+            "ldap settings are only for an ldap directory",
+        )),
+        (None, _) => {}
+    }
+    match (&input.bind_password, d.kind) {
+        (Some(p), DirectoryKind::Ldap) if !p.is_empty() && p.len() <= 1000 => {
+            d.secret_sealed = Some(
+                state
+                    .secrets
+                    .seal(&format!("{PASSWORD_CONTEXT}:{}", d.id), p.as_bytes())?,
+            );
+        }
+        (Some(_), DirectoryKind::Ldap) => errors.push(FieldError::new(
+            "bind_password",
+            "must be 1 to 1000 characters",
+        )),
+        (Some(_), DirectoryKind::Scim) => errors.push(FieldError::new(
+            "bind_password",
+            "a bind password is only for an ldap directory",
+        )),
+        (None, _) => {}
+    }
+    if !errors.is_empty() {
+        return Err(ServiceError::Invalid(errors));
+    }
+    if d == current {
+        return Ok(d);
+    }
+    if d.name != current.name
+        && storage::directories::list(tx.conn(), ctx.org.id)
+            .await?
+            .iter()
+            .any(|x| x.name == d.name && x.id != d.id)
+    {
+        return Err(ServiceError::Conflict(format!(
+            "a directory named {:?} already exists in this organization",
+            d.name
+        )));
+    }
+    if d.ldap.as_ref().map(read_spec) != current.ldap.as_ref().map(read_spec) {
+        d.cursor = None;
+    }
+    d.updated_at = state.clock.now_ms();
+    storage::directories::update_settings(tx.conn(), &d).await?;
+    let event = AuditEvent::new(&ctx.actor(), AuditAction::DirectoryUpdated, target(d.id))
+        .org(ctx.org.id)
+        .details(json!({"name": d.name, "status": d.status, "ldap": d.ldap,
+            "bind_password_changed": input.bind_password.is_some(),
+            "cursor_reset": d.cursor.is_none() && current.cursor.is_some()}));
+    state.commit_audited(tx, event).await?;
+    Ok(d)
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -303,6 +519,9 @@ pub async fn create(
         secret_sealed,
         created_at: now,
         updated_at: now,
+        cursor: None,
+        last_full_at: None,
+        last_incremental_at: None,
     };
     let tx = state.store.begin().await?;
     if storage::directories::list(tx.conn(), ctx.org.id)

@@ -29,6 +29,17 @@ struct UpstreamLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SourceLabels {
+    source: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DeliveryLabels {
+    kind: String,
+    outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RouteLabels {
     method: String,
     route: String,
@@ -41,6 +52,11 @@ pub struct Metrics {
     pub audit_events: Counter,
     pub audit_head_seq: Gauge,
     upstream_logins: Family<UpstreamLabels, Counter>,
+    deprovision_revocation: Family<SourceLabels, Histogram>,
+    deprovision_completion: Family<SourceLabels, Histogram>,
+    outbox_deliveries: Family<DeliveryLabels, Counter>,
+    pub outbox_pending: Gauge,
+    directory_syncs: Family<DeliveryLabels, Counter>,
 }
 
 impl Metrics {
@@ -74,6 +90,39 @@ impl Metrics {
             "Sign-ins through an organization's own IdP, by protocol and outcome (signed_in, refused)",
             upstream_logins.clone(),
         );
+        let seconds = || Histogram::new(exponential_buckets(0.001, 2.0, 18));
+        let deprovision_revocation =
+            Family::<SourceLabels, Histogram>::new_with_constructor(seconds);
+        registry.register(
+            "deprovision_revocation_seconds",
+            "Time from a leaver signal to the end of their sessions and tokens, by source",
+            deprovision_revocation.clone(),
+        );
+        let deprovision_completion =
+            Family::<SourceLabels, Histogram>::new_with_constructor(seconds);
+        registry.register(
+            "deprovision_completion_seconds",
+            "Time from a leaver signal to the last downstream delivery done, by source",
+            deprovision_completion.clone(),
+        );
+        let outbox_deliveries = Family::<DeliveryLabels, Counter>::default();
+        registry.register(
+            "outbox_attempts",
+            "Delivery attempts by kind and outcome (delivered, skipped, pending = will retry, dead)",
+            outbox_deliveries.clone(),
+        );
+        let outbox_pending = Gauge::default();
+        registry.register(
+            "outbox_pending",
+            "Deliveries waiting in the outbox (all organizations, sampled)",
+            outbox_pending.clone(),
+        );
+        let directory_syncs = Family::<DeliveryLabels, Counter>::default();
+        registry.register(
+            "directory_syncs",
+            "Directory sync runs by mode (full, incremental, syncrepl) and outcome",
+            directory_syncs.clone(),
+        );
         Self {
             registry,
             requests,
@@ -81,6 +130,11 @@ impl Metrics {
             audit_events,
             audit_head_seq,
             upstream_logins,
+            deprovision_revocation,
+            deprovision_completion,
+            outbox_deliveries,
+            outbox_pending,
+            directory_syncs,
         }
     }
 
@@ -89,6 +143,44 @@ impl Metrics {
         self.upstream_logins
             .get_or_create(&UpstreamLabels {
                 kind: kind.to_string(),
+                outcome: outcome.to_string(),
+            })
+            .inc();
+    }
+
+    /// A leaver's sessions and tokens ended `secs` after the signal.
+    pub fn deprovision_revoked(&self, source: &str, secs: f64) {
+        self.deprovision_revocation
+            .get_or_create(&SourceLabels {
+                source: source.to_string(),
+            })
+            .observe(secs);
+    }
+
+    /// A leaver's last delivery finished `secs` after the signal.
+    pub fn deprovision_completed(&self, source: &str, secs: f64) {
+        self.deprovision_completion
+            .get_or_create(&SourceLabels {
+                source: source.to_string(),
+            })
+            .observe(secs);
+    }
+
+    /// One delivery attempt; `retry` when it failed and will be tried again.
+    pub fn outbox_delivery(&self, kind: &str, status: &str, retry: bool) {
+        self.outbox_deliveries
+            .get_or_create(&DeliveryLabels {
+                kind: kind.to_string(),
+                outcome: if retry { "retry" } else { status }.to_string(),
+            })
+            .inc();
+    }
+
+    /// One directory sync run finished.
+    pub fn directory_sync(&self, mode: &str, outcome: &str) {
+        self.directory_syncs
+            .get_or_create(&DeliveryLabels {
+                kind: mode.to_string(),
                 outcome: outcome.to_string(),
             })
             .inc();

@@ -1,8 +1,6 @@
 //! Ending access: RP-initiated logout (OIDC RP-Initiated Logout 1.0), ending every session and
-//! token of a person (suspension; the deprovisioning engine builds on it), and back-channel
-//! logout (OIDC Back-Channel Logout 1.0): a signed logout token POSTed to each application the
-//! session reached. Deliveries are attempted once, after the commit; the durable outbox with
-//! retries replaces this with the deprovisioning engine.
+//! token of a person (the deprovisioning engine builds on it), and the back-channel logout token
+//! (OIDC Back-Channel Logout 1.0) the outbox POSTs to each application a session reached.
 
 use axum::Form;
 use axum::extract::{Query, State};
@@ -10,7 +8,6 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde_json::{Value, json};
 use std::collections::HashMap;
-use std::time::Duration;
 
 use super::authorize::with_params;
 use super::cookies::{self, SESSION_COOKIE};
@@ -76,69 +73,29 @@ pub async fn end_user_access(
     Ok(notices)
 }
 
-/// Sends a back-channel logout token to every application of every notice that registered a
-/// back-channel logout URI. Runs in the background; one slow application does not hold up others.
-pub fn notify(state: &AppState, notices: Vec<LogoutNotice>) {
-    for notice in notices {
-        for app_id in notice.apps.clone() {
-            let state = state.clone();
-            let notice = notice.clone();
-            tokio::spawn(async move {
-                if let Err(e) = deliver(&state, &notice, app_id).await {
-                    tracing::warn!(app = %app_id, session = %notice.session_id, error = %e, "back-channel logout not delivered");
-                }
-            });
-        }
-    }
-}
-
-async fn deliver(state: &AppState, notice: &LogoutNotice, app_id: AppId) -> Result<(), String> {
-    let app = storage::applications::get(state.store.conn(), notice.org_id, app_id)
-        .await
-        .map_err(|e| e.to_string())?
-        .ok_or("application gone")?;
-    let Some(uri) = app.backchannel_logout_uri.clone() else {
-        return Ok(());
-    };
-    if crate::outbound::refused_literal(&state.config, &uri) {
-        return Err("the back-channel logout URI points at an address the hub may not call".into());
-    }
-    let token = logout_token(state, &app, notice)
-        .await
-        .map_err(|e| e.to_string())?;
-    let response = state
-        .http
-        .post(&uri)
-        .form(&[("logout_token", token)])
-        .timeout(Duration::from_secs(5))
-        .send()
-        .await
-        .map_err(|e| e.to_string())?;
-    if response.status().is_success() {
-        tracing::info!(client_id = %app.client_id, session = %notice.session_id, "back-channel logout delivered");
-        Ok(())
-    } else {
-        Err(format!("receiver answered {}", response.status()))
-    }
-}
-
-/// The logout token (Back-Channel Logout 1.0 §2.4), signed like the client's ID tokens.
+/// The logout token (Back-Channel Logout 1.0 §2.4), signed like the client's ID tokens. `jti` is
+/// the delivery's id, the same on every retry, so the application can drop duplicates; without
+/// `sid` it logs the person out of every session at the application.
 pub async fn logout_token(
     state: &AppState,
     app: &Application,
-    notice: &LogoutNotice,
+    jti: &str,
+    sub: &str,
+    sid: Option<&str>,
 ) -> Result<String, crate::signing::SigningError> {
     let now = state.clock.now_ms() / 1000;
-    let claims = json!({
+    let mut claims = json!({
         "iss": state.config.server.public_url,
         "aud": app.client_id,
         "iat": now,
         "exp": now + 120,
-        "jti": uuid::Uuid::now_v7().to_string(),
-        "sub": notice.user_id.to_string(),
-        "sid": notice.session_id,
+        "jti": jti,
+        "sub": sub,
         "events": { BACKCHANNEL_EVENT: {} },
     });
+    if let Some(sid) = sid {
+        claims["sid"] = json!(sid);
+    }
     state
         .keys
         .signer(app.id_token_alg)
@@ -267,6 +224,7 @@ async fn logout(
         let ended = async {
             let tx = state.store.begin().await?;
             let notice = end_session(&tx, now, s.org_id, s.user_id, &s.id, "logout").await?;
+            crate::deprovision::queue_logouts(&tx, state, notice.as_slice()).await?;
             let event = AuditEvent::new(
                 &Actor::User {
                     org_id: s.org_id,
@@ -283,7 +241,7 @@ async fn logout(
             Ok::<_, StoreError>(notice)
         };
         match ended.await {
-            Ok(notice) => notify(state, notice.into_iter().collect()),
+            Ok(_) => crate::deprovision::wake(state),
             Err(e) => {
                 tracing::error!(error = %e, "logout: storage error");
                 return pages::error(

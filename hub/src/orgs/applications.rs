@@ -9,13 +9,20 @@ use crate::error::{FieldError, ServiceError};
 use crate::http::extract::OrgCtx;
 use crate::ids::AppId;
 use crate::jose::{Alg, PublicKey};
-use crate::orgs::model::{Application, ClientType, TokenAuthMethod};
+use crate::orgs::model::{
+    Application, ClientType, ScimOnLeave, ScimTarget, TokenAuthMethod, Webhook,
+};
 use crate::orgs::validate;
 use crate::secrets::{hash_token, random_token};
 use crate::state::AppState;
 use crate::storage::{self, Tx};
 
 const MAX_REDIRECT_URIS: usize = 20;
+
+/// The sealing context of an application's outbound SCIM bearer token (`:{app id}` appended).
+pub const SCIM_TOKEN_CONTEXT: &str = "application.scim_token";
+/// The sealing context of an application's webhook signing secret (`:{app id}` appended).
+pub const WEBHOOK_SECRET_CONTEXT: &str = "application.webhook_secret";
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -37,6 +44,31 @@ pub struct CreateApp {
     pub post_logout_redirect_uris: Option<Vec<String>>,
     /// Confidential clients only: may use the client credentials grant.
     pub allow_client_credentials: Option<bool>,
+    /// The application's SCIM 2.0 service, where the hub deactivates (or deletes) leavers.
+    pub scim_target: Option<ScimTargetInput>,
+    /// Signed webhooks about leavers (Standard Webhooks); the hub makes the signing secret and
+    /// shows it once.
+    pub webhook: Option<WebhookInput>,
+}
+
+/// An application's SCIM service, as an admin gives it.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScimTargetInput {
+    /// The SCIM base URL, e.g. `https://app.example.com/scim/v2`.
+    pub url: String,
+    /// The bearer token the application gave the hub; stored sealed, never shown. Required
+    /// when the target is new; omitted, an update keeps the current one.
+    pub token: Option<String>,
+    /// `deactivate` (default: `active=false`, and `active=true` on a rehire) or `delete`.
+    pub on_leave: Option<ScimOnLeave>,
+}
+
+/// An application's webhook endpoint.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookInput {
+    pub url: String,
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -54,6 +86,117 @@ pub struct UpdateApp {
     pub jwks: Option<serde_json::Value>,
     pub post_logout_redirect_uris: Option<Vec<String>>,
     pub allow_client_credentials: Option<bool>,
+    /// `null` removes it.
+    #[serde(default, deserialize_with = "present_of")]
+    #[schema(value_type = Option<ScimTargetInput>)]
+    pub scim_target: Option<Option<ScimTargetInput>>,
+    /// `null` removes it; a new URL keeps the secret, a new webhook gets one (shown once).
+    #[serde(default, deserialize_with = "present_of")]
+    #[schema(value_type = Option<WebhookInput>)]
+    pub webhook: Option<Option<WebhookInput>>,
+}
+
+fn present_of<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// Applies the SCIM target an admin gave to `app`; pushes what is wrong.
+fn set_scim_target(
+    state: &AppState,
+    app: &mut Application,
+    input: Option<ScimTargetInput>,
+    errors: &mut Vec<FieldError>,
+) -> Result<(), ServiceError> {
+    let Some(input) = input else {
+        app.scim_target = None;
+        return Ok(());
+    };
+    let url = match validate::notify_uri(
+        "scim_target.url",
+        &input.url,
+        state.config.outbound.allow_loopback,
+    ) {
+        Ok(u) => u,
+        Err(e) => {
+            errors.push(e);
+            return Ok(());
+        }
+    };
+    let token_sealed = match (input.token, &app.scim_target) {
+        (Some(t), _) if !t.is_empty() && t.len() <= 4096 && !t.chars().any(char::is_control) => {
+            state
+                .secrets
+                .seal(&format!("{SCIM_TOKEN_CONTEXT}:{}", app.id), t.as_bytes())?
+        }
+        (Some(_), _) => {
+            errors.push(FieldError::new(
+                "scim_target.token",
+                "must be 1 to 4096 printable characters",
+            ));
+            return Ok(());
+        }
+        (None, Some(current)) => current.token_sealed.clone(),
+        (None, None) => {
+            errors.push(FieldError::new(
+                "scim_target.token",
+                "give the bearer token the application issued for the hub",
+            ));
+            return Ok(());
+        }
+    };
+    let on_leave = input
+        .on_leave
+        .or(app.scim_target.as_ref().map(|t| t.on_leave))
+        .unwrap_or_default();
+    app.scim_target = Some(ScimTarget {
+        url,
+        token_sealed,
+        on_leave,
+    });
+    Ok(())
+}
+
+/// Applies the webhook an admin gave to `app`; returns a new signing secret if it made one.
+fn set_webhook(
+    state: &AppState,
+    app: &mut Application,
+    input: Option<WebhookInput>,
+    errors: &mut Vec<FieldError>,
+) -> Result<Option<String>, ServiceError> {
+    let Some(input) = input else {
+        app.webhook = None;
+        return Ok(None);
+    };
+    let url = match validate::notify_uri(
+        "webhook.url",
+        &input.url,
+        state.config.outbound.allow_loopback,
+    ) {
+        Ok(u) => u,
+        Err(e) => {
+            errors.push(e);
+            return Ok(None);
+        }
+    };
+    if let Some(current) = &mut app.webhook {
+        current.url = url;
+        return Ok(None);
+    }
+    use base64::Engine;
+    let secret = format!(
+        "whsec_{}",
+        base64::engine::general_purpose::STANDARD.encode(crate::secrets::random_bytes::<32>()?)
+    );
+    app.webhook = Some(Webhook {
+        url,
+        secret_sealed: state.secrets.seal(
+            &format!("{WEBHOOK_SECRET_CONTEXT}:{}", app.id),
+            secret.as_bytes(),
+        )?,
+    });
+    Ok(Some(secret))
 }
 
 /// Distinguishes an absent field (`None`: no change) from an explicit `null` (`Some(None)`).
@@ -165,13 +308,20 @@ async fn lock(tx: &Tx, ctx: &OrgCtx, id: &str) -> Result<Application, ServiceErr
         .ok_or(ServiceError::NotFound("application"))
 }
 
-/// Creates the application; returns it with its client secret (confidential clients only),
-/// which is not stored and cannot be shown again.
+/// A new application with the secrets shown this once: its client secret (confidential
+/// clients) and its webhook signing secret (if it has a webhook).
+pub struct Created {
+    pub app: Application,
+    pub client_secret: Option<String>,
+    pub webhook_secret: Option<String>,
+}
+
+/// Creates the application; returns it with the secrets that are not shown again.
 pub async fn create(
     state: &AppState,
     ctx: &OrgCtx,
     input: CreateApp,
-) -> Result<(Application, Option<String>), ServiceError> {
+) -> Result<Created, ServiceError> {
     ctx.require_admin()?;
     let mut errors = Vec::new();
     let name = validate::name("name", &input.name)
@@ -199,7 +349,7 @@ pub async fn create(
         ClientType::Public => None,
     };
     let now = state.clock.now_ms();
-    let app = Application {
+    let mut app = Application {
         id: AppId::new(),
         org_id: ctx.org.id,
         client_id: format!(
@@ -231,6 +381,13 @@ pub async fn create(
             &mut errors,
         ),
         allow_client_credentials: input.allow_client_credentials.unwrap_or(false),
+        scim_target: None,
+        webhook: None,
+    };
+    set_scim_target(state, &mut app, input.scim_target, &mut errors)?;
+    let webhook_secret = match input.webhook {
+        Some(w) => set_webhook(state, &mut app, Some(w), &mut errors)?,
+        None => None,
     };
     check_client_settings(&app, &mut errors);
     if !errors.is_empty() {
@@ -259,18 +416,26 @@ pub async fn create(
         "client_type": app.client_type,
         "redirect_uris": app.redirect_uris,
         "backchannel_logout_uri": app.backchannel_logout_uri,
+        "scim_target": app.scim_target.as_ref().map(|t| json!({"url": t.url, "on_leave": t.on_leave})),
+        "webhook": app.webhook.as_ref().map(|w| &w.url),
     }));
     state.commit_audited(tx, event).await?;
     state.clients.invalidate();
-    Ok((app, secret))
+    Ok(Created {
+        app,
+        client_secret: secret,
+        webhook_secret,
+    })
 }
 
+/// Changes an application's settings; returns it, with a webhook signing secret if the
+/// application got a webhook (shown this once).
 pub async fn update(
     state: &AppState,
     ctx: &OrgCtx,
     id: &str,
     input: UpdateApp,
-) -> Result<Application, ServiceError> {
+) -> Result<(Application, Option<String>), ServiceError> {
     ctx.require_admin()?;
     let tx = state.store.begin().await?;
     let current = lock(&tx, ctx, id).await?;
@@ -312,12 +477,19 @@ pub async fn update(
     if let Some(cc) = input.allow_client_credentials {
         app.allow_client_credentials = cc;
     }
+    if let Some(t) = input.scim_target {
+        set_scim_target(state, &mut app, t, &mut errors)?;
+    }
+    let webhook_secret = match input.webhook {
+        Some(w) => set_webhook(state, &mut app, w, &mut errors)?,
+        None => None,
+    };
     check_client_settings(&app, &mut errors);
     if !errors.is_empty() {
         return Err(ServiceError::Invalid(errors));
     }
     if app == current {
-        return Ok(app);
+        return Ok((app, None));
     }
     app.updated_at = state.clock.now_ms();
     if app.name != current.name
@@ -341,10 +513,13 @@ pub async fn update(
         "name": app.name,
         "redirect_uris": app.redirect_uris,
         "backchannel_logout_uri": app.backchannel_logout_uri,
+        "scim_target": app.scim_target.as_ref().map(|t| json!({"url": t.url, "on_leave": t.on_leave})),
+        "webhook": app.webhook.as_ref().map(|w| &w.url),
+        "webhook_secret_created": webhook_secret.is_some(),
     }));
     state.commit_audited(tx, event).await?;
     state.clients.invalidate();
-    Ok(app)
+    Ok((app, webhook_secret))
 }
 
 /// Issues a new client secret; the old one stops working at once.

@@ -105,6 +105,52 @@ pub struct Application {
     pub post_logout_redirect_uris: Vec<String>,
     /// May use the client credentials grant (service applications).
     pub allow_client_credentials: bool,
+    /// Where the hub tells the application about leavers over SCIM 2.0 (outbound).
+    pub scim_target: Option<ScimTarget>,
+    /// Where the hub posts signed webhook events about leavers.
+    pub webhook: Option<Webhook>,
+}
+
+/// An application's SCIM 2.0 service: the hub deactivates (or deletes) leavers there.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScimTarget {
+    /// The SCIM base URL (`.../Users` is appended).
+    pub url: String,
+    /// The bearer token, sealed with the secrets key.
+    pub token_sealed: String,
+    /// What a leaver becomes there.
+    pub on_leave: ScimOnLeave,
+}
+
+/// What outbound SCIM does with a leaver.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    serde::Deserialize,
+    utoipa::ToSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum ScimOnLeave {
+    /// `PATCH active=false` (and `active=true` on a rehire).
+    #[default]
+    Deactivate,
+    /// `DELETE /Users/{id}`.
+    Delete,
+}
+
+/// An application's webhook endpoint; events are signed with its secret (Standard Webhooks).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Webhook {
+    pub url: String,
+    /// The signing secret (`whsec_...`), sealed with the secrets key.
+    pub secret_sealed: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -71,6 +71,8 @@ pub struct ScimCtx {
     pub directory: Directory,
     /// `{public_url}/scim/v2/{org}`, for `meta.location`.
     pub base: String,
+    /// When the request reached the hub: a leaver's signal time.
+    pub received_at: i64,
 }
 
 impl ScimCtx {
@@ -92,6 +94,7 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ScimError> {
         let app = AppState::from_ref(state);
+        let received_at = app.clock.now_ms();
         let token =
             crate::http::extract::bearer(&parts.headers).ok_or_else(ScimError::unauthorized)?;
         let token = storage::directories::find_token(app.store.conn(), &hash_token(token))
@@ -136,6 +139,7 @@ where
             org,
             directory,
             base,
+            received_at,
         })
     }
 }

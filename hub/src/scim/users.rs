@@ -16,6 +16,7 @@ use super::schema::{ENTERPRISE, USER};
 use super::{ScimCtx, ScimError, check_if_match, etag, parse_body, respond};
 use crate::audit::{AuditAction, AuditEvent};
 use crate::clock::ms_to_rfc3339;
+use crate::deprovision::{LeaverSource, Signal};
 use crate::ids::UserId;
 use crate::state::AppState;
 use crate::storage;
@@ -326,17 +327,22 @@ async fn save(
     } else {
         storage::users::update_all(tx.conn(), &user).await?;
     }
-    let notices = if user.status != UserStatus::Active && was == Some(UserStatus::Active) {
-        crate::oidc::logout::end_user_access(
-            &tx,
-            state,
-            org,
-            user.id,
-            "deactivated in the directory",
-        )
-        .await?
+    let ended = if user.status != UserStatus::Active && was == Some(UserStatus::Active) {
+        let signal = Signal {
+            source: LeaverSource::Scim,
+            reason: format!("deactivated in the directory {}", ctx.directory.name),
+            received_at: ctx.received_at,
+        };
+        Some(crate::deprovision::leaver(&tx, state, &user, &signal).await?)
     } else {
-        Vec::new()
+        None
+    };
+    let returned = if user.status == UserStatus::Active
+        && matches!(was, Some(UserStatus::Suspended | UserStatus::Deprovisioned))
+    {
+        crate::deprovision::returning(&tx, state, &user).await?
+    } else {
+        0
     };
     let event = AuditEvent::new(&ctx.actor(), action, format!("user:{}", user.id))
         .org(org)
@@ -347,10 +353,11 @@ async fn save(
             "email": user.email,
             "externalId": user.external_id,
             "status": user.status,
-            "sessions_ended": notices.len(),
+            "access_ended": ended.as_ref().map(|e| e.details()),
+            "deliveries_queued": returned + ended.as_ref().map_or(0, |e| e.deliveries),
         }));
     state.commit_audited(tx, event).await?;
-    crate::oidc::logout::notify(state, notices);
+    crate::deprovision::wake(state);
     Ok((user, created))
 }
 
@@ -433,10 +440,12 @@ pub async fn delete(
         .filter(|u| u.status != UserStatus::Deprovisioned)
         .ok_or_else(|| ScimError::not_found("User"))?;
     check_if_match(&headers, user.version)?;
-    let reason = format!("deleted in the directory {}", ctx.directory.name);
-    let notices =
-        crate::users::deprovision(&tx, &state, &mut user, reason, "deleted in the directory")
-            .await?;
+    let signal = Signal {
+        source: LeaverSource::Scim,
+        reason: format!("deleted in the directory {}", ctx.directory.name),
+        received_at: ctx.received_at,
+    };
+    let ended = crate::users::deprovision(&tx, &state, &mut user, &signal).await?;
     let event = AuditEvent::new(
         &ctx.actor(),
         AuditAction::UserDeprovisioned,
@@ -448,10 +457,10 @@ pub async fn delete(
         "directory": ctx.directory.name,
         "userName": user.username,
         "reason": user.status_reason,
-        "sessions_ended": notices.len(),
+        "access_ended": ended.as_ref().map(|e| e.details()),
     }));
     state.commit_audited(tx, event).await?;
-    crate::oidc::logout::notify(&state, notices);
+    crate::deprovision::wake(&state);
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

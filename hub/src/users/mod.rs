@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::audit::{AuditAction, AuditEvent};
+use crate::deprovision::{LeaverSource, Signal};
 use crate::error::{FieldError, ServiceError};
 use crate::http::extract::OrgCtx;
 use crate::ids::{OrgId, UserId};
@@ -224,6 +225,7 @@ pub async fn update(
     input: UpdateUser,
 ) -> Result<User, ServiceError> {
     ctx.require_admin()?;
+    let received_at = state.clock.now_ms();
     let id: UserId = id.parse().map_err(|_| ServiceError::NotFound("user"))?;
     let mut errors = Vec::new();
     let name = input
@@ -267,34 +269,104 @@ pub async fn update(
         (UserStatus::Suspended, UserStatus::Active) => AuditAction::UserReactivated,
         _ => AuditAction::UserUpdated,
     };
-    // A suspended user's sessions and tokens end with the suspension.
-    let notices = if user.status != UserStatus::Active {
-        crate::oidc::logout::end_user_access(&tx, state, user.org_id, user.id, "user suspended")
-            .await?
+    // A suspended user is a leaver: every door closes with the suspension.
+    let ended = if user.status != UserStatus::Active && current.status == UserStatus::Active {
+        let signal = Signal {
+            source: LeaverSource::Admin,
+            reason: user
+                .status_reason
+                .clone()
+                .unwrap_or_else(|| "suspended by an admin".into()),
+            received_at,
+        };
+        Some(crate::deprovision::leaver(&tx, state, &user, &signal).await?)
     } else {
-        Vec::new()
+        None
     };
+    if user.status == UserStatus::Active && current.status != UserStatus::Active {
+        crate::deprovision::returning(&tx, state, &user).await?;
+    }
     let event = AuditEvent::new(&ctx.actor(), action, target(user.id))
         .org(ctx.org.id)
-        .details(json!({"name": user.name, "groups": user.groups, "status": user.status, "reason": user.status_reason, "sessions_ended": notices.len()}));
+        .details(
+            json!({"name": user.name, "groups": user.groups, "status": user.status,
+            "reason": user.status_reason, "access_ended": ended.as_ref().map(|e| e.details())}),
+        );
     state.commit_audited(tx, event).await?;
-    crate::oidc::logout::notify(state, notices);
+    crate::deprovision::wake(state);
     Ok(user)
 }
 
-/// Deprovisions `user` inside `tx`: the status and its reason, a new version, and their
-/// sessions and tokens ended. Returns the back-channel logout notices to send after commit.
+/// An admin deprovisions a user (offboarding by hand): every door closes at once. A directory
+/// that still lists the person active brings them back at its next sync: it is the source of
+/// truth, so remove or disable them there too.
+pub async fn deprovision_by_admin(
+    state: &AppState,
+    ctx: &OrgCtx,
+    id: &str,
+    input: DeprovisionUser,
+) -> Result<(User, crate::deprovision::Ended), ServiceError> {
+    ctx.require_admin()?;
+    let received_at = state.clock.now_ms();
+    let id: UserId = id.parse().map_err(|_| ServiceError::NotFound("user"))?;
+    let reason =
+        validate::name("reason", &input.reason).map_err(|e| ServiceError::Invalid(vec![e]))?;
+    let tx = state.store.begin().await?;
+    let mut user = storage::users::get_for_update(tx.conn(), ctx.org.id, id)
+        .await?
+        .ok_or(ServiceError::NotFound("user"))?;
+    if user.status == UserStatus::Deprovisioned {
+        return Err(ServiceError::Conflict(
+            "the user is already deprovisioned".into(),
+        ));
+    }
+    let signal = Signal {
+        source: LeaverSource::Admin,
+        reason: reason.clone(),
+        received_at,
+    };
+    let ended = deprovision(&tx, state, &mut user, &signal)
+        .await?
+        .unwrap_or_default();
+    let event = AuditEvent::new(
+        &ctx.actor(),
+        AuditAction::UserDeprovisioned,
+        target(user.id),
+    )
+    .org(ctx.org.id)
+    .details(json!({"source": "admin", "reason": reason,
+            "directory": user.directory_id, "access_ended": ended.details()}));
+    state.commit_audited(tx, event).await?;
+    crate::deprovision::wake(state);
+    Ok((user, ended))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeprovisionUser {
+    /// Why, in plain words (kept in the audit log and the leaver record).
+    pub reason: String,
+}
+
+/// Deprovisions `user` inside `tx`: the status and its reason, a new version; if they were
+/// active, the engine ends every door (a suspended user's access ended with the suspension).
 pub async fn deprovision(
     tx: &crate::storage::Tx,
     state: &AppState,
     user: &mut User,
-    reason: String,
-    access_reason: &str,
-) -> Result<Vec<crate::oidc::logout::LogoutNotice>, crate::storage::StoreError> {
+    signal: &Signal,
+) -> Result<Option<crate::deprovision::Ended>, crate::storage::StoreError> {
+    let was = user.status;
     user.status = UserStatus::Deprovisioned;
-    user.status_reason = Some(reason);
+    user.status_reason = Some(signal.reason.clone());
     user.version += 1;
     user.updated_at = state.clock.now_ms();
     storage::users::update_all(tx.conn(), user).await?;
-    crate::oidc::logout::end_user_access(tx, state, user.org_id, user.id, access_reason).await
+    if was == UserStatus::Active {
+        Ok(Some(
+            crate::deprovision::leaver(tx, state, user, signal).await?,
+        ))
+    } else {
+        Ok(None)
+    }
 }

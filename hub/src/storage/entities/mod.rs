@@ -65,6 +65,8 @@ pub mod application {
         pub jwks: Option<String>,
         pub post_logout_redirect_uris: String,
         pub allow_client_credentials: bool,
+        pub scim_target: Option<String>,
+        pub webhook: Option<String>,
     }
     no_relations!();
 }
@@ -209,6 +211,9 @@ pub mod directory {
         pub secret_sealed: Option<String>,
         pub created_at: i64,
         pub updated_at: i64,
+        pub sync_cursor: Option<String>,
+        pub last_full_at: Option<i64>,
+        pub last_incremental_at: Option<i64>,
     }
     no_relations!();
 }
@@ -228,6 +233,9 @@ pub mod directory_sync {
         pub counts: String,
         pub held: String,
         pub error: Option<String>,
+        pub mode: String,
+        pub triggered_by: String,
+        pub progress: i64,
     }
     no_relations!();
 }
@@ -476,6 +484,67 @@ pub mod saml_assertion {
         #[sea_orm(primary_key, auto_increment = false)]
         pub assertion_id: String,
         pub expires_at: i64,
+    }
+    no_relations!();
+}
+
+pub mod lease {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "leases")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub name: String,
+        pub holder: String,
+        pub acquired_at: i64,
+        pub expires_at: i64,
+    }
+    no_relations!();
+}
+
+pub mod leaver {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "leavers")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub org_id: String,
+        pub user_id: String,
+        pub source: String,
+        pub reason: String,
+        pub outcome: String,
+        pub signal_at: i64,
+        pub revoked_at: i64,
+        pub deliveries: i64,
+        pub completed_at: Option<i64>,
+    }
+    no_relations!();
+}
+
+pub mod outbox {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "outbox")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub org_id: String,
+        pub app_id: String,
+        pub user_id: String,
+        pub leaver_id: Option<String>,
+        pub kind: String,
+        pub idempotency_key: String,
+        pub payload: String,
+        pub status: String,
+        pub attempts: i64,
+        pub next_attempt_at: i64,
+        pub claimed_by: Option<String>,
+        pub claimed_until: Option<i64>,
+        pub last_error: Option<String>,
+        pub created_at: i64,
+        pub updated_at: i64,
+        pub delivered_at: Option<i64>,
     }
     no_relations!();
 }

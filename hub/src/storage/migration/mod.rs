@@ -9,6 +9,7 @@ mod m0002_oidc;
 mod m0003_federation;
 mod m0004_saml;
 mod m0005_directories;
+mod m0006_engine;
 
 pub struct Migrator;
 
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0003_federation::Migration),
             Box::new(m0004_saml::Migration),
             Box::new(m0005_directories::Migration),
+            Box::new(m0006_engine::Migration),
         ]
     }
 }

@@ -37,6 +37,18 @@ impl TryFrom<Model> for Application {
             post_logout_redirect_uris: serde_json::from_str(&m.post_logout_redirect_uris)
                 .map_err(|_| StoreError::Corrupt("applications"))?,
             allow_client_credentials: m.allow_client_credentials,
+            scim_target: m
+                .scim_target
+                .as_deref()
+                .map(serde_json::from_str)
+                .transpose()
+                .map_err(|_| StoreError::Corrupt("applications"))?,
+            webhook: m
+                .webhook
+                .as_deref()
+                .map(serde_json::from_str)
+                .transpose()
+                .map_err(|_| StoreError::Corrupt("applications"))?,
         })
     }
 }
@@ -60,6 +72,18 @@ fn active(org: OrgId, a: &Application) -> StoreResult<ActiveModel> {
         post_logout_redirect_uris: Set(serde_json::to_string(&a.post_logout_redirect_uris)
             .map_err(|_| StoreError::Corrupt("applications"))?),
         allow_client_credentials: Set(a.allow_client_credentials),
+        scim_target: Set(a
+            .scim_target
+            .as_ref()
+            .map(serde_json::to_string)
+            .transpose()
+            .map_err(|_| StoreError::Corrupt("applications"))?),
+        webhook: Set(a
+            .webhook
+            .as_ref()
+            .map(serde_json::to_string)
+            .transpose()
+            .map_err(|_| StoreError::Corrupt("applications"))?),
     })
 }
 
@@ -84,6 +108,8 @@ pub async fn update_settings(c: &impl Conn, org: OrgId, app: &Application) -> St
             jwks: row.jwks,
             post_logout_redirect_uris: row.post_logout_redirect_uris,
             allow_client_credentials: row.allow_client_credentials,
+            scim_target: row.scim_target,
+            webhook: row.webhook,
             ..Default::default()
         })
         .filter(Column::OrgId.eq(org.to_string()))

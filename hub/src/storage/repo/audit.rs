@@ -48,29 +48,39 @@ pub async fn set_head(c: &impl Conn, seq: i64, hash: &str) -> StoreResult<()> {
     Ok(())
 }
 
-pub async fn insert(c: &impl Conn, r: &AuditRecord) -> StoreResult<()> {
-    let orgs: Vec<String> = r.orgs.iter().map(|o| o.to_string()).collect();
-    let row = audit_event::ActiveModel {
-        seq: Set(r.seq),
-        id: Set(r.id.to_string()),
-        at_ms: Set(r.at_ms),
-        actor: Set(r.actor.to_string()),
-        orgs: Set(r.orgs_raw.clone()),
-        action: Set(r.action.clone()),
-        target: Set(r.target.clone()),
-        details: Set(r.details.to_string()),
-        prev_hash: Set(r.prev_hash.clone()),
-        hash: Set(r.hash.clone()),
-    };
-    audit_event::Entity::insert(row)
-        .exec_without_returning(c)
-        .await?;
-    if !orgs.is_empty() {
-        let scopes = orgs.into_iter().map(|org_id| audit_event_org::ActiveModel {
+/// Rows per multi-row insert: well under SQLite's and PostgreSQL's bound-parameter limits.
+const INSERT_CHUNK: usize = 500;
+
+/// Writes chained records and their organization scopes, in multi-row inserts.
+pub async fn insert_many(c: &impl Conn, records: &[AuditRecord]) -> StoreResult<()> {
+    for chunk in records.chunks(INSERT_CHUNK) {
+        let rows = chunk.iter().map(|r| audit_event::ActiveModel {
             seq: Set(r.seq),
-            org_id: Set(org_id),
+            id: Set(r.id.to_string()),
+            at_ms: Set(r.at_ms),
+            actor: Set(r.actor.to_string()),
+            orgs: Set(r.orgs_raw.clone()),
+            action: Set(r.action.clone()),
+            target: Set(r.target.clone()),
+            details: Set(r.details.to_string()),
+            prev_hash: Set(r.prev_hash.clone()),
+            hash: Set(r.hash.clone()),
         });
-        audit_event_org::Entity::insert_many(scopes)
+        audit_event::Entity::insert_many(rows)
+            .exec_without_returning(c)
+            .await?;
+    }
+    let scopes: Vec<audit_event_org::ActiveModel> = records
+        .iter()
+        .flat_map(|r| {
+            r.orgs.iter().map(|o| audit_event_org::ActiveModel {
+                seq: Set(r.seq),
+                org_id: Set(o.to_string()),
+            })
+        })
+        .collect();
+    for chunk in scopes.chunks(INSERT_CHUNK) {
+        audit_event_org::Entity::insert_many(chunk.to_vec())
             .exec_without_returning(c)
             .await?;
     }

@@ -24,6 +24,9 @@ impl TryFrom<directory::Model> for Directory {
             secret_sealed: m.secret_sealed,
             created_at: m.created_at,
             updated_at: m.updated_at,
+            cursor: m.sync_cursor,
+            last_full_at: m.last_full_at,
+            last_incremental_at: m.last_incremental_at,
         })
     }
 }
@@ -44,8 +47,8 @@ impl TryFrom<scim_token::Model> for ScimToken {
     }
 }
 
-pub async fn insert(c: &impl Conn, d: &Directory) -> StoreResult<()> {
-    directory::Entity::insert(directory::ActiveModel {
+fn directory_model(d: &Directory) -> StoreResult<directory::ActiveModel> {
+    Ok(directory::ActiveModel {
         id: Set(d.id.to_string()),
         org_id: Set(d.org_id.to_string()),
         name: Set(d.name.clone()),
@@ -58,10 +61,91 @@ pub async fn insert(c: &impl Conn, d: &Directory) -> StoreResult<()> {
         secret_sealed: Set(d.secret_sealed.clone()),
         created_at: Set(d.created_at),
         updated_at: Set(d.updated_at),
+        sync_cursor: Set(d.cursor.clone()),
+        last_full_at: Set(d.last_full_at),
+        last_incremental_at: Set(d.last_incremental_at),
     })
-    .exec_without_returning(c)
-    .await?;
+}
+
+pub async fn insert(c: &impl Conn, d: &Directory) -> StoreResult<()> {
+    directory::Entity::insert(directory_model(d)?)
+        .exec_without_returning(c)
+        .await?;
     Ok(())
+}
+
+/// Writes the settings an admin edits: name, status, LDAP settings, bind password. A changed
+/// setting may change what the cursor means, so the caller clears it when it must.
+pub async fn update_settings(c: &impl Conn, d: &Directory) -> StoreResult<()> {
+    let row = directory_model(d)?;
+    directory::Entity::update_many()
+        .set(directory::ActiveModel {
+            name: row.name,
+            status: row.status,
+            settings: row.settings,
+            secret_sealed: row.secret_sealed,
+            updated_at: row.updated_at,
+            sync_cursor: row.sync_cursor,
+            ..Default::default()
+        })
+        .filter(directory::Column::OrgId.eq(d.org_id.to_string()))
+        .filter(directory::Column::Id.eq(d.id.to_string()))
+        .exec(c)
+        .await?;
+    Ok(())
+}
+
+/// Records where the directory's next incremental read starts and when syncs last finished.
+pub async fn set_sync_state(
+    c: &impl Conn,
+    org: OrgId,
+    id: DirectoryId,
+    cursor: Option<&str>,
+    last_full_at: Option<i64>,
+    last_incremental_at: Option<i64>,
+) -> StoreResult<()> {
+    let mut row = directory::ActiveModel {
+        sync_cursor: Set(cursor.map(str::to_string)),
+        ..Default::default()
+    };
+    if let Some(at) = last_full_at {
+        row.last_full_at = Set(Some(at));
+    }
+    if let Some(at) = last_incremental_at {
+        row.last_incremental_at = Set(Some(at));
+    }
+    directory::Entity::update_many()
+        .set(row)
+        .filter(directory::Column::OrgId.eq(org.to_string()))
+        .filter(directory::Column::Id.eq(id.to_string()))
+        .exec(c)
+        .await?;
+    Ok(())
+}
+
+/// Every active LDAP directory of every active organization: the scheduler's work list. The
+/// one read across organizations, for background work that then acts in each directory's own.
+pub async fn scheduled_ldap(c: &impl Conn) -> StoreResult<Vec<Directory>> {
+    use crate::storage::entities::organization;
+    use sea_orm::sea_query::Query;
+    directory::Entity::find()
+        .filter(directory::Column::Kind.eq("ldap"))
+        .filter(directory::Column::Status.eq("active"))
+        .filter(
+            directory::Column::OrgId.in_subquery(
+                Query::select()
+                    .column(organization::Column::Id)
+                    .from(organization::Entity)
+                    .and_where(organization::Column::Status.eq("active"))
+                    .to_owned(),
+            ),
+        )
+        .order_by_asc(directory::Column::CreatedAt)
+        .all(c)
+        .await?
+        .into_iter()
+        .map(Directory::try_from)
+        .collect()
 }
 
 pub async fn list(c: &impl Conn, org: OrgId) -> StoreResult<Vec<Directory>> {
@@ -159,6 +243,12 @@ pub struct SyncRow {
     /// Users whose deprovisioning waits for an admin's confirmation.
     pub held: Vec<crate::ids::UserId>,
     pub error: Option<String>,
+    /// full, incremental or syncrepl.
+    pub mode: String,
+    /// admin, cli, schedule or watch.
+    pub triggered_by: String,
+    /// Entries read so far (while running).
+    pub progress: i64,
 }
 
 fn sync_model(r: &SyncRow) -> StoreResult<directory_sync::ActiveModel> {
@@ -174,6 +264,9 @@ fn sync_model(r: &SyncRow) -> StoreResult<directory_sync::ActiveModel> {
             serde_json::to_string(&r.held).map_err(|_| StoreError::Corrupt("directory_syncs"))?
         ),
         error: Set(r.error.clone()),
+        mode: Set(r.mode.clone()),
+        triggered_by: Set(r.triggered_by.clone()),
+        progress: Set(r.progress),
     })
 }
 
@@ -191,6 +284,9 @@ impl TryFrom<directory_sync::Model> for SyncRow {
             counts: serde_json::from_str(&m.counts).map_err(corrupt)?,
             held: serde_json::from_str(&m.held).map_err(corrupt)?,
             error: m.error,
+            mode: m.mode,
+            triggered_by: m.triggered_by,
+            progress: m.progress,
         })
     }
 }
@@ -249,4 +345,44 @@ pub async fn touch_token(c: &impl Conn, id: ScimTokenId, at: i64) -> StoreResult
         .exec(c)
         .await?;
     Ok(())
+}
+
+/// Records how many entries a running sync has read.
+pub async fn set_progress(c: &impl Conn, org: OrgId, sync_id: &str, read: i64) -> StoreResult<()> {
+    directory_sync::Entity::update_many()
+        .set(directory_sync::ActiveModel {
+            progress: Set(read),
+            ..Default::default()
+        })
+        .filter(directory_sync::Column::OrgId.eq(org.to_string()))
+        .filter(directory_sync::Column::Id.eq(sync_id))
+        .filter(directory_sync::Column::Status.eq("running"))
+        .exec(c)
+        .await?;
+    Ok(())
+}
+
+/// Marks runs of `dir` still `running` (their replica died: the caller holds the directory's
+/// lease now) as `abandoned`; returns how many.
+pub async fn abandon_running(
+    c: &impl Conn,
+    org: OrgId,
+    dir: DirectoryId,
+    at: i64,
+) -> StoreResult<u64> {
+    let r = directory_sync::Entity::update_many()
+        .set(directory_sync::ActiveModel {
+            status: Set("abandoned".into()),
+            finished_at: Set(Some(at)),
+            error: Set(Some(
+                "the replica running this sync stopped before it finished; nothing it read was applied after that".into(),
+            )),
+            ..Default::default()
+        })
+        .filter(directory_sync::Column::OrgId.eq(org.to_string()))
+        .filter(directory_sync::Column::DirectoryId.eq(dir.to_string()))
+        .filter(directory_sync::Column::Status.eq("running"))
+        .exec(c)
+        .await?;
+    Ok(r.rows_affected)
 }

@@ -377,6 +377,33 @@ pub async fn revoke_user_tokens(
     Ok(r)
 }
 
+/// The applications where `user` holds live refresh tokens (offline access included): they
+/// are told when the person leaves, session or not.
+pub async fn live_token_apps(
+    c: &impl Conn,
+    org: OrgId,
+    user: UserId,
+    now: i64,
+) -> StoreResult<Vec<AppId>> {
+    let mut apps: Vec<AppId> = rt::Entity::find()
+        .select_only()
+        .column(rt::Column::AppId)
+        .distinct()
+        .filter(rt::Column::OrgId.eq(org.to_string()))
+        .filter(rt::Column::UserId.eq(user.to_string()))
+        .filter(rt::Column::RevokedAt.is_null())
+        .filter(rt::Column::ExpiresAt.gt(now))
+        .into_tuple::<String>()
+        .all(c)
+        .await?
+        .iter()
+        .map(|a| parse(a, "oidc_refresh_tokens"))
+        .collect::<StoreResult<_>>()?;
+    apps.sort();
+    apps.dedup();
+    Ok(apps)
+}
+
 /// Revokes the refresh tokens bound to one session (logout; its access tokens die with the
 /// session). Offline tokens survive.
 pub async fn revoke_session_tokens(

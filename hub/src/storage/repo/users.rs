@@ -148,3 +148,82 @@ pub async fn update_all(c: &impl Conn, user: &User) -> StoreResult<()> {
         .await?;
     Ok(())
 }
+
+/// Stores new users of one organization in multi-row inserts.
+pub async fn insert_many(c: &impl Conn, users: &[User]) -> StoreResult<()> {
+    for chunk in users.chunks(200) {
+        let rows = chunk.iter().map(active).collect::<StoreResult<Vec<_>>>()?;
+        Entity::insert_many(rows).exec_without_returning(c).await?;
+    }
+    Ok(())
+}
+
+/// The users `dir` manages whose directory ids are among `ids`.
+pub async fn by_external_ids(
+    c: &impl Conn,
+    org: OrgId,
+    dir: crate::ids::DirectoryId,
+    ids: &[String],
+) -> StoreResult<Vec<User>> {
+    let mut out = Vec::new();
+    for chunk in ids.chunks(500) {
+        let rows = Entity::find()
+            .filter(Column::OrgId.eq(org.to_string()))
+            .filter(Column::DirectoryId.eq(dir.to_string()))
+            .filter(Column::ExternalId.is_in(chunk.iter().cloned()))
+            .all(c)
+            .await?;
+        for m in rows {
+            out.push(User::try_from(m)?);
+        }
+    }
+    Ok(out)
+}
+
+/// The users of `org` with one of these emails.
+pub async fn by_emails(c: &impl Conn, org: OrgId, emails: &[String]) -> StoreResult<Vec<User>> {
+    let mut out = Vec::new();
+    for chunk in emails.chunks(500) {
+        let rows = Entity::find()
+            .filter(Column::OrgId.eq(org.to_string()))
+            .filter(Column::Email.is_in(chunk.iter().cloned()))
+            .all(c)
+            .await?;
+        for m in rows {
+            out.push(User::try_from(m)?);
+        }
+    }
+    Ok(out)
+}
+
+/// How many users `dir` manages that are not deprovisioned.
+pub async fn count_managed(
+    c: &impl Conn,
+    org: OrgId,
+    dir: crate::ids::DirectoryId,
+) -> StoreResult<u64> {
+    use sea_orm::PaginatorTrait;
+    Ok(Entity::find()
+        .filter(Column::OrgId.eq(org.to_string()))
+        .filter(Column::DirectoryId.eq(dir.to_string()))
+        .filter(Column::Status.ne("deprovisioned"))
+        .count(c)
+        .await?)
+}
+
+/// The users `dir` manages, not deprovisioned.
+pub async fn managed_by(
+    c: &impl Conn,
+    org: OrgId,
+    dir: crate::ids::DirectoryId,
+) -> StoreResult<Vec<User>> {
+    Entity::find()
+        .filter(Column::OrgId.eq(org.to_string()))
+        .filter(Column::DirectoryId.eq(dir.to_string()))
+        .filter(Column::Status.ne("deprovisioned"))
+        .all(c)
+        .await?
+        .into_iter()
+        .map(User::try_from)
+        .collect()
+}

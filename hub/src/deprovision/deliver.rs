@@ -1,0 +1,291 @@
+//! One delivery attempt, by kind: an OIDC back-channel logout token (Back-Channel Logout 1.0
+//! §2.5, its `jti` the delivery's id so the application can drop duplicates), outbound SCIM
+//! (RFC 7644: the user is found by `userName`, then `PATCH active` or `DELETE`), or a webhook
+//! signed as Standard Webhooks specifies (`webhook-id`, `webhook-timestamp`, and an HMAC-SHA256
+//! `webhook-signature` over `id.timestamp.body`). Every call goes through the outbound client
+//! (address policy, no redirects) with the configured timeout; answers are read up to a limit.
+
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde_json::{Value, json};
+
+use super::model::{Delivery, DeliveryKind};
+use crate::orgs::applications::{SCIM_TOKEN_CONTEXT, WEBHOOK_SECRET_CONTEXT};
+use crate::orgs::model::Application;
+use crate::state::AppState;
+use crate::storage;
+
+/// The most of an answer the hub reads.
+const MAX_ANSWER: usize = 1 << 20;
+const SCIM_JSON: &str = "application/scim+json";
+const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+
+/// How an attempt ended well.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Sent {
+    /// The application took it; what it answered, in brief.
+    Delivered(String),
+    /// Nothing to tell any more (the application lost its endpoint, or never had the user).
+    Skipped(String),
+}
+
+/// Attempts `d` once. `Err` is the reason it failed, in plain words (retried).
+pub async fn send(state: &AppState, d: &Delivery) -> Result<Sent, String> {
+    let app = match storage::applications::get(state.store.conn(), d.org_id, d.app_id).await {
+        Ok(Some(app)) => app,
+        Ok(None) => return Ok(Sent::Skipped("the application was deleted".into())),
+        Err(e) => return Err(format!("the hub could not read the application: {e}")),
+    };
+    let timeout = Duration::from_secs(state.config.outbox.timeout_secs);
+    match d.kind {
+        DeliveryKind::BackchannelLogout => backchannel(state, &app, d, timeout).await,
+        DeliveryKind::Scim => scim(state, &app, d, timeout).await,
+        DeliveryKind::Webhook => webhook(state, &app, d, timeout).await,
+    }
+}
+
+fn callable(state: &AppState, url: &str) -> Result<(), String> {
+    if crate::outbound::refused_literal(&state.config, url) {
+        Err("the URL points at an address the hub may not call".into())
+    } else {
+        Ok(())
+    }
+}
+
+fn transport(e: reqwest::Error) -> String {
+    if e.is_timeout() {
+        "no answer in time".into()
+    } else if e.is_connect() {
+        "cannot connect".into()
+    } else {
+        format!("request failed: {e}")
+    }
+}
+
+/// The answer's status and (at most `MAX_ANSWER` bytes of) its body.
+async fn answer(mut r: reqwest::Response) -> Result<(reqwest::StatusCode, Vec<u8>), String> {
+    let status = r.status();
+    let mut body = Vec::new();
+    while let Some(chunk) = r.chunk().await.map_err(transport)? {
+        if body.len() + chunk.len() > MAX_ANSWER {
+            return Err(format!(
+                "the answer ({status}) is larger than {MAX_ANSWER} bytes"
+            ));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok((status, body))
+}
+
+fn refused(status: reqwest::StatusCode, body: &[u8]) -> String {
+    let text: String = String::from_utf8_lossy(body).chars().take(200).collect();
+    format!("the application answered {status}: {text}")
+}
+
+async fn backchannel(
+    state: &AppState,
+    app: &Application,
+    d: &Delivery,
+    timeout: Duration,
+) -> Result<Sent, String> {
+    let Some(uri) = app.backchannel_logout_uri.as_deref() else {
+        return Ok(Sent::Skipped(
+            "the application no longer has a back-channel logout URI".into(),
+        ));
+    };
+    callable(state, uri)?;
+    let sub = d.payload["sub"].as_str().unwrap_or_default();
+    let sid = d.payload["sid"].as_str();
+    let token = crate::oidc::logout::logout_token(state, app, &d.id.to_string(), sub, sid)
+        .await
+        .map_err(|e| format!("the hub could not sign the logout token: {e}"))?;
+    let r = state
+        .http
+        .post(uri)
+        .form(&[("logout_token", token)])
+        .timeout(timeout)
+        .send()
+        .await
+        .map_err(transport)?;
+    let (status, body) = answer(r).await?;
+    if status.is_success() {
+        Ok(Sent::Delivered(format!("logout token accepted ({status})")))
+    } else {
+        Err(refused(status, &body))
+    }
+}
+
+async fn scim(
+    state: &AppState,
+    app: &Application,
+    d: &Delivery,
+    timeout: Duration,
+) -> Result<Sent, String> {
+    let Some(target) = &app.scim_target else {
+        return Ok(Sent::Skipped(
+            "the application no longer has a SCIM target".into(),
+        ));
+    };
+    let base = target.url.trim_end_matches('/');
+    callable(state, base)?;
+    let token = state
+        .secrets
+        .open(
+            &format!("{SCIM_TOKEN_CONTEXT}:{}", app.id),
+            &target.token_sealed,
+        )
+        .map_err(|e| format!("the hub could not open the SCIM token: {e}"))?;
+    let user = &d.payload["user"];
+    let user_name = user["userName"].as_str().unwrap_or_default();
+    // RFC 7644 §3.4.2.2: a filter's string is a JSON string.
+    let filter = format!(
+        "userName eq {}",
+        serde_json::to_string(user_name).unwrap_or_default()
+    );
+    let r = state
+        .http
+        .get(format!("{base}/Users"))
+        .query(&[("filter", filter.as_str()), ("count", "2")])
+        .bearer_auth(token.expose())
+        .header("accept", SCIM_JSON)
+        .timeout(timeout)
+        .send()
+        .await
+        .map_err(transport)?;
+    let (status, body) = answer(r).await?;
+    if !status.is_success() {
+        return Err(refused(status, &body));
+    }
+    let found: Value = serde_json::from_slice(&body)
+        .map_err(|_| "the application's SCIM answer is not JSON".to_string())?;
+    let ids: Vec<&str> = found["Resources"]
+        .as_array()
+        .map(|r| r.iter().filter_map(|u| u["id"].as_str()).collect())
+        .unwrap_or_default();
+    let id = match ids.as_slice() {
+        [] => {
+            return Ok(Sent::Skipped(format!(
+                "the application has no user {user_name:?}"
+            )));
+        }
+        [id] => *id,
+        _ => return Err(format!("the application has several users {user_name:?}")),
+    };
+    let url = format!("{base}/Users/{}", urlencode(id));
+    let action = d.payload["action"].as_str().unwrap_or_default();
+    let req = match action {
+        "delete" => state.http.delete(&url),
+        "deactivate" | "reactivate" => state.http.patch(&url).header("content-type", SCIM_JSON).body(
+            json!({"schemas": [PATCH_OP],
+                "Operations": [{"op": "replace", "path": "active", "value": action == "reactivate"}]})
+            .to_string(),
+        ),
+        other => return Err(format!("unknown SCIM action {other:?}")),
+    };
+    let r = req
+        .bearer_auth(token.expose())
+        .header("accept", SCIM_JSON)
+        .timeout(timeout)
+        .send()
+        .await
+        .map_err(transport)?;
+    let (status, body) = answer(r).await?;
+    if status.is_success() || (action == "delete" && status == reqwest::StatusCode::NOT_FOUND) {
+        Ok(Sent::Delivered(format!("SCIM {action} of {id} ({status})")))
+    } else {
+        Err(refused(status, &body))
+    }
+}
+
+fn urlencode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20")
+}
+
+/// The Standard Webhooks signature: `v1,` + base64(HMAC-SHA256(key, "{id}.{ts}.{body}")).
+pub fn webhook_signature(key: &[u8], id: &str, ts: i64, body: &str) -> String {
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key);
+    let tag = ring::hmac::sign(&key, format!("{id}.{ts}.{body}").as_bytes());
+    format!("v1,{}", STANDARD.encode(tag.as_ref()))
+}
+
+/// The key bytes of a `whsec_<base64>` secret.
+pub fn webhook_key(secret: &str) -> Option<Vec<u8>> {
+    STANDARD.decode(secret.strip_prefix("whsec_")?).ok()
+}
+
+async fn webhook(
+    state: &AppState,
+    app: &Application,
+    d: &Delivery,
+    timeout: Duration,
+) -> Result<Sent, String> {
+    let Some(hook) = &app.webhook else {
+        return Ok(Sent::Skipped(
+            "the application no longer has a webhook".into(),
+        ));
+    };
+    callable(state, &hook.url)?;
+    let secret = state
+        .secrets
+        .open(
+            &format!("{WEBHOOK_SECRET_CONTEXT}:{}", app.id),
+            &hook.secret_sealed,
+        )
+        .map_err(|e| format!("the hub could not open the webhook secret: {e}"))?;
+    let key = webhook_key(secret.expose()).ok_or("the webhook secret is malformed")?;
+    let now = state.clock.now_ms();
+    let body = json!({
+        "type": d.payload["type"],
+        "timestamp": crate::clock::ms_to_rfc3339(now),
+        "data": d.payload["data"],
+    })
+    .to_string();
+    let id = d.id.to_string();
+    let ts = now / 1000;
+    let r = state
+        .http
+        .post(&hook.url)
+        .header("content-type", "application/json")
+        .header("webhook-id", &id)
+        .header("webhook-timestamp", ts.to_string())
+        .header("webhook-signature", webhook_signature(&key, &id, ts, &body))
+        .body(body)
+        .timeout(timeout)
+        .send()
+        .await
+        .map_err(transport)?;
+    let (status, body) = answer(r).await?;
+    if status.is_success() {
+        Ok(Sent::Delivered(format!("webhook accepted ({status})")))
+    } else {
+        Err(refused(status, &body))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn webhook_signature_matches_the_standard_webhooks_example() {
+        // The example of the Standard Webhooks specification.
+        let key = webhook_key("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap_or_default();
+        let sig = webhook_signature(
+            &key,
+            "msg_p5jXN8AQM9LWM0D4loKWxJek",
+            1614265330,
+            r#"{"test": 2432232314}"#,
+        );
+        assert_eq!(sig, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
+        assert_eq!(webhook_key("nope"), None);
+    }
+
+    #[test]
+    fn ids_are_escaped_into_paths() {
+        assert_eq!(urlencode("a b/c?d"), "a%20b%2Fc%3Fd");
+    }
+}

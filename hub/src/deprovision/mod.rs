@@ -1,0 +1,330 @@
+//! The deprovisioning engine: one entry point for every leaver signal (a SCIM deactivation or
+//! delete, a user removed or disabled in LDAP/AD, an admin's action, the organization
+//! suspended). Inside the caller's transaction, next to the status change and its audit event,
+//! it ends the person's hub sessions, revokes their refresh tokens and (through the revocation
+//! list) their access tokens, records the leaver, and queues one outbox delivery per downstream
+//! notification: back-channel logout to each application the person used, outbound SCIM and a
+//! signed webhook to each application that has them. A rehire queues the reverse (SCIM
+//! `active=true`, a `user.reactivated` webhook). The outbox worker delivers after commit.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+use serde_json::json;
+
+use crate::ids::{AppId, DeliveryId, LeaverId, OrgId, UserId};
+use crate::oidc::logout::LogoutNotice;
+use crate::orgs::model::{Application, ScimOnLeave};
+use crate::state::AppState;
+use crate::storage::{self, StoreError, Tx};
+use crate::users::{User, UserStatus};
+
+pub mod deliver;
+pub mod model;
+pub mod outbox;
+pub mod report;
+
+pub use model::{Delivery, DeliveryKind, DeliveryStatus, Leaver, LeaverSource};
+
+/// Why a person's access ends, and when the hub heard of it.
+#[derive(Debug, Clone)]
+pub struct Signal {
+    pub source: LeaverSource,
+    /// In plain words, for the audit log and the compliance view.
+    pub reason: String,
+    /// When the signal reached the hub (the request arrived, the directory read ended).
+    pub received_at: i64,
+}
+
+/// What ending a person's access did, for the audit event of the change.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct Ended {
+    pub leaver: Option<LeaverId>,
+    pub sessions_ended: usize,
+    pub deliveries: usize,
+}
+
+impl Ended {
+    /// The audit details of the access ended.
+    pub fn details(&self) -> serde_json::Value {
+        json!({"leaver": self.leaver, "sessions_ended": self.sessions_ended,
+            "deliveries_queued": self.deliveries})
+    }
+}
+
+/// Whom a delivery is for: the application, and the person it is about.
+struct To {
+    org: OrgId,
+    app: AppId,
+    user: UserId,
+    leaver: Option<LeaverId>,
+}
+
+fn delivery(
+    to: To,
+    kind: DeliveryKind,
+    key: String,
+    payload: serde_json::Value,
+    now: i64,
+) -> Delivery {
+    Delivery {
+        id: DeliveryId::new(),
+        org_id: to.org,
+        app_id: to.app,
+        user_id: to.user,
+        leaver_id: to.leaver,
+        kind,
+        idempotency_key: key,
+        payload,
+        status: DeliveryStatus::Pending,
+        attempts: 0,
+        next_attempt_at: now,
+        claimed_by: None,
+        claimed_until: None,
+        last_error: None,
+        created_at: now,
+        updated_at: now,
+        delivered_at: None,
+    }
+}
+
+/// Back-channel logout deliveries: one per (application with a logout URI, ended session), and
+/// one with `sub` only for an application the person holds tokens at without a live session.
+fn logout_deliveries(
+    apps: &BTreeMap<AppId, Application>,
+    user: UserId,
+    leaver: Option<LeaverId>,
+    notices: &[LogoutNotice],
+    token_apps: &[AppId],
+    now: i64,
+) -> Vec<Delivery> {
+    let mut out = Vec::new();
+    let mut told: BTreeSet<AppId> = BTreeSet::new();
+    for n in notices {
+        for app_id in &n.apps {
+            let Some(app) = apps
+                .get(app_id)
+                .filter(|a| a.backchannel_logout_uri.is_some())
+            else {
+                continue;
+            };
+            if !told.insert(app.id) && leaver.is_none() {
+                continue;
+            }
+            out.push(delivery(
+                To {
+                    org: n.org_id,
+                    app: app.id,
+                    user,
+                    leaver,
+                },
+                DeliveryKind::BackchannelLogout,
+                format!("bcl:{}:{}", app.id, n.session_id),
+                json!({"sub": user.to_string(), "sid": n.session_id}),
+                now,
+            ));
+        }
+    }
+    if let Some(leaver) = leaver {
+        for app_id in token_apps {
+            let Some(app) = apps
+                .get(app_id)
+                .filter(|a| a.backchannel_logout_uri.is_some())
+            else {
+                continue;
+            };
+            if told.insert(app.id) {
+                out.push(delivery(
+                    To {
+                        org: app.org_id,
+                        app: app.id,
+                        user,
+                        leaver: Some(leaver),
+                    },
+                    DeliveryKind::BackchannelLogout,
+                    format!("bcl:{leaver}:{}", app.id),
+                    json!({"sub": user.to_string()}),
+                    now,
+                ));
+            }
+        }
+    }
+    // Two notices never name one session, but keys must be unique: keep the first of each.
+    let mut keys = BTreeSet::new();
+    out.retain(|d| keys.insert(d.idempotency_key.clone()));
+    out
+}
+
+/// What downstream SCIM and webhooks are told about `user`.
+fn person(user: &User) -> serde_json::Value {
+    json!({"user_id": user.id, "userName": user.username, "email": user.email,
+        "externalId": user.external_id})
+}
+
+async fn org_apps(tx: &Tx, org: OrgId) -> Result<BTreeMap<AppId, Application>, StoreError> {
+    Ok(storage::applications::list(tx.conn(), org)
+        .await?
+        .into_iter()
+        .map(|a| (a.id, a))
+        .collect())
+}
+
+/// Ends every door of `user` inside `tx`, after the caller wrote their new status (suspended or
+/// deprovisioned): sessions, refresh and access tokens, and one delivery per downstream
+/// notification. Records the leaver and its time to local revocation.
+pub async fn leaver(
+    tx: &Tx,
+    state: &AppState,
+    user: &User,
+    signal: &Signal,
+) -> Result<Ended, StoreError> {
+    let org = user.org_id;
+    let now = state.clock.now_ms();
+    let token_apps = storage::oidc::live_token_apps(tx.conn(), org, user.id, now).await?;
+    let notices =
+        crate::oidc::logout::end_user_access(tx, state, org, user.id, &signal.reason).await?;
+    let apps = org_apps(tx, org).await?;
+    let id = LeaverId::new();
+    let mut rows = logout_deliveries(&apps, user.id, Some(id), &notices, &token_apps, now);
+    let event = match user.status {
+        UserStatus::Deprovisioned => "user.deprovisioned",
+        _ => "user.suspended",
+    };
+    for app in apps.values() {
+        if let Some(t) = &app.scim_target {
+            let action = match t.on_leave {
+                ScimOnLeave::Deactivate => "deactivate",
+                ScimOnLeave::Delete => "delete",
+            };
+            rows.push(delivery(
+                To {
+                    org,
+                    app: app.id,
+                    user: user.id,
+                    leaver: Some(id),
+                },
+                DeliveryKind::Scim,
+                format!("scim:{id}:{}", app.id),
+                json!({"action": action, "user": person(user)}),
+                now,
+            ));
+        }
+        if app.webhook.is_some() {
+            rows.push(delivery(
+                To {
+                    org,
+                    app: app.id,
+                    user: user.id,
+                    leaver: Some(id),
+                },
+                DeliveryKind::Webhook,
+                format!("webhook:{id}:{}", app.id),
+                json!({"type": event, "data": {
+                    "user": person(user), "organization": org, "leaver": id,
+                    "source": signal.source, "reason": signal.reason,
+                    "status": user.status, "signal_at": signal.received_at}}),
+                now,
+            ));
+        }
+    }
+    let revoked_at = state.clock.now_ms();
+    storage::leavers::insert(
+        tx.conn(),
+        &Leaver {
+            id,
+            org_id: org,
+            user_id: user.id,
+            source: signal.source,
+            reason: signal.reason.clone(),
+            outcome: user.status,
+            signal_at: signal.received_at,
+            revoked_at,
+            deliveries: rows.len() as i64,
+            completed_at: rows.is_empty().then_some(revoked_at),
+        },
+    )
+    .await?;
+    storage::outbox::insert_many(tx.conn(), &rows).await?;
+    state.metrics.deprovision_revoked(
+        signal.source.as_str(),
+        (revoked_at - signal.received_at).max(0) as f64 / 1000.0,
+    );
+    Ok(Ended {
+        leaver: Some(id),
+        sessions_ended: notices.len(),
+        deliveries: rows.len(),
+    })
+}
+
+/// A rehired or reactivated user: applications with outbound SCIM get `active=true` (when they
+/// deactivate leavers), and webhooks a `user.reactivated` event. Returns the deliveries queued.
+pub async fn returning(tx: &Tx, state: &AppState, user: &User) -> Result<usize, StoreError> {
+    let org = user.org_id;
+    let now = state.clock.now_ms();
+    let apps = org_apps(tx, org).await?;
+    let mark = uuid::Uuid::now_v7();
+    let mut rows = Vec::new();
+    for app in apps.values() {
+        if let Some(t) = &app.scim_target
+            && t.on_leave == ScimOnLeave::Deactivate
+        {
+            rows.push(delivery(
+                To {
+                    org,
+                    app: app.id,
+                    user: user.id,
+                    leaver: None,
+                },
+                DeliveryKind::Scim,
+                format!("scim:{mark}:{}", app.id),
+                json!({"action": "reactivate", "user": person(user)}),
+                now,
+            ));
+        }
+        if app.webhook.is_some() {
+            rows.push(delivery(
+                To {
+                    org,
+                    app: app.id,
+                    user: user.id,
+                    leaver: None,
+                },
+                DeliveryKind::Webhook,
+                format!("webhook:{mark}:{}", app.id),
+                json!({"type": "user.reactivated", "data": {
+                    "user": person(user), "organization": org, "status": user.status}}),
+                now,
+            ));
+        }
+    }
+    storage::outbox::insert_many(tx.conn(), &rows).await?;
+    Ok(rows.len())
+}
+
+/// Queues back-channel logout for sessions ended outside the engine (RP-initiated logout).
+pub async fn queue_logouts(
+    tx: &Tx,
+    state: &AppState,
+    notices: &[LogoutNotice],
+) -> Result<usize, StoreError> {
+    let mut rows = Vec::new();
+    let now = state.clock.now_ms();
+    for n in notices {
+        let apps = org_apps(tx, n.org_id).await?;
+        rows.extend(logout_deliveries(
+            &apps,
+            n.user_id,
+            None,
+            std::slice::from_ref(n),
+            &[],
+            now,
+        ));
+    }
+    storage::outbox::insert_many(tx.conn(), &rows).await?;
+    Ok(rows.len())
+}
+
+/// Tells this replica's delivery worker that deliveries were committed.
+pub fn wake(state: &AppState) {
+    state.outbox.notify_one();
+}

@@ -1,0 +1,440 @@
+//! Applying what a directory read found. A user is matched by the directory's stable id (so a
+//! rename or a move keeps the same hub user), else by email (taking over a user the admins
+//! created, or rehiring a deprovisioned one). Users the directory disables are suspended, users
+//! it no longer lists are deprovisioned, both through the deprovisioning engine; unless a run
+//! would remove more than the directory's threshold: then the removals are held for an admin.
+//! Changes are written in batches, each with its audit events in the same transaction.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::json;
+
+use super::Counts;
+use crate::audit::{Actor, AuditAction, AuditEvent};
+use crate::deprovision::{LeaverSource, Signal};
+use crate::directories::Directory;
+use crate::ids::UserId;
+use crate::orgs::model::Organization;
+use crate::state::AppState;
+use crate::storage::{self, StoreError};
+use crate::users::{User, UserStatus};
+
+/// Changes written per transaction.
+const BATCH: usize = 500;
+
+/// Which users a read says are gone.
+pub(super) enum Removals {
+    /// A full read: every managed user it did not list.
+    Unlisted,
+    /// Deleted entries' stable ids (syncrepl).
+    Ids(Vec<String>),
+    /// Syncrepl's present phase: every managed user neither present nor changed.
+    NotPresent(BTreeSet<String>),
+    /// An incremental read that cannot see deletions.
+    None,
+}
+
+enum Change {
+    Create(User),
+    Update(User, UserStatus),
+}
+
+/// The users the read concerns: all of the organization's for a full read or a present phase,
+/// else only those matching the entries' ids and emails.
+async fn known_users(
+    state: &AppState,
+    org: &Organization,
+    dir: &Directory,
+    entries: &[connectors::ldap::DirectoryEntry],
+    removals: &Removals,
+) -> Result<Vec<User>, StoreError> {
+    let c = state.store.conn();
+    match removals {
+        Removals::Unlisted | Removals::NotPresent(_) => storage::users::list(c, org.id).await,
+        Removals::Ids(gone) => {
+            let mut ids: Vec<String> = entries.iter().map(|e| e.id.clone()).collect();
+            ids.extend(gone.iter().cloned());
+            by_ids_and_emails(state, org, dir, ids, entries).await
+        }
+        Removals::None => {
+            let ids = entries.iter().map(|e| e.id.clone()).collect();
+            by_ids_and_emails(state, org, dir, ids, entries).await
+        }
+    }
+}
+
+async fn by_ids_and_emails(
+    state: &AppState,
+    org: &Organization,
+    dir: &Directory,
+    ids: Vec<String>,
+    entries: &[connectors::ldap::DirectoryEntry],
+) -> Result<Vec<User>, StoreError> {
+    let c = state.store.conn();
+    let mut users = storage::users::by_external_ids(c, org.id, dir.id, &ids).await?;
+    let emails: Vec<String> = entries.iter().filter_map(|e| e.email.clone()).collect();
+    let have: BTreeSet<UserId> = users.iter().map(|u| u.id).collect();
+    users.extend(
+        storage::users::by_emails(c, org.id, &emails)
+            .await?
+            .into_iter()
+            .filter(|u| !have.contains(&u.id)),
+    );
+    Ok(users)
+}
+
+/// Applies the users of a read; returns the users whose removal is held.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn users(
+    state: &AppState,
+    org: &Organization,
+    dir: &Directory,
+    actor: &Actor,
+    entries: Vec<connectors::ldap::DirectoryEntry>,
+    removals: Removals,
+    threshold_percent: u32,
+    signal_at: i64,
+    counts: &mut Counts,
+) -> Result<Vec<UserId>, StoreError> {
+    let users = known_users(state, org, dir, &entries, &removals).await?;
+    let mut by_id: BTreeMap<String, User> = BTreeMap::new();
+    let mut by_email: BTreeMap<String, User> = BTreeMap::new();
+    for u in users {
+        if u.directory_id == Some(dir.id)
+            && let Some(x) = &u.external_id
+        {
+            by_id.insert(x.clone(), u.clone());
+        }
+        by_email.insert(u.email.clone(), u);
+    }
+    let verified: BTreeSet<String> = storage::domains::list(state.store.conn(), org.id)
+        .await?
+        .into_iter()
+        .filter(|d| d.verified_at.is_some())
+        .map(|d| d.domain)
+        .collect();
+    let now = state.clock.now_ms();
+    let mut seen = BTreeSet::new();
+    let mut changes = Vec::new();
+    for e in entries {
+        let Some(email) = e.email.clone().filter(|m| {
+            m.rsplit_once('@')
+                .is_some_and(|(l, d)| !l.is_empty() && verified.contains(d))
+        }) else {
+            counts.skipped += 1;
+            continue;
+        };
+        seen.insert(e.id.clone());
+        let existing = by_id.get(&e.id).cloned().or_else(|| {
+            by_email.get(&email).cloned().filter(|u| {
+                u.directory_id.is_none()
+                    || u.directory_id == Some(dir.id)
+                    || u.status == UserStatus::Deprovisioned
+            })
+        });
+        let clip = |s: &str| s.chars().take(200).collect::<String>();
+        let name = e
+            .name
+            .clone()
+            .or_else(|| match (&e.given_name, &e.family_name) {
+                (Some(g), Some(f)) => Some(format!("{g} {f}")),
+                _ => None,
+            })
+            .unwrap_or_else(|| email.clone());
+        let status = if e.disabled {
+            UserStatus::Suspended
+        } else {
+            UserStatus::Active
+        };
+        let mut u = existing.clone().unwrap_or_else(|| User {
+            id: UserId::new(),
+            org_id: org.id,
+            external_id: None,
+            username: String::new(),
+            email: String::new(),
+            email_verified: true,
+            name: String::new(),
+            given_name: None,
+            family_name: None,
+            groups: Vec::new(),
+            status,
+            status_reason: None,
+            created_at: now,
+            updated_at: now,
+            directory_id: None,
+            version: 0,
+            attributes: Default::default(),
+        });
+        u.external_id = Some(e.id.clone());
+        u.directory_id = Some(dir.id);
+        u.username = clip(e.username.as_deref().unwrap_or(&email));
+        u.email = email;
+        u.email_verified = true;
+        u.name = clip(&name);
+        u.given_name = e.given_name.as_deref().map(clip);
+        u.family_name = e.family_name.as_deref().map(clip);
+        u.attributes.insert("dn".into(), json!(e.dn));
+        if u.status != status {
+            u.status = status;
+            u.status_reason = e
+                .disabled
+                .then(|| format!("disabled in the directory {}", dir.name));
+        }
+        match existing {
+            None => changes.push(Change::Create(u)),
+            Some(before) if before == u => counts.unchanged += 1,
+            Some(before) => changes.push(Change::Update(u, before.status)),
+        }
+    }
+    // Users this directory manages that the read says are gone.
+    let live = |u: &&User| u.status != UserStatus::Deprovisioned;
+    let gone: Vec<User> = match &removals {
+        Removals::Unlisted => by_id
+            .values()
+            .filter(live)
+            .filter(|u| u.external_id.as_ref().is_some_and(|x| !seen.contains(x)))
+            .cloned()
+            .collect(),
+        Removals::NotPresent(present) => by_id
+            .values()
+            .filter(live)
+            .filter(|u| {
+                u.external_id
+                    .as_ref()
+                    .is_some_and(|x| !seen.contains(x) && !present.contains(x))
+            })
+            .cloned()
+            .collect(),
+        Removals::Ids(ids) => ids
+            .iter()
+            .filter(|x| !seen.contains(*x))
+            .filter_map(|x| by_id.get(x))
+            .filter(live)
+            .cloned()
+            .collect(),
+        Removals::None => Vec::new(),
+    };
+    let managed = match &removals {
+        Removals::Unlisted | Removals::NotPresent(_) => by_id.values().filter(live).count(),
+        _ if gone.is_empty() => 0,
+        _ => storage::users::count_managed(state.store.conn(), org.id, dir.id).await? as usize,
+    };
+    let limit = (managed * threshold_percent as usize / 100).max(5);
+    let held: Vec<UserId> = if gone.len() > limit {
+        counts.held = gone.len();
+        gone.iter().map(|u| u.id).collect()
+    } else {
+        Vec::new()
+    };
+    if held.is_empty() {
+        for mut u in gone {
+            let was = u.status;
+            u.status = UserStatus::Deprovisioned;
+            u.status_reason = Some(format!("no longer in the directory {}", dir.name));
+            changes.push(Change::Update(u, was));
+        }
+    }
+    for batch in changes.chunks(BATCH) {
+        apply_batch(state, org, dir, actor, batch, signal_at, counts).await?;
+    }
+    Ok(held)
+}
+
+async fn apply_batch(
+    state: &AppState,
+    org: &Organization,
+    dir: &Directory,
+    actor: &Actor,
+    batch: &[Change],
+    signal_at: i64,
+    counts: &mut Counts,
+) -> Result<(), StoreError> {
+    let now = state.clock.now_ms();
+    let tx = state.store.begin().await?;
+    let mut created = Vec::new();
+    for change in batch {
+        let (mut u, was) = match change {
+            Change::Create(u) => (u.clone(), None),
+            Change::Update(u, was) => (u.clone(), Some(*was)),
+        };
+        u.version += 1;
+        u.updated_at = now;
+        let action = match (was, u.status) {
+            (None, _) => AuditAction::UserCreated,
+            (Some(_), UserStatus::Deprovisioned) => AuditAction::UserDeprovisioned,
+            (Some(UserStatus::Active), UserStatus::Suspended) => AuditAction::UserSuspended,
+            (Some(UserStatus::Suspended | UserStatus::Deprovisioned), UserStatus::Active) => {
+                AuditAction::UserReactivated
+            }
+            _ => AuditAction::UserUpdated,
+        };
+        match action {
+            AuditAction::UserCreated => counts.created += 1,
+            AuditAction::UserDeprovisioned => counts.deprovisioned += 1,
+            AuditAction::UserSuspended => counts.suspended += 1,
+            AuditAction::UserReactivated => counts.reactivated += 1,
+            _ => counts.updated += 1,
+        }
+        if was.is_none() {
+            created.push(u.clone());
+        } else {
+            storage::users::update_all(tx.conn(), &u).await?;
+        }
+        let ended = if u.status != UserStatus::Active && was == Some(UserStatus::Active) {
+            let signal = Signal {
+                source: LeaverSource::Ldap,
+                reason: u
+                    .status_reason
+                    .clone()
+                    .unwrap_or_else(|| format!("left the directory {}", dir.name)),
+                received_at: signal_at,
+            };
+            Some(crate::deprovision::leaver(&tx, state, &u, &signal).await?)
+        } else {
+            None
+        };
+        if action == AuditAction::UserReactivated {
+            crate::deprovision::returning(&tx, state, &u).await?;
+        }
+        let event = AuditEvent::new(actor, action, format!("user:{}", u.id))
+            .org(org.id)
+            .details(json!({
+                "source": "ldap", "directory": dir.name, "dn": u.attributes.get("dn"),
+                "userName": u.username, "email": u.email, "status": u.status,
+                "reason": u.status_reason, "access_ended": ended.as_ref().map(|e| e.details()),
+            }));
+        crate::audit::append(&tx, state.clock.as_ref(), event).await?;
+    }
+    storage::users::insert_many(tx.conn(), &created).await?;
+    tx.commit().await?;
+    crate::deprovision::wake(state);
+    Ok(())
+}
+
+/// Mirrors the directory's groups (nested ones flattened) and their members among the users it
+/// manages; each member's `groups` claim follows.
+pub(super) async fn groups(
+    state: &AppState,
+    org: &Organization,
+    dir: &Directory,
+    actor: &Actor,
+    groups: Vec<connectors::ldap::DirectoryGroup>,
+    counts: &mut Counts,
+) -> Result<(), StoreError> {
+    use crate::directories::Group;
+    use crate::ids::GroupId;
+    let by_dn: BTreeMap<String, UserId> =
+        storage::users::managed_by(state.store.conn(), org.id, dir.id)
+            .await?
+            .into_iter()
+            .filter_map(|u| {
+                u.attributes
+                    .get("dn")
+                    .and_then(|d| d.as_str())
+                    .map(|d| (d.to_ascii_lowercase(), u.id))
+            })
+            .collect();
+    let mut existing: BTreeMap<String, Group> =
+        storage::groups::of_directory(state.store.conn(), org.id, dir.id)
+            .await?
+            .into_iter()
+            .filter_map(|g| g.external_id.clone().map(|x| (x, g)))
+            .collect();
+    let now = state.clock.now_ms();
+    for g in groups {
+        let want: BTreeSet<UserId> = g
+            .member_dns
+            .iter()
+            .filter_map(|dn| by_dn.get(dn).copied())
+            .collect();
+        let name: String = g.name.chars().take(255).collect();
+        if want.is_empty() && !existing.contains_key(&g.id) {
+            // Groups with none of the directory's synced users (AD's built-in groups, say)
+            // are not mirrored.
+            continue;
+        }
+        let tx = state.store.begin().await?;
+        let (mut group, have, created) = match existing.remove(&g.id) {
+            Some(old) => {
+                let have: BTreeSet<UserId> = storage::groups::members(tx.conn(), org.id, old.id)
+                    .await?
+                    .into_iter()
+                    .map(|(u, _)| u)
+                    .collect();
+                (old, have, false)
+            }
+            None => (
+                Group {
+                    id: GroupId::new(),
+                    org_id: org.id,
+                    directory_id: Some(dir.id),
+                    display_name: String::new(),
+                    external_id: Some(g.id.clone()),
+                    version: 0,
+                    created_at: now,
+                    updated_at: now,
+                },
+                BTreeSet::new(),
+                true,
+            ),
+        };
+        let renamed = group.display_name != name;
+        let added: Vec<UserId> = want.difference(&have).copied().collect();
+        let removed: Vec<UserId> = have.difference(&want).copied().collect();
+        if !created && !renamed && added.is_empty() && removed.is_empty() {
+            continue;
+        }
+        group.display_name = name;
+        group.version += 1;
+        group.updated_at = now;
+        if created {
+            storage::groups::insert(tx.conn(), &group).await?;
+            counts.groups_created += 1;
+        } else {
+            storage::groups::update(tx.conn(), &group).await?;
+            counts.groups_updated += 1;
+        }
+        storage::groups::add_members(tx.conn(), org.id, group.id, &added).await?;
+        storage::groups::remove_members(tx.conn(), org.id, group.id, &removed).await?;
+        let affected: Vec<UserId> = if renamed {
+            want.union(&have).copied().collect()
+        } else {
+            added.iter().chain(&removed).copied().collect()
+        };
+        storage::groups::refresh_user_groups(tx.conn(), org.id, &affected).await?;
+        let event = AuditEvent::new(
+            actor,
+            if created {
+                AuditAction::GroupCreated
+            } else {
+                AuditAction::GroupUpdated
+            },
+            format!("group:{}", group.id),
+        )
+        .org(org.id)
+        .details(json!({"source": "ldap", "directory": dir.name, "dn": g.dn,
+            "displayName": group.display_name, "members": want.len(),
+            "added": added.len(), "removed": removed.len()}));
+        crate::audit::append(&tx, state.clock.as_ref(), event).await?;
+        tx.commit().await?;
+    }
+    // Groups the directory no longer has.
+    for (_, g) in existing {
+        let tx = state.store.begin().await?;
+        let members: Vec<UserId> = storage::groups::members(tx.conn(), org.id, g.id)
+            .await?
+            .into_iter()
+            .map(|(u, _)| u)
+            .collect();
+        storage::groups::delete(tx.conn(), org.id, g.id).await?;
+        storage::groups::refresh_user_groups(tx.conn(), org.id, &members).await?;
+        let event = AuditEvent::new(actor, AuditAction::GroupDeleted, format!("group:{}", g.id))
+            .org(org.id)
+            .details(json!({"source": "ldap", "directory": dir.name,
+                "displayName": g.display_name, "members": members.len()}));
+        crate::audit::append(&tx, state.clock.as_ref(), event).await?;
+        tx.commit().await?;
+        counts.groups_deleted += 1;
+    }
+    Ok(())
+}

@@ -234,6 +234,18 @@ async fn code_for(
     client_id: &str,
     redirect: &str,
 ) -> (String, String) {
+    code_for_user(hub, browser, client_id, redirect, "alice@acme.test").await
+}
+
+/// Signs `email` in (development sign-in) through `browser` for `client_id`, or reuses the
+/// browser's hub session; returns the code and PKCE verifier.
+pub(crate) async fn code_for_user(
+    hub: &TestHub,
+    browser: &Browser,
+    client_id: &str,
+    redirect: &str,
+    email: &str,
+) -> (String, String) {
     let (verifier, challenge) = pkce();
     let (status, loc, _) = browser
         .authorize(
@@ -253,7 +265,7 @@ async fn code_for(
     assert_eq!(status, StatusCode::SEE_OTHER);
     let loc = loc.unwrap();
     let back = if loc.starts_with("/login") {
-        browser.sign_in(hub, &loc, "alice@acme.test").await
+        browser.sign_in(hub, &loc, email).await
     } else {
         loc
     };
@@ -262,7 +274,7 @@ async fn code_for(
     (query_param(&back, "code").unwrap(), verifier)
 }
 
-async fn token(
+pub(crate) async fn token(
     hub: &TestHub,
     auth: (&str, &str),
     form: &[(&str, &str)],
@@ -279,7 +291,7 @@ async fn token(
     (status, r.json().await.unwrap_or(Value::Null), headers)
 }
 
-async fn introspect(hub: &TestHub, auth: (&str, &str), tok: &str) -> Value {
+pub(crate) async fn introspect(hub: &TestHub, auth: (&str, &str), tok: &str) -> Value {
     let r = hub
         .client
         .post(format!("{}/oauth2/introspect", hub.url))

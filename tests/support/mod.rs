@@ -977,3 +977,103 @@ impl Drop for SambaAd {
         }
     }
 }
+
+/// A real SCIM 2.0 service provider (PyPI `scim2-server`, in-memory) as a downstream
+/// application's provisioning endpoint, accepting one bearer token; stopped by PID when dropped.
+pub struct ScimServer {
+    _child: ChildGuard,
+    pub url: String,
+    pub token: String,
+    http: reqwest::Client,
+}
+
+impl ScimServer {
+    pub async fn start() -> Self {
+        let bin = peers_dir().join(".venv/bin/scim2-server");
+        assert!(
+            bin.is_file(),
+            "run scripts/install-peers.sh first (scim2-server is missing from tests/peers/.venv)"
+        );
+        let port = free_port();
+        let token = format!("app-scim-{}", uuid::Uuid::new_v4().simple());
+        let child = Command::new(bin)
+            .args(["--hostname", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--bearer-token", &token])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("scim2-server");
+        let s = Self {
+            _child: ChildGuard(child),
+            url: format!("http://127.0.0.1:{port}"),
+            token,
+            http: http_client(),
+        };
+        for _ in 0..200 {
+            if let Ok(r) = s
+                .http
+                .get(format!("{}/ServiceProviderConfig", s.url))
+                .send()
+                .await
+                && r.status().is_success()
+            {
+                return s;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("scim2-server did not start on port {port}");
+    }
+
+    /// Provisions a user the way the application's own admin would have.
+    pub async fn add_user(&self, user_name: &str) -> String {
+        let r = self
+            .http
+            .post(format!("{}/Users", self.url))
+            .bearer_auth(&self.token)
+            .header("content-type", "application/scim+json")
+            .body(
+                serde_json::json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                    "userName": user_name, "active": true})
+                .to_string(),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::CREATED);
+        let v: Value = r.json().await.unwrap();
+        v["id"].as_str().unwrap().to_string()
+    }
+
+    /// The user's resource as the application holds it (`Null` if gone).
+    pub async fn user(&self, id: &str) -> Value {
+        let r = self
+            .http
+            .get(format!("{}/Users/{id}", self.url))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap();
+        if r.status() == StatusCode::NOT_FOUND {
+            return Value::Null;
+        }
+        r.json().await.unwrap()
+    }
+}
+
+/// Polls `check` every 100 ms for up to `secs`; the first `Some` it returns.
+pub async fn eventually<T, F, Fut>(secs: u64, mut check: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = check().await {
+            return Some(v);
+        }
+        if tokio::time::Instant::now() > deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

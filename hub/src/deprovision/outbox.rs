@@ -224,7 +224,7 @@ async fn finish(
     );
     crate::audit::append(&tx, state.clock.as_ref(), event).await?;
     if let Some(leaver) = d.leaver_id
-        && storage::outbox::pending_of_leaver(tx.conn(), d.org_id, leaver).await? == 0
+        && storage::outbox::unfinished_of_leaver(tx.conn(), d.org_id, leaver).await? == 0
         && let Some(l) = storage::leavers::get(tx.conn(), d.org_id, leaver).await?
         && l.completed_at.is_none()
     {

@@ -90,9 +90,10 @@ pub async fn active_access_token(
         .flatten()
         .collect();
     let store = state.store.conn();
+    let issued = super::tokens::issued_ms(jti, iat);
     for (id, revoked_at) in storage::oidc::revocations(store, org, &ids).await? {
         // A user revocation covers the tokens issued up to it; the others cover all.
-        if user_key.as_deref() != Some(id.as_str()) || iat * 1000 <= revoked_at {
+        if user_key.as_deref() != Some(id.as_str()) || issued <= revoked_at {
             return Ok(None);
         }
     }

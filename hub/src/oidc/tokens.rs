@@ -102,8 +102,10 @@ pub async fn issue(
     let now_s = now / 1000;
     let cfg = &state.config.oidc;
     let signer = state.keys.signer(Alg::ES256).await?;
-    // Access tokens are not stored: they are checked against the revocation list.
-    let jti = uuid::Uuid::now_v7().to_string();
+    // Access tokens are not stored: they are checked against the revocation list. The jti is
+    // a UUIDv7 of the issuing moment (the hub's clock, to the millisecond), so a revocation
+    // of the user tells tokens issued before it from tokens issued after it in the same second.
+    let jti = jti_at(now);
     let access_exp = now + (cfg.access_token_ttl_secs as i64) * 1000;
     let mut claims = json!({
         "iss": issuer(state),
@@ -191,4 +193,26 @@ pub async fn issue(
         refresh_token,
         scope: join_scope(scope),
     })
+}
+
+/// A UUIDv7 carrying the moment `at_ms`: access tokens' `jti`.
+pub fn jti_at(at_ms: i64) -> String {
+    let at = at_ms.max(0) as u64;
+    let ts =
+        uuid::Timestamp::from_unix(uuid::NoContext, at / 1000, ((at % 1000) * 1_000_000) as u32);
+    uuid::Uuid::new_v7(ts).to_string()
+}
+
+/// When an access token was issued, to the millisecond: its UUIDv7 `jti`, else `iat`.
+pub fn issued_ms(jti: &str, iat: i64) -> i64 {
+    uuid::Uuid::parse_str(jti)
+        .ok()
+        .filter(|u| u.get_version_num() == 7)
+        .and_then(|u| u.get_timestamp())
+        .map(|t| {
+            let (s, n) = t.to_unix();
+            (s as i64) * 1000 + i64::from(n / 1_000_000)
+        })
+        .filter(|ms| ms / 1000 == iat)
+        .unwrap_or(iat * 1000)
 }

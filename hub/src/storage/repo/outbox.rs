@@ -191,12 +191,15 @@ pub async fn retry(c: &impl Conn, org: OrgId, id: DeliveryId, now: i64) -> Store
     Ok(r.rows_affected == 1)
 }
 
-/// How many of a leaver's deliveries are still pending.
-pub async fn pending_of_leaver(c: &impl Conn, org: OrgId, leaver: LeaverId) -> StoreResult<u64> {
+/// How many of a leaver's deliveries are not done (pending, or dead until retried).
+pub async fn unfinished_of_leaver(c: &impl Conn, org: OrgId, leaver: LeaverId) -> StoreResult<u64> {
     Ok(Entity::find()
         .filter(Column::OrgId.eq(org.to_string()))
         .filter(Column::LeaverId.eq(leaver.to_string()))
-        .filter(Column::Status.eq(DeliveryStatus::Pending.as_str()))
+        .filter(Column::Status.is_in([
+            DeliveryStatus::Pending.as_str(),
+            DeliveryStatus::Dead.as_str(),
+        ]))
         .count(c)
         .await?)
 }

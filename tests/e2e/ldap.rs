@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use crate::federation::{audit_actions, org_with_domain};
 
-fn person(uid: &str, cn: &str, mail: Option<&str>, given: Option<&str>) -> String {
+pub(crate) fn person(uid: &str, cn: &str, mail: Option<&str>, given: Option<&str>) -> String {
     let mut s = format!(
         "dn: uid={uid},ou=people,{suffix}\nobjectClass: inetOrgPerson\nuid: {uid}\ncn: {cn}\nsn: {sn}\n",
         suffix = Slapd::SUFFIX,
@@ -24,24 +24,29 @@ fn person(uid: &str, cn: &str, mail: Option<&str>, given: Option<&str>) -> Strin
     s
 }
 
-async fn users(hub: &TestHub) -> Vec<Value> {
+pub(crate) async fn users(hub: &TestHub) -> Vec<Value> {
     let r = hub.get(&hub.operator_key, "/api/v1/orgs/acme/users").await;
     assert_eq!(r.status, StatusCode::OK);
     r.json.as_array().unwrap().clone()
 }
 
-fn by_email<'a>(users: &'a [Value], email: &str) -> &'a Value {
+pub(crate) fn by_email<'a>(users: &'a [Value], email: &str) -> &'a Value {
     users
         .iter()
         .find(|u| u["email"] == email)
         .unwrap_or_else(|| panic!("{email} not in {users:#?}"))
 }
 
-async fn sync(hub: &TestHub, dir: &str) -> Value {
+pub(crate) async fn sync(hub: &TestHub, dir: &str) -> Value {
+    sync_mode(hub, dir, "full").await
+}
+
+/// Runs a sync of `dir` in `mode` (full or incremental) through the admin API.
+pub(crate) async fn sync_mode(hub: &TestHub, dir: &str, mode: &str) -> Value {
     let r = hub
         .post(
             &hub.operator_key,
-            &format!("/api/v1/orgs/acme/directories/{dir}/sync"),
+            &format!("/api/v1/orgs/acme/directories/{dir}/sync?mode={mode}"),
             json!(null),
         )
         .await;
@@ -305,7 +310,8 @@ async fn active_directory_sync_on_samba_follows_disables_renames_moves_and_delet
         "nested AD groups count; built-in groups are not mirrored"
     );
 
-    // Enable bob, disable alice, rename zoe's account and move her to another OU.
+    // Enable bob, disable alice, rename zoe's account and move her to another OU: an
+    // incremental read (uSNChanged above the DC's highestCommittedUSN at the last read) sees it.
     ad.tool(&["user", "enable", "bob"]);
     ad.tool(&["user", "disable", "alice"]);
     ad.tool(&["user", "rename", "zoe", "--samaccountname=zoe.u"]);
@@ -315,7 +321,9 @@ async fn active_directory_sync_on_samba_follows_disables_renames_moves_and_delet
         "zoe.u",
         &format!("OU=Former,{}", SambaAd::BASE),
     ]);
-    let run = sync(&hub, &dir).await;
+    let run = sync_mode(&hub, &dir, "incremental").await;
+    assert_eq!(run["mode"], "incremental", "{run}");
+    assert_eq!(run["counts"]["read"], 3, "only the changed entries: {run}");
     assert_eq!(run["counts"]["reactivated"], 1, "{run}");
     assert_eq!(run["counts"]["suspended"], 1, "{run}");
     let all = users(&hub).await;
@@ -328,8 +336,10 @@ async fn active_directory_sync_on_samba_follows_disables_renames_moves_and_delet
     );
     assert_eq!(z["username"], "zoe.u");
 
-    // A deletion deprovisions.
+    // A deletion deprovisions, at the next full sync (an incremental read cannot see it).
     ad.tool(&["user", "delete", "bob"]);
+    let run = sync_mode(&hub, &dir, "incremental").await;
+    assert_eq!(run["counts"]["deprovisioned"], 0, "{run}");
     let run = sync(&hub, &dir).await;
     assert_eq!(run["counts"]["deprovisioned"], 1, "{run}");
     assert_eq!(

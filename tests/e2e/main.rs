@@ -11,6 +11,7 @@ mod domains;
 mod federation;
 mod isolation;
 mod ldap;
+mod ldap_changes;
 mod oidc_provider;
 mod processes;
 mod saml;

@@ -897,6 +897,13 @@ impl Slapd {
         self.tool("ldapmodify", ldif)
     }
 
+    /// The server's PID.
+    pub fn pid(&self) -> Option<String> {
+        std::fs::read_to_string(self.dir.path().join("slapd.pid"))
+            .ok()
+            .map(|p| p.trim().to_string())
+    }
+
     /// Stops the server (by PID).
     pub fn stop(&self) {
         if let Ok(pid) = std::fs::read_to_string(self.dir.path().join("slapd.pid")) {

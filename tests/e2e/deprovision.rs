@@ -516,3 +516,125 @@ async fn an_unreachable_application_does_not_slow_the_others_and_dead_letters_vi
     assert_eq!(leaver["source"], "admin");
     hub.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ldap_delete_closes_every_door_through_syncrepl_and_through_a_scheduled_full_sync() {
+    use crate::ldap::person;
+    use hub_e2e::Slapd;
+    let hub = TestHub::start_with(Options {
+        dev_login: true,
+        allow_loopback: true,
+        scheduler: true,
+        ..Default::default()
+    })
+    .await;
+    org_with_domain(&hub, "acme", "acme.test").await;
+    org_with_domain(&hub, "globex", "globex.test").await;
+    // acme's OpenLDAP is watched with syncrepl; globex's is read in full every 5 seconds.
+    let acme_ldap = Slapd::start();
+    acme_ldap.add(&person("alice", "Alice Acme", Some("alice@acme.test"), None));
+    let globex_ldap = Slapd::start();
+    globex_ldap.add(&person("bob", "Bob Globex", Some("bob@globex.test"), None));
+    for (slug, slapd, ldap) in [
+        ("acme", &acme_ldap, json!({"mode": "syncrepl"})),
+        (
+            "globex",
+            &globex_ldap,
+            json!({"mode": "full", "schedule": {"full_interval_secs": 5}}),
+        ),
+    ] {
+        let mut settings = json!({"url": slapd.url, "base_dn": Slapd::SUFFIX,
+            "bind_dn": format!("cn=hub-sync,{}", Slapd::SUFFIX)});
+        for (k, v) in ldap.as_object().unwrap() {
+            settings[k] = v.clone();
+        }
+        let r = hub
+            .post(
+                &hub.operator_key,
+                &format!("/api/v1/orgs/{slug}/directories"),
+                json!({"name": "Corporate LDAP", "kind": "ldap", "bind_password": "syncpw",
+                    "ldap": settings}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
+    }
+    let port = free_port();
+    let acme_app = create_app(
+        &hub,
+        "acme",
+        json!({"name": "Acme extranet", "client_type": "confidential", "redirect_uris": [REDIRECT1],
+            "backchannel_logout_uri": format!("http://127.0.0.1:{port}/bcl/acme")}),
+    )
+    .await;
+    let globex_app = create_app(
+        &hub,
+        "globex",
+        json!({"name": "Globex portal", "client_type": "confidential", "redirect_uris": [REDIRECT2],
+            "backchannel_logout_uri": format!("http://127.0.0.1:{port}/bcl/globex")}),
+    )
+    .await;
+    let receiver = receivers(&hub, port, &[&acme_app, &globex_app], json!({}));
+    // The scheduler's first syncs bring both people in.
+    let user_id = |slug: &'static str, email: &'static str| {
+        let hub = &hub;
+        async move {
+            let r = hub
+                .get(&hub.operator_key, &format!("/api/v1/orgs/{slug}/users"))
+                .await;
+            r.json.as_array().and_then(|a| {
+                a.iter()
+                    .find(|u| u["email"] == email && u["status"] == "active")
+                    .map(|u| u["id"].as_str().unwrap().to_string())
+            })
+        }
+    };
+    let alice = eventually(20, || user_id("acme", "alice@acme.test"))
+        .await
+        .expect("alice synced");
+    let bob = eventually(20, || user_id("globex", "bob@globex.test"))
+        .await
+        .expect("bob synced");
+    let ta = sign_in(&hub, &Browser::new(), &acme_app, REDIRECT1, "alice@acme.test").await;
+    let tb = sign_in(&hub, &Browser::new(), &globex_app, REDIRECT2, "bob@globex.test").await;
+
+    // syncrepl: the deletion reaches the hub as it happens.
+    acme_ldap.modify(&format!(
+        "dn: uid=alice,ou=people,{}\nchangetype: delete\n",
+        Slapd::SUFFIX
+    ));
+    let got = tokio::task::block_in_place(|| receiver.take(1, 20));
+    assert_eq!(got.len(), 1, "alice's application is told");
+    assert_eq!(got[0]["path"], "/bcl/acme");
+    assert_eq!(got[0]["valid"], true, "{}", got[0]);
+    assert_eq!(got[0]["sub"], alice.as_str());
+    assert!(!refresh_works(&hub, &acme_app, ta["refresh_token"].as_str().unwrap()).await.0);
+    assert!(!active_at_introspection(&hub, &acme_app, ta["access_token"].as_str().unwrap()).await);
+    let l = completed_leaver(&hub, "acme", &alice).await;
+    assert_eq!((l["source"].as_str(), l["outcome"].as_str()), (Some("ldap"), Some("deprovisioned")));
+
+    // A scheduled full sync: the next run (within 5 s) finds bob gone.
+    globex_ldap.modify(&format!(
+        "dn: uid=bob,ou=people,{}\nchangetype: delete\n",
+        Slapd::SUFFIX
+    ));
+    let got = tokio::task::block_in_place(|| receiver.take(1, 30));
+    assert_eq!(got.len(), 1, "bob's application is told");
+    assert_eq!(got[0]["path"], "/bcl/globex");
+    assert_eq!(got[0]["valid"], true, "{}", got[0]);
+    assert_eq!(got[0]["sub"], bob.as_str());
+    assert!(!refresh_works(&hub, &globex_app, tb["refresh_token"].as_str().unwrap()).await.0);
+    assert!(
+        !active_at_introspection(&hub, &globex_app, tb["access_token"].as_str().unwrap()).await
+    );
+    let l = completed_leaver(&hub, "globex", &bob).await;
+    assert_eq!(l["source"], "ldap");
+    let syncs = audit_actions(&hub, "globex")
+        .await
+        .into_iter()
+        .filter(|e| e["action"] == "directory.synced")
+        .map(|e| e["details"]["triggered_by"].clone())
+        .collect::<Vec<_>>();
+    assert!(syncs.iter().all(|t| t == "schedule"), "{syncs:?}");
+    assert!(syncs.len() >= 2, "{syncs:?}");
+    hub.stop().await;
+}

@@ -7,6 +7,8 @@
 // Each receiver deduplicates by the idempotency key (the token's jti, the webhook-id), as the
 // specifications ask, and prints one JSON line per request with `dup` set on a duplicate.
 // Paths listed in FAIL (comma-separated, e.g. /bcl/app2) answer 503 until POST /__heal.
+// SLOW_MS delays each answer after the request was taken (a window in which the sender may die
+// before it hears the answer, and must send again).
 // env: PORT, ISSUER, AUDIENCES (comma-separated client ids), SECRETS (JSON app -> whsec_...)
 import http from 'node:http';
 import * as jose from 'jose';
@@ -19,6 +21,7 @@ let failing = new Set((process.env.FAIL || '').split(',').filter(Boolean));
 const jwks = jose.createRemoteJWKSet(new URL(`${issuer}/oauth2/jwks`), { timeoutDuration: 30000 });
 const EVENT = 'http://schemas.openid.net/event/backchannel-logout';
 const seen = new Set();
+const slow = Number(process.env.SLOW_MS || 0);
 
 async function logout(body) {
   const token = new URLSearchParams(body).get('logout_token');
@@ -62,7 +65,9 @@ const server = http.createServer((req, res) => {
       const r = kind === 'bcl' ? await logout(body) : hook(app, body, req.headers);
       Object.assign(line, r, { dup: seen.has(r.key) });
       seen.add(r.key);
-      res.writeHead(r.valid ? 200 : 400).end();
+      console.log(JSON.stringify(line));
+      setTimeout(() => res.writeHead(r.valid ? 200 : 400).end(), slow);
+      return;
     } catch (e) {
       Object.assign(line, { valid: false, error: String(e.message) });
       res.writeHead(400).end();

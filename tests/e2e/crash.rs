@@ -4,7 +4,9 @@
 //! their idempotency key (at least once on the wire), the sync completes with no user lost or
 //! duplicated, and the audit log verifies.
 
-use hub_e2e::{HubProcess, NodePeer, Slapd, TestDb, eventually, free_port, hub_command, random_key, wait_ready};
+use hub_e2e::{
+    HubProcess, NodePeer, Slapd, TestDb, eventually, free_port, hub_command, random_key, wait_ready,
+};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
@@ -77,13 +79,22 @@ async fn a_hub_killed_mid_delivery_and_mid_sync_loses_nothing_and_duplicates_not
     let out = hub_command(&env, &["operator", "create-key", "--name", "crash-test"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let key = String::from_utf8_lossy(&out.stdout).trim().to_string();
     let (first, api) = start(&env, dir.path(), &key).await;
-    api.post("/api/v1/orgs", json!({"slug": "acme", "name": "Acme"})).await;
-    api.post("/api/v1/orgs/acme/domains", json!({"domain": "acme.test"})).await;
+    api.post("/api/v1/orgs", json!({"slug": "acme", "name": "Acme"}))
+        .await;
+    api.post("/api/v1/orgs/acme/domains", json!({"domain": "acme.test"}))
+        .await;
     let (s, _) = api
-        .post("/api/v1/orgs/acme/domains/acme.test/attest", json!({"reason": "test"}))
+        .post(
+            "/api/v1/orgs/acme/domains/acme.test/attest",
+            json!({"reason": "test"}),
+        )
         .await;
     assert_eq!(s, StatusCode::OK);
     let port = free_port();
@@ -96,7 +107,10 @@ async fn a_hub_killed_mid_delivery_and_mid_sync_loses_nothing_and_duplicates_not
         )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{app}");
-    let secret = app["application"]["webhook_secret"].as_str().unwrap().to_string();
+    let secret = app["application"]["webhook_secret"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let mut users = Vec::new();
     for i in 0..30 {
         let (s, u) = api
@@ -137,7 +151,9 @@ async fn a_hub_killed_mid_delivery_and_mid_sync_loses_nothing_and_duplicates_not
     loop {
         for l in lines.drain(..) {
             assert_eq!(l["valid"], true, "{l}");
-            distinct.entry(l["key"].as_str().unwrap().to_string()).or_insert(l);
+            distinct
+                .entry(l["key"].as_str().unwrap().to_string())
+                .or_insert(l);
         }
         if distinct.len() >= 30 || std::time::Instant::now() > deadline {
             break;
@@ -149,14 +165,20 @@ async fn a_hub_killed_mid_delivery_and_mid_sync_loses_nothing_and_duplicates_not
         .values()
         .map(|l| l["data"]["user"]["user_id"].as_str().unwrap().to_string())
         .collect();
-    assert_eq!(people, users.iter().cloned().collect(), "one event per leaver");
+    assert_eq!(
+        people,
+        users.iter().cloned().collect(),
+        "one event per leaver"
+    );
     // Nothing arrives after that but duplicates of what arrived.
     for l in tokio::task::block_in_place(|| receiver.take(10, 2)) {
         assert!(distinct.contains_key(l["key"].as_str().unwrap()), "{l}");
         assert_eq!(l["dup"], true, "{l}");
     }
     let done = eventually(30, || async {
-        let d = api.get("/api/v1/orgs/acme/deliveries?status=delivered&limit=1000").await;
+        let d = api
+            .get("/api/v1/orgs/acme/deliveries?status=delivered&limit=1000")
+            .await;
         (d.as_array().unwrap().len() == 30).then_some(())
     })
     .await;
@@ -167,7 +189,14 @@ async fn a_hub_killed_mid_delivery_and_mid_sync_loses_nothing_and_duplicates_not
     // The middle of a sync: 4000 people in the directory; SIGKILL once some are written.
     let slapd = Slapd::start();
     let ldif: String = (0..4000)
-        .map(|i| person(&format!("l{i:04}"), &format!("Ldap {i}"), Some(&format!("l{i:04}@acme.test")), None))
+        .map(|i| {
+            person(
+                &format!("l{i:04}"),
+                &format!("Ldap {i}"),
+                Some(&format!("l{i:04}@acme.test")),
+                None,
+            )
+        })
         .collect();
     slapd.add(&ldif);
     let (s, d) = api
@@ -228,13 +257,19 @@ async fn a_hub_killed_mid_delivery_and_mid_sync_loses_nothing_and_duplicates_not
         .filter(|e| e.starts_with('l'))
         .collect();
     let unique: BTreeSet<&&str> = emails.iter().collect();
-    assert_eq!((emails.len(), unique.len()), (4000, 4000), "none lost, none twice");
+    assert_eq!(
+        (emails.len(), unique.len()),
+        (4000, 4000),
+        "none lost, none twice"
+    );
     assert_eq!(
         run["counts"]["created"].as_u64().unwrap() + run["counts"]["unchanged"].as_u64().unwrap(),
         4000,
         "{run}"
     );
-    let runs = api.get(&format!("/api/v1/orgs/acme/directories/{dir_id}/syncs")).await;
+    let runs = api
+        .get(&format!("/api/v1/orgs/acme/directories/{dir_id}/syncs"))
+        .await;
     let statuses: Vec<&str> = runs
         .as_array()
         .unwrap()
@@ -244,6 +279,10 @@ async fn a_hub_killed_mid_delivery_and_mid_sync_loses_nothing_and_duplicates_not
     assert_eq!(statuses, ["succeeded", "abandoned"], "{runs}");
     drop(_third);
     let out = hub_command(&env, &["audit", "verify"]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     db.drop_db().await;
 }

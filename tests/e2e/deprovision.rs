@@ -532,7 +532,12 @@ async fn an_ldap_delete_closes_every_door_through_syncrepl_and_through_a_schedul
     org_with_domain(&hub, "globex", "globex.test").await;
     // acme's OpenLDAP is watched with syncrepl; globex's is read in full every 5 seconds.
     let acme_ldap = Slapd::start();
-    acme_ldap.add(&person("alice", "Alice Acme", Some("alice@acme.test"), None));
+    acme_ldap.add(&person(
+        "alice",
+        "Alice Acme",
+        Some("alice@acme.test"),
+        None,
+    ));
     let globex_ldap = Slapd::start();
     globex_ldap.add(&person("bob", "Bob Globex", Some("bob@globex.test"), None));
     for (slug, slapd, ldap) in [
@@ -594,8 +599,22 @@ async fn an_ldap_delete_closes_every_door_through_syncrepl_and_through_a_schedul
     let bob = eventually(20, || user_id("globex", "bob@globex.test"))
         .await
         .expect("bob synced");
-    let ta = sign_in(&hub, &Browser::new(), &acme_app, REDIRECT1, "alice@acme.test").await;
-    let tb = sign_in(&hub, &Browser::new(), &globex_app, REDIRECT2, "bob@globex.test").await;
+    let ta = sign_in(
+        &hub,
+        &Browser::new(),
+        &acme_app,
+        REDIRECT1,
+        "alice@acme.test",
+    )
+    .await;
+    let tb = sign_in(
+        &hub,
+        &Browser::new(),
+        &globex_app,
+        REDIRECT2,
+        "bob@globex.test",
+    )
+    .await;
 
     // syncrepl: the deletion reaches the hub as it happens.
     acme_ldap.modify(&format!(
@@ -607,10 +626,17 @@ async fn an_ldap_delete_closes_every_door_through_syncrepl_and_through_a_schedul
     assert_eq!(got[0]["path"], "/bcl/acme");
     assert_eq!(got[0]["valid"], true, "{}", got[0]);
     assert_eq!(got[0]["sub"], alice.as_str());
-    assert!(!refresh_works(&hub, &acme_app, ta["refresh_token"].as_str().unwrap()).await.0);
+    assert!(
+        !refresh_works(&hub, &acme_app, ta["refresh_token"].as_str().unwrap())
+            .await
+            .0
+    );
     assert!(!active_at_introspection(&hub, &acme_app, ta["access_token"].as_str().unwrap()).await);
     let l = completed_leaver(&hub, "acme", &alice).await;
-    assert_eq!((l["source"].as_str(), l["outcome"].as_str()), (Some("ldap"), Some("deprovisioned")));
+    assert_eq!(
+        (l["source"].as_str(), l["outcome"].as_str()),
+        (Some("ldap"), Some("deprovisioned"))
+    );
 
     // A scheduled full sync: the next run (within 5 s) finds bob gone.
     globex_ldap.modify(&format!(
@@ -622,7 +648,11 @@ async fn an_ldap_delete_closes_every_door_through_syncrepl_and_through_a_schedul
     assert_eq!(got[0]["path"], "/bcl/globex");
     assert_eq!(got[0]["valid"], true, "{}", got[0]);
     assert_eq!(got[0]["sub"], bob.as_str());
-    assert!(!refresh_works(&hub, &globex_app, tb["refresh_token"].as_str().unwrap()).await.0);
+    assert!(
+        !refresh_works(&hub, &globex_app, tb["refresh_token"].as_str().unwrap())
+            .await
+            .0
+    );
     assert!(
         !active_at_introspection(&hub, &globex_app, tb["access_token"].as_str().unwrap()).await
     );
@@ -636,5 +666,91 @@ async fn an_ldap_delete_closes_every_door_through_syncrepl_and_through_a_schedul
         .collect::<Vec<_>>();
     assert!(syncs.iter().all(|t| t == "schedule"), "{syncs:?}");
     assert!(syncs.len() >= 2, "{syncs:?}");
+    hub.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn suspending_an_organization_closes_its_peoples_doors_and_reactivating_it_restores_them() {
+    let hub = TestHub::start_with(Options {
+        dev_login: true,
+        allow_loopback: true,
+        ..Default::default()
+    })
+    .await;
+    org_with_domain(&hub, "acme", "acme.test").await;
+    let alice = crate::federation::add_user(&hub, "acme", "alice@acme.test").await;
+    let bob = crate::federation::add_user(&hub, "acme", "bob@acme.test").await;
+    let port = free_port();
+    let app = create_app(
+        &hub,
+        "acme",
+        json!({"name": "Extranet", "client_type": "confidential", "redirect_uris": [REDIRECT1],
+            "webhook": {"url": format!("http://127.0.0.1:{port}/hook/extranet")}}),
+    )
+    .await;
+    let secret = app["application"]["webhook_secret"].as_str().unwrap();
+    let receiver = receivers(&hub, port, &[&app], json!({"extranet": secret}));
+    let t = sign_in(&hub, &Browser::new(), &app, REDIRECT1, "alice@acme.test").await;
+    // bob was suspended by an admin before; the organization's suspension does not own that.
+    let r = hub
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/orgs/acme/users/{bob}"),
+            Some(&hub.operator_key),
+            Some(&json!({"status": "suspended", "reason": "on leave"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let before = tokio::task::block_in_place(|| receiver.take(1, 20));
+    assert_eq!(before[0]["data"]["user"]["user_id"], bob.as_str());
+
+    let status = |s: &'static str| {
+        let hub = &hub;
+        async move {
+            let r = hub
+                .call(
+                    Method::PATCH,
+                    "/api/v1/orgs/acme",
+                    Some(&hub.operator_key),
+                    Some(&json!({"status": s})),
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::OK, "{r:?}");
+        }
+    };
+    status("suspended").await;
+    assert!(
+        !refresh_works(&hub, &app, t["refresh_token"].as_str().unwrap())
+            .await
+            .0
+    );
+    let got = tokio::task::block_in_place(|| receiver.take(1, 20));
+    assert_eq!(got[0]["type"], "user.suspended");
+    assert_eq!(got[0]["data"]["user"]["user_id"], alice.as_str());
+    assert_eq!(got[0]["data"]["source"], "organization");
+    let l = completed_leaver(&hub, "acme", &alice).await;
+    assert_eq!(l["source"], "organization");
+
+    status("active").await;
+    let got = tokio::task::block_in_place(|| receiver.take(1, 20));
+    assert_eq!(got[0]["type"], "user.reactivated");
+    assert_eq!(got[0]["data"]["user"]["user_id"], alice.as_str());
+    let user = |id: String| {
+        let hub = &hub;
+        async move {
+            hub.get(&hub.operator_key, &format!("/api/v1/orgs/acme/users/{id}"))
+                .await
+                .json["status"]
+                .clone()
+        }
+    };
+    assert_eq!(user(alice.clone()).await, "active");
+    assert_eq!(
+        user(bob.clone()).await,
+        "suspended",
+        "bob's own suspension stands"
+    );
+    let t = sign_in(&hub, &Browser::new(), &app, REDIRECT1, "alice@acme.test").await;
+    assert!(active_at_introspection(&hub, &app, t["access_token"].as_str().unwrap()).await);
     hub.stop().await;
 }

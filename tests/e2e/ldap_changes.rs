@@ -118,8 +118,27 @@ async fn incremental_reads_follow_changes_and_locks_and_leave_deletions_to_full_
     );
 
     // The full sync finds the deletion; an unlock comes back through the CLI's incremental run.
+    // An admin's edit of a directory-managed user is undone by the next full sync even though
+    // the entry itself did not change (the directory is the source of truth).
+    let alice = by_email(&all, "alice@acme.test")["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = hub
+        .call(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/orgs/acme/users/{alice}"),
+            Some(&hub.operator_key),
+            Some(&json!({"name": "Edited By Hand"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
     let run = sync(&hub, &dir).await;
     assert_eq!(run["counts"]["deprovisioned"], 1, "{run}");
+    assert_eq!(run["counts"]["updated"], 1, "alice is restored: {run}");
+    let run = sync(&hub, &dir).await;
+    assert_eq!(run["counts"]["unchanged"], 2, "{run}");
+    assert_eq!(run["counts"]["updated"], 0, "{run}");
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     slapd.modify(&unlock("bob"));
     let out = hub.cli(&["sync", "acme", "--incremental"]);
@@ -133,6 +152,7 @@ async fn incremental_reads_follow_changes_and_locks_and_leave_deletions_to_full_
     let all = users(&hub).await;
     assert_eq!(by_email(&all, "bob@acme.test")["status"], "active");
     assert_eq!(by_email(&all, "carol@acme.test")["status"], "deprovisioned");
+    assert_eq!(by_email(&all, "alice@acme.test")["name"], "Alice Anderson");
     let runs = hub
         .get(
             &hub.operator_key,
@@ -155,6 +175,7 @@ async fn incremental_reads_follow_changes_and_locks_and_leave_deletions_to_full_
         modes,
         [
             ("incremental", "cli"),
+            ("full", "admin"),
             ("full", "admin"),
             ("incremental", "admin"),
             ("full", "admin")

@@ -821,7 +821,8 @@ pub fn form_action(html: &str) -> Option<String> {
     Some(html[a..end].replace("&amp;", "&"))
 }
 
-/// A real OpenLDAP slapd (tests/peers/slapd-start.sh) on a free loopback port, suffix
+/// A real OpenLDAP slapd (tests/peers/slapd-start.sh: syncprov, ppolicy, memberof) on a free
+/// loopback port, suffix
 /// `dc=acme,dc=test`, rootdn `cn=admin,dc=acme,dc=test` / `secret`; stopped by PID when dropped.
 pub struct Slapd {
     pub url: String,
@@ -840,6 +841,7 @@ impl Slapd {
             .arg(dir.path())
             .arg(port.to_string())
             .arg(Self::SUFFIX)
+            .env("SLAPD_MEMBEROF", "1")
             .output()
             .expect("slapd-start.sh (run scripts/install-peers.sh)");
         assert!(

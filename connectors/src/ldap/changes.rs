@@ -205,6 +205,7 @@ async fn since(
     progress: &mut (impl FnMut(usize) + Send),
 ) -> Result<Changes, ConnectorError> {
     let mut out = Changes::default();
+    let cursor_ts = max_ts.clone();
     paged_search(
         cfg,
         ldap,
@@ -221,11 +222,20 @@ async fn since(
     .await?;
     progress(out.entries.len());
     if let Some(filter) = &cfg.group_filter {
+        // Users are read from the cursor's second on (re-reading one is harmless); a group
+        // counts as changed only if it is newer than the cursor, since a change re-reads every
+        // group. (A group changed in the very second of the newest change seen waits for the
+        // next full sync.) With USNs the clause is exact already.
+        let since = cursor_ts;
         let mut changed = false;
         let attrs = vec!["modifyTimestamp".to_string()];
         paged_search(cfg, ldap, &format!("(&{filter}{clause})"), attrs, |e| {
+            let newer = match (&since, first(&e, "modifyTimestamp")) {
+                (Some(s), Some(ts)) => ts_key(&ts) > ts_key(s),
+                _ => true,
+            };
             newer_timestamp(max_ts, &e);
-            changed = true;
+            changed |= newer;
         })
         .await?;
         if changed {

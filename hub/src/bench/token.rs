@@ -238,49 +238,21 @@ pub(crate) async fn hub(
         ..target
     };
     let result = target
-        .run(&client, n_seq - 1, n_conc, workers, server.0.id())
+        .run(&client, n_seq - 1, n_conc, workers, server.id())
         .await;
     drop(server);
     result
 }
 
 /// Starts `hub serve` (this executable) on the benchmark's database; returns it and its URL.
-fn spawn_hub(state: &AppState) -> Result<(Child, String)> {
+fn spawn_hub(state: &AppState) -> Result<(super::Server, String)> {
     let cfg = &state.config;
     let key = cfg
         .secrets
         .key
         .as_ref()
         .context("the benchmark sets secrets.key")?;
-    let mut child = Command::new(std::env::current_exe()?)
-        .arg("serve")
-        .env("HUB_DATABASE__URL", cfg.database.url.expose())
-        .env("HUB_SECRETS__KEY", key.expose())
-        .env("HUB_SERVER__LISTEN", "127.0.0.1:0")
-        .env("HUB_LOG__FORMAT", "json")
-        .env("HUB_LOG__LEVEL", "info")
-        .env("RUST_LOG", "hub=info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .context("starting hub serve")?;
-    let stderr = child.stderr.take().context("stderr")?;
-    let child = Child(child);
-    let mut lines = std::io::BufReader::new(stderr).lines();
-    let addr = loop {
-        let line = lines
-            .next()
-            .context("hub serve exited before listening")??;
-        if let Ok(v) = serde_json::from_str::<Value>(&line)
-            && v["fields"]["message"] == "hub listening"
-            && let Some(addr) = v["fields"]["addr"].as_str()
-        {
-            break addr.to_string();
-        }
-    };
-    // Keep draining its log so it never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    Ok((child, format!("http://{addr}")))
+    super::spawn_serve(cfg.database.url.expose(), key.expose(), &[])
 }
 
 /// Where the npm peers are installed, if they are.

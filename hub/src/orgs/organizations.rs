@@ -155,6 +155,18 @@ pub async fn update(
             json!({"from": current.status, "to": updated.status}),
         );
     }
+    let people = match (current.status, updated.status) {
+        (OrgStatus::Active, OrgStatus::Suspended) => {
+            suspend_people(&tx, state, principal, &updated).await?
+        }
+        (OrgStatus::Suspended, OrgStatus::Active) => {
+            restore_people(&tx, state, principal, &updated).await?
+        }
+        _ => 0,
+    };
+    if people > 0 {
+        changes.insert("people".into(), json!(people));
+    }
     let event = AuditEvent::new(
         &principal.actor(),
         AuditAction::OrganizationUpdated,
@@ -163,5 +175,82 @@ pub async fn update(
     .org(org.id)
     .details(changes.into());
     state.commit_audited(tx, event).await?;
+    crate::deprovision::wake(state);
     Ok(updated)
+}
+
+/// Why a person is suspended with their organization (and restored with it).
+pub const ORG_SUSPENDED: &str = "the organization is suspended";
+
+/// An organization suspended: each of its active people is a leaver (every door closes) and
+/// suspended with that reason, so reactivating the organization restores exactly them.
+async fn suspend_people(
+    tx: &crate::storage::Tx,
+    state: &AppState,
+    principal: &Principal,
+    org: &Organization,
+) -> Result<usize, ServiceError> {
+    use crate::users::UserStatus;
+    let received_at = state.clock.now_ms();
+    let mut n = 0;
+    for mut u in storage::users::list(tx.conn(), org.id).await? {
+        if u.status != UserStatus::Active {
+            continue;
+        }
+        u.status = UserStatus::Suspended;
+        u.status_reason = Some(ORG_SUSPENDED.into());
+        u.version += 1;
+        u.updated_at = received_at;
+        storage::users::update_all(tx.conn(), &u).await?;
+        let signal = crate::deprovision::Signal {
+            source: crate::deprovision::LeaverSource::Organization,
+            reason: ORG_SUSPENDED.into(),
+            received_at,
+        };
+        let ended = crate::deprovision::leaver(tx, state, &u, &signal).await?;
+        let event = AuditEvent::new(
+            &principal.actor(),
+            AuditAction::UserSuspended,
+            format!("user:{}", u.id),
+        )
+        .org(org.id)
+        .details(json!({"source": "organization", "reason": ORG_SUSPENDED,
+            "access_ended": ended.details()}));
+        crate::audit::append(tx, state.clock.as_ref(), event).await?;
+        n += 1;
+    }
+    Ok(n)
+}
+
+/// An organization reactivated: the people its suspension suspended are active again.
+async fn restore_people(
+    tx: &crate::storage::Tx,
+    state: &AppState,
+    principal: &Principal,
+    org: &Organization,
+) -> Result<usize, ServiceError> {
+    use crate::users::UserStatus;
+    let now = state.clock.now_ms();
+    let mut n = 0;
+    for mut u in storage::users::list(tx.conn(), org.id).await? {
+        if u.status != UserStatus::Suspended || u.status_reason.as_deref() != Some(ORG_SUSPENDED) {
+            continue;
+        }
+        u.status = UserStatus::Active;
+        u.status_reason = None;
+        u.version += 1;
+        u.updated_at = now;
+        storage::users::update_all(tx.conn(), &u).await?;
+        let queued = crate::deprovision::returning(tx, state, &u).await?;
+        let event = AuditEvent::new(
+            &principal.actor(),
+            AuditAction::UserReactivated,
+            format!("user:{}", u.id),
+        )
+        .org(org.id)
+        .details(json!({"source": "organization", "deliveries_queued": queued}));
+        crate::audit::append(tx, state.clock.as_ref(), event).await?;
+        n += 1;
+    }
+    Ok(n)
 }

@@ -39,6 +39,10 @@ pub struct Counts {
     pub groups_created: usize,
     pub groups_updated: usize,
     pub groups_deleted: usize,
+    /// Where the time went: reading the directory, applying users, applying groups.
+    pub read_ms: u64,
+    pub users_ms: u64,
+    pub groups_ms: u64,
 }
 
 /// Which read a run does.
@@ -113,6 +117,11 @@ pub async fn run(
     progress: impl FnMut(usize) + Send + 'static,
 ) -> Result<SyncRow, ServiceError> {
     let config = connector_config(state, dir)?;
+    if org.status != crate::orgs::model::OrgStatus::Active {
+        return Err(ServiceError::Conflict(
+            "the organization is suspended; its directories are not synced".into(),
+        ));
+    }
     let Some(lease) = jobs::try_acquire(state, &lease_name(dir)).await? else {
         let since = jobs::holder(state, &lease_name(dir))
             .await?
@@ -186,6 +195,7 @@ async fn run_locked(
     ));
     // The read runs in its own task: a directory's malformed answer that trips a panic in a
     // parser fails this run instead of the process.
+    let read_started = std::time::Instant::now();
     let read = tokio::spawn(async move {
         let report = |n: usize| {
             progress(n);
@@ -213,7 +223,10 @@ async fn run_locked(
     };
     recorder.abort();
     let signal_at = state.clock.now_ms();
-    let mut counts = Counts::default();
+    let mut counts = Counts {
+        read_ms: read_started.elapsed().as_millis() as u64,
+        ..Default::default()
+    };
     let mut cursor_out = None;
     let outcome = match read {
         Err(join) => Err(format!(
@@ -259,6 +272,7 @@ async fn apply(
         Read::Full(r) => {
             counts.read = r.entries.len();
             counts.skipped = r.skipped.len();
+            let t = std::time::Instant::now();
             let held = reconcile::users(
                 state,
                 org,
@@ -271,7 +285,10 @@ async fn apply(
                 counts,
             )
             .await?;
+            counts.users_ms = t.elapsed().as_millis() as u64;
+            let t = std::time::Instant::now();
             reconcile::groups(state, org, dir, &actor, r.groups, counts).await?;
+            counts.groups_ms = t.elapsed().as_millis() as u64;
             Ok((held, r.cursor))
         }
         Read::Changes(c) => {
@@ -282,12 +299,16 @@ async fn apply(
                 (None, false) => Removals::Ids(c.deleted),
                 (None, true) => Removals::None,
             };
+            let t = std::time::Instant::now();
             let held = reconcile::users(
                 state, org, dir, &actor, c.entries, removals, threshold, signal_at, counts,
             )
             .await?;
+            counts.users_ms = t.elapsed().as_millis() as u64;
             if let Some(groups) = c.groups {
+                let t = std::time::Instant::now();
                 reconcile::groups(state, org, dir, &actor, groups, counts).await?;
+                counts.groups_ms = t.elapsed().as_millis() as u64;
             }
             Ok((held, Some(c.cursor)))
         }

@@ -5,7 +5,7 @@
 //! would remove more than the directory's threshold: then the removals are held for an admin.
 //! Changes are written in batches, each with its audit events in the same transaction.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde_json::json;
 
@@ -34,33 +34,29 @@ pub(super) enum Removals {
     None,
 }
 
+/// A user to write, with the fingerprint of the entry it came from (empty for a removal).
 enum Change {
-    Create(User),
-    Update(User, UserStatus),
+    Create(User, String),
+    Update(User, UserStatus, String),
 }
 
-/// The users the read concerns: all of the organization's for a full read or a present phase,
-/// else only those matching the entries' ids and emails.
-async fn known_users(
-    state: &AppState,
-    org: &Organization,
-    dir: &Directory,
-    entries: &[connectors::ldap::DirectoryEntry],
-    removals: &Removals,
-) -> Result<Vec<User>, StoreError> {
-    let c = state.store.conn();
-    match removals {
-        Removals::Unlisted | Removals::NotPresent(_) => storage::users::list(c, org.id).await,
-        Removals::Ids(gone) => {
-            let mut ids: Vec<String> = entries.iter().map(|e| e.id.clone()).collect();
-            ids.extend(gone.iter().cloned());
-            by_ids_and_emails(state, org, dir, ids, entries).await
-        }
-        Removals::None => {
-            let ids = entries.iter().map(|e| e.id.clone()).collect();
-            by_ids_and_emails(state, org, dir, ids, entries).await
-        }
-    }
+/// A fingerprint of what the directory says of a user (and whether its email's domain is one
+/// the organization verified): equal fingerprints mean the same user row would be written.
+fn entry_hash(e: &connectors::ldap::DirectoryEntry, dir: &Directory, verified: bool) -> String {
+    let doc = serde_json::json!([
+        e.id,
+        e.dn,
+        e.username,
+        e.email,
+        e.name,
+        e.given_name,
+        e.family_name,
+        e.disabled,
+        verified,
+        dir.name
+    ]);
+    let digest = ring::digest::digest(&ring::digest::SHA256, doc.to_string().as_bytes());
+    hex::encode(&digest.as_ref()[..16])
 }
 
 async fn by_ids_and_emails(
@@ -84,6 +80,10 @@ async fn by_ids_and_emails(
 }
 
 /// Applies the users of a read; returns the users whose removal is held.
+///
+/// A full read first drops the entries whose fingerprint matches the one stored with an
+/// unchanged user (the steady state reads no whole rows for them); the rest, and the users the
+/// read no longer lists, are compared field by field.
 #[allow(clippy::too_many_arguments)]
 pub(super) async fn users(
     state: &AppState,
@@ -96,7 +96,83 @@ pub(super) async fn users(
     signal_at: i64,
     counts: &mut Counts,
 ) -> Result<Vec<UserId>, StoreError> {
-    let users = known_users(state, org, dir, &entries, &removals).await?;
+    let c = state.store.conn();
+    let verified: BTreeSet<String> = storage::domains::list(c, org.id)
+        .await?
+        .into_iter()
+        .filter(|d| d.verified_at.is_some())
+        .map(|d| d.domain)
+        .collect();
+    let email_ok = |m: &Option<String>| {
+        m.as_deref().is_some_and(|m| {
+            m.rsplit_once('@')
+                .is_some_and(|(l, d)| !l.is_empty() && verified.contains(d))
+        })
+    };
+    let mut seen: BTreeSet<String> = BTreeSet::new();
+    let mut hashes: HashMap<String, String> = HashMap::new();
+    let mut live_managed = None;
+    let mut gone_ids: Vec<UserId> = Vec::new();
+    let entries = if let Removals::Unlisted = removals {
+        let prints = storage::users::fingerprints(c, org.id, dir.id).await?;
+        live_managed = Some(prints.iter().filter(|p| !p.deprovisioned).count());
+        let by_ext: HashMap<&str, &storage::users::Fingerprint> = prints
+            .iter()
+            .filter_map(|p| p.external_id.as_deref().map(|x| (x, p)))
+            .collect();
+        let mut rest = Vec::new();
+        for e in entries {
+            let h = entry_hash(&e, dir, email_ok(&e.email));
+            let same = by_ext.get(e.id.as_str()).is_some_and(|p| {
+                !p.deprovisioned
+                    && p.source_hash.as_deref() == Some(h.as_str())
+                    && p.source_version == Some(p.version)
+            });
+            if same {
+                seen.insert(e.id.clone());
+                counts.unchanged += 1;
+            } else {
+                hashes.insert(e.id.clone(), h);
+                rest.push(e);
+            }
+        }
+        gone_ids = prints
+            .iter()
+            .filter(|p| !p.deprovisioned)
+            .filter(|p| {
+                p.external_id
+                    .as_ref()
+                    .is_some_and(|x| !seen.contains(x) && !hashes.contains_key(x))
+            })
+            .map(|p| p.id)
+            .collect();
+        rest
+    } else {
+        for e in &entries {
+            hashes.insert(e.id.clone(), entry_hash(e, dir, email_ok(&e.email)));
+        }
+        entries
+    };
+    let users = match &removals {
+        Removals::Unlisted => {
+            let ids = entries.iter().map(|e| e.id.clone()).collect();
+            let mut users = by_ids_and_emails(state, org, dir, ids, &entries).await?;
+            let have: BTreeSet<UserId> = users.iter().map(|u| u.id).collect();
+            gone_ids.retain(|id| !have.contains(id));
+            users.extend(storage::users::by_ids(c, org.id, &gone_ids).await?);
+            users
+        }
+        Removals::NotPresent(_) => storage::users::list(c, org.id).await?,
+        Removals::Ids(gone) => {
+            let mut ids: Vec<String> = entries.iter().map(|e| e.id.clone()).collect();
+            ids.extend(gone.iter().cloned());
+            by_ids_and_emails(state, org, dir, ids, &entries).await?
+        }
+        Removals::None => {
+            let ids = entries.iter().map(|e| e.id.clone()).collect();
+            by_ids_and_emails(state, org, dir, ids, &entries).await?
+        }
+    };
     let mut by_id: BTreeMap<String, User> = BTreeMap::new();
     let mut by_email: BTreeMap<String, User> = BTreeMap::new();
     for u in users {
@@ -107,20 +183,17 @@ pub(super) async fn users(
         }
         by_email.insert(u.email.clone(), u);
     }
-    let verified: BTreeSet<String> = storage::domains::list(state.store.conn(), org.id)
-        .await?
-        .into_iter()
-        .filter(|d| d.verified_at.is_some())
-        .map(|d| d.domain)
-        .collect();
     let now = state.clock.now_ms();
-    let mut seen = BTreeSet::new();
     let mut changes = Vec::new();
+    // Fingerprints of users compared field by field and found unchanged: stored, so the next
+    // full sync skips them.
+    let mut refreshed: Vec<(UserId, String, i64)> = Vec::new();
     for e in entries {
-        let Some(email) = e.email.clone().filter(|m| {
-            m.rsplit_once('@')
-                .is_some_and(|(l, d)| !l.is_empty() && verified.contains(d))
-        }) else {
+        if !email_ok(&e.email) {
+            counts.skipped += 1;
+            continue;
+        }
+        let Some(email) = e.email.clone() else {
             counts.skipped += 1;
             continue;
         };
@@ -180,10 +253,14 @@ pub(super) async fn users(
                 .disabled
                 .then(|| format!("disabled in the directory {}", dir.name));
         }
+        let hash = hashes.get(&e.id).cloned().unwrap_or_default();
         match existing {
-            None => changes.push(Change::Create(u)),
-            Some(before) if before == u => counts.unchanged += 1,
-            Some(before) => changes.push(Change::Update(u, before.status)),
+            None => changes.push(Change::Create(u, hash)),
+            Some(before) if before == u => {
+                counts.unchanged += 1;
+                refreshed.push((u.id, hash, u.version));
+            }
+            Some(before) => changes.push(Change::Update(u, before.status, hash)),
         }
     }
     // Users this directory manages that the read says are gone.
@@ -214,10 +291,11 @@ pub(super) async fn users(
             .collect(),
         Removals::None => Vec::new(),
     };
-    let managed = match &removals {
-        Removals::Unlisted | Removals::NotPresent(_) => by_id.values().filter(live).count(),
+    let managed = match (&removals, live_managed) {
+        (_, Some(n)) => n,
+        (Removals::NotPresent(_), None) => by_id.values().filter(live).count(),
         _ if gone.is_empty() => 0,
-        _ => storage::users::count_managed(state.store.conn(), org.id, dir.id).await? as usize,
+        _ => storage::users::count_managed(c, org.id, dir.id).await? as usize,
     };
     let limit = (managed * threshold_percent as usize / 100).max(5);
     let held: Vec<UserId> = if gone.len() > limit {
@@ -231,11 +309,16 @@ pub(super) async fn users(
             let was = u.status;
             u.status = UserStatus::Deprovisioned;
             u.status_reason = Some(format!("no longer in the directory {}", dir.name));
-            changes.push(Change::Update(u, was));
+            changes.push(Change::Update(u, was, String::new()));
         }
     }
     for batch in changes.chunks(BATCH) {
         apply_batch(state, org, dir, actor, batch, signal_at, counts).await?;
+    }
+    if !refreshed.is_empty() {
+        let tx = state.store.begin().await?;
+        storage::users::set_fingerprints(tx.conn(), org.id, &refreshed).await?;
+        tx.commit().await?;
     }
     Ok(held)
 }
@@ -252,13 +335,17 @@ async fn apply_batch(
     let now = state.clock.now_ms();
     let tx = state.store.begin().await?;
     let mut created = Vec::new();
+    let mut prints = Vec::new();
     for change in batch {
-        let (mut u, was) = match change {
-            Change::Create(u) => (u.clone(), None),
-            Change::Update(u, was) => (u.clone(), Some(*was)),
+        let (mut u, was, hash) = match change {
+            Change::Create(u, h) => (u.clone(), None, h),
+            Change::Update(u, was, h) => (u.clone(), Some(*was), h),
         };
         u.version += 1;
         u.updated_at = now;
+        if u.status != UserStatus::Deprovisioned && !hash.is_empty() {
+            prints.push((u.id, hash.clone(), u.version));
+        }
         let action = match (was, u.status) {
             (None, _) => AuditAction::UserCreated,
             (Some(_), UserStatus::Deprovisioned) => AuditAction::UserDeprovisioned,
@@ -306,9 +393,19 @@ async fn apply_batch(
         crate::audit::append(&tx, state.clock.as_ref(), event).await?;
     }
     storage::users::insert_many(tx.conn(), &created).await?;
+    storage::users::set_fingerprints(tx.conn(), org.id, &prints).await?;
     tx.commit().await?;
     crate::deprovision::wake(state);
     Ok(())
+}
+
+/// A fingerprint of a group as the directory describes it (name, members' DNs).
+fn group_hash(g: &connectors::ldap::DirectoryGroup) -> String {
+    let mut dns = g.member_dns.clone();
+    dns.sort();
+    let doc = serde_json::json!([g.name, dns]);
+    let digest = ring::digest::digest(&ring::digest::SHA256, doc.to_string().as_bytes());
+    hex::encode(&digest.as_ref()[..16])
 }
 
 /// Mirrors the directory's groups (nested ones flattened) and their members among the users it
@@ -323,25 +420,47 @@ pub(super) async fn groups(
 ) -> Result<(), StoreError> {
     use crate::directories::Group;
     use crate::ids::GroupId;
-    let by_dn: BTreeMap<String, UserId> =
-        storage::users::managed_by(state.store.conn(), org.id, dir.id)
-            .await?
-            .into_iter()
-            .filter_map(|u| {
-                u.attributes
-                    .get("dn")
-                    .and_then(|d| d.as_str())
-                    .map(|d| (d.to_ascii_lowercase(), u.id))
-            })
-            .collect();
     let mut existing: BTreeMap<String, Group> =
         storage::groups::of_directory(state.store.conn(), org.id, dir.id)
             .await?
             .into_iter()
             .filter_map(|g| g.external_id.clone().map(|x| (x, g)))
             .collect();
-    let now = state.clock.now_ms();
+    // A group the directory describes as last time, while no user changed in this run, is
+    // unchanged: neither its members' DNs nor the users they name moved.
+    let stored = storage::groups::source_hashes(state.store.conn(), org.id, dir.id).await?;
+    let users_changed = counts.created
+        + counts.updated
+        + counts.suspended
+        + counts.reactivated
+        + counts.deprovisioned
+        > 0;
+    let mut todo = Vec::new();
     for g in groups {
+        let h = group_hash(&g);
+        if !users_changed
+            && existing.contains_key(&g.id)
+            && stored.get(&g.id).and_then(|x| x.as_deref()) == Some(h.as_str())
+        {
+            existing.remove(&g.id);
+            continue;
+        }
+        todo.push((g, h));
+    }
+    if todo.is_empty() && existing.is_empty() {
+        return Ok(());
+    }
+    let by_dn: BTreeMap<String, UserId> =
+        storage::users::dns_of_directory(state.store.conn(), org.id, dir.id)
+            .await?
+            .into_iter()
+            .map(|(id, dn)| (dn.to_ascii_lowercase(), id))
+            .collect();
+    let now = state.clock.now_ms();
+    // Every group change of the run in one transaction, the members' claims refreshed once.
+    let tx = state.store.begin().await?;
+    let mut affected: BTreeSet<UserId> = BTreeSet::new();
+    for (g, hash) in todo {
         let want: BTreeSet<UserId> = g
             .member_dns
             .iter()
@@ -353,7 +472,6 @@ pub(super) async fn groups(
             // are not mirrored.
             continue;
         }
-        let tx = state.store.begin().await?;
         let (mut group, have, created) = match existing.remove(&g.id) {
             Some(old) => {
                 let have: BTreeSet<UserId> = storage::groups::members(tx.conn(), org.id, old.id)
@@ -382,6 +500,7 @@ pub(super) async fn groups(
         let added: Vec<UserId> = want.difference(&have).copied().collect();
         let removed: Vec<UserId> = have.difference(&want).copied().collect();
         if !created && !renamed && added.is_empty() && removed.is_empty() {
+            storage::groups::set_source_hash(tx.conn(), org.id, group.id, &hash).await?;
             continue;
         }
         group.display_name = name;
@@ -396,12 +515,12 @@ pub(super) async fn groups(
         }
         storage::groups::add_members(tx.conn(), org.id, group.id, &added).await?;
         storage::groups::remove_members(tx.conn(), org.id, group.id, &removed).await?;
-        let affected: Vec<UserId> = if renamed {
-            want.union(&have).copied().collect()
+        storage::groups::set_source_hash(tx.conn(), org.id, group.id, &hash).await?;
+        if renamed {
+            affected.extend(want.union(&have).copied());
         } else {
-            added.iter().chain(&removed).copied().collect()
-        };
-        storage::groups::refresh_user_groups(tx.conn(), org.id, &affected).await?;
+            affected.extend(added.iter().chain(&removed).copied());
+        }
         let event = AuditEvent::new(
             actor,
             if created {
@@ -416,25 +535,25 @@ pub(super) async fn groups(
             "displayName": group.display_name, "members": want.len(),
             "added": added.len(), "removed": removed.len()}));
         crate::audit::append(&tx, state.clock.as_ref(), event).await?;
-        tx.commit().await?;
     }
     // Groups the directory no longer has.
     for (_, g) in existing {
-        let tx = state.store.begin().await?;
         let members: Vec<UserId> = storage::groups::members(tx.conn(), org.id, g.id)
             .await?
             .into_iter()
             .map(|(u, _)| u)
             .collect();
         storage::groups::delete(tx.conn(), org.id, g.id).await?;
-        storage::groups::refresh_user_groups(tx.conn(), org.id, &members).await?;
+        affected.extend(members.iter().copied());
         let event = AuditEvent::new(actor, AuditAction::GroupDeleted, format!("group:{}", g.id))
             .org(org.id)
             .details(json!({"source": "ldap", "directory": dir.name,
                 "displayName": g.display_name, "members": members.len()}));
         crate::audit::append(&tx, state.clock.as_ref(), event).await?;
-        tx.commit().await?;
         counts.groups_deleted += 1;
     }
+    let affected: Vec<UserId> = affected.into_iter().collect();
+    storage::groups::refresh_user_groups(tx.conn(), org.id, &affected).await?;
+    tx.commit().await?;
     Ok(())
 }

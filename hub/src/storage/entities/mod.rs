@@ -192,6 +192,8 @@ pub mod user {
         pub directory_id: Option<String>,
         pub version: i64,
         pub attributes: String,
+        pub source_hash: Option<String>,
+        pub source_version: Option<i64>,
     }
     no_relations!();
 }
@@ -254,6 +256,7 @@ pub mod group {
         pub version: i64,
         pub created_at: i64,
         pub updated_at: i64,
+        pub source_hash: Option<String>,
     }
     no_relations!();
 }

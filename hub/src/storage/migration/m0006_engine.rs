@@ -58,9 +58,20 @@ const UP: &[&str] = &[
     "CREATE INDEX ix_outbox_due ON outbox (status, next_attempt_at)",
     "CREATE INDEX ix_outbox_org ON outbox (org_id, status, created_at)",
     "CREATE INDEX ix_outbox_leaver ON outbox (leaver_id)",
+    // What a directory last said of a user (a hash of its entry) and the user's version then:
+    // a full sync skips users whose entry and row are both unchanged, reading no whole rows.
+    "ALTER TABLE users ADD COLUMN source_hash TEXT",
+    "ALTER TABLE users ADD COLUMN source_version BIGINT",
+    "ALTER TABLE groups ADD COLUMN source_hash TEXT",
+    // A group's members in order: without it SQLite scans the organization's memberships by user.
+    "CREATE INDEX ix_group_members_group ON group_members (org_id, group_id, user_id)",
 ];
 
 const DOWN: &[&str] = &[
+    "DROP INDEX ix_group_members_group",
+    "ALTER TABLE groups DROP COLUMN source_hash",
+    "ALTER TABLE users DROP COLUMN source_version",
+    "ALTER TABLE users DROP COLUMN source_hash",
     "DROP TABLE outbox",
     "DROP TABLE leavers",
     "ALTER TABLE applications DROP COLUMN webhook",

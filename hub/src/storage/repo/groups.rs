@@ -46,7 +46,45 @@ fn active(g: &Group) -> group::ActiveModel {
         version: Set(g.version),
         created_at: Set(g.created_at),
         updated_at: Set(g.updated_at),
+        source_hash: sea_orm::ActiveValue::NotSet,
     }
+}
+
+/// The hash of what the directory last said of each of `dir`'s groups, by external id.
+pub async fn source_hashes(
+    c: &impl Conn,
+    org: OrgId,
+    dir: crate::ids::DirectoryId,
+) -> StoreResult<BTreeMap<String, Option<String>>> {
+    let rows: Vec<(Option<String>, Option<String>)> = group::Entity::find()
+        .select_only()
+        .column(group::Column::ExternalId)
+        .column(group::Column::SourceHash)
+        .filter(group::Column::OrgId.eq(org.to_string()))
+        .filter(group::Column::DirectoryId.eq(dir.to_string()))
+        .into_tuple()
+        .all(c)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(x, h)| x.map(|x| (x, h)))
+        .collect())
+}
+
+/// Records what the directory said of a group.
+pub async fn set_source_hash(
+    c: &impl Conn,
+    org: OrgId,
+    id: GroupId,
+    hash: &str,
+) -> StoreResult<()> {
+    group::Entity::update_many()
+        .col_expr(group::Column::SourceHash, Expr::value(hash))
+        .filter(group::Column::OrgId.eq(org.to_string()))
+        .filter(group::Column::Id.eq(id.to_string()))
+        .exec(c)
+        .await?;
+    Ok(())
 }
 
 pub async fn insert(c: &impl Conn, g: &Group) -> StoreResult<()> {
@@ -186,9 +224,12 @@ pub async fn existing_users(c: &impl Conn, org: OrgId, ids: &[UserId]) -> StoreR
     Ok(out)
 }
 
-/// Sets each user's `groups` to the names of the directory groups they belong to.
+/// Sets each user's `groups` to the names of the directory groups they belong to, writing only
+/// the users whose list changed, 500 per statement.
 pub async fn refresh_user_groups(c: &impl Conn, org: OrgId, users: &[UserId]) -> StoreResult<()> {
+    use sea_orm::sea_query::CaseStatement;
     for chunk in users.chunks(500) {
+        let ids: Vec<String> = chunk.iter().map(|u| u.to_string()).collect();
         let rows: Vec<(String, String)> = group_member::Entity::find()
             .select_only()
             .column(group_member::Column::UserId)
@@ -201,29 +242,48 @@ pub async fn refresh_user_groups(c: &impl Conn, org: OrgId, users: &[UserId]) ->
                     .into(),
             )
             .filter(group_member::Column::OrgId.eq(org.to_string()))
-            .filter(group_member::Column::UserId.is_in(chunk.iter().map(|u| u.to_string())))
+            .filter(group_member::Column::UserId.is_in(ids.iter().cloned()))
             .order_by_asc(group::Column::DisplayName)
             .into_tuple()
             .all(c)
             .await?;
         let mut names: BTreeMap<String, Vec<String>> =
-            chunk.iter().map(|u| (u.to_string(), Vec::new())).collect();
+            ids.iter().map(|u| (u.clone(), Vec::new())).collect();
         for (u, n) in rows {
             names.entry(u).or_default().push(n);
         }
+        let current: BTreeMap<String, String> = user::Entity::find()
+            .select_only()
+            .column(user::Column::Id)
+            .column(user::Column::Groups)
+            .filter(user::Column::OrgId.eq(org.to_string()))
+            .filter(user::Column::Id.is_in(ids.iter().cloned()))
+            .into_tuple::<(String, String)>()
+            .all(c)
+            .await?
+            .into_iter()
+            .collect();
+        let mut case = CaseStatement::new();
+        let mut changed = Vec::new();
         for (u, n) in names {
-            user::Entity::update_many()
-                .col_expr(
-                    user::Column::Groups,
-                    Expr::value(
-                        serde_json::to_string(&n).map_err(|_| StoreError::Corrupt("users"))?,
-                    ),
-                )
-                .filter(user::Column::OrgId.eq(org.to_string()))
-                .filter(user::Column::Id.eq(u))
-                .exec(c)
-                .await?;
+            let json = serde_json::to_string(&n).map_err(|_| StoreError::Corrupt("users"))?;
+            if current.get(&u).is_some_and(|c| *c != json) {
+                case = case.case(Expr::col(user::Column::Id).eq(u.clone()), Expr::value(json));
+                changed.push(u);
+            }
         }
+        if changed.is_empty() {
+            continue;
+        }
+        user::Entity::update_many()
+            .col_expr(
+                user::Column::Groups,
+                case.finally(Expr::col(user::Column::Groups)).into(),
+            )
+            .filter(user::Column::OrgId.eq(org.to_string()))
+            .filter(user::Column::Id.is_in(changed))
+            .exec(c)
+            .await?;
     }
     Ok(())
 }

@@ -61,6 +61,8 @@ fn active(u: &User) -> StoreResult<ActiveModel> {
         attributes: Set(
             serde_json::to_string(&u.attributes).map_err(|_| StoreError::Corrupt("users"))?
         ),
+        source_hash: sea_orm::ActiveValue::NotSet,
+        source_version: sea_orm::ActiveValue::NotSet,
     })
 }
 
@@ -211,19 +213,139 @@ pub async fn count_managed(
         .await?)
 }
 
-/// The users `dir` manages, not deprovisioned.
-pub async fn managed_by(
+/// The DN (kept in `attributes.dn`) of each user `dir` manages that is not deprovisioned, by
+/// id: what group reconciliation needs, without reading whole rows.
+pub async fn dns_of_directory(
     c: &impl Conn,
     org: OrgId,
     dir: crate::ids::DirectoryId,
-) -> StoreResult<Vec<User>> {
-    Entity::find()
+) -> StoreResult<Vec<(UserId, String)>> {
+    let rows: Vec<(String, String)> = Entity::find()
+        .select_only()
+        .column(Column::Id)
+        .column(Column::Attributes)
         .filter(Column::OrgId.eq(org.to_string()))
         .filter(Column::DirectoryId.eq(dir.to_string()))
         .filter(Column::Status.ne("deprovisioned"))
+        .into_tuple()
         .all(c)
-        .await?
-        .into_iter()
-        .map(User::try_from)
+        .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for (id, attrs) in rows {
+        #[derive(serde::Deserialize)]
+        struct Dn {
+            dn: Option<String>,
+        }
+        let dn: Dn = serde_json::from_str(&attrs).map_err(|_| StoreError::Corrupt("users"))?;
+        if let Some(dn) = dn.dn {
+            out.push((super::parse(&id, "users")?, dn));
+        }
+    }
+    Ok(out)
+}
+
+/// What a full sync needs to know of each user `dir` manages without reading the row.
+#[derive(Debug, Clone)]
+pub struct Fingerprint {
+    pub id: UserId,
+    pub external_id: Option<String>,
+    pub deprovisioned: bool,
+    pub version: i64,
+    /// The hash of the directory entry when the sync last wrote the user, and the user's
+    /// version then: both equal now means nothing changed on either side.
+    pub source_hash: Option<String>,
+    pub source_version: Option<i64>,
+}
+
+pub async fn fingerprints(
+    c: &impl Conn,
+    org: OrgId,
+    dir: crate::ids::DirectoryId,
+) -> StoreResult<Vec<Fingerprint>> {
+    type Row = (
+        String,
+        Option<String>,
+        String,
+        i64,
+        Option<String>,
+        Option<i64>,
+    );
+    let rows: Vec<Row> = Entity::find()
+        .select_only()
+        .column(Column::Id)
+        .column(Column::ExternalId)
+        .column(Column::Status)
+        .column(Column::Version)
+        .column(Column::SourceHash)
+        .column(Column::SourceVersion)
+        .filter(Column::OrgId.eq(org.to_string()))
+        .filter(Column::DirectoryId.eq(dir.to_string()))
+        .into_tuple()
+        .all(c)
+        .await?;
+    rows.into_iter()
+        .map(
+            |(id, external_id, status, version, source_hash, source_version)| {
+                Ok(Fingerprint {
+                    id: super::parse(&id, "users")?,
+                    external_id,
+                    deprovisioned: status == "deprovisioned",
+                    version,
+                    source_hash,
+                    source_version,
+                })
+            },
+        )
         .collect()
+}
+
+/// Records, for each `(user, entry hash, version)`, what the directory said when the user
+/// had that version. 500 users per statement.
+pub async fn set_fingerprints(
+    c: &impl Conn,
+    org: OrgId,
+    items: &[(UserId, String, i64)],
+) -> StoreResult<()> {
+    use sea_orm::sea_query::{CaseStatement, Expr, ExprTrait};
+    for chunk in items.chunks(500) {
+        let mut hash = CaseStatement::new();
+        let mut version = CaseStatement::new();
+        for (id, h, v) in chunk {
+            hash = hash.case(
+                Expr::col(Column::Id).eq(id.to_string()),
+                Expr::value(h.clone()),
+            );
+            version = version.case(Expr::col(Column::Id).eq(id.to_string()), Expr::value(*v));
+        }
+        Entity::update_many()
+            .col_expr(
+                Column::SourceHash,
+                hash.finally(Expr::col(Column::SourceHash)).into(),
+            )
+            .col_expr(
+                Column::SourceVersion,
+                version.finally(Expr::col(Column::SourceVersion)).into(),
+            )
+            .filter(Column::OrgId.eq(org.to_string()))
+            .filter(Column::Id.is_in(chunk.iter().map(|(id, _, _)| id.to_string())))
+            .exec(c)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Users of `org` by id (chunked).
+pub async fn by_ids(c: &impl Conn, org: OrgId, ids: &[UserId]) -> StoreResult<Vec<User>> {
+    let mut out = Vec::new();
+    for chunk in ids.chunks(500) {
+        for m in Entity::find()
+            .filter(Column::OrgId.eq(org.to_string()))
+            .filter(Column::Id.is_in(chunk.iter().map(|u| u.to_string())))
+            .all(c)
+            .await?
+        {
+            out.push(User::try_from(m)?);
+        }
+    }
+    Ok(out)
 }

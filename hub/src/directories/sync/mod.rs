@@ -273,6 +273,7 @@ async fn apply(
             counts.read = r.entries.len();
             counts.skipped = r.skipped.len();
             let t = std::time::Instant::now();
+            let claims = reconcile::claims(&r.groups);
             let held = reconcile::users(
                 state,
                 org,
@@ -280,6 +281,7 @@ async fn apply(
                 &actor,
                 r.entries,
                 Removals::Unlisted,
+                dir_reads_groups(dir).then_some(&claims),
                 threshold,
                 signal_at,
                 counts,
@@ -300,8 +302,18 @@ async fn apply(
                 (None, true) => Removals::None,
             };
             let t = std::time::Instant::now();
+            let claims = c.groups.as_deref().map(reconcile::claims);
             let held = reconcile::users(
-                state, org, dir, &actor, c.entries, removals, threshold, signal_at, counts,
+                state,
+                org,
+                dir,
+                &actor,
+                c.entries,
+                removals,
+                claims.as_ref(),
+                threshold,
+                signal_at,
+                counts,
             )
             .await?;
             counts.users_ms = t.elapsed().as_millis() as u64;
@@ -313,6 +325,13 @@ async fn apply(
             Ok((held, Some(c.cursor)))
         }
     }
+}
+
+/// Whether the directory's groups are read (and so decide its users' groups claims).
+fn dir_reads_groups(dir: &Directory) -> bool {
+    dir.ldap
+        .as_ref()
+        .is_some_and(|s| s.group_filter.as_deref() != Some(""))
 }
 
 /// Records the run's end, the directory's new cursor and the audit event, in one transaction.

@@ -92,6 +92,7 @@ pub(super) async fn users(
     actor: &Actor,
     entries: Vec<connectors::ldap::DirectoryEntry>,
     removals: Removals,
+    claims: Option<&HashMap<String, Vec<String>>>,
     threshold_percent: u32,
     signal_at: i64,
     counts: &mut Counts,
@@ -247,6 +248,14 @@ pub(super) async fn users(
         u.given_name = e.given_name.as_deref().map(clip);
         u.family_name = e.family_name.as_deref().map(clip);
         u.attributes.insert("dn".into(), json!(e.dn));
+        if let Some(claims) = claims {
+            // The groups the read names the user in (the group pass mirrors them): set now,
+            // so a first import does not rewrite every user's claim afterwards.
+            u.groups = claims
+                .get(&e.dn.to_ascii_lowercase())
+                .cloned()
+                .unwrap_or_default();
+        }
         if u.status != status {
             u.status = status;
             u.status_reason = e
@@ -335,7 +344,6 @@ async fn apply_batch(
     let now = state.clock.now_ms();
     let tx = state.store.begin().await?;
     let mut created = Vec::new();
-    let mut prints = Vec::new();
     for change in batch {
         let (mut u, was, hash) = match change {
             Change::Create(u, h) => (u.clone(), None, h),
@@ -343,9 +351,7 @@ async fn apply_batch(
         };
         u.version += 1;
         u.updated_at = now;
-        if u.status != UserStatus::Deprovisioned && !hash.is_empty() {
-            prints.push((u.id, hash.clone(), u.version));
-        }
+        let hash = (u.status != UserStatus::Deprovisioned && !hash.is_empty()).then_some(hash);
         let action = match (was, u.status) {
             (None, _) => AuditAction::UserCreated,
             (Some(_), UserStatus::Deprovisioned) => AuditAction::UserDeprovisioned,
@@ -363,9 +369,9 @@ async fn apply_batch(
             _ => counts.updated += 1,
         }
         if was.is_none() {
-            created.push(u.clone());
+            created.push((u.clone(), hash.cloned()));
         } else {
-            storage::users::update_all(tx.conn(), &u).await?;
+            storage::users::update_from_directory(tx.conn(), &u, hash.map(String::as_str)).await?;
         }
         let ended = if u.status != UserStatus::Active && was == Some(UserStatus::Active) {
             let signal = Signal {
@@ -393,10 +399,23 @@ async fn apply_batch(
         crate::audit::append(&tx, state.clock.as_ref(), event).await?;
     }
     storage::users::insert_many(tx.conn(), &created).await?;
-    storage::users::set_fingerprints(tx.conn(), org.id, &prints).await?;
     tx.commit().await?;
     crate::deprovision::wake(state);
     Ok(())
+}
+
+/// Each member DN's group names (sorted), as the groups claim will hold them.
+pub(super) fn claims(groups: &[connectors::ldap::DirectoryGroup]) -> HashMap<String, Vec<String>> {
+    let mut out: HashMap<String, BTreeSet<String>> = HashMap::new();
+    for g in groups {
+        let name: String = g.name.chars().take(255).collect();
+        for dn in &g.member_dns {
+            out.entry(dn.clone()).or_default().insert(name.clone());
+        }
+    }
+    out.into_iter()
+        .map(|(dn, names)| (dn, names.into_iter().collect()))
+        .collect()
 }
 
 /// A fingerprint of a group as the directory describes it (name, members' DNs).

@@ -151,12 +151,45 @@ pub async fn update_all(c: &impl Conn, user: &User) -> StoreResult<()> {
     Ok(())
 }
 
-/// Stores new users of one organization in multi-row inserts.
-pub async fn insert_many(c: &impl Conn, users: &[User]) -> StoreResult<()> {
+/// Stores new users of one organization in multi-row inserts, each with the fingerprint of the
+/// directory entry it came from (if any).
+pub async fn insert_many(c: &impl Conn, users: &[(User, Option<String>)]) -> StoreResult<()> {
     for chunk in users.chunks(200) {
-        let rows = chunk.iter().map(active).collect::<StoreResult<Vec<_>>>()?;
+        let rows = chunk
+            .iter()
+            .map(|(u, hash)| {
+                let mut row = active(u)?;
+                if let Some(h) = hash {
+                    row.source_hash = Set(Some(h.clone()));
+                    row.source_version = Set(Some(u.version));
+                }
+                Ok(row)
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
         Entity::insert_many(rows).exec_without_returning(c).await?;
     }
+    Ok(())
+}
+
+/// Writes every field of a user as a directory sync does, with the fingerprint of the entry
+/// (`None`: no entry, as for a removal, which forgets it).
+pub async fn update_from_directory(
+    c: &impl Conn,
+    user: &User,
+    hash: Option<&str>,
+) -> StoreResult<()> {
+    let mut row = active(user)?;
+    row.id = sea_orm::ActiveValue::NotSet;
+    row.org_id = sea_orm::ActiveValue::NotSet;
+    row.created_at = sea_orm::ActiveValue::NotSet;
+    row.source_hash = Set(hash.map(str::to_string));
+    row.source_version = Set(hash.map(|_| user.version));
+    Entity::update_many()
+        .set(row)
+        .filter(Column::OrgId.eq(user.org_id.to_string()))
+        .filter(Column::Id.eq(user.id.to_string()))
+        .exec(c)
+        .await?;
     Ok(())
 }
 

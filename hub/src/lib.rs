@@ -172,7 +172,19 @@ async fn checkpoint_loop(state: AppState, mut stop: watch::Receiver<bool>) {
 }
 
 async fn sign_checkpoint(state: &AppState) {
-    match audit::checkpoint(&state.store, &state.signer, state.clock.as_ref()).await {
+    // One replica at a time signs (the others find the head already checkpointed, or wait for
+    // their next turn).
+    let lease = match jobs::try_acquire(state, "audit-checkpoint").await {
+        Ok(Some(lease)) => lease,
+        Ok(None) => return,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not take the checkpoint lease; will retry");
+            return;
+        }
+    };
+    let signed = audit::checkpoint(&state.store, &state.signer, state.clock.as_ref()).await;
+    lease.release().await;
+    match signed {
         Ok(Some(cp)) => {
             state.metrics.audit_head_seq.set(cp.seq);
         }

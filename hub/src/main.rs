@@ -40,6 +40,13 @@ enum Command {
     Migrate,
     /// Validate the configuration and say what to fix, without starting anything.
     CheckConfig,
+    /// Ask a running hub whether it is ready (GET /readyz): exit 0 if so, 1 if not. For
+    /// container health checks; the address defaults to the configured `server.listen`.
+    Probe {
+        /// The URL to ask instead.
+        #[arg(long)]
+        url: Option<String>,
+    },
     /// Operator tasks.
     Operator {
         #[command(subcommand)]
@@ -176,6 +183,39 @@ fn init_logging(config: &Config) {
     };
 }
 
+/// `hub probe`: only the listen address is read from the configuration (no secrets needed).
+async fn probe(config_path: Option<&std::path::Path>, url: Option<String>) -> Result<ExitCode> {
+    let url = match url {
+        Some(u) => u,
+        None => {
+            let listen: std::net::SocketAddr = Config::figment(config_path)?
+                .extract_inner("server.listen")
+                .context("server.listen")?;
+            let host = if listen.ip().is_unspecified() {
+                "127.0.0.1".to_string()
+            } else {
+                listen.ip().to_string()
+            };
+            format!("http://{host}:{}/readyz", listen.port())
+        }
+    };
+    hub::install_crypto_provider();
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(3))
+        .build()?;
+    match client.get(&url).send().await {
+        Ok(r) if r.status().is_success() => Ok(ExitCode::SUCCESS),
+        Ok(r) => {
+            eprintln!("{url}: {}", r.status());
+            Ok(ExitCode::from(1))
+        }
+        Err(e) => {
+            eprintln!("{url}: {e}");
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
 async fn dispatch(cli: Cli) -> Result<ExitCode> {
     let config_path = cli.config.as_deref();
     let command = cli.command.unwrap_or(Command::Serve);
@@ -197,6 +237,9 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             }
         });
     }
+    if let Command::Probe { url } = &command {
+        return probe(config_path, url.clone()).await;
+    }
     let config = Config::load(config_path)?;
     init_logging(&config);
     match command {
@@ -211,7 +254,9 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             let applied = store.migrate().await?;
             println!("database up to date ({applied} migration(s) applied)");
         }
-        Command::CheckConfig => unreachable!("handled above"),
+        Command::CheckConfig | Command::Probe { .. } => {
+            bail!("handled before the configuration is loaded")
+        }
         Command::Operator {
             command: OperatorCommand::CreateKey(args),
         } => {

@@ -15,5 +15,6 @@ mod ldap;
 mod ldap_changes;
 mod oidc_provider;
 mod processes;
+mod replicas;
 mod saml;
 mod scim;

@@ -1,15 +1,17 @@
 // A company's upstream OpenID Provider: npm `oidc-provider` with real password checks and a
 // plain login form at /interaction/:uid (consent granted automatically). Loopback only.
-// env: CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, ACCOUNTS (JSON: {login: {password, claims}}).
-// Prints {"ready":true,"issuer":...} once listening on a free port.
+// env: CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, ACCOUNTS (JSON: {login: {password, claims}});
+// optional IDP_HOST (default 127.0.0.1), IDP_PORT (default a free one) and IDP_ISSUER (default the listen
+// address), as the sample IdP of deploy/compose.yaml sets them.
+// Prints {"ready":true,"issuer":...} once listening.
 import http from 'node:http';
 import crypto from 'node:crypto';
 import Provider from 'oidc-provider';
 
 const ACCOUNTS = JSON.parse(process.env.ACCOUNTS || '{}');
 const server = http.createServer();
-await new Promise((r) => server.listen(0, '127.0.0.1', r));
-const ISSUER = `http://127.0.0.1:${server.address().port}`;
+await new Promise((r) => server.listen(Number(process.env.IDP_PORT || 0), process.env.IDP_HOST || '127.0.0.1', r));
+const ISSUER = process.env.IDP_ISSUER || `http://127.0.0.1:${server.address().port}`;
 
 const { privateKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
 const jwk = { ...privateKey.export({ format: 'jwk' }), kid: 'upstream-rs256', use: 'sig', alg: 'RS256' };

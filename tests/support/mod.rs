@@ -695,7 +695,9 @@ impl HubProcess {
     /// Starts `hub serve` in `dir` with `env` (returns at once; see [`HubProcess::url`]).
     pub fn spawn(env: &[(String, String)], dir: &std::path::Path) -> Self {
         let mut env = env.to_vec();
-        env.push(("HUB_SERVER__LISTEN".into(), "127.0.0.1:0".into()));
+        if !env.iter().any(|(k, _)| k == "HUB_SERVER__LISTEN") {
+            env.push(("HUB_SERVER__LISTEN".into(), "127.0.0.1:0".into()));
+        }
         env.push(("HUB_LOG__FORMAT".into(), "json".into()));
         env.push(("HUB_LOG__LEVEL".into(), "info".into()));
         let mut child = hub_command(&env, &["serve"])

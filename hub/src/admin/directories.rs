@@ -106,16 +106,18 @@ pub struct SyncQuery {
     pub mode: Option<String>,
 }
 
-/// Runs a sync of an LDAP directory now and reports it (409 if one is running).
+/// Runs a sync of an LDAP directory now and reports it: 200 with the finished run, or 202 with
+/// the running one if it outlasts the request (it goes on; follow it at `.../syncs`). 409 if a
+/// sync of the directory is running already.
 #[utoipa::path(post, path = "/api/v1/orgs/{org}/directories/{directory_id}/sync", tag = "directories",
     params(("org" = String, Path), ("directory_id" = String, Path), SyncQuery),
-    responses((status = 200, body = SyncView), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, body = SyncView), (status = 202, body = SyncView), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn sync_directory(
     State(state): State<AppState>,
     ctx: OrgCtx,
     Path((_, id)): Path<(String, String)>,
     axum::extract::Query(q): axum::extract::Query<SyncQuery>,
-) -> Result<Json<SyncView>, ApiError> {
+) -> Result<(StatusCode, Json<SyncView>), ApiError> {
     use directories::sync::{Mode, Trigger};
     ctx.require_admin()?;
     let mode = match q.mode.as_deref() {
@@ -128,8 +130,38 @@ pub async fn sync_directory(
         }
     };
     let d = directories::get(&state, &ctx, &id).await?;
-    let row = directories::sync::run(&state, &ctx.org, &d, mode, Trigger::Admin, |_| {}).await?;
-    Ok(Json(sync_view(row)))
+    // The run is its own task: a client that goes away, or the request timeout, does not
+    // cancel a sync halfway.
+    let run = {
+        let (state, org, d) = (state.clone(), ctx.org.clone(), d.clone());
+        tokio::spawn(async move {
+            directories::sync::run(&state, &org, &d, mode, Trigger::Admin, |_| {}).await
+        })
+    };
+    let patience = std::time::Duration::from_secs(
+        state
+            .config
+            .server
+            .request_timeout_secs
+            .saturating_sub(2)
+            .max(1),
+    );
+    match tokio::time::timeout(patience, run).await {
+        Ok(Ok(row)) => Ok((StatusCode::OK, Json(sync_view(row?)))),
+        Ok(Err(e)) => {
+            Err(crate::error::ServiceError::Internal(format!("the sync stopped: {e}")).into())
+        }
+        Err(_) => {
+            let running = storage::directories::syncs(state.store.conn(), ctx.org.id, d.id, 1)
+                .await?
+                .into_iter()
+                .next()
+                .ok_or_else(|| {
+                    crate::error::ServiceError::Internal("no sync run recorded".into())
+                })?;
+            Ok((StatusCode::ACCEPTED, Json(sync_view(running))))
+        }
+    }
 }
 
 /// Changes a directory: its name, status, LDAP settings (schedule, mode, filters...) or bind

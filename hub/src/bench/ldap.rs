@@ -250,6 +250,7 @@ async fn backend(
         &[
             ("HUB_OUTBOUND__ALLOW_LOOPBACK", "true"),
             ("HUB_JOBS__SCHEDULER_TICK_SECS", "86400"),
+            ("HUB_SERVER__REQUEST_TIMEOUT_SECS", "3600"),
         ],
     )?;
     let operator = super::operator_key(db_url).await?;

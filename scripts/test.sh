@@ -26,6 +26,7 @@ else
   run_tests() { cargo test --workspace --locked --no-fail-fast; }
 fi
 
+scripts/check-deploy.sh
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 # The e2e tests run the `hub` binary too; build it with the test profile's artifacts.

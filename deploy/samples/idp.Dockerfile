@@ -5,6 +5,7 @@ WORKDIR /idp
 COPY deploy/samples/idp/package.json deploy/samples/idp/package-lock.json deploy/samples/idp/.npmrc ./
 RUN npm ci --omit=dev --no-audit --no-fund
 COPY tests/peers/upstream-op.mjs ./upstream-op.mjs
-USER node
+# the node image's unprivileged user
+USER 1000
 EXPOSE 9000
 CMD ["node", "upstream-op.mjs"]

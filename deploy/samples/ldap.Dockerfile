@@ -1,6 +1,7 @@
 # A sample company directory: OpenLDAP with syncprov (syncrepl), ppolicy and memberof, three
 # people and a group, started by the same script the tests use.
 FROM debian:bookworm-slim
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 # hadolint ignore=DL3008
 RUN echo "slapd slapd/no_configuration boolean true" | debconf-set-selections \
  && apt-get update \

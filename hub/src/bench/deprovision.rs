@@ -32,12 +32,12 @@ pub(crate) struct DeprovisionBench {
 
 /// Arrival times of logout tokens, by subject.
 #[derive(Clone, Default)]
-struct Arrivals {
+pub(crate) struct Arrivals {
     by_sub: Arc<Mutex<HashMap<String, Vec<Instant>>>>,
     notify: Arc<tokio::sync::Notify>,
 }
 
-async fn receive(State(a): State<Arrivals>, body: String) -> axum::http::StatusCode {
+pub(crate) async fn receive(State(a): State<Arrivals>, body: String) -> axum::http::StatusCode {
     let at = Instant::now();
     let sub = url::form_urlencoded::parse(body.as_bytes())
         .find(|(k, _)| k == "logout_token")
@@ -61,6 +61,14 @@ async fn receive(State(a): State<Arrivals>, body: String) -> axum::http::StatusC
 }
 
 impl Arrivals {
+    /// How many logout tokens arrived in all.
+    pub(crate) fn count(&self) -> usize {
+        self.by_sub
+            .lock()
+            .map(|m| m.values().map(Vec::len).sum())
+            .unwrap_or(0)
+    }
+
     /// The last of `n` arrivals for `sub`, waiting up to 60 s.
     async fn last_of(&self, sub: &str, n: usize) -> Result<Instant> {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
@@ -89,6 +97,7 @@ pub(crate) async fn run(
     leavers: usize,
     receivers: usize,
     workers: usize,
+    replicas: &[String],
 ) -> Result<DeprovisionBench> {
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(64)
@@ -151,6 +160,16 @@ pub(crate) async fn run(
     .json()
     .await?;
     let scim_base = dir["scim_base_url"].as_str().context("base")?.to_string();
+    // The deactivations go to each replica in turn (the SCIM base on each).
+    let scim_bases: Vec<String> = if replicas.is_empty() {
+        vec![scim_base.clone()]
+    } else {
+        replicas
+            .iter()
+            .map(|r| format!("{r}/scim/v2/deprov"))
+            .collect()
+    };
+    let create_base = scim_bases[0].clone();
     let tok: Value = admin(
         &format!(
             "/api/v1/orgs/deprov/directories/{}/scim-tokens",
@@ -172,7 +191,7 @@ pub(crate) async fn run(
     let mut users = Vec::with_capacity(total);
     for i in 0..total {
         let r: Value = http
-            .post(format!("{scim_base}/Users"))
+            .post(format!("{create_base}/Users"))
             .bearer_auth(&token)
             .header("content-type", "application/scim+json")
             .body(
@@ -208,10 +227,18 @@ pub(crate) async fn run(
     }
     tx.commit().await?;
 
+    let turn = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let deactivate = {
-        let (http, scim_base, token) = (http.clone(), scim_base.clone(), token.clone());
+        let (http, scim_bases, token, turn) = (
+            http.clone(),
+            Arc::new(scim_bases),
+            token.clone(),
+            turn.clone(),
+        );
         move |id: String| {
-            let (http, scim_base, token) = (http.clone(), scim_base.clone(), token.clone());
+            let k = turn.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let scim_base = scim_bases[k % scim_bases.len()].clone();
+            let (http, token) = (http.clone(), token.clone());
             async move {
                 let r = http
                     .patch(format!("{scim_base}/Users/{id}"))

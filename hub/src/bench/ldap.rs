@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const SUFFIX: &str = "dc=bench,dc=test";
+pub(crate) const SUFFIX: &str = "dc=bench,dc=test";
 
 pub(crate) struct LdapBench {
     pub users: usize,
@@ -39,7 +39,7 @@ pub(crate) struct LdapBackend {
 }
 
 /// `tests/peers` (for slapd-start.sh), if present.
-fn peers_scripts() -> Option<PathBuf> {
+pub(crate) fn peers_scripts() -> Option<PathBuf> {
     [
         std::env::var("HUB_BENCH_PEERS").ok().map(PathBuf::from),
         Some(PathBuf::from("tests/peers")),
@@ -84,13 +84,13 @@ fn ldif(n: usize, groups: usize) -> String {
 }
 
 /// A slapd loaded offline, stopped by PID when dropped.
-struct Slapd {
+pub(crate) struct Slapd {
     dir: tempfile::TempDir,
-    url: String,
+    pub url: String,
 }
 
 impl Slapd {
-    fn start(scripts: &Path, n: usize, groups: usize) -> Result<Self> {
+    pub fn start(scripts: &Path, n: usize, groups: usize) -> Result<Self> {
         let dir = tempfile::tempdir()?;
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
@@ -150,7 +150,7 @@ impl Slapd {
         Ok(took)
     }
 
-    fn modify(&self, ldif: &str) -> Result<()> {
+    pub fn modify(&self, ldif: &str) -> Result<()> {
         let mut child = Command::new("ldapmodify")
             .args(["-x", "-H", &self.url, "-D"])
             .arg(format!("cn=admin,{SUFFIX}"))
@@ -184,7 +184,7 @@ fn median(mut v: Vec<Duration>) -> Duration {
 }
 
 /// `VmRSS` and `VmHWM` of a process, in KiB.
-fn memory(pid: u32) -> (u64, u64) {
+pub(crate) fn memory(pid: u32) -> (u64, u64) {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let field = |name: &str| {
         status

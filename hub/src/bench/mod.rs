@@ -24,6 +24,7 @@ mod deprovision;
 mod ldap;
 mod login;
 mod scim;
+mod soak;
 mod token;
 
 #[derive(Debug, Args)]
@@ -66,6 +67,9 @@ pub struct BenchArgs {
     /// Downstream applications (back-channel logout receivers) each leaver is signed in to.
     #[arg(long, default_value_t = 10)]
     pub receivers: usize,
+    /// Seconds of the soak run (two replicas on PostgreSQL, mixed load; 0 skips it).
+    #[arg(long, default_value_t = 300)]
+    pub soak_secs: u64,
 }
 
 /// Latency distribution of one measurement.
@@ -122,6 +126,14 @@ pub async fn run(base: &Config, args: BenchArgs) -> Result<()> {
             .execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
             .await?;
         results.push(outcome?);
+        let name = format!("hubbench_{}", uuid::Uuid::new_v4().simple());
+        admin.execute(&format!("CREATE DATABASE {name}")).await?;
+        let url = format!("{}/{name}", args.postgres);
+        let outcome = bench_replicas(base, &url, &args).await;
+        admin
+            .execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .await?;
+        results.push(outcome?);
     }
     let peer = match (args.no_peer, token::peers_dir()) {
         (true, _) => Err("skipped (--no-peer)".to_string()),
@@ -141,9 +153,15 @@ pub async fn run(base: &Config, args: BenchArgs) -> Result<()> {
     } else {
         ldap_backends(&args).await
     };
+    let soak = if args.soak_secs == 0 || args.postgres.is_empty() {
+        Err("skipped (--soak-secs 0, or no PostgreSQL)".to_string())
+    } else {
+        soak_on_postgres(&args).await
+    };
     let raw_sign = token::raw_es256_per_sec()?;
     let mut report = render(&results, &peer, raw_sign, &args);
     report.push_str(&render_extra(&results, &ldap, &args));
+    report.push_str(&render_soak(&soak));
     if let Some(parent) = args.out.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent)?;
     }
@@ -182,6 +200,113 @@ async fn ldap_backends(args: &BenchArgs) -> Result<ldap::LdapBench, String> {
             .await;
     }
     result
+}
+
+async fn soak_on_postgres(args: &BenchArgs) -> Result<soak::SoakResult, String> {
+    let name = format!("hubbench_soak_{}", uuid::Uuid::new_v4().simple());
+    let admin = Store::connect_url(&format!("{}/postgres", args.postgres))
+        .await
+        .map_err(|e| e.to_string())?;
+    admin
+        .execute(&format!("CREATE DATABASE {name}"))
+        .await
+        .map_err(|e| e.to_string())?;
+    let result = soak::run(
+        &format!("{}/{name}", args.postgres),
+        args.soak_secs,
+        args.concurrency,
+    )
+    .await
+    .map_err(|e| format!("failed: {e:#}"));
+    let _ = admin
+        .execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .await;
+    result
+}
+
+fn render_soak(soak: &Result<soak::SoakResult, String>) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "\n## Soak: two replicas, mixed load\n");
+    let r = match soak {
+        Err(e) => {
+            let _ = writeln!(s, "Not run: {e}");
+            return s;
+        }
+        Ok(r) => r,
+    };
+    let _ = writeln!(
+        s,
+        "Two `hub serve` replicas on one PostgreSQL database, {} s, loopback only: concurrent clients sign people in (development sign-in, code exchange at the other replica), rotate refresh tokens, push SCIM creates, and sign other people in who then leave over SCIM and are rehired (each leaver's back-channel logout delivered from the outbox), while a real slapd directory of 500 people changes every 5 s and the replicas' schedulers sync it (incremental every 3 s, full every 20 s). Every answer is checked.\n",
+        r.secs
+    );
+    let _ = writeln!(s, "| operation | done | per second | p50 / p99 (ms) |");
+    let _ = writeln!(s, "|---|---|---|---|");
+    for (op, (st, n)) in &r.ops {
+        let _ = writeln!(
+            s,
+            "| {op} | {n} | {:.1} | {:.1} / {:.1} |",
+            st.per_sec,
+            st.p50_us / 1e3,
+            st.p99_us / 1e3
+        );
+    }
+    let _ = writeln!(
+        s,
+        "\n**Errors: {}**{}",
+        r.errors.len(),
+        if r.errors.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " (first: {})",
+                r.errors
+                    .iter()
+                    .filter(|e| !e.is_empty())
+                    .take(3)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            )
+        }
+    );
+    let fmt = |v: &[u64]| {
+        v.iter()
+            .map(|k| format!("{} MiB", k / 1024))
+            .collect::<Vec<_>>()
+            .join(" / ")
+    };
+    if let (Some(first), Some(last)) = (r.rss.first(), r.rss.last()) {
+        let max: Vec<u64> = (0..first.1.len())
+            .map(|i| r.rss.iter().map(|(_, v)| v[i]).max().unwrap_or(0))
+            .collect();
+        let _ = writeln!(
+            s,
+            "\nResident memory of the two replicas: {} at {} s, {} at {} s, at most {} ({} samples).",
+            fmt(&first.1),
+            first.0,
+            fmt(&last.1),
+            last.0,
+            fmt(&max),
+            r.rss.len()
+        );
+    }
+    let _ = writeln!(
+        s,
+        "\nDirectory sync runs: {}. Deliveries: {}. Logout tokens received: {}. The audit log verified with {} events.",
+        r.syncs
+            .iter()
+            .map(|(k, v)| format!("{v} {k}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        r.deliveries
+            .iter()
+            .map(|(k, v)| format!("{v} {k}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        r.logouts_received,
+        r.audit_events
+    );
+    s
 }
 
 /// A `hub serve` process (this executable) on `db_url`; killed when dropped.
@@ -254,6 +379,93 @@ pub(crate) async fn operator_key(db_url: &str) -> Result<String> {
     .await?;
     store.close().await?;
     Ok(secret)
+}
+
+/// Token exchanges, SCIM writes and time-to-deprovision with two `hub serve` replicas on one
+/// PostgreSQL database, the requests spread over both (round robin); both replicas' outbox
+/// workers deliver.
+async fn bench_replicas(base: &Config, url: &str, args: &BenchArgs) -> Result<BackendResult> {
+    let name = "PostgreSQL 2 replicas";
+    eprintln!("== {name}");
+    let mut config = base.clone();
+    config.outbound.allow_loopback = true;
+    config.database.url = SecretString::new(url);
+    let key = base64_key()?;
+    config.secrets.key = Some(SecretString::new(key.clone()));
+    config.secrets.key_file = None;
+    config.database.max_connections = config
+        .database
+        .max_connections
+        .max(args.concurrency as u32 + 2);
+    config.jobs.enabled = false;
+    let state = crate::build_state(config).await?;
+    let env = [
+        ("HUB_OUTBOUND__ALLOW_LOOPBACK", "true"),
+        ("HUB_JOBS__SCHEDULER_TICK_SECS", "86400"),
+    ];
+    let (r1, u1) = spawn_serve(url, &key, &env)?;
+    let (r2, u2) = spawn_serve(url, &key, &env)?;
+    let operator = operator_key(url).await?;
+    let client = reqwest::Client::new();
+    client
+        .post(format!("{u1}/api/v1/orgs"))
+        .bearer_auth(&operator)
+        .json(&json!({"slug": "bench", "name": "Bench"}))
+        .send()
+        .await?
+        .error_for_status()?;
+    eprintln!("   token exchanges over both replicas");
+    let half = (args.exchanges / 2).max(2);
+    let token = token::hub(&state, &u1, &operator, half, half, args.concurrency, 2).await?;
+    eprintln!("   SCIM user creates over both replicas");
+    let replicas = [u1.clone(), u2.clone()];
+    let scim = scim::run(
+        &u1,
+        &operator,
+        args.scim_users / 2,
+        args.scim_users - args.scim_users / 2,
+        args.concurrency,
+        &replicas,
+    )
+    .await?;
+    let deprovision = if args.leavers == 0 {
+        None
+    } else {
+        eprintln!("   time to deprovision over both replicas");
+        Some(
+            deprovision::run(
+                &state,
+                &u1,
+                &operator,
+                args.leavers,
+                args.receivers,
+                args.concurrency,
+                &replicas,
+            )
+            .await?,
+        )
+    };
+    drop((r1, r2));
+    let verify = crate::audit::verify_chain(&state.store, Some(&state.secrets)).await?;
+    anyhow::ensure!(
+        verify.ok(),
+        "audit chain broken after the benchmark: {:?}",
+        verify.problem
+    );
+    state.store.clone().close().await?;
+    Ok(BackendResult {
+        name,
+        api_seq: Stats::default(),
+        api_conc: Stats::default(),
+        raw_read: Stats::default(),
+        audit_seq: Stats::default(),
+        audit_conc: Stats::default(),
+        raw_insert: Stats::default(),
+        token,
+        login: Err("not measured with two replicas".into()),
+        scim,
+        deprovision,
+    })
 }
 
 async fn bench_backend(
@@ -407,7 +619,7 @@ async fn bench_backend(
 
     eprintln!("   token exchanges");
     let half = (args.exchanges / 2).max(2);
-    let token = token::hub(&state, &base_url, &key, half, half, args.concurrency).await?;
+    let token = token::hub(&state, &base_url, &key, half, half, args.concurrency, 1).await?;
     // The federated login runs before the SCIM benchmark: once an organization has a directory,
     // only the people it manages may sign in.
     let login = match (args.no_peer, token::peers_dir()) {
@@ -429,6 +641,7 @@ async fn bench_backend(
         args.scim_users / 2,
         args.scim_users - args.scim_users / 2,
         args.concurrency,
+        &[],
     )
     .await?;
     let deprovision = if args.leavers == 0 {
@@ -446,6 +659,7 @@ async fn bench_backend(
                 args.leavers,
                 args.receivers,
                 args.concurrency,
+                &[],
             )
             .await?,
         )
@@ -575,7 +789,7 @@ fn render(
         "| backend | hub sequential p50 / p99 (µs) | raw query p50 / p99 (µs) | hub ÷ raw (p50) | hub concurrent req/s | concurrent p99 (µs) |"
     );
     let _ = writeln!(s, "|---|---|---|---|---|---|");
-    for r in results {
+    for r in results.iter().filter(|r| r.api_seq.count > 0) {
         let _ = writeln!(
             s,
             "| {} | {:.0} / {:.0} | {:.0} / {:.0} | {:.1}x | {:.0} | {:.0} |",
@@ -602,7 +816,7 @@ fn render(
         "| backend | audit appends/s sequential (p50 / p99 µs) | raw inserts/s (p50 / p99 µs) | audit ÷ raw throughput | audit appends/s, concurrent (p99 µs) |"
     );
     let _ = writeln!(s, "|---|---|---|---|---|");
-    for r in results {
+    for r in results.iter().filter(|r| r.api_seq.count > 0) {
         let _ = writeln!(
             s,
             "| {} | {:.0} ({:.0} / {:.0}) | {:.0} ({:.0} / {:.0}) | {:.2} | {:.0} ({:.0}) |",
@@ -739,6 +953,7 @@ fn render(
         "Counts: {}.",
         results
             .iter()
+            .filter(|r| r.api_seq.count > 0)
             .map(|r| format!(
                 "{} {} reads / {} appends",
                 r.name, r.api_seq.count, r.audit_seq.count

@@ -41,13 +41,15 @@ async fn create(client: &reqwest::Client, base: &str, token: &str, i: usize) -> 
     Ok(v["id"].as_str().context("id")?.to_string())
 }
 
-/// Needs the `bench` organization with the verified domain bench.test.
+/// Needs the `bench` organization with the verified domain bench.test. The SCIM requests go to
+/// `replicas` (round robin) if any are given, else to `base_url`.
 pub(crate) async fn run(
     base_url: &str,
     operator_key: &str,
     n_seq: usize,
     n_conc: usize,
     workers: usize,
+    replicas: &[String],
 ) -> Result<ScimResult> {
     let admin = reqwest::Client::new();
     let dir: Value = admin
@@ -61,6 +63,14 @@ pub(crate) async fn run(
         .await?;
     let id = dir["id"].as_str().context("directory id")?;
     let base = dir["scim_base_url"].as_str().context("base")?.to_string();
+    let bases: Arc<Vec<String>> = Arc::new(if replicas.is_empty() {
+        vec![base.clone()]
+    } else {
+        replicas
+            .iter()
+            .map(|r| format!("{r}/scim/v2/bench"))
+            .collect()
+    });
     let tok: Value = admin
         .post(format!(
             "{base_url}/api/v1/orgs/bench/directories/{id}/scim-tokens"
@@ -79,11 +89,12 @@ pub(crate) async fn run(
     let ids = Arc::new(std::sync::Mutex::new(Vec::new()));
     let seq = timed_seq(n_seq, {
         let mut i = 0;
-        let (client, base, token, ids) = (client.clone(), base.clone(), token.clone(), ids.clone());
+        let (client, bases, token, ids) =
+            (client.clone(), bases.clone(), token.clone(), ids.clone());
         move || {
             i += 1;
-            let (client, base, token, ids, n) =
-                (client.clone(), base.clone(), token.clone(), ids.clone(), i);
+            let base = bases[i % bases.len()].clone();
+            let (client, token, ids, n) = (client.clone(), token.clone(), ids.clone(), i);
             async move {
                 let id = create(&client, &base, &token, n).await?;
                 ids.lock().map_err(|_| anyhow::anyhow!("lock"))?.push(id);
@@ -93,10 +104,11 @@ pub(crate) async fn run(
     })
     .await?;
     let conc = {
-        let (client, base, token, ids) = (client.clone(), base.clone(), token.clone(), ids.clone());
+        let (client, bases, token, ids) =
+            (client.clone(), bases.clone(), token.clone(), ids.clone());
         timed_conc(n_conc, workers, move |i| {
-            let (client, base, token, ids) =
-                (client.clone(), base.clone(), token.clone(), ids.clone());
+            let base = bases[i % bases.len()].clone();
+            let (client, token, ids) = (client.clone(), token.clone(), ids.clone());
             async move {
                 let id = create(&client, &base, &token, n_seq + 1 + i).await?;
                 ids.lock().map_err(|_| anyhow::anyhow!("lock"))?.push(id);
@@ -112,7 +124,7 @@ pub(crate) async fn run(
         .map(|id| json!({"value": id}))
         .collect();
     let g: Value = client
-        .post(format!("{base}/Groups"))
+        .post(format!("{}/Groups", bases[0]))
         .bearer_auth(&token)
         .header("content-type", "application/scim+json")
         .body(
@@ -131,7 +143,7 @@ pub(crate) async fn run(
     .to_string();
     let t = Instant::now();
     let r = client
-        .patch(format!("{base}/Groups/{gid}"))
+        .patch(format!("{}/Groups/{gid}", bases[0]))
         .bearer_auth(&token)
         .header("content-type", "application/scim+json")
         .body(body)

@@ -37,7 +37,8 @@ fn cpu_seconds(pid: u32) -> Option<f64> {
 /// The exchange requests of one target.
 #[derive(Clone)]
 struct Target {
-    token_url: String,
+    /// One URL per server; exchange `i` goes to `token_urls[i % len]`.
+    token_urls: Arc<Vec<String>>,
     client_id: String,
     secret: String,
     redirect_uri: String,
@@ -47,8 +48,9 @@ struct Target {
 impl Target {
     async fn exchange(&self, client: &reqwest::Client, i: usize) -> Result<()> {
         let (code, verifier) = self.codes.get(i).context("ran out of codes")?;
+        let url = &self.token_urls[i % self.token_urls.len().max(1)];
         let r = client
-            .post(&self.token_url)
+            .post(url)
             .basic_auth(&self.client_id, Some(&self.secret))
             .form(&[
                 ("grant_type", "authorization_code"),
@@ -78,8 +80,9 @@ impl Target {
         n_seq: usize,
         n_conc: usize,
         workers: usize,
-        server_pid: u32,
+        server_pids: &[u32],
     ) -> Result<TokenResult> {
+        let cpu = |pids: &[u32]| -> Option<f64> { pids.iter().map(|p| cpu_seconds(*p)).sum() };
         let seq = timed_seq(n_seq, {
             let mut i = 0;
             move || {
@@ -91,13 +94,13 @@ impl Target {
         })
         .await?;
         let (me, client) = (self.clone(), client.clone());
-        let cpu_before = cpu_seconds(server_pid);
+        let cpu_before = cpu(server_pids);
         let conc = timed_conc(n_conc, workers, move |i| {
             let (me, client) = (me.clone(), client.clone());
             async move { me.exchange(&client, n_seq + i).await }
         })
         .await?;
-        let per_cpu_second = match (cpu_before, cpu_seconds(server_pid)) {
+        let per_cpu_second = match (cpu_before, cpu(server_pids)) {
             (Some(a), Some(b)) if b > a => Some(n_conc as f64 / (b - a)),
             _ => None,
         };
@@ -110,7 +113,8 @@ impl Target {
 }
 
 /// Mints `n` codes for a fresh user and session of the `bench` organization, then exchanges
-/// them against the running hub at `base_url`.
+/// them against `replicas` `hub serve` processes on the same database (round robin).
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn hub(
     state: &AppState,
     base_url: &str,
@@ -118,6 +122,7 @@ pub(crate) async fn hub(
     n_seq: usize,
     n_conc: usize,
     workers: usize,
+    replicas: usize,
 ) -> Result<TokenResult> {
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(64)
@@ -194,7 +199,7 @@ pub(crate) async fn hub(
     let mut codes = Vec::with_capacity(n_seq + n_conc);
     let tx = state.store.begin().await?;
     storage::oidc::insert_session(tx.conn(), &session, &hash_token(&random_token()?)).await?;
-    for _ in 0..n_seq + n_conc {
+    for _ in 0..n_seq + n_conc + replicas {
         let code = random_token()?;
         storage::oidc::insert_code(
             tx.conn(),
@@ -223,24 +228,35 @@ pub(crate) async fn hub(
 
     // The exchanges go to a separate `hub serve` process on the same database, so that its CPU
     // time can be told from the load client's, as for oidc-provider.
-    let (server, server_url) = spawn_hub(state)?;
+    let mut servers = Vec::new();
+    for _ in 0..replicas.max(1) {
+        servers.push(spawn_hub(state)?);
+    }
+    let pids: Vec<u32> = servers.iter().map(|(s, _)| s.id()).collect();
     let target = Target {
-        token_url: format!("{server_url}/oauth2/token"),
+        token_urls: Arc::new(
+            servers
+                .iter()
+                .map(|(_, u)| format!("{u}/oauth2/token"))
+                .collect(),
+        ),
         client_id,
         secret,
         redirect_uri,
         codes: Arc::new(codes),
     };
-    // Warm the connection pool and the signing key cache.
-    target.exchange(&client, 0).await?;
+    // Warm the connection pools and the signing key caches.
+    for i in 0..pids.len() {
+        target.exchange(&client, i).await?;
+    }
     let target = Target {
-        codes: Arc::new(target.codes[1..].to_vec()),
+        codes: Arc::new(target.codes[pids.len()..].to_vec()),
         ..target
     };
     let result = target
-        .run(&client, n_seq - 1, n_conc, workers, server.id())
+        .run(&client, n_seq - pids.len(), n_conc, workers, &pids)
         .await;
-    drop(server);
+    drop(servers);
     result
 }
 
@@ -321,7 +337,10 @@ pub(crate) async fn oidc_provider(
         })
         .collect::<Vec<_>>();
     let target = Target {
-        token_url: format!("{}/token", ready["issuer"].as_str().context("issuer")?),
+        token_urls: Arc::new(vec![format!(
+            "{}/token",
+            ready["issuer"].as_str().context("issuer")?
+        )]),
         client_id: ready["client_id"].as_str().context("client")?.to_string(),
         secret: ready["client_secret"]
             .as_str()
@@ -342,7 +361,7 @@ pub(crate) async fn oidc_provider(
         ..target
     };
     let result = target
-        .run(&client, n_seq - 1, n_conc, workers, child.0.id())
+        .run(&client, n_seq - 1, n_conc, workers, &[child.0.id()])
         .await;
     drop(child);
     result

@@ -20,7 +20,7 @@ use crate::state::AppState;
 use crate::storage::{self, StoreError};
 
 /// How long a delivery claimed beyond its application's cap waits before it is claimed again.
-const DEFER_MS: i64 = 250;
+const DEFER_MS: i64 = 100;
 
 /// The wait before retry `attempt` (1-based): base · 2^(attempt-1), capped, then "equal jitter"
 /// (a uniformly random point in its upper half) so retries of many deliveries spread out.

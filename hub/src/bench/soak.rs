@@ -101,7 +101,7 @@ impl Ctx {
         )
         .await?;
         let id = v["id"].as_str().context("id")?.to_string();
-        let pool = if i % 2 == 0 {
+        let pool = if i.is_multiple_of(2) {
             &self.people
         } else {
             &self.churn

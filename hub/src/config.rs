@@ -79,6 +79,9 @@ pub struct OidcConfig {
     pub code_ttl_secs: u64,
     pub session_ttl_secs: u64,
     pub key_publish_secs: u64,
+    /// Rotate the token signing keys when the newest is this many days old (0: only by hand,
+    /// `hub keys rotate`). One replica does it, under a lease.
+    pub key_rotation_days: u64,
     pub key_cache_secs: u64,
     /// How long a replica may use a registered client it read (0: read it every time).
     pub client_cache_secs: u64,

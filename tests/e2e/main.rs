@@ -11,6 +11,7 @@ mod deprovision;
 mod domains;
 mod federation;
 mod isolation;
+mod jobs;
 mod ldap;
 mod ldap_changes;
 mod oidc_provider;

@@ -292,7 +292,7 @@ fn render_soak(soak: &Result<soak::SoakResult, String>) -> String {
     }
     let _ = writeln!(
         s,
-        "\nDirectory sync runs: {}. Deliveries: {}. Logout tokens received: {}. The audit log verified with {} events.",
+        "\nDirectory sync runs: {}. Deprovisioning: {}. Logout tokens received: {}. The audit log verified with {} events.",
         r.syncs
             .iter()
             .map(|(k, v)| format!("{v} {k}"))

@@ -395,12 +395,14 @@ pub(crate) async fn run(db_url: &str, secs: u64, workers: usize) -> Result<SoakR
                     2 => ("SCIM create", ctx.scim_create(n).await),
                     _ => {
                         // A person signs in, leaves (a back-channel logout to deliver), and is
-                        // rehired.
-                        let who = ctx
-                            .churn
-                            .lock()
-                            .ok()
-                            .and_then(|p| p.get(n % p.len().max(1)).cloned());
+                        // rehired; taken out of the pool meanwhile, so no other client uses
+                        // them while they are away.
+                        let who = ctx.churn.lock().ok().and_then(|mut p| {
+                            (!p.is_empty()).then(|| {
+                                let i = n % p.len();
+                                p.swap_remove(i)
+                            })
+                        });
                         match who {
                             Some((id, email)) => {
                                 let r = async {
@@ -409,6 +411,9 @@ pub(crate) async fn run(db_url: &str, secs: u64, workers: usize) -> Result<SoakR
                                     ctx.scim_active(n + 1, &id, true).await
                                 }
                                 .await;
+                                if let Ok(mut p) = ctx.churn.lock() {
+                                    p.push((id, email));
+                                }
                                 ("sign-in, SCIM leave, rehire", r)
                             }
                             None => continue,

@@ -36,10 +36,17 @@ fn jitter() -> f64 {
         .unwrap_or(0.5)
 }
 
+/// An attempt's result on its way to the recorder (`None`: a claim given back, not attempted).
+type Outcome = (Delivery, Option<Result<Sent, String>>);
+
 /// Runs until `stop` turns true.
 pub async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
     let cfg = state.config.outbox.clone();
     let slots = Arc::new(Semaphore::new(cfg.concurrency));
+    // Outcomes are recorded in batches, one transaction (and one turn at the audit chain's
+    // head) for all the attempts that finished meanwhile.
+    let (record_tx, record_rx) = tokio::sync::mpsc::unbounded_channel::<Outcome>();
+    let recorder = tokio::spawn(record(state.clone(), record_rx));
     let in_flight: Arc<Mutex<HashMap<AppId, usize>>> = Arc::default();
     let mut gauge_at = 0i64;
     loop {
@@ -50,7 +57,7 @@ pub async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
                 Ok(batch) => {
                     claimed_full = batch.len() == free;
                     for d in batch {
-                        dispatch(&state, d, &slots, &in_flight).await;
+                        dispatch(&state, d, &slots, &in_flight, &record_tx).await;
                     }
                 }
                 Err(e) => tracing::warn!(error = %e, "outbox: cannot claim deliveries; retrying"),
@@ -69,8 +76,30 @@ pub async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
         tokio::select! {
             _ = state.outbox.notified() => {}
             _ = tokio::time::sleep(Duration::from_millis(cfg.poll_ms)) => {}
-            _ = stop.changed() => return,
+            _ = stop.changed() => {
+                drop(record_tx);
+                let _ = recorder.await;
+                return;
+            }
         }
+    }
+}
+
+/// Writes outcomes as they come, each batch in one transaction.
+async fn record(state: AppState, mut rx: tokio::sync::mpsc::UnboundedReceiver<Outcome>) {
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < 200 {
+            match rx.try_recv() {
+                Ok(o) => batch.push(o),
+                Err(_) => break,
+            }
+        }
+        if let Err(e) = finish(&state, &batch).await {
+            // The claims expire and the deliveries are attempted again: at least once.
+            tracing::warn!(error = %e, deliveries = batch.len(), "outbox: cannot record attempts");
+        }
+        state.outbox.notify_one();
     }
 }
 
@@ -88,6 +117,7 @@ async fn dispatch(
     mut d: Delivery,
     slots: &Arc<Semaphore>,
     in_flight: &Arc<Mutex<HashMap<AppId, usize>>>,
+    record: &tokio::sync::mpsc::UnboundedSender<Outcome>,
 ) {
     let cap = state.config.outbox.per_app_concurrency;
     let admitted = {
@@ -109,20 +139,19 @@ async fn dispatch(
             // Over this application's cap: give the claim back, to be claimed again shortly.
             d.next_attempt_at = state.clock.now_ms() + DEFER_MS;
             d.updated_at = state.clock.now_ms();
-            if let Err(e) = finish(state, &d, None).await {
-                tracing::warn!(delivery = %d.id, error = %e, "outbox: cannot defer a delivery");
-            }
+            let _ = record.send((d, None));
             return;
         }
     };
     let state = state.clone();
     let in_flight = in_flight.clone();
+    let record = record.clone();
     let app = d.app_id;
     tokio::spawn(async move {
-        attempt(&state, d).await;
+        let outcome = attempt(&state, d).await;
         release_slot(&in_flight, app);
         drop(permit);
-        state.outbox.notify_one();
+        let _ = record.send(outcome);
     });
 }
 
@@ -136,7 +165,7 @@ fn release_slot(in_flight: &Arc<Mutex<HashMap<AppId, usize>>>, app: AppId) {
     }
 }
 
-async fn attempt(state: &AppState, mut d: Delivery) {
+async fn attempt(state: &AppState, mut d: Delivery) -> Outcome {
     let outcome = deliver::send(state, &d).await;
     let now = state.clock.now_ms();
     let cfg = &state.config.outbox;
@@ -176,60 +205,63 @@ async fn attempt(state: &AppState, mut d: Delivery) {
     state
         .metrics
         .outbox_delivery(kind, d.status.as_str(), d.status == DeliveryStatus::Pending);
-    if let Err(e) = finish(state, &d, Some(&outcome)).await {
-        // The claim expires and the delivery is attempted again: at least once.
-        tracing::warn!(delivery = %d.id, error = %e, "outbox: cannot record an attempt");
-    }
+    (d, Some(outcome))
 }
 
-/// Records `d`'s new state under this replica's claim, with its audit event and the leaver's
-/// completion, in one transaction.
-async fn finish(
-    state: &AppState,
-    d: &Delivery,
-    outcome: Option<&Result<Sent, String>>,
-) -> Result<(), StoreError> {
+/// Records a batch of attempts under this replica's claims, with their audit events and the
+/// leavers they complete, in one transaction.
+async fn finish(state: &AppState, batch: &[Outcome]) -> Result<(), StoreError> {
     let tx = state.store.begin().await?;
-    if !storage::outbox::finish_attempt(tx.conn(), d, &state.instance).await? {
-        // Another replica claimed it after our claim expired; its attempt counts.
-        return Ok(());
-    }
-    let Some(outcome) = outcome else {
-        return tx.commit().await;
-    };
-    let action = match d.status {
-        DeliveryStatus::Delivered | DeliveryStatus::Skipped => AuditAction::DeliveryDelivered,
-        DeliveryStatus::Dead => AuditAction::DeliveryDead,
-        DeliveryStatus::Pending => {
-            return tx.commit().await;
+    let mut leavers = std::collections::BTreeSet::new();
+    let mut events = 0u64;
+    for (d, outcome) in batch {
+        if !storage::outbox::finish_attempt(tx.conn(), d, &state.instance).await? {
+            // Another replica claimed it after our claim expired; its attempt counts.
+            continue;
         }
-    };
-    let summary = match outcome {
-        Ok(Sent::Delivered(s)) => s.clone(),
-        Ok(Sent::Skipped(s)) => format!("skipped: {s}"),
-        Err(e) => e.clone(),
-    };
-    let event = AuditEvent::new(
-        &Actor::System {
-            component: "outbox".into(),
-        },
-        action,
-        format!("delivery:{}", d.id),
-    )
-    .org(d.org_id)
-    .details(
-        json!({"kind": d.kind, "application": d.app_id, "user": d.user_id,
-        "leaver": d.leaver_id, "status": d.status, "attempts": d.attempts,
-        "result": summary}),
-    );
-    crate::audit::append(&tx, state.clock.as_ref(), event).await?;
-    if let Some(leaver) = d.leaver_id
-        && storage::outbox::unfinished_of_leaver(tx.conn(), d.org_id, leaver).await? == 0
-        && let Some(l) = storage::leavers::get(tx.conn(), d.org_id, leaver).await?
-        && l.completed_at.is_none()
-    {
+        let Some(outcome) = outcome else { continue };
+        let action = match d.status {
+            DeliveryStatus::Delivered | DeliveryStatus::Skipped => AuditAction::DeliveryDelivered,
+            DeliveryStatus::Dead => AuditAction::DeliveryDead,
+            DeliveryStatus::Pending => continue,
+        };
+        let summary = match outcome {
+            Ok(Sent::Delivered(s)) => s.clone(),
+            Ok(Sent::Skipped(s)) => format!("skipped: {s}"),
+            Err(e) => e.clone(),
+        };
+        let event = AuditEvent::new(
+            &Actor::System {
+                component: "outbox".into(),
+            },
+            action,
+            format!("delivery:{}", d.id),
+        )
+        .org(d.org_id)
+        .details(
+            json!({"kind": d.kind, "application": d.app_id, "user": d.user_id,
+            "leaver": d.leaver_id, "status": d.status, "attempts": d.attempts,
+            "result": summary}),
+        );
+        crate::audit::append(&tx, state.clock.as_ref(), event).await?;
+        events += 1;
+        if let Some(l) = d.leaver_id {
+            leavers.insert((d.org_id, l));
+        }
+    }
+    let mut completed = Vec::new();
+    for (org, leaver) in leavers {
+        if storage::outbox::unfinished_of_leaver(tx.conn(), org, leaver).await? > 0 {
+            continue;
+        }
+        let Some(l) = storage::leavers::get(tx.conn(), org, leaver).await? else {
+            continue;
+        };
+        if l.completed_at.is_some() {
+            continue;
+        }
         let now = state.clock.now_ms();
-        storage::leavers::complete(tx.conn(), d.org_id, leaver, now).await?;
+        storage::leavers::complete(tx.conn(), org, leaver, now).await?;
         let event = AuditEvent::new(
             &Actor::System {
                 component: "outbox".into(),
@@ -237,19 +269,22 @@ async fn finish(
             AuditAction::DeprovisioningCompleted,
             format!("user:{}", l.user_id),
         )
-        .org(d.org_id)
+        .org(org)
         .details(
             json!({"leaver": leaver, "source": l.source, "deliveries": l.deliveries,
             "revocation_ms": l.revoked_at - l.signal_at, "completion_ms": now - l.signal_at}),
         );
         crate::audit::append(&tx, state.clock.as_ref(), event).await?;
-        state.metrics.deprovision_completed(
-            l.source.as_str(),
-            (now - l.signal_at).max(0) as f64 / 1000.0,
-        );
+        events += 1;
+        completed.push((l.source, now - l.signal_at));
     }
     tx.commit().await?;
-    state.metrics.audit_events.inc();
+    state.metrics.audit_events.inc_by(events);
+    for (source, ms) in completed {
+        state
+            .metrics
+            .deprovision_completed(source.as_str(), ms.max(0) as f64 / 1000.0);
+    }
     Ok(())
 }
 

@@ -114,48 +114,70 @@ pub(super) async fn users(
     let mut hashes: HashMap<String, String> = HashMap::new();
     let mut live_managed = None;
     let mut gone_ids: Vec<UserId> = Vec::new();
-    let entries = if let Removals::Unlisted = removals {
-        let prints = storage::users::fingerprints(c, org.id, dir.id).await?;
-        live_managed = Some(prints.iter().filter(|p| !p.deprovisioned).count());
-        let by_ext: HashMap<&str, &storage::users::Fingerprint> = prints
-            .iter()
-            .filter_map(|p| p.external_id.as_deref().map(|x| (x, p)))
-            .collect();
-        let mut rest = Vec::new();
-        for e in entries {
-            let h = entry_hash(&e, dir, email_ok(&e.email));
-            let same = by_ext.get(e.id.as_str()).is_some_and(|p| {
-                !p.deprovisioned
-                    && p.source_hash.as_deref() == Some(h.as_str())
-                    && p.source_version == Some(p.version)
-            });
-            if same {
-                seen.insert(e.id.clone());
-                counts.unchanged += 1;
-            } else {
-                hashes.insert(e.id.clone(), h);
-                rest.push(e);
+    let entries = match &removals {
+        Removals::Unlisted => {
+            let prints = storage::users::fingerprints(c, org.id, dir.id).await?;
+            live_managed = Some(prints.iter().filter(|p| !p.deprovisioned).count());
+            let by_ext: HashMap<&str, &storage::users::Fingerprint> = prints
+                .iter()
+                .filter_map(|p| p.external_id.as_deref().map(|x| (x, p)))
+                .collect();
+            let mut rest = Vec::new();
+            for e in entries {
+                let h = entry_hash(&e, dir, email_ok(&e.email));
+                let same = by_ext.get(e.id.as_str()).is_some_and(|p| {
+                    !p.deprovisioned
+                        && p.source_hash.as_deref() == Some(h.as_str())
+                        && p.source_version == Some(p.version)
+                });
+                if same {
+                    seen.insert(e.id.clone());
+                    counts.unchanged += 1;
+                } else {
+                    hashes.insert(e.id.clone(), h);
+                    rest.push(e);
+                }
             }
+            gone_ids = prints
+                .iter()
+                .filter(|p| !p.deprovisioned)
+                .filter(|p| {
+                    p.external_id
+                        .as_ref()
+                        .is_some_and(|x| !seen.contains(x) && !hashes.contains_key(x))
+                })
+                .map(|p| p.id)
+                .collect();
+            rest
         }
-        gone_ids = prints
-            .iter()
-            .filter(|p| !p.deprovisioned)
-            .filter(|p| {
-                p.external_id
-                    .as_ref()
-                    .is_some_and(|x| !seen.contains(x) && !hashes.contains_key(x))
-            })
-            .map(|p| p.id)
-            .collect();
-        rest
-    } else {
-        for e in &entries {
-            hashes.insert(e.id.clone(), entry_hash(e, dir, email_ok(&e.email)));
+        Removals::NotPresent(present) => {
+            // syncrepl's present phase: only the users neither present nor changed are read.
+            for e in &entries {
+                hashes.insert(e.id.clone(), entry_hash(e, dir, email_ok(&e.email)));
+            }
+            let prints = storage::users::fingerprints(c, org.id, dir.id).await?;
+            live_managed = Some(prints.iter().filter(|p| !p.deprovisioned).count());
+            gone_ids = prints
+                .iter()
+                .filter(|p| !p.deprovisioned)
+                .filter(|p| {
+                    p.external_id
+                        .as_ref()
+                        .is_some_and(|x| !present.contains(x) && !hashes.contains_key(x))
+                })
+                .map(|p| p.id)
+                .collect();
+            entries
         }
-        entries
+        Removals::Ids(_) | Removals::None => {
+            for e in &entries {
+                hashes.insert(e.id.clone(), entry_hash(e, dir, email_ok(&e.email)));
+            }
+            entries
+        }
     };
     let users = match &removals {
-        Removals::Unlisted => {
+        Removals::Unlisted | Removals::NotPresent(_) => {
             let ids = entries.iter().map(|e| e.id.clone()).collect();
             let mut users = by_ids_and_emails(state, org, dir, ids, &entries).await?;
             let have: BTreeSet<UserId> = users.iter().map(|u| u.id).collect();
@@ -163,7 +185,6 @@ pub(super) async fn users(
             users.extend(storage::users::by_ids(c, org.id, &gone_ids).await?);
             users
         }
-        Removals::NotPresent(_) => storage::users::list(c, org.id).await?,
         Removals::Ids(gone) => {
             let mut ids: Vec<String> = entries.iter().map(|e| e.id.clone()).collect();
             ids.extend(gone.iter().cloned());
@@ -302,7 +323,6 @@ pub(super) async fn users(
     };
     let managed = match (&removals, live_managed) {
         (_, Some(n)) => n,
-        (Removals::NotPresent(_), None) => by_id.values().filter(live).count(),
         _ if gone.is_empty() => 0,
         _ => storage::users::count_managed(c, org.id, dir.id).await? as usize,
     };

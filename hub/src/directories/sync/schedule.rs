@@ -42,6 +42,9 @@ pub async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
         if let Err(e) = s.tick(&state).await {
             tracing::warn!(error = %e, "sync scheduler: cannot read the directories; retrying");
         }
+        if let Err(e) = rotate_keys_if_due(&state).await {
+            tracing::warn!(error = %e, "key rotation failed; retrying at the next tick");
+        }
         tokio::select! {
             _ = tokio::time::sleep(tick) => {}
             _ = stop.changed() => {
@@ -136,6 +139,42 @@ impl Scheduler {
         }
         Ok(())
     }
+}
+
+/// Rotates the token signing keys when the newest is older than `oidc.key_rotation_days`, on
+/// the one replica that takes the rotation lease.
+async fn rotate_keys_if_due(state: &AppState) -> Result<(), crate::signing::SigningError> {
+    let days = state.config.oidc.key_rotation_days;
+    if days == 0 {
+        return Ok(());
+    }
+    let due = |created: i64| state.clock.now_ms() - created >= (days * 86_400_000) as i64;
+    let purpose = crate::oidc::keys::purpose(crate::jose::Alg::ES256);
+    let newest = |c| async move {
+        let g = storage::signing_keys::latest_generation(c, purpose).await?;
+        storage::signing_keys::by_generation(c, purpose, g).await
+    };
+    match newest(state.store.conn()).await? {
+        Some(k) if due(k.created_at) => {}
+        _ => return Ok(()),
+    }
+    let Some(lease) = jobs::try_acquire(state, "signing-key-rotation").await? else {
+        return Ok(());
+    };
+    // Under the lease, read again: another replica may have just rotated.
+    let result = match newest(state.store.conn()).await? {
+        Some(k) if due(k.created_at) => {
+            let publish = std::time::Duration::from_secs(state.config.oidc.key_publish_secs);
+            let keys = state.keys.rotate(publish).await?;
+            for k in &keys {
+                tracing::info!(kid = %k.kid, alg = %k.alg, generation = k.generation, "signing key rotated on schedule");
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    };
+    lease.release().await;
+    result
 }
 
 /// Holds a persistent syncrepl search on `dir` and applies what it hears, until the

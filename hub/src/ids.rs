@@ -84,3 +84,11 @@ id_type!(
     /// One person leaving: the signal, the local revocation and the deliveries it caused.
     LeaverId
 );
+id_type!(
+    /// A shared workspace owned by one organization.
+    SpaceId
+);
+id_type!(
+    /// A grant admitting people of an organization to a space, once that organization accepts.
+    GrantId
+);

@@ -21,6 +21,7 @@ pub mod outbound;
 pub mod scim;
 pub mod secrets;
 pub mod signing;
+pub mod spaces;
 pub mod state;
 pub mod storage;
 pub mod users;

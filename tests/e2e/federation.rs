@@ -65,7 +65,13 @@ pub(crate) async fn add_app(hub: &TestHub, slug: &str, redirect: &str) -> (Strin
 }
 
 /// Connects the organization to an IdP; returns the connection's id.
-async fn connect(hub: &TestHub, slug: &str, name: &str, issuer: &str, jit: bool) -> String {
+pub(crate) async fn connect(
+    hub: &TestHub,
+    slug: &str,
+    name: &str,
+    issuer: &str,
+    jit: bool,
+) -> String {
     connect_for(hub, slug, name, issuer, jit, &[]).await
 }
 
@@ -114,7 +120,7 @@ pub(crate) async fn audit_actions(hub: &TestHub, slug: &str) -> Vec<Value> {
     r.json["events"].as_array().unwrap().clone()
 }
 
-fn upstream(slug: &str, hub: &TestHub, accounts: Value) -> (NodePeer, String) {
+pub(crate) fn upstream(slug: &str, hub: &TestHub, accounts: Value) -> (NodePeer, String) {
     let peer = NodePeer::start(
         "upstream-op.mjs",
         &[

@@ -35,6 +35,10 @@ fn body_for(method: &Method, path: &str) -> Option<Value> {
         }
         ("PATCH", "/api/v1/orgs/{org}/directories/{directory_id}") => json!({"status": "disabled"}),
         ("POST", "/api/v1/orgs/{org}/users/{user_id}/deprovision") => json!({"reason": "hijack"}),
+        ("POST", "/api/v1/orgs/{org}/spaces") => json!({"name": "Hijack"}),
+        ("PUT", "/api/v1/orgs/{org}/roles") => json!({"org_admin": ["Everyone"]}),
+        ("PATCH", "/api/v1/orgs/{org}/spaces/{space}") => json!({"name": "Hijacked"}),
+        ("POST", "/api/v1/orgs/{org}/spaces/{space}/grants") => json!({"organization": "org-a"}),
         _ if method == Method::POST || method == Method::PATCH => json!({}),
         _ => return None,
     };
@@ -129,6 +133,24 @@ async fn org_keys_get_404_for_every_route_of_another_org() {
         .as_str()
         .unwrap()
         .to_string();
+    // A space of B, and a grant in it (B's own people: in force at once).
+    let r = hub
+        .post(
+            &op,
+            "/api/v1/orgs/org-b/spaces",
+            json!({"name": "B space", "applications": [b_app]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
+    let r = hub
+        .post(
+            &op,
+            "/api/v1/orgs/org-b/spaces/b-space/grants",
+            json!({"organization": "org-b"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
+    let b_grant = r.json["id"].as_str().unwrap().to_string();
 
     let doc = hub
         .call(Method::GET, "/api/v1/openapi.json", None, None)
@@ -155,6 +177,8 @@ async fn org_keys_get_404_for_every_route_of_another_org() {
                     .replace("{token_id}", &b_token)
                     .replace("{sync_id}", "01a208d0-bb66-72b1-a166-39b10500d751")
                     .replace("{leaver_id}", &b_leaver)
+                    .replace("{space}", "b-space")
+                    .replace("{grant_id}", &b_grant)
                     .replace("{delivery_id}", "01a208d0-bb66-72b1-a166-39b10500d752");
                 assert!(!path.contains('{'), "unmapped path parameter in {template}");
                 for key in [&a_admin, &a_read] {

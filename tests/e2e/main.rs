@@ -19,3 +19,4 @@ mod processes;
 mod replicas;
 mod saml;
 mod scim;
+mod spaces;

@@ -368,6 +368,10 @@ impl TestHub {
             "group_members",
             "leavers",
             "outbox",
+            "spaces",
+            "space_apps",
+            "space_grants",
+            "org_role_groups",
         ] {
             let rows = JsonValue::find_by_statement(Statement::from_string(
                 backend,
@@ -980,8 +984,18 @@ impl SambaAd {
 impl Drop for SambaAd {
     fn drop(&mut self) {
         let _ = Command::new("kill").arg(&self.pid).status();
-        for _ in 0..200 {
-            if std::net::TcpStream::connect(("127.0.0.1", 389)).is_err() {
+        // Samba's fixed ports are free only once every one of its processes is gone: wait for
+        // the master (which reaps its children) and then for the LDAP port, so that the next
+        // test run's DC does not find them taken by a DC still shutting down.
+        let gone = || {
+            !Command::new("kill")
+                .args(["-0", &self.pid])
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        };
+        for _ in 0..1200 {
+            if gone() && std::net::TcpStream::connect(("127.0.0.1", 389)).is_err() {
                 break;
             }
             std::thread::sleep(Duration::from_millis(25));
@@ -1068,6 +1082,30 @@ impl ScimServer {
             return Value::Null;
         }
         r.json().await.unwrap()
+    }
+
+    /// The ids of the members of the group named `name` (`None` if there is no such group).
+    pub async fn group_members(&self, name: &str) -> Option<Vec<String>> {
+        let r = self
+            .http
+            .get(format!("{}/Groups", self.url))
+            .query(&[("filter", format!("displayName eq \"{name}\""))])
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap();
+        let v: Value = r.json().await.unwrap();
+        let g = v["Resources"].as_array()?.first()?.clone();
+        Some(
+            g["members"]
+                .as_array()
+                .map(|m| {
+                    m.iter()
+                        .filter_map(|x| x["value"].as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        )
     }
 }
 

@@ -16,6 +16,7 @@ mod directories;
 mod domains;
 mod openapi;
 mod orgs;
+mod spaces;
 mod users;
 mod views;
 
@@ -28,6 +29,10 @@ pub fn router() -> Router<AppState> {
         .route(
             "/api/v1/orgs/{org}",
             get(orgs::get_org).patch(orgs::update_org),
+        )
+        .route(
+            "/api/v1/orgs/{org}/roles",
+            get(orgs::get_roles).put(orgs::put_roles),
         )
         .route(
             "/api/v1/orgs/{org}/domains",
@@ -140,6 +145,44 @@ pub fn router() -> Router<AppState> {
         .route(
             "/api/v1/orgs/{org}/connections/{connection_id}/test",
             post(connections::test_connection),
+        )
+        .route(
+            "/api/v1/orgs/{org}/spaces",
+            get(spaces::list_spaces).post(spaces::create_space),
+        )
+        .route(
+            "/api/v1/orgs/{org}/spaces/{space}",
+            get(spaces::get_space)
+                .patch(spaces::update_space)
+                .delete(spaces::delete_space),
+        )
+        .route(
+            "/api/v1/orgs/{org}/spaces/{space}/grants",
+            get(spaces::list_grants).post(spaces::propose_grant),
+        )
+        .route(
+            "/api/v1/orgs/{org}/spaces/{space}/grants/{grant_id}/withdraw",
+            post(spaces::withdraw_grant),
+        )
+        .route(
+            "/api/v1/orgs/{org}/invitations",
+            get(spaces::list_invitations),
+        )
+        .route(
+            "/api/v1/orgs/{org}/invitations/{grant_id}/accept",
+            post(spaces::accept_invitation),
+        )
+        .route(
+            "/api/v1/orgs/{org}/invitations/{grant_id}/decline",
+            post(spaces::decline_invitation),
+        )
+        .route(
+            "/api/v1/orgs/{org}/invitations/{grant_id}/withdraw",
+            post(spaces::withdraw_invitation),
+        )
+        .route(
+            "/api/v1/orgs/{org}/access-review",
+            get(spaces::access_review),
         )
         .route("/api/v1/orgs/{org}/audit", get(audit::list_org_audit))
         .route("/api/v1/audit", get(audit::list_audit))

@@ -5,17 +5,20 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    api_keys, applications, audit, connections, deprovisioning, directories, domains, orgs, users,
+    api_keys, applications, audit, connections, deprovisioning, directories, domains, orgs, spaces,
+    users,
 };
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Federation hub admin API", version = "1",
         description = "Organizations, verified domains, applications, API keys, users, connections, \
-            directories, deprovisioning (leavers, deliveries) and the audit log. \
+            directories, deprovisioning (leavers, deliveries), spaces shared across organizations by \
+            mutual consent, and the audit log. \
             Authenticate with `Authorization: Bearer <api key>`. Errors are RFC 9457 problem JSON."),
     paths(
-        orgs::list_orgs, orgs::create_org, orgs::get_org, orgs::update_org,
+        orgs::list_orgs, orgs::create_org, orgs::get_org, orgs::update_org, orgs::get_roles,
+        orgs::put_roles,
         domains::list_domains, domains::add_domain, domains::get_domain, domains::verify_domain,
         domains::attest_domain, domains::remove_domain,
         applications::list_apps, applications::create_app, applications::get_app,
@@ -30,6 +33,10 @@ use super::{
         directories::update_directory,
         deprovisioning::list_leavers, deprovisioning::get_leaver, deprovisioning::list_deliveries,
         deprovisioning::retry_delivery, deprovisioning::get_summary, deprovisioning::deprovision_user,
+        spaces::list_spaces, spaces::create_space, spaces::get_space, spaces::update_space,
+        spaces::delete_space, spaces::list_grants, spaces::propose_grant, spaces::withdraw_grant,
+        spaces::list_invitations, spaces::accept_invitation, spaces::decline_invitation,
+        spaces::withdraw_invitation, spaces::access_review,
         audit::list_audit, audit::list_org_audit, audit::export_audit, audit::list_checkpoints,
     ),
     modifiers(&BearerAuth),

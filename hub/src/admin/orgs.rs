@@ -8,6 +8,7 @@ use super::views::OrgView;
 use crate::error::{ApiError, Problem};
 use crate::http::extract::{AppJson, OrgCtx, Principal};
 use crate::orgs::organizations::{self, CreateOrg, UpdateOrg};
+use crate::orgs::roles::RoleGroups;
 use crate::state::AppState;
 
 /// Organizations the caller can see: all (operator) or its own.
@@ -54,4 +55,26 @@ pub async fn update_org(
     ctx.require_admin()?;
     let org = organizations::update(&state, &ctx.principal, &ctx.org, input).await?;
     Ok(Json(org.into()))
+}
+
+/// Which of the organization's directory groups hold the hub's roles in the console.
+#[utoipa::path(get, path = "/api/v1/orgs/{org}/roles", tag = "organizations",
+    params(("org" = String, Path)), responses((status = 200, body = RoleGroups), (status = 404, body = Problem)))]
+pub async fn get_roles(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+) -> Result<Json<RoleGroups>, ApiError> {
+    Ok(Json(crate::orgs::roles::get(&state, &ctx).await?))
+}
+
+/// Replaces the mapping: `{"org_admin": ["IT-Admins"], "compliance_officer": ["Compliance"]}`.
+#[utoipa::path(put, path = "/api/v1/orgs/{org}/roles", tag = "organizations",
+    request_body = RoleGroups, params(("org" = String, Path)),
+    responses((status = 200, body = RoleGroups), (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn put_roles(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    AppJson(input): AppJson<RoleGroups>,
+) -> Result<Json<RoleGroups>, ApiError> {
+    Ok(Json(crate::orgs::roles::set(&state, &ctx, input).await?))
 }

@@ -84,6 +84,8 @@ pub struct AppView {
     pub jwks: Option<serde_json::Value>,
     pub post_logout_redirect_uris: Vec<String>,
     pub allow_client_credentials: bool,
+    /// Only people admitted to one of its spaces may sign in.
+    pub spaces_required: bool,
     /// Where leavers are deactivated over SCIM (the token is never shown).
     pub scim_target: Option<ScimTargetView>,
     /// Where signed leaver events are posted.
@@ -127,6 +129,7 @@ impl From<Application> for AppView {
             jwks: a.jwks,
             post_logout_redirect_uris: a.post_logout_redirect_uris,
             allow_client_credentials: a.allow_client_credentials,
+            spaces_required: a.spaces_required,
             scim_target: a.scim_target.map(|t| ScimTargetView {
                 url: t.url,
                 on_leave: t.on_leave,

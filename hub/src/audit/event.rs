@@ -81,6 +81,14 @@ pub enum AuditAction {
     DeliveryDead,
     DeliveryRetried,
     DeprovisioningCompleted,
+    SpaceCreated,
+    SpaceUpdated,
+    SpaceDeleted,
+    SpaceGrantProposed,
+    SpaceGrantAccepted,
+    SpaceGrantDeclined,
+    SpaceGrantWithdrawn,
+    RolesUpdated,
 }
 
 impl AuditAction {
@@ -127,6 +135,14 @@ impl AuditAction {
             Self::DeliveryDead => "delivery.dead",
             Self::DeliveryRetried => "delivery.retried",
             Self::DeprovisioningCompleted => "deprovisioning.completed",
+            Self::SpaceCreated => "space.created",
+            Self::SpaceUpdated => "space.updated",
+            Self::SpaceDeleted => "space.deleted",
+            Self::SpaceGrantProposed => "space_grant.proposed",
+            Self::SpaceGrantAccepted => "space_grant.accepted",
+            Self::SpaceGrantDeclined => "space_grant.declined",
+            Self::SpaceGrantWithdrawn => "space_grant.withdrawn",
+            Self::RolesUpdated => "roles.updated",
         }
     }
 }

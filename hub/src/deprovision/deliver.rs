@@ -33,9 +33,11 @@ pub enum Sent {
 
 /// Attempts `d` once. `Err` is the reason it failed, in plain words (retried).
 pub async fn send(state: &AppState, d: &Delivery) -> Result<Sent, String> {
-    let app = match storage::applications::get(state.store.conn(), d.org_id, d.app_id).await {
-        Ok(Some(app)) => app,
-        Ok(None) => return Ok(Sent::Skipped("the application was deleted".into())),
+    // The application may belong to another organization (the person reached it through a
+    // space); the delivery, written by the hub, names it.
+    let app = match storage::applications::by_ids_any(state.store.conn(), &[d.app_id]).await {
+        Ok(mut apps) if !apps.is_empty() => apps.swap_remove(0),
+        Ok(_) => return Ok(Sent::Skipped("the application was deleted".into())),
         Err(e) => return Err(format!("the hub could not read the application: {e}")),
     };
     let timeout = Duration::from_secs(state.config.outbox.timeout_secs);
@@ -173,8 +175,20 @@ async fn scim(
         [id] => *id,
         _ => return Err(format!("the application has several users {user_name:?}")),
     };
-    let url = format!("{base}/Users/{}", urlencode(id));
     let action = d.payload["action"].as_str().unwrap_or_default();
+    if let Some(group) = action
+        .strip_prefix("group_")
+        .and(d.payload["group"].as_str())
+    {
+        let scim = Scim {
+            state,
+            base,
+            token: token.expose(),
+            timeout,
+        };
+        return scim.membership(group, id, action == "group_add").await;
+    }
+    let url = format!("{base}/Users/{}", urlencode(id));
     let req = match action {
         "delete" => state.http.delete(&url),
         "deactivate" | "reactivate" => state.http.patch(&url).header("content-type", SCIM_JSON).body(
@@ -196,6 +210,97 @@ async fn scim(
         Ok(Sent::Delivered(format!("SCIM {action} of {id} ({status})")))
     } else {
         Err(refused(status, &body))
+    }
+}
+
+/// An application's SCIM service, for group membership (a space's members).
+struct Scim<'a> {
+    state: &'a AppState,
+    base: &'a str,
+    token: &'a str,
+    timeout: Duration,
+}
+
+impl Scim<'_> {
+    async fn send(
+        &self,
+        req: reqwest::RequestBuilder,
+    ) -> Result<(reqwest::StatusCode, Value), String> {
+        let r = req
+            .bearer_auth(self.token)
+            .header("accept", SCIM_JSON)
+            .timeout(self.timeout)
+            .send()
+            .await
+            .map_err(transport)?;
+        let (status, body) = answer(r).await?;
+        if !status.is_success() {
+            return Err(refused(status, &body));
+        }
+        Ok((status, serde_json::from_slice(&body).unwrap_or(Value::Null)))
+    }
+
+    /// Adds the user `id` to (or removes them from) the group named `group`; the group is made
+    /// when a first member is added.
+    async fn membership(&self, group: &str, id: &str, add: bool) -> Result<Sent, String> {
+        let filter = format!(
+            "displayName eq {}",
+            serde_json::to_string(group).unwrap_or_default()
+        );
+        let (_, found) = self
+            .send(
+                self.state
+                    .http
+                    .get(format!("{}/Groups", self.base))
+                    .query(&[("filter", filter.as_str()), ("count", "2")]),
+            )
+            .await?;
+        let existing = found["Resources"]
+            .as_array()
+            .and_then(|r| r.iter().find_map(|g| g["id"].as_str().map(str::to_string)));
+        let member = json!([{"value": id}]);
+        let Some(gid) = existing else {
+            if !add {
+                return Ok(Sent::Skipped(format!(
+                    "the application has no group {group:?}"
+                )));
+            }
+            let (status, _) = self
+                .send(
+                    self.state
+                        .http
+                        .post(format!("{}/Groups", self.base))
+                        .header("content-type", SCIM_JSON)
+                        .body(
+                            json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+                                "displayName": group, "members": member})
+                            .to_string(),
+                        ),
+                )
+                .await?;
+            return Ok(Sent::Delivered(format!(
+                "SCIM group {group:?} made with {id} ({status})"
+            )));
+        };
+        let op = if add {
+            json!({"op": "add", "path": "members", "value": member})
+        } else {
+            json!({"op": "remove", "path": format!("members[value eq {}]",
+                serde_json::to_string(id).unwrap_or_default())})
+        };
+        let (status, _) = self
+            .send(
+                self.state
+                    .http
+                    .patch(format!("{}/Groups/{}", self.base, urlencode(&gid)))
+                    .header("content-type", SCIM_JSON)
+                    .body(json!({"schemas": [PATCH_OP], "Operations": [op]}).to_string()),
+            )
+            .await?;
+        let verb = if add { "added to" } else { "removed from" };
+        Ok(Sent::Delivered(format!(
+            "SCIM: {id} {verb} group {group:?} ({status})"
+        )))
     }
 }
 

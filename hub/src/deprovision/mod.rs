@@ -161,12 +161,46 @@ fn person(user: &User) -> serde_json::Value {
         "externalId": user.external_id})
 }
 
-async fn org_apps(tx: &Tx, org: OrgId) -> Result<BTreeMap<AppId, Application>, StoreError> {
-    Ok(storage::applications::list(tx.conn(), org)
+/// The applications a person of `org` may be known to: their organization's own, those of
+/// other organizations that a space admits them to (`user`), and any named in `used` (the
+/// person's sessions and tokens reached them).
+async fn reach_apps(
+    tx: &Tx,
+    org: OrgId,
+    user: Option<&User>,
+    used: &[AppId],
+) -> Result<BTreeMap<AppId, Application>, StoreError> {
+    let mut apps: BTreeMap<AppId, Application> = storage::applications::list(tx.conn(), org)
         .await?
         .into_iter()
         .map(|a| (a.id, a))
-        .collect())
+        .collect();
+    if let Some(user) = user {
+        for a in crate::spaces::reachable_apps(tx.conn(), user).await? {
+            apps.insert(a.id, a);
+        }
+    }
+    let missing: Vec<AppId> = used
+        .iter()
+        .filter(|a| !apps.contains_key(a))
+        .copied()
+        .collect();
+    for a in storage::applications::by_ids_any(tx.conn(), &missing).await? {
+        apps.insert(a.id, a);
+    }
+    Ok(apps)
+}
+
+/// The applications named by sessions' notices and held tokens.
+fn used_apps(notices: &[LogoutNotice], token_apps: &[AppId]) -> Vec<AppId> {
+    let mut used: Vec<AppId> = notices
+        .iter()
+        .flat_map(|n| n.apps.iter().copied())
+        .chain(token_apps.iter().copied())
+        .collect();
+    used.sort();
+    used.dedup();
+    used
 }
 
 /// Ends every door of `user` inside `tx`, after the caller wrote their new status (suspended or
@@ -183,7 +217,7 @@ pub async fn leaver(
     let token_apps = storage::oidc::live_token_apps(tx.conn(), org, user.id, now).await?;
     let notices =
         crate::oidc::logout::end_user_access(tx, state, org, user.id, &signal.reason).await?;
-    let apps = org_apps(tx, org).await?;
+    let apps = reach_apps(tx, org, Some(user), &used_apps(&notices, &token_apps)).await?;
     let id = LeaverId::new();
     let mut rows = logout_deliveries(&apps, user.id, Some(id), &notices, &token_apps, now);
     let event = match user.status {
@@ -261,7 +295,7 @@ pub async fn leaver(
 pub async fn returning(tx: &Tx, state: &AppState, user: &User) -> Result<usize, StoreError> {
     let org = user.org_id;
     let now = state.clock.now_ms();
-    let apps = org_apps(tx, org).await?;
+    let apps = reach_apps(tx, org, Some(user), &[]).await?;
     let mark = uuid::Uuid::now_v7();
     let mut rows = Vec::new();
     for app in apps.values() {
@@ -310,7 +344,7 @@ pub async fn queue_logouts(
     let mut rows = Vec::new();
     let now = state.clock.now_ms();
     for n in notices {
-        let apps = org_apps(tx, n.org_id).await?;
+        let apps = reach_apps(tx, n.org_id, None, &n.apps).await?;
         rows.extend(logout_deliveries(
             &apps,
             n.user_id,

@@ -307,13 +307,18 @@ pub async fn current_session(
     else {
         return Ok(None);
     };
-    if !session.is_live(state.clock.now_ms()) || session.org_id != app.org_id {
+    if !session.is_live(state.clock.now_ms()) {
         return Ok(None);
     }
     let user = storage::users::get(state.store.conn(), session.org_id, session.user_id).await?;
-    Ok(user
-        .filter(|u| u.status == UserStatus::Active)
-        .map(|_| session))
+    let Some(user) = user.filter(|u| u.status == UserStatus::Active) else {
+        return Ok(None);
+    };
+    // The person's own organization's applications, or another's through a space.
+    Ok(crate::spaces::may_use(state.store.conn(), app, &user)
+        .await?
+        .0
+        .then_some(session))
 }
 
 /// Issues the code for `params` in `session` and sends the browser back to the client.
@@ -362,7 +367,9 @@ async fn issue_code(
         tx.conn(),
         &Code {
             code_hash: hash_token(&code),
-            org_id: app.org_id,
+            // The person's organization: codes and tokens are theirs (an application of another
+            // organization reaches them through a space).
+            org_id: session.org_id,
             app_id: app.id,
             grant_id: uuid::Uuid::now_v7().to_string(),
             user_id: session.user_id,
@@ -378,7 +385,7 @@ async fn issue_code(
         },
     )
     .await?;
-    storage::oidc::add_session_app(tx.conn(), app.org_id, &session.id, app.id, now).await?;
+    storage::oidc::add_session_app(tx.conn(), session.org_id, &session.id, app.id, now).await?;
     tx.commit().await?;
     Ok(code)
 }

@@ -34,7 +34,7 @@ pub async fn get_configuration(State(state): State<AppState>) -> Response {
         "scopes_supported": SCOPES,
         "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "sid", "azp",
             "email", "email_verified", "name", "given_name", "family_name", "preferred_username",
-            "updated_at", "groups", "org"],
+            "updated_at", "groups", "org", "spaces"],
         "prompt_values_supported": ["none", "login", "consent", "select_account"],
         "authorization_response_iss_parameter_supported": true,
         "backchannel_logout_supported": true,

@@ -139,9 +139,17 @@ pub async fn post_introspect(
 ) -> Result<Response, OAuthError> {
     let caller = client_auth::authenticate(&state, &headers, &form).await?;
     let token = required(&form, "token", 16 * 1024)?;
-    // Tenant isolation: a client learns only about tokens of its own organization.
+    // Tenant isolation: a client learns only about tokens issued to its own organization's
+    // applications (a person of another organization reaches them through a space).
     if let Some(t) = active_access_token(&state, token).await? {
-        if t.org_id != caller.org_id {
+        let issued_to = if t.client_id == caller.client_id {
+            Some(caller.org_id)
+        } else {
+            storage::applications::find_by_client_id(state.store.conn(), &t.client_id)
+                .await?
+                .map(|a| a.org_id)
+        };
+        if issued_to != Some(caller.org_id) {
             return Ok(inactive());
         }
         let mut body = t.claims;
@@ -151,12 +159,12 @@ pub async fn post_introspect(
     }
     let now = state.clock.now_ms();
     if let Some(r) = storage::oidc::get_refresh(state.store.conn(), &hash_token(token)).await?
-        && r.org_id == caller.org_id
         && r.revoked_at.is_none()
         && r.used_at.is_none()
         && r.expires_at > now
     {
-        let app = storage::applications::get(state.store.conn(), r.org_id, r.app_id).await?;
+        // The token's application, if it is one of the caller's organization.
+        let app = storage::applications::get(state.store.conn(), caller.org_id, r.app_id).await?;
         let user = storage::users::get(state.store.conn(), r.org_id, r.user_id).await?;
         if let (Some(app), Some(user)) = (app, user)
             && user.status == UserStatus::Active
@@ -262,7 +270,14 @@ async fn userinfo(state: &AppState, token: Option<String>) -> Result<Response, O
     ) else {
         return Err(OAuthError::invalid_token("the person no longer exists"));
     };
-    Ok(axum::Json(Value::Object(user_claims(&user, &org, &t.scope))).into_response())
+    let mut claims = user_claims(&user, &org, &t.scope);
+    if let Some(app) = storage::applications::find_by_client_id(c, &t.client_id).await? {
+        let (_, spaces) = crate::spaces::may_use(c, &app, &user).await?;
+        if !spaces.is_empty() {
+            claims.insert("spaces".into(), json!(spaces));
+        }
+    }
+    Ok(axum::Json(Value::Object(claims)).into_response())
 }
 
 pub async fn get_userinfo(

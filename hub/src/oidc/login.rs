@@ -70,6 +70,40 @@ async fn organization(state: &AppState, r: &AuthRequest) -> Option<Organization>
         .flatten()
 }
 
+/// The organization a person signs in with: the application's own, or the organization that
+/// verified the email's domain when one of the application's spaces admits its people (their
+/// own IdP vouches for them, never the application owner's).
+async fn home(
+    state: &AppState,
+    request: &AuthRequest,
+    org: Organization,
+    email: Option<&str>,
+) -> Result<Organization, crate::storage::StoreError> {
+    let c = state.store.conn();
+    let Some(domain) = email
+        .and_then(|e| e.rsplit_once('@'))
+        .map(|(_, d)| d.trim().to_ascii_lowercase())
+    else {
+        return Ok(org);
+    };
+    let Some(owner) = storage::domains::verified_owner(c, &domain).await? else {
+        return Ok(org);
+    };
+    if owner == org.id {
+        return Ok(org);
+    }
+    let Some(app) = storage::applications::get(c, request.org_id, request.app_id).await? else {
+        return Ok(org);
+    };
+    if !crate::spaces::partner_admitted(c, &app, owner).await? {
+        return Ok(org);
+    }
+    Ok(storage::organizations::get(c, owner)
+        .await?
+        .filter(|o| o.status == crate::orgs::model::OrgStatus::Active)
+        .unwrap_or(org))
+}
+
 fn internal_error() -> Response {
     pages::error(
         StatusCode::INTERNAL_SERVER_ERROR,
@@ -175,6 +209,36 @@ pub async fn get_login(
         .login_hint
         .clone()
         .or_else(|| request.params.domain_hint.as_ref().map(|d| format!("@{d}")));
+    if hint.is_none() {
+        // People of partner organizations sign in here too: ask whose they are first.
+        let app = storage::applications::get(state.store.conn(), request.org_id, request.app_id);
+        let partners = match app.await {
+            Ok(Some(app)) => crate::spaces::admits_partners(state.store.conn(), &app).await,
+            Ok(None) => Ok(false),
+            Err(e) => Err(e),
+        };
+        match partners {
+            Ok(false) => {}
+            Ok(true) => {
+                return pages::page(
+                    StatusCode::OK,
+                    "Sign in",
+                    &form(&request, &org.name, "", None, false),
+                );
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "login: storage error");
+                return internal_error();
+            }
+        }
+    }
+    let org = match home(&state, &request, org, hint.as_deref()).await {
+        Ok(o) => o,
+        Err(e) => {
+            tracing::error!(error = %e, "login: storage error");
+            return internal_error();
+        }
+    };
     routed(&state, &request, &org, hint.as_deref()).await
 }
 
@@ -200,6 +264,13 @@ pub async fn post_login(
             GO_BACK,
         );
     }
+    let org = match home(&state, &request, org, Some(&email)).await {
+        Ok(o) => o,
+        Err(e) => {
+            tracing::error!(error = %e, "login: storage error");
+            return internal_error();
+        }
+    };
     match route(&state, org.id, Some(&email)).await {
         Ok(Route::NoConnection) if state.config.oidc.dev_login => {}
         Ok(_) => return routed(&state, &request, &org, Some(&email)).await,
@@ -208,8 +279,7 @@ pub async fn post_login(
             return internal_error();
         }
     }
-    let user = match storage::users::find_by_email(state.store.conn(), request.org_id, &email).await
-    {
+    let user = match storage::users::find_by_email(state.store.conn(), org.id, &email).await {
         Ok(Some(u)) if u.status == UserStatus::Active => u,
         Ok(_) => {
             let problem = format!("{} has no active account for that email address.", org.name);
@@ -282,8 +352,13 @@ pub async fn sign_in(
         Ok(Some(app)) => app,
         _ => return pages::error(StatusCode::BAD_REQUEST, EXPIRED, GO_BACK),
     };
-    if user.org_id != request.org_id {
-        return pages::error(StatusCode::FORBIDDEN, EXPIRED, GO_BACK);
+    match crate::spaces::may_use(state.store.conn(), &app, user).await {
+        Ok((true, _)) => {}
+        Ok((false, _)) => return no_access(state, &app, user).await,
+        Err(e) => {
+            tracing::error!(error = %e, "login: storage error");
+            return internal_error();
+        }
     }
     method["client_id"] = json!(app.client_id);
     let (session, token) = match open_session(state, user, method, Some(&request.id)).await {
@@ -304,6 +379,44 @@ pub async fn sign_in(
     );
     cookies::set(&mut response, state, AUTH_REQUEST_COOKIE, "", Some(0));
     response
+}
+
+/// The page for a person the application does not admit (no space of it admits them, or it
+/// requires one), recorded as a refused sign-in both organizations see.
+async fn no_access(
+    state: &AppState,
+    app: &crate::orgs::model::Application,
+    user: &User,
+) -> Response {
+    tracing::info!(app = %app.client_id, user = %user.id, "sign-in refused: no access to the application");
+    let event = AuditEvent::new(
+        &Actor::User {
+            org_id: user.org_id,
+            user_id: user.id,
+        },
+        AuditAction::LoginRefused,
+        format!("application:{}", app.id),
+    )
+    .org(user.org_id)
+    .org(app.org_id)
+    .details(
+        json!({"reason": "no space of the application admits the person",
+        "client_id": app.client_id}),
+    );
+    let recorded = async {
+        let tx = state.store.begin().await?;
+        state.commit_audited(tx, event).await
+    };
+    if let Err(e) = recorded.await {
+        tracing::error!(error = %e, "login: could not record the refusal");
+        return internal_error();
+    }
+    pages::error(
+        StatusCode::FORBIDDEN,
+        &format!("You do not have access to {}.", app.name),
+        "Access for people of your organization comes through a shared space. Ask your \
+         organization's administrators, or the application's owner, to invite you.",
+    )
 }
 
 /// Signs a person in to the hub alone, with no application waiting (an IdP-initiated SAML

@@ -137,9 +137,18 @@ async fn code_grant(
         return refused(tx, OAuthError::invalid_grant("the session has ended")).await;
     }
     let offline = stored.scope.iter().any(|s| s == "offline_access");
+    let (admitted, spaces) = crate::spaces::may_use(tx.conn(), app, &ctx.user).await?;
+    if !admitted {
+        return refused(
+            tx,
+            OAuthError::invalid_grant("the person no longer has access to this application"),
+        )
+        .await;
+    }
     let subject = Subject {
         user: &ctx.user,
         org: &ctx.org,
+        spaces: &spaces,
         session_id: Some(&stored.session_id),
         auth_time: stored.auth_time,
         nonce: stored.nonce.as_deref(),
@@ -179,6 +188,7 @@ async fn revoke_family(
         format!("grant:{grant}"),
     )
     .org(org)
+    .org(app.org_id)
     .details(
         json!({"client_id": app.client_id, "user_id": user, "refresh_tokens_revoked": revoked}),
     );
@@ -264,10 +274,18 @@ async fn refresh_grant(
         return Err(OAuthError::invalid_grant("the session has ended"));
     }
     let (user, org) = (&ctx.user, &ctx.org);
+    // Access through a space ends with the space's grant or the person's group membership.
+    let (admitted, spaces) = crate::spaces::may_use(tx.conn(), app, user).await?;
+    if !admitted {
+        return Err(OAuthError::invalid_grant(
+            "the person no longer has access to this application",
+        ));
+    }
     storage::oidc::mark_refresh_used(tx.conn(), &stored.token_hash, now).await?;
     let subject = Subject {
         user,
         org,
+        spaces: &spaces,
         session_id: stored.session_id.as_deref(),
         auth_time: stored.auth_time,
         nonce: None,

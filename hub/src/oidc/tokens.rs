@@ -20,6 +20,8 @@ pub const SCOPES: &[&str] = &["openid", "email", "profile", "groups", "offline_a
 pub struct Subject<'a> {
     pub user: &'a User,
     pub org: &'a Organization,
+    /// The application's spaces that admit the person (the `spaces` claim).
+    pub spaces: &'a [String],
     pub session_id: Option<&'a str>,
     pub auth_time: i64,
     pub nonce: Option<&'a str>,
@@ -129,6 +131,9 @@ pub async fn issue(
                 claims["sid"] = json!(sid);
             }
             claims["auth_time"] = json!(s.auth_time / 1000);
+            if !s.spaces.is_empty() {
+                claims["spaces"] = json!(s.spaces);
+            }
             s.user.id.to_string()
         }
         None => app.client_id.clone(),
@@ -140,6 +145,9 @@ pub async fn issue(
     if let Some(s) = subject {
         if scope.iter().any(|x| x == "openid") {
             let mut c = user_claims(s.user, s.org, scope);
+            if !s.spaces.is_empty() {
+                c.insert("spaces".into(), json!(s.spaces));
+            }
             c.insert("iss".into(), json!(issuer(state)));
             c.insert("aud".into(), json!(app.client_id));
             c.insert("azp".into(), json!(app.client_id));
@@ -165,7 +173,7 @@ pub async fn issue(
                 tx.conn(),
                 &RefreshToken {
                     token_hash: hash_token(&token),
-                    org_id: app.org_id,
+                    org_id: s.user.org_id,
                     app_id: app.id,
                     grant_id: grant.to_string(),
                     user_id: s.user.id,

@@ -44,6 +44,9 @@ pub struct CreateApp {
     pub post_logout_redirect_uris: Option<Vec<String>>,
     /// Confidential clients only: may use the client credentials grant.
     pub allow_client_credentials: Option<bool>,
+    /// Only people admitted to one of the application's spaces may sign in (default false:
+    /// the organization's own people may, and others only through a space).
+    pub spaces_required: Option<bool>,
     /// The application's SCIM 2.0 service, where the hub deactivates (or deletes) leavers.
     pub scim_target: Option<ScimTargetInput>,
     /// Signed webhooks about leavers (Standard Webhooks); the hub makes the signing secret and
@@ -86,6 +89,7 @@ pub struct UpdateApp {
     pub jwks: Option<serde_json::Value>,
     pub post_logout_redirect_uris: Option<Vec<String>>,
     pub allow_client_credentials: Option<bool>,
+    pub spaces_required: Option<bool>,
     /// `null` removes it.
     #[serde(default, deserialize_with = "present_of")]
     #[schema(value_type = Option<ScimTargetInput>)]
@@ -381,6 +385,7 @@ pub async fn create(
             &mut errors,
         ),
         allow_client_credentials: input.allow_client_credentials.unwrap_or(false),
+        spaces_required: input.spaces_required.unwrap_or(false),
         scim_target: None,
         webhook: None,
     };
@@ -476,6 +481,9 @@ pub async fn update(
     }
     if let Some(cc) = input.allow_client_credentials {
         app.allow_client_credentials = cc;
+    }
+    if let Some(r) = input.spaces_required {
+        app.spaces_required = r;
     }
     if let Some(t) = input.scim_target {
         set_scim_target(state, &mut app, t, &mut errors)?;

@@ -5,4 +5,5 @@ pub mod applications;
 pub mod domains;
 pub mod model;
 pub mod organizations;
+pub mod roles;
 pub mod validate;

@@ -105,6 +105,9 @@ pub struct Application {
     pub post_logout_redirect_uris: Vec<String>,
     /// May use the client credentials grant (service applications).
     pub allow_client_credentials: bool,
+    /// Only people admitted to one of the application's spaces may sign in (the owner's own
+    /// people too). People of other organizations always need a space.
+    pub spaces_required: bool,
     /// Where the hub tells the application about leavers over SCIM 2.0 (outbound).
     pub scim_target: Option<ScimTarget>,
     /// Where the hub posts signed webhook events about leavers.

@@ -65,6 +65,7 @@ pub mod application {
         pub jwks: Option<String>,
         pub post_logout_redirect_uris: String,
         pub allow_client_credentials: bool,
+        pub spaces_required: bool,
         pub scim_target: Option<String>,
         pub webhook: Option<String>,
     }
@@ -548,6 +549,73 @@ pub mod outbox {
         pub created_at: i64,
         pub updated_at: i64,
         pub delivered_at: Option<i64>,
+    }
+    no_relations!();
+}
+
+pub mod space {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "spaces")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub org_id: String,
+        pub slug: String,
+        pub name: String,
+        pub description: String,
+        pub created_at: i64,
+        pub updated_at: i64,
+    }
+    no_relations!();
+}
+
+pub mod space_app {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "space_apps")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub space_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub app_id: String,
+        pub org_id: String,
+    }
+    no_relations!();
+}
+
+pub mod space_grant {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "space_grants")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub space_id: String,
+        pub org_id: String,
+        pub partner_org_id: String,
+        pub subject_kind: String,
+        pub subject: String,
+        pub status: String,
+        pub proposed_at: i64,
+        pub decided_at: Option<i64>,
+        pub withdrawn_at: Option<i64>,
+        pub withdrawn_by: Option<String>,
+    }
+    no_relations!();
+}
+
+pub mod org_role_group {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "org_role_groups")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub org_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub role: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub group_name: String,
     }
     no_relations!();
 }

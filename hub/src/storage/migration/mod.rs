@@ -10,6 +10,7 @@ mod m0003_federation;
 mod m0004_saml;
 mod m0005_directories;
 mod m0006_engine;
+mod m0007_spaces;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0004_saml::Migration),
             Box::new(m0005_directories::Migration),
             Box::new(m0006_engine::Migration),
+            Box::new(m0007_spaces::Migration),
         ]
     }
 }

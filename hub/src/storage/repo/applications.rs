@@ -37,6 +37,7 @@ impl TryFrom<Model> for Application {
             post_logout_redirect_uris: serde_json::from_str(&m.post_logout_redirect_uris)
                 .map_err(|_| StoreError::Corrupt("applications"))?,
             allow_client_credentials: m.allow_client_credentials,
+            spaces_required: m.spaces_required,
             scim_target: m
                 .scim_target
                 .as_deref()
@@ -72,6 +73,7 @@ fn active(org: OrgId, a: &Application) -> StoreResult<ActiveModel> {
         post_logout_redirect_uris: Set(serde_json::to_string(&a.post_logout_redirect_uris)
             .map_err(|_| StoreError::Corrupt("applications"))?),
         allow_client_credentials: Set(a.allow_client_credentials),
+        spaces_required: Set(a.spaces_required),
         scim_target: Set(a
             .scim_target
             .as_ref()
@@ -108,6 +110,7 @@ pub async fn update_settings(c: &impl Conn, org: OrgId, app: &Application) -> St
             jwks: row.jwks,
             post_logout_redirect_uris: row.post_logout_redirect_uris,
             allow_client_credentials: row.allow_client_credentials,
+            spaces_required: row.spaces_required,
             scim_target: row.scim_target,
             webhook: row.webhook,
             ..Default::default()
@@ -177,6 +180,22 @@ pub async fn get_for_update(
         .await?
         .map(Application::try_from)
         .transpose()
+}
+
+/// Applications by id in whichever organization owns them: those a person of another
+/// organization reached through a space, named by the hub's own rows (sessions, tokens,
+/// deliveries), never by a request.
+pub async fn by_ids_any(c: &impl Conn, ids: &[AppId]) -> StoreResult<Vec<Application>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Entity::find()
+        .filter(Column::Id.is_in(ids.iter().map(|i| i.to_string())))
+        .all(c)
+        .await?
+        .into_iter()
+        .map(Application::try_from)
+        .collect()
 }
 
 /// The application with this OAuth `client_id`, in whichever organization owns it: the token

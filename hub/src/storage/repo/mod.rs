@@ -13,8 +13,10 @@ pub mod leavers;
 pub mod oidc;
 pub mod organizations;
 pub mod outbox;
+pub mod roles;
 pub mod scim;
 pub mod signing_keys;
+pub mod spaces;
 pub mod users;
 
 use super::StoreError;

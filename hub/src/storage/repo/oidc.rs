@@ -560,3 +560,103 @@ pub async fn subject_context(
         session: expires.map(|e| (ended, e)),
     }))
 }
+
+/// The people of `org` who reached any of `apps` (an application of another organization,
+/// through a space): a live session that received its tokens, or a refresh token not revoked.
+pub async fn users_at_apps(
+    c: &impl Conn,
+    org: OrgId,
+    apps: &[AppId],
+    now: i64,
+) -> StoreResult<Vec<UserId>> {
+    if apps.is_empty() {
+        return Ok(Vec::new());
+    }
+    let app_ids: Vec<String> = apps.iter().map(|a| a.to_string()).collect();
+    let mut users: Vec<String> = rt::Entity::find()
+        .select_only()
+        .column(rt::Column::UserId)
+        .distinct()
+        .filter(rt::Column::OrgId.eq(org.to_string()))
+        .filter(rt::Column::AppId.is_in(app_ids.clone()))
+        .filter(rt::Column::RevokedAt.is_null())
+        .filter(rt::Column::ExpiresAt.gt(now))
+        .into_tuple::<String>()
+        .all(c)
+        .await?;
+    let sessions: Vec<String> = sa::Entity::find()
+        .select_only()
+        .column(sa::Column::SessionId)
+        .distinct()
+        .filter(sa::Column::OrgId.eq(org.to_string()))
+        .filter(sa::Column::AppId.is_in(app_ids))
+        .into_tuple::<String>()
+        .all(c)
+        .await?;
+    for chunk in sessions.chunks(500) {
+        users.extend(
+            sess::Entity::find()
+                .select_only()
+                .column(sess::Column::UserId)
+                .filter(sess::Column::OrgId.eq(org.to_string()))
+                .filter(sess::Column::Id.is_in(chunk.iter().cloned()))
+                .filter(sess::Column::EndedAt.is_null())
+                .filter(sess::Column::ExpiresAt.gt(now))
+                .into_tuple::<String>()
+                .all(c)
+                .await?,
+        );
+    }
+    users.sort();
+    users.dedup();
+    users
+        .iter()
+        .map(|u| parse(u, "oidc_refresh_tokens"))
+        .collect()
+}
+
+/// Revokes what `user` holds at one application: every grant issued there recently enough to
+/// have live access tokens, or still holding refresh tokens (offline ones too). The hub
+/// session stays (it is the person's own); the application no longer admits them. Returns
+/// whether anything was live.
+pub async fn revoke_user_at_app(
+    c: &impl Conn,
+    org: OrgId,
+    user: UserId,
+    app: AppId,
+    at_ms: i64,
+    access_ttl_ms: i64,
+) -> StoreResult<bool> {
+    let mut grants: Vec<String> = rt::Entity::find()
+        .select_only()
+        .column(rt::Column::GrantId)
+        .distinct()
+        .filter(rt::Column::OrgId.eq(org.to_string()))
+        .filter(rt::Column::UserId.eq(user.to_string()))
+        .filter(rt::Column::AppId.eq(app.to_string()))
+        .filter(rt::Column::RevokedAt.is_null())
+        .into_tuple::<String>()
+        .all(c)
+        .await?;
+    // A code's access tokens live at most the access token lifetime after its redemption,
+    // which comes before the code expires.
+    grants.extend(
+        code::Entity::find()
+            .select_only()
+            .column(code::Column::GrantId)
+            .filter(code::Column::OrgId.eq(org.to_string()))
+            .filter(code::Column::UserId.eq(user.to_string()))
+            .filter(code::Column::AppId.eq(app.to_string()))
+            .filter(code::Column::ExpiresAt.gt(at_ms - access_ttl_ms))
+            .into_tuple::<String>()
+            .all(c)
+            .await?,
+    );
+    grants.sort();
+    grants.dedup();
+    let until = at_ms + access_ttl_ms;
+    for g in &grants {
+        revoke_grant(c, org, g, at_ms, until).await?;
+    }
+    Ok(!grants.is_empty())
+}

@@ -1,0 +1,950 @@
+//! Spaces: shared workspaces owned by one organization, with access across organizations by
+//! mutual consent. The owner proposes a grant naming another organization's people (all of
+//! them, one of its groups, or one person); nobody is admitted until that organization's own
+//! admin accepts (the operator cannot consent for it); either side can withdraw. Applications
+//! of the owner serve a space: a person of another organization may sign in to one only while
+//! a space it serves admits them, and an application can require a space of its owner's people
+//! too. Memberships are the `spaces` claim of tokens and userinfo.
+//!
+//! Withdrawing access (a grant withdrawn, a space deleted or no longer served by an
+//! application) ends it the way a leaver's ends, for that application only: the person's
+//! tokens there are revoked in the same transaction, and the application is told through the
+//! outbox (back-channel logout, outbound SCIM deactivation, a signed webhook).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::audit::{AuditAction, AuditEvent};
+use crate::error::{FieldError, ServiceError};
+use crate::http::extract::OrgCtx;
+use crate::ids::{AppId, DeliveryId, GrantId, OrgId, SpaceId};
+use crate::orgs::model::{Application, OrgStatus, Organization, ScimOnLeave};
+use crate::orgs::validate;
+use crate::state::AppState;
+use crate::storage::{self, Conn, StoreError, Tx};
+use crate::users::{User, UserStatus};
+
+pub mod model;
+
+pub use model::{Grant, GrantStatus, Space, Subject};
+
+const MAX_DESCRIPTION: usize = 2000;
+const MAX_APPS: usize = 50;
+
+// ---- who may use an application
+
+/// The spaces served by `app` that admit `user`, by slug.
+pub async fn admitting(
+    c: &impl Conn,
+    app: &Application,
+    user: &User,
+) -> Result<Vec<Space>, StoreError> {
+    let served = storage::spaces::spaces_of_app(c, app.org_id, app.id).await?;
+    if served.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut ids: Vec<SpaceId> = storage::spaces::accepted_for(c, app.org_id, user.org_id, &served)
+        .await?
+        .into_iter()
+        .filter(|g| g.subject.admits(user))
+        .map(|g| g.space_id)
+        .collect();
+    ids.sort();
+    ids.dedup();
+    storage::spaces::by_ids(c, app.org_id, &ids).await
+}
+
+/// Whether `user` may sign in to `app`, and the slugs of the spaces that admit them there.
+pub async fn may_use(
+    c: &impl Conn,
+    app: &Application,
+    user: &User,
+) -> Result<(bool, Vec<String>), StoreError> {
+    let spaces: Vec<String> = admitting(c, app, user)
+        .await?
+        .into_iter()
+        .map(|s| s.slug)
+        .collect();
+    let own = user.org_id == app.org_id && !app.spaces_required;
+    Ok((own || !spaces.is_empty(), spaces))
+}
+
+/// Whether some space served by `app` admits people of `partner` (home-realm discovery sends
+/// them to their own IdP only then).
+pub async fn partner_admitted(
+    c: &impl Conn,
+    app: &Application,
+    partner: OrgId,
+) -> Result<bool, StoreError> {
+    let served = storage::spaces::spaces_of_app(c, app.org_id, app.id).await?;
+    Ok(
+        !storage::spaces::accepted_for(c, app.org_id, partner, &served)
+            .await?
+            .is_empty(),
+    )
+}
+
+/// Whether some space served by `app` admits people of another organization: then the
+/// sign-in page asks for the work email first, to send each person to their own IdP.
+pub async fn admits_partners(c: &impl Conn, app: &Application) -> Result<bool, StoreError> {
+    for space in storage::spaces::spaces_of_app(c, app.org_id, app.id).await? {
+        if storage::spaces::grants_of_space(c, app.org_id, space)
+            .await?
+            .iter()
+            .any(|g| g.status == GrantStatus::Accepted && g.partner_org_id != app.org_id)
+        {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// The applications of other organizations that `user` may reach through spaces: they are
+/// told when the person leaves or returns, like the person's own organization's.
+pub async fn reachable_apps(c: &impl Conn, user: &User) -> Result<Vec<Application>, StoreError> {
+    let grants: Vec<Grant> = storage::spaces::accepted_of_partner(c, user.org_id)
+        .await?
+        .into_iter()
+        .filter(|g| g.org_id != user.org_id && g.subject.admits(user))
+        .collect();
+    let mut by_owner: BTreeMap<OrgId, Vec<SpaceId>> = BTreeMap::new();
+    for g in grants {
+        by_owner.entry(g.org_id).or_default().push(g.space_id);
+    }
+    let mut apps: BTreeSet<AppId> = BTreeSet::new();
+    for (owner, spaces) in by_owner {
+        for s in storage::spaces::by_ids(c, owner, &spaces).await? {
+            apps.extend(s.apps);
+        }
+    }
+    let apps: Vec<AppId> = apps.into_iter().collect();
+    storage::applications::by_ids_any(c, &apps).await
+}
+
+// ---- withdrawing access
+
+/// What ending access at the applications did.
+#[derive(Debug, Default, Clone, Copy, serde::Serialize)]
+pub struct Settled {
+    /// People who lost access to at least one application.
+    pub people: usize,
+    pub deliveries: usize,
+}
+
+/// The active people of `partner` that `subject` names.
+async fn named_people(
+    c: &impl Conn,
+    partner: OrgId,
+    subject: &Subject,
+) -> Result<Vec<User>, StoreError> {
+    let people = match subject {
+        Subject::User(email) => storage::users::find_by_email(c, partner, email)
+            .await?
+            .into_iter()
+            .collect(),
+        _ => storage::users::list(c, partner).await?,
+    };
+    Ok(people
+        .into_iter()
+        .filter(|u| u.status == UserStatus::Active && subject.admits(u))
+        .collect())
+}
+
+/// After a change inside `tx` that may have taken access away (a grant withdrawn, a space
+/// deleted, applications no longer serving it), for the people of `partner` who reached
+/// `apps` or whom the ended grants `named`: where they may no longer use an application, their
+/// tokens there are revoked and the application is told (logout, SCIM deactivation, webhook);
+/// where they are no longer in `space`, its SCIM group there loses them. `why` names the
+/// change in the idempotency keys and webhooks.
+pub async fn settle(
+    tx: &Tx,
+    state: &AppState,
+    space: &Space,
+    apps: &[AppId],
+    partner: OrgId,
+    named: &[User],
+    why: &str,
+) -> Result<Settled, StoreError> {
+    let now = state.clock.now_ms();
+    let apps = storage::applications::by_ids_any(tx.conn(), apps).await?;
+    let app_ids: Vec<AppId> = apps.iter().map(|a| a.id).collect();
+    let reached = storage::oidc::users_at_apps(tx.conn(), partner, &app_ids, now).await?;
+    let mut people: BTreeMap<crate::ids::UserId, (User, bool, bool)> = BTreeMap::new();
+    for u in storage::users::by_ids(tx.conn(), partner, &reached).await? {
+        people.insert(u.id, (u, true, false));
+    }
+    for u in named {
+        people
+            .entry(u.id)
+            .or_insert_with(|| (u.clone(), false, false))
+            .2 = true;
+    }
+    let ttl = (state.config.oidc.access_token_ttl_secs as i64) * 1000;
+    let mut rows = Vec::new();
+    let mut lost_people = 0;
+    for (user, reached, named) in people.values() {
+        let mut lost_any = false;
+        for app in &apps {
+            if *named && app.scim_target.is_some() {
+                let still = admitting(tx.conn(), app, user)
+                    .await?
+                    .iter()
+                    .any(|s| s.id == space.id);
+                if !still {
+                    rows.push(membership(app, user, space, false, why, now));
+                }
+            }
+            if !*reached || may_use(tx.conn(), app, user).await?.0 {
+                continue;
+            }
+            lost_any = true;
+            storage::oidc::revoke_user_at_app(tx.conn(), partner, user.id, app.id, now, ttl)
+                .await?;
+            rows.extend(notifications(app, user, why, now));
+        }
+        lost_people += usize::from(lost_any);
+    }
+    storage::outbox::insert_many(tx.conn(), &rows).await?;
+    Ok(Settled {
+        people: lost_people,
+        deliveries: rows.len(),
+    })
+}
+
+/// The space's SCIM group at its applications gains the people a grant now admits.
+async fn admit(
+    tx: &Tx,
+    state: &AppState,
+    space: &Space,
+    grant: &Grant,
+) -> Result<usize, StoreError> {
+    let apps: Vec<Application> = storage::applications::by_ids_any(tx.conn(), &space.apps)
+        .await?
+        .into_iter()
+        .filter(|a| a.scim_target.is_some())
+        .collect();
+    if apps.is_empty() {
+        return Ok(0);
+    }
+    let now = state.clock.now_ms();
+    let why = format!("grant:{}", grant.id);
+    let mut rows = Vec::new();
+    for user in named_people(tx.conn(), grant.partner_org_id, &grant.subject).await? {
+        for app in &apps {
+            rows.push(membership(app, &user, space, true, &why, now));
+        }
+    }
+    storage::outbox::insert_many(tx.conn(), &rows).await?;
+    Ok(rows.len())
+}
+
+fn person_json(user: &User) -> serde_json::Value {
+    json!({"user_id": user.id, "userName": user.username, "email": user.email,
+        "externalId": user.external_id})
+}
+
+fn row(
+    app: &Application,
+    user: &User,
+    kind: crate::deprovision::DeliveryKind,
+    key: String,
+    payload: serde_json::Value,
+    now: i64,
+) -> crate::deprovision::Delivery {
+    crate::deprovision::Delivery {
+        id: DeliveryId::new(),
+        org_id: user.org_id,
+        app_id: app.id,
+        user_id: user.id,
+        leaver_id: None,
+        kind,
+        idempotency_key: key,
+        payload,
+        status: crate::deprovision::DeliveryStatus::Pending,
+        attempts: 0,
+        next_attempt_at: now,
+        claimed_by: None,
+        claimed_until: None,
+        last_error: None,
+        created_at: now,
+        updated_at: now,
+        delivered_at: None,
+    }
+}
+
+/// The outbound SCIM change of `space`'s group (named by its slug) at `app` for `user`.
+fn membership(
+    app: &Application,
+    user: &User,
+    space: &Space,
+    add: bool,
+    why: &str,
+    now: i64,
+) -> crate::deprovision::Delivery {
+    let (action, verb) = if add {
+        ("group_add", "add")
+    } else {
+        ("group_remove", "remove")
+    };
+    row(
+        app,
+        user,
+        crate::deprovision::DeliveryKind::Scim,
+        format!("scimgroup:{why}:{}:{}:{verb}", app.id, user.id),
+        json!({"action": action, "group": space.slug, "user": person_json(user)}),
+        now,
+    )
+}
+
+/// What `app` is told when `user` may no longer use it.
+fn notifications(
+    app: &Application,
+    user: &User,
+    why: &str,
+    now: i64,
+) -> Vec<crate::deprovision::Delivery> {
+    use crate::deprovision::DeliveryKind;
+    let person = person_json(user);
+    let mut out = Vec::new();
+    if app.backchannel_logout_uri.is_some() {
+        out.push(row(
+            app,
+            user,
+            DeliveryKind::BackchannelLogout,
+            format!("bcl:{why}:{}:{}", app.id, user.id),
+            json!({"sub": user.id.to_string()}),
+            now,
+        ));
+    }
+    if let Some(t) = &app.scim_target {
+        let action = match t.on_leave {
+            ScimOnLeave::Deactivate => "deactivate",
+            ScimOnLeave::Delete => "delete",
+        };
+        out.push(row(
+            app,
+            user,
+            DeliveryKind::Scim,
+            format!("scim:{why}:{}:{}", app.id, user.id),
+            json!({"action": action, "user": person}),
+            now,
+        ));
+    }
+    if app.webhook.is_some() {
+        out.push(row(
+            app,
+            user,
+            DeliveryKind::Webhook,
+            format!("webhook:{why}:{}:{}", app.id, user.id),
+            json!({"type": "space.access_withdrawn", "data": {
+                "user": person, "organization": user.org_id, "reason": why}}),
+            now,
+        ));
+    }
+    out
+}
+
+// ---- the admin API's operations
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateSpace {
+    pub name: String,
+    /// Unique in the organization; the value of the `spaces` claim. Made from the name if
+    /// omitted.
+    pub slug: Option<String>,
+    pub description: Option<String>,
+    /// Ids of the organization's applications that serve the space.
+    #[serde(default)]
+    pub applications: Vec<String>,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateSpace {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    /// Replaces the list; an application taken off it stops admitting the space's partners.
+    pub applications: Option<Vec<String>>,
+}
+
+/// The people of another organization (or the owner's own) a grant would admit.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProposeGrant {
+    /// The partner organization, by slug or id.
+    pub organization: String,
+    /// One of the partner's groups, by display name.
+    pub group: Option<String>,
+    /// One person of the partner, by email address.
+    pub user: Option<String>,
+}
+
+fn space_target(id: SpaceId) -> String {
+    format!("space:{id}")
+}
+
+fn grant_target(id: GrantId) -> String {
+    format!("space_grant:{id}")
+}
+
+/// A slug made from a display name: `Project X (2027)` -> `project-x-2027`.
+fn slugify(name: &str) -> String {
+    let mut out = String::new();
+    for ch in name.chars().flat_map(char::to_lowercase) {
+        if ch.is_ascii_alphanumeric() {
+            out.push(ch);
+        } else if !out.ends_with('-') && !out.is_empty() {
+            out.push('-');
+        }
+    }
+    out.truncate(63);
+    out.trim_end_matches('-').to_string()
+}
+
+fn description(value: Option<String>, errors: &mut Vec<FieldError>) -> String {
+    let d = value.unwrap_or_default().trim().to_string();
+    if d.chars().count() > MAX_DESCRIPTION || d.chars().any(|c| c.is_control() && c != '\n') {
+        errors.push(FieldError::new(
+            "description",
+            format!("at most {MAX_DESCRIPTION} characters, no control characters"),
+        ));
+    }
+    d
+}
+
+/// The owner's applications named by `ids`; pushes what is wrong.
+async fn owned_apps(
+    c: &impl Conn,
+    org: OrgId,
+    ids: &[String],
+    errors: &mut Vec<FieldError>,
+) -> Result<Vec<AppId>, StoreError> {
+    if ids.len() > MAX_APPS {
+        errors.push(FieldError::new(
+            "applications",
+            format!("at most {MAX_APPS} applications"),
+        ));
+        return Ok(Vec::new());
+    }
+    let mut out = Vec::new();
+    for id in ids {
+        let app = match id.parse::<AppId>() {
+            Ok(a) => storage::applications::get(c, org, a).await?,
+            Err(_) => None,
+        };
+        match app {
+            Some(a) if !out.contains(&a.id) => out.push(a.id),
+            Some(_) => {}
+            None => errors.push(FieldError::new(
+                "applications",
+                format!("{id:?} is not an application of this organization"),
+            )),
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+pub async fn list(state: &AppState, ctx: &OrgCtx) -> Result<Vec<Space>, ServiceError> {
+    Ok(storage::spaces::list(state.store.conn(), ctx.org.id).await?)
+}
+
+pub async fn get(state: &AppState, ctx: &OrgCtx, name: &str) -> Result<Space, ServiceError> {
+    storage::spaces::get(state.store.conn(), ctx.org.id, name)
+        .await?
+        .ok_or(ServiceError::NotFound("space"))
+}
+
+pub async fn create(
+    state: &AppState,
+    ctx: &OrgCtx,
+    input: CreateSpace,
+) -> Result<Space, ServiceError> {
+    ctx.require_admin()?;
+    let mut errors = Vec::new();
+    let name = validate::name("name", &input.name).unwrap_or_else(|e| {
+        errors.push(e);
+        String::new()
+    });
+    let slug = input.slug.clone().unwrap_or_else(|| slugify(&name));
+    let slug = validate::slug("slug", &slug).unwrap_or_else(|e| {
+        errors.push(e);
+        String::new()
+    });
+    let description = description(input.description, &mut errors);
+    let tx = state.store.begin().await?;
+    let apps = owned_apps(tx.conn(), ctx.org.id, &input.applications, &mut errors).await?;
+    if !errors.is_empty() {
+        return Err(ServiceError::Invalid(errors));
+    }
+    if storage::spaces::get(tx.conn(), ctx.org.id, &slug)
+        .await?
+        .is_some()
+    {
+        return Err(ServiceError::Conflict(format!(
+            "a space with slug {slug:?} already exists in this organization"
+        )));
+    }
+    let now = state.clock.now_ms();
+    let space = Space {
+        id: SpaceId::new(),
+        org_id: ctx.org.id,
+        slug,
+        name,
+        description,
+        apps,
+        created_at: now,
+        updated_at: now,
+    };
+    storage::spaces::insert(tx.conn(), &space).await?;
+    let event = AuditEvent::new(
+        &ctx.actor(),
+        AuditAction::SpaceCreated,
+        space_target(space.id),
+    )
+    .org(ctx.org.id)
+    .details(json!({"slug": space.slug, "name": space.name, "applications": space.apps}));
+    state.commit_audited(tx, event).await?;
+    Ok(space)
+}
+
+/// The partners with accepted grants among `grants`, with the people those grants name.
+async fn partners(
+    c: &impl Conn,
+    grants: &[Grant],
+) -> Result<BTreeMap<OrgId, Vec<User>>, StoreError> {
+    let mut out: BTreeMap<OrgId, Vec<User>> = BTreeMap::new();
+    for g in grants.iter().filter(|g| g.status == GrantStatus::Accepted) {
+        let people = named_people(c, g.partner_org_id, &g.subject).await?;
+        let entry = out.entry(g.partner_org_id).or_default();
+        for p in people {
+            if !entry.iter().any(|u| u.id == p.id) {
+                entry.push(p);
+            }
+        }
+    }
+    Ok(out)
+}
+
+pub async fn update(
+    state: &AppState,
+    ctx: &OrgCtx,
+    name: &str,
+    input: UpdateSpace,
+) -> Result<(Space, Settled), ServiceError> {
+    ctx.require_admin()?;
+    let tx = state.store.begin().await?;
+    let current = storage::spaces::get(tx.conn(), ctx.org.id, name)
+        .await?
+        .ok_or(ServiceError::NotFound("space"))?;
+    let mut errors = Vec::new();
+    let mut space = current.clone();
+    if let Some(n) = &input.name {
+        match validate::name("name", n) {
+            Ok(n) => space.name = n,
+            Err(e) => errors.push(e),
+        }
+    }
+    if input.description.is_some() {
+        space.description = description(input.description, &mut errors);
+    }
+    if let Some(apps) = &input.applications {
+        space.apps = owned_apps(tx.conn(), ctx.org.id, apps, &mut errors).await?;
+    }
+    if !errors.is_empty() {
+        return Err(ServiceError::Invalid(errors));
+    }
+    space.updated_at = state.clock.now_ms();
+    storage::spaces::update(tx.conn(), &space).await?;
+    let removed: Vec<AppId> = current
+        .apps
+        .iter()
+        .filter(|a| !space.apps.contains(a))
+        .copied()
+        .collect();
+    let mut settled = Settled::default();
+    let mut event = AuditEvent::new(
+        &ctx.actor(),
+        AuditAction::SpaceUpdated,
+        space_target(space.id),
+    )
+    .org(ctx.org.id);
+    if !removed.is_empty() {
+        let grants = storage::spaces::grants_of_space(tx.conn(), ctx.org.id, space.id).await?;
+        for (partner, named) in partners(tx.conn(), &grants).await? {
+            let why = format!("space:{}", space.id);
+            let s = settle(&tx, state, &space, &removed, partner, &named, &why).await?;
+            settled.people += s.people;
+            settled.deliveries += s.deliveries;
+            event = event.org(partner);
+        }
+    }
+    let event = event.details(json!({"slug": space.slug, "name": space.name,
+        "applications": space.apps, "applications_removed": removed,
+        "people_lost_access": settled.people, "deliveries_queued": settled.deliveries}));
+    state.commit_audited(tx, event).await?;
+    if settled.deliveries > 0 {
+        crate::deprovision::wake(state);
+    }
+    Ok((space, settled))
+}
+
+/// Deletes a space: every grant ends, and its partners' people lose access through it.
+pub async fn delete(state: &AppState, ctx: &OrgCtx, name: &str) -> Result<Settled, ServiceError> {
+    ctx.require_admin()?;
+    let tx = state.store.begin().await?;
+    let space = storage::spaces::get(tx.conn(), ctx.org.id, name)
+        .await?
+        .ok_or(ServiceError::NotFound("space"))?;
+    let grants = storage::spaces::grants_of_space(tx.conn(), ctx.org.id, space.id).await?;
+    let named = partners(tx.conn(), &grants).await?;
+    storage::spaces::delete(tx.conn(), ctx.org.id, space.id).await?;
+    let mut settled = Settled::default();
+    let mut event = AuditEvent::new(
+        &ctx.actor(),
+        AuditAction::SpaceDeleted,
+        space_target(space.id),
+    )
+    .org(ctx.org.id);
+    for g in &grants {
+        event = event.org(g.partner_org_id);
+    }
+    for (partner, named) in named {
+        let why = format!("space:{}", space.id);
+        let s = settle(&tx, state, &space, &space.apps, partner, &named, &why).await?;
+        settled.people += s.people;
+        settled.deliveries += s.deliveries;
+    }
+    let event = event.details(json!({"slug": space.slug, "grants_ended": grants.iter()
+        .filter(|g| g.status.is_open()).count(),
+        "people_lost_access": settled.people, "deliveries_queued": settled.deliveries}));
+    state.commit_audited(tx, event).await?;
+    if settled.deliveries > 0 {
+        crate::deprovision::wake(state);
+    }
+    Ok(settled)
+}
+
+pub async fn grants(
+    state: &AppState,
+    ctx: &OrgCtx,
+    name: &str,
+) -> Result<Vec<Grant>, ServiceError> {
+    let space = get(state, ctx, name).await?;
+    Ok(storage::spaces::grants_of_space(state.store.conn(), ctx.org.id, space.id).await?)
+}
+
+/// The owner proposes admitting people of an organization; it stays pending until that
+/// organization's admin accepts. A grant to the owner's own people is in force at once.
+pub async fn propose(
+    state: &AppState,
+    ctx: &OrgCtx,
+    name: &str,
+    input: ProposeGrant,
+) -> Result<Grant, ServiceError> {
+    ctx.require_admin()?;
+    let subject = match (input.group, input.user) {
+        (None, None) => Subject::Organization,
+        (Some(g), None) => {
+            Subject::Group(validate::name("group", &g).map_err(|e| ServiceError::Invalid(vec![e]))?)
+        }
+        (None, Some(u)) => {
+            let u = u.trim().to_ascii_lowercase();
+            if u.len() > 320 || !u.contains('@') || u.chars().any(char::is_control) {
+                return Err(ServiceError::invalid(
+                    "user",
+                    "give the person's email address",
+                ));
+            }
+            Subject::User(u)
+        }
+        (Some(_), Some(_)) => {
+            return Err(ServiceError::invalid(
+                "group",
+                "name a group or a person, not both",
+            ));
+        }
+    };
+    let partner = crate::http::extract::resolve_org(state, &input.organization)
+        .await
+        .map_err(|_| ServiceError::Internal("organization lookup".into()))?
+        .filter(|o| o.status == OrgStatus::Active)
+        .ok_or_else(|| {
+            ServiceError::invalid("organization", "no active organization by that slug or id")
+        })?;
+    let tx = state.store.begin().await?;
+    let space = storage::spaces::get(tx.conn(), ctx.org.id, name)
+        .await?
+        .ok_or(ServiceError::NotFound("space"))?;
+    let existing = storage::spaces::grants_of_space(tx.conn(), ctx.org.id, space.id).await?;
+    if existing
+        .iter()
+        .any(|g| g.status.is_open() && g.partner_org_id == partner.id && g.subject == subject)
+    {
+        return Err(ServiceError::Conflict(
+            "the same people of that organization are already invited to this space".into(),
+        ));
+    }
+    let now = state.clock.now_ms();
+    let own = partner.id == ctx.org.id;
+    let grant = Grant {
+        id: GrantId::new(),
+        space_id: space.id,
+        org_id: ctx.org.id,
+        partner_org_id: partner.id,
+        subject,
+        status: if own {
+            GrantStatus::Accepted
+        } else {
+            GrantStatus::Pending
+        },
+        proposed_at: now,
+        decided_at: own.then_some(now),
+        withdrawn_at: None,
+        withdrawn_by: None,
+    };
+    storage::spaces::insert_grant(tx.conn(), &grant).await?;
+    let queued = if own {
+        admit(&tx, state, &space, &grant).await?
+    } else {
+        0
+    };
+    let event = AuditEvent::new(
+        &ctx.actor(),
+        AuditAction::SpaceGrantProposed,
+        grant_target(grant.id),
+    )
+    .org(ctx.org.id)
+    .org(partner.id)
+    .details(grant_details(&space, &grant, &partner));
+    state.commit_audited(tx, event).await?;
+    if queued > 0 {
+        crate::deprovision::wake(state);
+    }
+    Ok(grant)
+}
+
+fn grant_details(space: &Space, g: &Grant, partner: &Organization) -> serde_json::Value {
+    json!({"space": space.id, "space_slug": space.slug, "partner": partner.slug,
+        "subject": {"kind": g.subject.kind(), "value": g.subject.value()},
+        "status": g.status})
+}
+
+/// Which side of a grant is acting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Owner,
+    Partner,
+}
+
+/// What a side does to a grant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Accept,
+    Decline,
+    Withdraw,
+}
+
+/// The partner's invitations: every grant naming its people, with the space and its owner.
+pub async fn invitations(
+    state: &AppState,
+    ctx: &OrgCtx,
+) -> Result<Vec<(Grant, Option<Space>, Option<Organization>)>, ServiceError> {
+    let c = state.store.conn();
+    let mut out = Vec::new();
+    for g in storage::spaces::invitations(c, ctx.org.id).await? {
+        let space = storage::spaces::by_ids(c, g.org_id, &[g.space_id])
+            .await?
+            .into_iter()
+            .next();
+        let owner = storage::organizations::get(c, g.org_id).await?;
+        out.push((g, space, owner));
+    }
+    Ok(out)
+}
+
+/// One side decides on a grant: the partner accepts or declines a pending one (its own admin
+/// only: consent is not the operator's to give), either side withdraws a pending or accepted
+/// one. Withdrawing access in force ends it at the space's applications.
+pub async fn decide(
+    state: &AppState,
+    ctx: &OrgCtx,
+    side: Side,
+    id: &str,
+    decision: Decision,
+) -> Result<(Grant, Settled), ServiceError> {
+    ctx.require_admin()?;
+    if side == Side::Partner && decision != Decision::Withdraw && ctx.principal.is_operator() {
+        return Err(ServiceError::Forbidden(
+            "only the organization's own admin can accept or decline access to its people",
+        ));
+    }
+    let id: GrantId = id.parse().map_err(|_| ServiceError::NotFound("grant"))?;
+    let tx = state.store.begin().await?;
+    let grant = match side {
+        Side::Owner => storage::spaces::owner_grant(tx.conn(), ctx.org.id, id).await?,
+        Side::Partner => storage::spaces::partner_grant(tx.conn(), ctx.org.id, id).await?,
+    }
+    .ok_or(ServiceError::NotFound("grant"))?;
+    let from = grant.status;
+    let now = state.clock.now_ms();
+    let mut next = grant.clone();
+    let action = match (decision, from) {
+        (Decision::Accept, GrantStatus::Pending) => {
+            next.status = GrantStatus::Accepted;
+            next.decided_at = Some(now);
+            AuditAction::SpaceGrantAccepted
+        }
+        (Decision::Decline, GrantStatus::Pending) => {
+            next.status = GrantStatus::Declined;
+            next.decided_at = Some(now);
+            AuditAction::SpaceGrantDeclined
+        }
+        (Decision::Withdraw, GrantStatus::Pending | GrantStatus::Accepted) => {
+            next.status = GrantStatus::Withdrawn;
+            next.withdrawn_at = Some(now);
+            next.withdrawn_by = Some(ctx.org.id);
+            AuditAction::SpaceGrantWithdrawn
+        }
+        (_, s) => {
+            return Err(ServiceError::Conflict(format!(
+                "the grant is {}; that cannot be done to it now",
+                s.as_str()
+            )));
+        }
+    };
+    if !storage::spaces::set_status(tx.conn(), &next, from).await? {
+        return Err(ServiceError::Conflict(
+            "the grant changed meanwhile; read it again".into(),
+        ));
+    }
+    let space = storage::spaces::by_ids(tx.conn(), grant.org_id, &[grant.space_id])
+        .await?
+        .into_iter()
+        .next()
+        .ok_or(ServiceError::NotFound("space"))?;
+    let settled = if from == GrantStatus::Accepted {
+        let named = named_people(tx.conn(), grant.partner_org_id, &grant.subject).await?;
+        settle(
+            &tx,
+            state,
+            &space,
+            &space.apps,
+            grant.partner_org_id,
+            &named,
+            &format!("grant:{}", grant.id),
+        )
+        .await?
+    } else if next.status == GrantStatus::Accepted {
+        Settled {
+            people: 0,
+            deliveries: admit(&tx, state, &space, &next).await?,
+        }
+    } else {
+        Settled::default()
+    };
+    let c = tx.conn();
+    let partner = storage::organizations::get(c, grant.partner_org_id)
+        .await?
+        .ok_or(ServiceError::NotFound("organization"))?;
+    let mut details = grant_details(&space, &next, &partner);
+    details["by"] = json!(match side {
+        Side::Owner => "owner",
+        Side::Partner => "partner",
+    });
+    details["people_lost_access"] = json!(settled.people);
+    details["deliveries_queued"] = json!(settled.deliveries);
+    let event = AuditEvent::new(&ctx.actor(), action, grant_target(grant.id))
+        .org(grant.org_id)
+        .org(grant.partner_org_id)
+        .details(details);
+    state.commit_audited(tx, event).await?;
+    if settled.deliveries > 0 {
+        crate::deprovision::wake(state);
+    }
+    Ok((next, settled))
+}
+
+/// One row of an access review: a person who can reach a space, and through which grant.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct Admitted {
+    pub space_id: String,
+    pub space_slug: String,
+    pub owner: String,
+    pub organization: String,
+    pub grant_id: String,
+    pub user_id: String,
+    pub email: String,
+}
+
+/// Who can reach which space, as `ctx`'s organization may see it: for the spaces it owns,
+/// everyone admitted (its partners consented to that); for the spaces of others, its own
+/// people admitted there.
+pub async fn access_review(state: &AppState, ctx: &OrgCtx) -> Result<Vec<Admitted>, ServiceError> {
+    let c = state.store.conn();
+    let mut grants: Vec<Grant> = Vec::new();
+    for s in storage::spaces::list(c, ctx.org.id).await? {
+        grants.extend(
+            storage::spaces::grants_of_space(c, ctx.org.id, s.id)
+                .await?
+                .into_iter()
+                .filter(|g| g.status == GrantStatus::Accepted),
+        );
+    }
+    grants.extend(
+        storage::spaces::accepted_of_partner(c, ctx.org.id)
+            .await?
+            .into_iter()
+            .filter(|g| g.org_id != ctx.org.id),
+    );
+    let mut orgs: BTreeMap<OrgId, String> = BTreeMap::new();
+    let mut people: BTreeMap<OrgId, Vec<User>> = BTreeMap::new();
+    let mut out = Vec::new();
+    for g in grants {
+        for o in [g.org_id, g.partner_org_id] {
+            if let std::collections::btree_map::Entry::Vacant(e) = orgs.entry(o) {
+                let slug = storage::organizations::get(c, o)
+                    .await?
+                    .map(|o| o.slug)
+                    .unwrap_or_default();
+                e.insert(slug);
+            }
+        }
+        if let std::collections::btree_map::Entry::Vacant(e) = people.entry(g.partner_org_id) {
+            let users = storage::users::list(c, g.partner_org_id).await?;
+            e.insert(
+                users
+                    .into_iter()
+                    .filter(|u| u.status == UserStatus::Active)
+                    .collect(),
+            );
+        }
+        let Some(space) = storage::spaces::by_ids(c, g.org_id, &[g.space_id])
+            .await?
+            .into_iter()
+            .next()
+        else {
+            continue;
+        };
+        for u in people
+            .get(&g.partner_org_id)
+            .into_iter()
+            .flatten()
+            .filter(|u| g.subject.admits(u))
+        {
+            out.push(Admitted {
+                space_id: space.id.to_string(),
+                space_slug: space.slug.clone(),
+                owner: orgs.get(&g.org_id).cloned().unwrap_or_default(),
+                organization: orgs.get(&g.partner_org_id).cloned().unwrap_or_default(),
+                grant_id: g.id.to_string(),
+                user_id: u.id.to_string(),
+                email: u.email.clone(),
+            });
+        }
+    }
+    Ok(out)
+}

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod bench;
 pub mod clock;
 pub mod config;
+pub mod console;
 pub mod deprovision;
 pub mod directories;
 pub mod dns;

@@ -6,6 +6,7 @@ mod admin_api;
 mod audit_log;
 mod bad_input;
 mod cli;
+mod console;
 mod crash;
 mod deprovision;
 mod domains;

@@ -231,7 +231,7 @@ pub async fn withdraw_grant(
     .ok_or_else(|| ApiError::not_found("grant"))?;
     let (g, s) = spaces::decide(
         &state,
-        &ctx,
+        &spaces::Caller::of(&ctx),
         Side::Owner,
         &grant.id.to_string(),
         Decision::Withdraw,
@@ -247,7 +247,7 @@ pub async fn list_invitations(
     State(state): State<AppState>,
     ctx: OrgCtx,
 ) -> Result<Json<Vec<InvitationView>>, ApiError> {
-    let list = spaces::invitations(&state, &ctx).await?;
+    let list = spaces::invitations(&state, ctx.org.id).await?;
     Ok(Json(
         list.into_iter()
             .map(|(g, s, o)| InvitationView::new(g, s, o))
@@ -261,7 +261,8 @@ async fn partner_decides(
     id: &str,
     decision: Decision,
 ) -> Result<Json<GrantView>, ApiError> {
-    let (g, s) = spaces::decide(state, ctx, Side::Partner, id, decision).await?;
+    let (g, s) =
+        spaces::decide(state, &spaces::Caller::of(ctx), Side::Partner, id, decision).await?;
     Ok(Json(settled_view(g, s)))
 }
 
@@ -309,5 +310,5 @@ pub async fn access_review(
     State(state): State<AppState>,
     ctx: OrgCtx,
 ) -> Result<Json<Vec<Admitted>>, ApiError> {
-    Ok(Json(spaces::access_review(&state, &ctx).await?))
+    Ok(Json(spaces::access_review(&state, ctx.org.id).await?))
 }

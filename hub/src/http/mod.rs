@@ -27,6 +27,7 @@ pub fn app(state: AppState) -> Router {
         .route("/metrics", get(metrics::get_metrics))
         .merge(crate::admin::router())
         .merge(crate::oidc::router())
+        .merge(crate::console::router())
         .merge(crate::scim::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

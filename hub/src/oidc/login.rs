@@ -346,6 +346,9 @@ pub async fn sign_in(
     user: &User,
     mut method: serde_json::Value,
 ) -> Response {
+    if request.app_id == crate::console::CONSOLE_APP {
+        return console_sign_in(state, request, user, method).await;
+    }
     let app = match storage::applications::get(state.store.conn(), request.org_id, request.app_id)
         .await
     {
@@ -370,6 +373,37 @@ pub async fn sign_in(
         }
     };
     let mut response = finish(state, &app, &session, &request.params).await;
+    cookies::set(
+        &mut response,
+        state,
+        SESSION_COOKIE,
+        &token,
+        Some(state.config.oidc.session_ttl_secs),
+    );
+    cookies::set(&mut response, state, AUTH_REQUEST_COOKIE, "", Some(0));
+    response
+}
+
+/// Ends a sign-in to the hub's console: the person's own organization only, then the console.
+async fn console_sign_in(
+    state: &AppState,
+    request: &AuthRequest,
+    user: &User,
+    mut method: serde_json::Value,
+) -> Response {
+    if user.org_id != request.org_id {
+        return pages::error(StatusCode::FORBIDDEN, EXPIRED, GO_BACK);
+    }
+    method["client_id"] = json!("hub-console");
+    let (_, token) = match open_session(state, user, method, Some(&request.id)).await {
+        Ok(Some(v)) => v,
+        Ok(None) => return pages::error(StatusCode::BAD_REQUEST, EXPIRED, GO_BACK),
+        Err(e) => {
+            tracing::error!(error = %e, "console login: storage error");
+            return internal_error();
+        }
+    };
+    let mut response = crate::console::signed_in();
     cookies::set(
         &mut response,
         state,

@@ -733,6 +733,28 @@ fn grant_details(space: &Space, g: &Grant, partner: &Organization) -> serde_json
         "status": g.status})
 }
 
+/// Who decides on a grant: an admin API key, or a person signed in to the console.
+pub struct Caller {
+    /// The organization acting (the side).
+    pub org: Organization,
+    pub actor: crate::audit::Actor,
+    /// The hub operator's key (never consents for an organization).
+    pub operator: bool,
+    /// May change things (an admin key, an org admin in the console).
+    pub may_write: bool,
+}
+
+impl Caller {
+    pub fn of(ctx: &OrgCtx) -> Self {
+        Self {
+            org: ctx.org.clone(),
+            actor: ctx.actor(),
+            operator: ctx.principal.is_operator(),
+            may_write: ctx.require_admin().is_ok(),
+        }
+    }
+}
+
 /// Which side of a grant is acting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Side {
@@ -751,11 +773,11 @@ pub enum Decision {
 /// The partner's invitations: every grant naming its people, with the space and its owner.
 pub async fn invitations(
     state: &AppState,
-    ctx: &OrgCtx,
+    org: OrgId,
 ) -> Result<Vec<(Grant, Option<Space>, Option<Organization>)>, ServiceError> {
     let c = state.store.conn();
     let mut out = Vec::new();
-    for g in storage::spaces::invitations(c, ctx.org.id).await? {
+    for g in storage::spaces::invitations(c, org).await? {
         let space = storage::spaces::by_ids(c, g.org_id, &[g.space_id])
             .await?
             .into_iter()
@@ -771,13 +793,17 @@ pub async fn invitations(
 /// one. Withdrawing access in force ends it at the space's applications.
 pub async fn decide(
     state: &AppState,
-    ctx: &OrgCtx,
+    ctx: &Caller,
     side: Side,
     id: &str,
     decision: Decision,
 ) -> Result<(Grant, Settled), ServiceError> {
-    ctx.require_admin()?;
-    if side == Side::Partner && decision != Decision::Withdraw && ctx.principal.is_operator() {
+    if !ctx.may_write {
+        return Err(ServiceError::Forbidden(
+            "this key is read-only; use an admin key",
+        ));
+    }
+    if side == Side::Partner && decision != Decision::Withdraw && ctx.operator {
         return Err(ServiceError::Forbidden(
             "only the organization's own admin can accept or decline access to its people",
         ));
@@ -857,7 +883,7 @@ pub async fn decide(
     });
     details["people_lost_access"] = json!(settled.people);
     details["deliveries_queued"] = json!(settled.deliveries);
-    let event = AuditEvent::new(&ctx.actor(), action, grant_target(grant.id))
+    let event = AuditEvent::new(&ctx.actor, action, grant_target(grant.id))
         .org(grant.org_id)
         .org(grant.partner_org_id)
         .details(details);
@@ -883,22 +909,23 @@ pub struct Admitted {
 /// Who can reach which space, as `ctx`'s organization may see it: for the spaces it owns,
 /// everyone admitted (its partners consented to that); for the spaces of others, its own
 /// people admitted there.
-pub async fn access_review(state: &AppState, ctx: &OrgCtx) -> Result<Vec<Admitted>, ServiceError> {
+pub async fn access_review(state: &AppState, org: OrgId) -> Result<Vec<Admitted>, ServiceError> {
     let c = state.store.conn();
+    let ctx_org = org;
     let mut grants: Vec<Grant> = Vec::new();
-    for s in storage::spaces::list(c, ctx.org.id).await? {
+    for s in storage::spaces::list(c, ctx_org).await? {
         grants.extend(
-            storage::spaces::grants_of_space(c, ctx.org.id, s.id)
+            storage::spaces::grants_of_space(c, ctx_org, s.id)
                 .await?
                 .into_iter()
                 .filter(|g| g.status == GrantStatus::Accepted),
         );
     }
     grants.extend(
-        storage::spaces::accepted_of_partner(c, ctx.org.id)
+        storage::spaces::accepted_of_partner(c, ctx_org)
             .await?
             .into_iter()
-            .filter(|g| g.org_id != ctx.org.id),
+            .filter(|g| g.org_id != ctx_org),
     );
     let mut orgs: BTreeMap<OrgId, String> = BTreeMap::new();
     let mut people: BTreeMap<OrgId, Vec<User>> = BTreeMap::new();

@@ -1,0 +1,438 @@
+//! The web console at `/console`: server-rendered HTML with one small script of progressive
+//! enhancement, served by the hub itself (no CDN). People sign in with their own company's
+//! IdP through the hub (the same home-realm discovery as an application's sign-in); what they
+//! see follows their roles in their own organization, from its directory groups
+//! (`orgs::roles`): everyone sees their profile, sessions and applications; a compliance
+//! officer also the organization's provisioning state, the audit log with exports and its
+//! verification, and the spaces with their access review; an org admin can also answer
+//! invitations and withdraw grants. Every page shows the viewer's own organization only.
+//!
+//! Security: the session cookie is HttpOnly and SameSite=Lax; every form carries a CSRF token
+//! derived from the session cookie (which no other site can read) and a POST from another
+//! origin is refused; pages forbid framing and anything not served by the hub itself.
+
+use axum::Router;
+use axum::extract::{Form, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::audit::{Actor, AuditAction, AuditEvent};
+use crate::ids::{AppId, OrgId};
+use crate::oidc::cookies::{self, AUTH_REQUEST_COOKIE, SESSION_COOKIE};
+use crate::oidc::model::{AuthParams, AuthRequest, Session};
+use crate::oidc::pages::escape;
+use crate::orgs::model::{OrgStatus, Organization};
+use crate::orgs::roles::HubRole;
+use crate::secrets::{hash_token, random_token};
+use crate::state::AppState;
+use crate::storage::{self, StoreError};
+use crate::users::{User, UserStatus};
+
+mod views;
+
+/// The pending sign-in of the console names this application id: no registered application
+/// has it (ids are UUIDv7), and the sign-in ends in the console instead of at a client.
+pub const CONSOLE_APP: AppId = AppId(uuid::Uuid::nil());
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/console", get(views::home))
+        .route("/console/login", get(login_page).post(start_login))
+        .route("/console/logout", post(logout))
+        .route("/console/sessions/{session}/end", post(views::end_session))
+        .route("/console/organization", get(views::organization))
+        .route("/console/audit", get(views::audit))
+        .route("/console/audit/export", get(views::audit_export))
+        .route("/console/spaces", get(views::spaces))
+        .route(
+            "/console/invitations/{grant}/{decision}",
+            post(views::decide_invitation),
+        )
+        .route(
+            "/console/grants/{grant}/withdraw",
+            post(views::withdraw_grant),
+        )
+        .route("/console/assets/console.css", get(css))
+        .route("/console/assets/console.js", get(js))
+}
+
+/// The person looking at the console, in their own organization.
+pub struct Viewer {
+    pub session: Session,
+    /// The session cookie's value (the CSRF token is derived from it).
+    token: String,
+    pub user: User,
+    pub org: Organization,
+    pub roles: Vec<HubRole>,
+}
+
+impl Viewer {
+    pub fn is(&self, role: HubRole) -> bool {
+        self.roles.contains(&role)
+    }
+
+    /// Sees the organization's provisioning state, audit log and spaces.
+    pub fn oversees(&self) -> bool {
+        self.is(HubRole::OrgAdmin) || self.is(HubRole::ComplianceOfficer)
+    }
+
+    pub fn csrf(&self) -> String {
+        hash_token(&format!("console-csrf:{}", self.token))
+    }
+
+    pub fn actor(&self) -> Actor {
+        Actor::User {
+            org_id: self.org.id,
+            user_id: self.user.id,
+        }
+    }
+}
+
+/// The viewer of this request, if a live session of an active person is behind it.
+pub async fn viewer(state: &AppState, headers: &HeaderMap) -> Result<Option<Viewer>, StoreError> {
+    let Some(token) = cookies::get(headers, SESSION_COOKIE) else {
+        return Ok(None);
+    };
+    let c = state.store.conn();
+    let Some(session) = storage::oidc::session_by_token(c, &hash_token(&token)).await? else {
+        return Ok(None);
+    };
+    if !session.is_live(state.clock.now_ms()) {
+        return Ok(None);
+    }
+    let (Some(user), Some(org)) = (
+        storage::users::get(c, session.org_id, session.user_id).await?,
+        storage::organizations::get(c, session.org_id).await?,
+    ) else {
+        return Ok(None);
+    };
+    if user.status != UserStatus::Active || org.status != OrgStatus::Active {
+        return Ok(None);
+    }
+    let roles = crate::orgs::roles::roles_of(c, &user).await?;
+    Ok(Some(Viewer {
+        session,
+        token,
+        user,
+        org,
+        roles,
+    }))
+}
+
+/// A POST the viewer meant: the form's CSRF token matches, and the browser says it came from
+/// the hub's own origin (when it says anything).
+pub fn checked(state: &AppState, headers: &HeaderMap, viewer: &Viewer, csrf: &str) -> bool {
+    let origin_ok = headers
+        .get(header::ORIGIN)
+        .and_then(|o| o.to_str().ok())
+        .is_none_or(|o| {
+            let ours = url::Url::parse(&state.config.server.public_url)
+                .map(|u| u.origin().ascii_serialization())
+                .unwrap_or_default();
+            o == ours
+        });
+    origin_ok && crate::secrets::ct_eq(csrf.as_bytes(), viewer.csrf().as_bytes())
+}
+
+// ---- the page frame
+
+const CSP: &str = "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; \
+                   form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+/// The sign-in form's submission is redirected on to the person's company IdP, wherever it is
+/// (CSP checks a form's redirects too); that page holds nothing else.
+const SIGN_IN_CSP: &str = "default-src 'none'; style-src 'self'; script-src 'self'; \
+                           form-action 'self' http: https:; frame-ancestors 'none'; base-uri 'none'";
+
+/// A console page: the frame, its navigation by role, and the security headers.
+pub fn page(status: StatusCode, viewer: Option<&Viewer>, title: &str, body: &str) -> Response {
+    let nav = viewer.map(nav).unwrap_or_default();
+    let html = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{t} · Hub console</title>\
+         <link rel=\"stylesheet\" href=\"/console/assets/console.css\">\
+         <script src=\"/console/assets/console.js\" defer></script></head>\
+         <body><a class=\"skip\" href=\"#main\">Skip to content</a>\
+         <header><span class=\"brand\">Hub console</span>{nav}</header>\
+         <main id=\"main\"><h1>{t}</h1>{body}</main></body></html>",
+        t = escape(title)
+    );
+    secured((status, Html(html)).into_response())
+}
+
+fn secured(mut r: Response) -> Response {
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        // Not no-referrer: with it browsers send `Origin: null` on the console's own forms.
+        HeaderValue::from_static("same-origin"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+fn nav(v: &Viewer) -> String {
+    let mut links = vec![("/console", "My account")];
+    if v.oversees() {
+        links.push(("/console/organization", "Organization"));
+        links.push(("/console/audit", "Audit log"));
+        links.push(("/console/spaces", "Spaces"));
+    }
+    let items: String = links
+        .iter()
+        .map(|(href, label)| format!("<li><a href=\"{href}\">{label}</a></li>"))
+        .collect();
+    let roles: Vec<&str> = v.roles.iter().map(|r| r.as_str()).collect();
+    format!(
+        "<nav aria-label=\"Console\"><ul>{items}</ul></nav>\
+         <div class=\"who\">{name} · {org}{roles}\
+         <form method=\"post\" action=\"/console/logout\" class=\"inline\">{csrf}\
+         <button type=\"submit\">Sign out</button></form></div>",
+        name = escape(&v.user.email),
+        org = escape(&v.org.name),
+        roles = if roles.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", escape(&roles.join(", ")))
+        },
+        csrf = csrf_field(v),
+    )
+}
+
+pub fn csrf_field(v: &Viewer) -> String {
+    format!(
+        "<input type=\"hidden\" name=\"csrf\" value=\"{}\">",
+        v.csrf()
+    )
+}
+
+/// A plain message page (errors, refusals), in the console's frame.
+pub fn message(status: StatusCode, viewer: Option<&Viewer>, title: &str, text: &str) -> Response {
+    page(status, viewer, title, &format!("<p>{}</p>", escape(text)))
+}
+
+pub fn internal_error() -> Response {
+    message(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        None,
+        "Something went wrong",
+        "The hub could not show this page. Please try again in a moment.",
+    )
+}
+
+// ---- signing in
+
+fn login_form(problem: Option<&str>) -> String {
+    let problem = problem
+        .map(|p| format!("<p class=\"problem\" role=\"alert\">{}</p>", escape(p)))
+        .unwrap_or_default();
+    format!(
+        "{problem}<p>Sign in with your company's own account: enter your work email and the hub \
+         sends you to your company's sign-in.</p>\
+         <form method=\"post\" action=\"/console/login\">\
+         <label for=\"email\">Work email</label>\
+         <input id=\"email\" name=\"email\" type=\"email\" autocomplete=\"username\" required>\
+         <button type=\"submit\">Continue</button></form>"
+    )
+}
+
+fn sign_in_page(status: StatusCode, problem: Option<&str>) -> Response {
+    let mut r = page(status, None, "Sign in", &login_form(problem));
+    r.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(SIGN_IN_CSP),
+    );
+    r
+}
+
+async fn login_page() -> Response {
+    sign_in_page(StatusCode::OK, None)
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    email: String,
+}
+
+/// Starts a sign-in for the organization that verified the email's domain: a pending request
+/// bound to this browser, then the hub's sign-in, which sends the person to their IdP.
+async fn start_login(State(state): State<AppState>, Form(f): Form<LoginForm>) -> Response {
+    let email = f.email.trim().to_ascii_lowercase();
+    let domain = match email.rsplit_once('@') {
+        Some((local, d)) if !local.is_empty() && !d.is_empty() && email.len() <= 320 => d,
+        _ => {
+            return sign_in_page(
+                StatusCode::BAD_REQUEST,
+                Some("That is not an email address."),
+            );
+        }
+    };
+    let c = state.store.conn();
+    let org = match storage::domains::verified_owner(c, domain).await {
+        Ok(Some(id)) => storage::organizations::get(c, id).await.ok().flatten(),
+        Ok(None) => None,
+        Err(e) => {
+            tracing::error!(error = %e, "console login: storage error");
+            return internal_error();
+        }
+    };
+    let Some(org) = org.filter(|o| o.status == OrgStatus::Active) else {
+        return sign_in_page(
+            StatusCode::OK,
+            Some(&format!(
+                "No organization on this hub signs in people of {domain}."
+            )),
+        );
+    };
+    let (Ok(id), Ok(binding)) = (random_token(), random_token()) else {
+        return internal_error();
+    };
+    let now = state.clock.now_ms();
+    let request = AuthRequest {
+        id: id.clone(),
+        org_id: org.id,
+        app_id: CONSOLE_APP,
+        browser_hash: hash_token(&binding),
+        params: AuthParams {
+            client_id: "hub-console".into(),
+            redirect_uri: "/console".into(),
+            scope: vec!["openid".into()],
+            state: None,
+            nonce: None,
+            code_challenge: None,
+            prompt: Vec::new(),
+            max_age: None,
+            login_hint: Some(email.clone()),
+            domain_hint: None,
+        },
+        created_at: now,
+        expires_at: now + 15 * 60 * 1000,
+    };
+    if let Err(e) = storage::oidc::insert_auth_request(c, &request).await {
+        tracing::error!(error = %e, "console login: storage error");
+        return internal_error();
+    }
+    let mut r = Redirect::to(&format!("/login?request={id}")).into_response();
+    cookies::set(&mut r, &state, AUTH_REQUEST_COOKIE, &binding, Some(15 * 60));
+    r
+}
+
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    #[serde(default)]
+    pub csrf: String,
+}
+
+/// Ends the viewer's hub session (their applications get back-channel logout).
+async fn logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(f): Form<CsrfForm>,
+) -> Response {
+    let v = match viewer(&state, &headers).await {
+        Ok(Some(v)) => v,
+        Ok(None) => return Redirect::to("/console/login").into_response(),
+        Err(_) => return internal_error(),
+    };
+    if !checked(&state, &headers, &v, &f.csrf) {
+        return forbidden_post(&v);
+    }
+    if end(&state, &v, &v.session.id.clone(), "console logout")
+        .await
+        .is_err()
+    {
+        return internal_error();
+    }
+    let mut r = Redirect::to("/console/login").into_response();
+    cookies::set(&mut r, &state, SESSION_COOKIE, "", Some(0));
+    r
+}
+
+pub fn forbidden_post(v: &Viewer) -> Response {
+    message(
+        StatusCode::FORBIDDEN,
+        Some(v),
+        "Not done",
+        "This form was not sent from the console page it belongs to. Go back and try again.",
+    )
+}
+
+/// Ends one of the viewer's own sessions, audited, with back-channel logout queued.
+pub async fn end(
+    state: &AppState,
+    v: &Viewer,
+    session_id: &str,
+    reason: &str,
+) -> Result<bool, StoreError> {
+    let now = state.clock.now_ms();
+    let tx = state.store.begin().await?;
+    let Some(notice) =
+        crate::oidc::logout::end_session(&tx, now, v.org.id, v.user.id, session_id, reason).await?
+    else {
+        return Ok(false);
+    };
+    crate::deprovision::queue_logouts(&tx, state, std::slice::from_ref(&notice)).await?;
+    let event = AuditEvent::new(
+        &v.actor(),
+        AuditAction::SessionEnded,
+        format!("session:{session_id}"),
+    )
+    .org(v.org.id)
+    .details(json!({"reason": reason}));
+    state.commit_audited(tx, event).await?;
+    crate::deprovision::wake(state);
+    Ok(true)
+}
+
+/// The end of a console sign-in (`oidc::login::sign_in` hands over): the session cookie is
+/// set by the caller; the browser goes to the console.
+pub fn signed_in() -> Response {
+    Redirect::to("/console").into_response()
+}
+
+/// Whether `org` is the viewer's (every console page acts in the viewer's organization only).
+pub fn own(v: &Viewer, org: OrgId) -> bool {
+    v.org.id == org
+}
+
+#[derive(Deserialize)]
+pub struct AuditQuery {
+    pub action: Option<String>,
+    pub after: Option<i64>,
+    pub format: Option<String>,
+}
+
+async fn css() -> Response {
+    asset("text/css; charset=utf-8", include_str!("console.css"))
+}
+
+async fn js() -> Response {
+    asset("text/javascript; charset=utf-8", include_str!("console.js"))
+}
+
+fn asset(kind: &'static str, body: &'static str) -> Response {
+    let mut r = body.into_response();
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(kind));
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=300"),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    r
+}

@@ -1,0 +1,283 @@
+//! The web console in headless Chromium (Playwright): people of two companies sign in with
+//! their own IdPs (`oidc-provider`), their roles come from their directory groups (Acme's
+//! pushed over SCIM, Globex's as its IdP asserts them), and each
+//! flow is driven with a screenshot kept under `target/test-artifacts/console`: an org admin's
+//! provisioning state, audit log (verified, exported as CSV and JSON) and spaces; a compliance
+//! officer who reads but cannot act; an employee who sees only their own account; the partner's
+//! admin accepting an invitation. Every page, tried by the other organization's admin, shows
+//! nothing of the first organization's, and its actions answer 404; a form without its CSRF
+//! token changes nothing.
+
+use hub_e2e::{Options, TestHub, run_node};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::federation::{audit_actions, connect, org_with_domain, upstream};
+
+const PAGES: [&str; 4] = [
+    "/console",
+    "/console/organization",
+    "/console/audit",
+    "/console/spaces",
+];
+
+/// Runs the console script for one person; returns its lines (the first is the sign-in).
+async fn walk(hub: &TestHub, who: &str, email: &str, steps: Value) -> Vec<Value> {
+    let shots = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../target/test-artifacts/console");
+    std::fs::create_dir_all(&shots).unwrap();
+    let (ok, lines, out) = run_node(
+        "console.mjs",
+        &[
+            ("HUB", hub.url.clone()),
+            ("EMAIL", email.to_string()),
+            ("LOGIN", who.to_string()),
+            ("PASSWORD", format!("{who}-pw")),
+            ("SHOTS", shots.display().to_string()),
+            ("NAME", who.to_string()),
+            ("STEPS", steps.to_string()),
+        ],
+    )
+    .await;
+    assert!(ok, "{out}");
+    assert!(
+        !lines.iter().any(|l| l.get("error").is_some()),
+        "{who}: {out}"
+    );
+    assert_eq!(lines.len(), steps.as_array().unwrap().len() + 1, "{out}");
+    assert!(
+        lines[0]["text"].as_str().unwrap().contains(email),
+        "{who} signed in: {}",
+        lines[0]
+    );
+    lines
+}
+
+fn text(line: &Value) -> &str {
+    line["text"].as_str().unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn admins_compliance_officers_and_employees_use_the_console_through_their_own_sso() {
+    let hub = TestHub::start_with(Options {
+        allow_loopback: true,
+        ..Default::default()
+    })
+    .await;
+    let op = hub.operator_key.clone();
+    org_with_domain(&hub, "acme", "acme.test").await;
+    org_with_domain(&hub, "globex", "globex.test").await;
+    let account = |email: &str, groups: &[&str]| {
+        json!({"password": format!("{}-pw", email.split('@').next().unwrap()), "claims": {
+            "email": email, "email_verified": true, "name": email, "groups": groups}})
+    };
+    let (idp_a, issuer_a) = upstream(
+        "acme",
+        &hub,
+        json!({"alice": account("alice@acme.test", &[]),
+               "carol": account("carol@acme.test", &[]),
+               "erin": account("erin@acme.test", &[])}),
+    );
+    let (idp_b, issuer_b) = upstream(
+        "globex",
+        &hub,
+        json!({"bob": account("bob@globex.test", &["Globex-IT"])}),
+    );
+    connect(&hub, "acme", "Acme OIDC", &issuer_a, true).await;
+    connect(&hub, "globex", "Globex OIDC", &issuer_b, true).await;
+    for (slug, admins, compliance) in [
+        ("acme", "IT-Admins", "Compliance"),
+        ("globex", "Globex-IT", "Globex-Compliance"),
+    ] {
+        let r = hub
+            .call(
+                reqwest::Method::PUT,
+                &format!("/api/v1/orgs/{slug}/roles"),
+                Some(op.as_str()),
+                Some(&json!({"org_admin": [admins], "compliance_officer": [compliance]})),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    }
+    // Acme's directory (SCIM, as Entra ID pushes it) holds its people and the groups that
+    // carry the roles; it also has a leaver and a space it invited Globex to.
+    let scim = crate::scim::Scim::connect(&hub, "acme").await;
+    let mut ids = std::collections::BTreeMap::new();
+    for who in ["alice", "carol", "erin"] {
+        let r = scim
+            .call(
+                reqwest::Method::POST,
+                "/Users",
+                Some(
+                    json!({"schemas": [crate::scim::USER], "userName": format!("{who}@acme.test"),
+                    "active": true, "displayName": who,
+                    "emails": [{"primary": true, "value": format!("{who}@acme.test")}]}),
+                ),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.json);
+        ids.insert(who, r.json["id"].as_str().unwrap().to_string());
+    }
+    for (group, who) in [("IT-Admins", "alice"), ("Compliance", "carol")] {
+        let r = scim
+            .call(
+                reqwest::Method::POST,
+                "/Groups",
+                Some(
+                    json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+                    "displayName": group, "members": [{"value": ids[who]}]}),
+                ),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.json);
+    }
+    let r = hub
+        .post(
+            &op,
+            "/api/v1/orgs/acme/users",
+            json!({"email": "leaver@acme.test", "name": "Leaver"}),
+        )
+        .await;
+    let leaver = r.json["id"].as_str().unwrap().to_string();
+    let r = hub
+        .post(
+            &op,
+            &format!("/api/v1/orgs/acme/users/{leaver}/deprovision"),
+            json!({"reason": "left Acme"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    let r = hub
+        .post(
+            &op,
+            "/api/v1/orgs/acme/spaces",
+            json!({"name": "Project X", "description": "Joint venture with Globex"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
+    let r = hub
+        .post(
+            &op,
+            "/api/v1/orgs/acme/spaces/project-x/grants",
+            json!({"organization": "globex", "group": "Globex-IT"}),
+        )
+        .await;
+    let grant = r.json["id"].as_str().unwrap().to_string();
+
+    // Alice, Acme's admin: every page, the exports, the verification.
+    let pages: Vec<Value> = PAGES.iter().map(|p| json!({"goto": p})).collect();
+    let mut steps = pages.clone();
+    steps.push(json!({"fetch": "/console/audit/export?format=csv"}));
+    steps.push(json!({"fetch": "/console/audit/export?format=json"}));
+    steps.push(json!({"post": "/console/logout", "csrf": false}));
+    let alice = walk(&hub, "alice", "alice@acme.test", json!(steps)).await;
+    for line in &alice[1..=4] {
+        assert_eq!(line["status"], 200, "{line}");
+        let csp = line["csp"].as_str().unwrap();
+        assert!(csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'"));
+    }
+    assert!(text(&alice[1]).contains("org_admin"), "{}", alice[1]);
+    let org_page = text(&alice[2]);
+    assert!(org_page.contains("leaver@acme.test") && org_page.contains("left Acme"));
+    assert!(org_page.contains("Corporate directory"), "{org_page}");
+    assert!(
+        text(&alice[3]).contains("The audit log verifies"),
+        "{}",
+        alice[3]
+    );
+    assert!(text(&alice[3]).contains("user.deprovisioned"));
+    let spaces = text(&alice[4]);
+    assert!(
+        spaces.contains("Project X") && spaces.contains("pending"),
+        "{spaces}"
+    );
+    assert!(
+        spaces.contains("Withdraw"),
+        "an admin can withdraw: {spaces}"
+    );
+    assert_eq!(alice[5]["status"], 200);
+    assert!(text(&alice[5]).starts_with("seq,time,actor,action,target,details,hash"));
+    assert!(text(&alice[5]).contains("user.deprovisioned"));
+    assert!(
+        alice[6]["type"]
+            .as_str()
+            .unwrap()
+            .starts_with("application/json")
+    );
+    assert!(text(&alice[6]).trim_start().starts_with('['));
+    assert_eq!(
+        alice[7]["status"], 403,
+        "no CSRF token, no logout: {}",
+        alice[7]
+    );
+
+    // Carol, compliance officer: reads everything, acts on nothing.
+    let carol = walk(&hub, "carol", "carol@acme.test", json!(pages)).await;
+    for line in &carol[1..] {
+        assert_eq!(line["status"], 200, "{line}");
+    }
+    assert!(!text(&carol[4]).contains("Withdraw"), "{}", carol[4]);
+    // Erin, an employee: her own account only.
+    let erin = walk(&hub, "erin", "erin@acme.test", json!(pages)).await;
+    assert_eq!(erin[1]["status"], 200);
+    assert!(text(&erin[1]).contains("Sessions"));
+    for line in &erin[2..] {
+        assert_eq!(line["status"], 403, "{line}");
+        assert!(text(line).contains("administrators and compliance officers"));
+    }
+
+    // Bob, Globex's admin: sees Acme's invitation and accepts it; every page shows nothing of
+    // Acme's own, and acting on Acme's side of the grant is not found.
+    let mut steps = pages.clone();
+    steps.push(json!({"click": "Accept", "on": "/console/spaces"}));
+    steps.push(json!({"post": format!("/console/grants/{grant}/withdraw"), "csrf": true}));
+    steps.push(json!({"post": format!("/console/sessions/{grant}/end"), "csrf": true}));
+    steps.push(json!({"fetch": "/console/audit/export?format=csv"}));
+    let bob = walk(&hub, "bob", "bob@globex.test", json!(steps)).await;
+    for line in bob[1..=4].iter().chain([&bob[8]]) {
+        let t = text(line);
+        for secret in [
+            "alice@acme.test",
+            "carol@acme.test",
+            "leaver@acme.test",
+            "left Acme",
+            "Corporate directory",
+        ] {
+            assert!(
+                !t.contains(secret),
+                "Globex sees {secret:?} at {}",
+                line["step"]
+            );
+        }
+    }
+    assert!(
+        text(&bob[4]).contains("Project X"),
+        "the invitation: {}",
+        bob[4]
+    );
+    assert!(text(&bob[5]).contains("accepted"), "{}", bob[5]);
+    assert_eq!(
+        bob[6]["status"], 404,
+        "not Globex's grant to withdraw: {}",
+        bob[6]
+    );
+    assert_eq!(bob[7]["status"], 404, "not Bob's session: {}", bob[7]);
+    let accepted = audit_actions(&hub, "acme")
+        .await
+        .into_iter()
+        .find(|e| e["action"] == "space_grant.accepted")
+        .expect("Acme sees the acceptance");
+    assert_eq!(
+        accepted["actor"]["kind"], "user",
+        "Bob, signed in: {accepted}"
+    );
+    let r = hub
+        .get(&op, "/api/v1/orgs/acme/spaces/project-x/grants")
+        .await;
+    assert_eq!(
+        r.json[0]["status"], "accepted",
+        "the withdrawal was refused"
+    );
+    drop((idp_a, idp_b));
+    hub.stop().await;
+}

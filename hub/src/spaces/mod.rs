@@ -803,6 +803,11 @@ pub async fn decide(
             "this key is read-only; use an admin key",
         ));
     }
+    if side == Side::Owner && decision != Decision::Withdraw {
+        return Err(ServiceError::Forbidden(
+            "only the invited organization can accept or decline",
+        ));
+    }
     if side == Side::Partner && decision != Decision::Withdraw && ctx.operator {
         return Err(ServiceError::Forbidden(
             "only the organization's own admin can accept or decline access to its people",

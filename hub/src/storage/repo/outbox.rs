@@ -215,8 +215,13 @@ pub async fn count(c: &impl Conn, org: OrgId, status: DeliveryStatus) -> StoreRe
 
 /// How many deliveries are pending, across organizations (the outbox gauge).
 pub async fn pending_total(c: &impl Conn) -> StoreResult<u64> {
+    total_with(c, DeliveryStatus::Pending).await
+}
+
+/// How many deliveries have `status`, across organizations.
+pub async fn total_with(c: &impl Conn, status: DeliveryStatus) -> StoreResult<u64> {
     Ok(Entity::find()
-        .filter(Column::Status.eq(DeliveryStatus::Pending.as_str()))
+        .filter(Column::Status.eq(status.as_str()))
         .count(c)
         .await?)
 }

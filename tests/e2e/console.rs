@@ -170,6 +170,25 @@ async fn admins_compliance_officers_and_employees_use_the_console_through_their_
     steps.push(json!({"fetch": "/console/audit/export?format=csv"}));
     steps.push(json!({"fetch": "/console/audit/export?format=json"}));
     steps.push(json!({"post": "/console/logout", "csrf": false}));
+    // Setup, step by step: test the IdP connection, a SCIM token, an application, a space and
+    // an invitation to Globex; a bad redirect URI refused with its reason.
+    steps.push(json!({"goto": "/console/setup"}));
+    steps.push(json!({"on": "/console/setup", "click": "Test connection"}));
+    steps.push(json!({"on": "/console/setup",
+        "fill": {"input[placeholder='Entra ID provisioning']": "Okta provisioning"},
+        "click": "Make a token"}));
+    steps.push(json!({"on": "/console/setup", "open": "Register an application",
+        "fill": {"#a-name": "Portal", "#a-uri": "https://portal.acme.test/cb"}, "click": "Register"}));
+    steps.push(json!({"on": "/console/setup", "open": "Create a space",
+        "fill": {"#s-name": "Launch", "#s-desc": "The product launch"}, "click": "Create"}));
+    steps.push(
+        json!({"on": "/console/setup", "open": "Invite a partner organization",
+        "select": {"#g-space": "launch"}, "fill": {"#g-org": "globex"}, "click": "Invite"}),
+    );
+    steps.push(
+        json!({"on": "/console/setup", "open": "Register an application",
+        "fill": {"#a-name": "Bad", "#a-uri": "http://evil.example/cb"}, "click": "Register"}),
+    );
     let alice = walk(&hub, "alice", "alice@acme.test", json!(steps)).await;
     for line in &alice[1..=4] {
         assert_eq!(line["status"], 200, "{line}");
@@ -210,12 +229,69 @@ async fn admins_compliance_officers_and_employees_use_the_console_through_their_
         "no CSRF token, no logout: {}",
         alice[7]
     );
+    let setup = text(&alice[8]);
+    assert!(
+        setup.contains("1. Sign-in") && setup.contains("Acme OIDC"),
+        "{setup}"
+    );
+    assert!(setup.contains("/scim/v2/acme"), "{setup}");
+    assert!(
+        text(&alice[9]).contains("Every check passed"),
+        "{}",
+        alice[9]
+    );
+    assert!(
+        text(&alice[10]).contains("hubscim_"),
+        "the token, once: {}",
+        alice[10]
+    );
+    assert!(text(&alice[11]).contains("client secret"), "{}", alice[11]);
+    let apps = hub.get(&op, "/api/v1/orgs/acme/applications").await.json;
+    assert!(
+        apps.as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["name"] == "Portal"),
+        "{apps}"
+    );
+    assert!(
+        text(&alice[13]).contains("Launch") && text(&alice[13]).contains("pending"),
+        "{}",
+        alice[13]
+    );
+    assert!(
+        text(&alice[14]).contains("redirect_uris"),
+        "a bad redirect URI is refused with its reason: {}",
+        alice[14]
+    );
+    let apps = hub.get(&op, "/api/v1/orgs/acme/applications").await.json;
+    assert!(!apps.to_string().contains("evil.example"));
+    let created = audit_actions(&hub, "acme").await;
+    for a in [
+        "scim_token.created",
+        "application.created",
+        "space.created",
+        "space_grant.proposed",
+    ] {
+        let e = created
+            .iter()
+            .find(|e| e["action"] == a && e["actor"]["kind"] == "user")
+            .unwrap_or_else(|| panic!("{a} by alice, audited"));
+        assert_eq!(e["actor"]["user_id"], ids["alice"].as_str());
+    }
 
     // Carol, compliance officer: reads everything, acts on nothing.
-    let carol = walk(&hub, "carol", "carol@acme.test", json!(pages)).await;
-    for line in &carol[1..] {
+    let mut steps = pages.clone();
+    steps.push(json!({"goto": "/console/setup"}));
+    let carol = walk(&hub, "carol", "carol@acme.test", json!(steps)).await;
+    for line in &carol[1..=4] {
         assert_eq!(line["status"], 200, "{line}");
     }
+    assert_eq!(
+        carol[5]["status"], 403,
+        "setup is the admins': {}",
+        carol[5]
+    );
     assert!(!text(&carol[4]).contains("Withdraw"), "{}", carol[4]);
     // Erin, an employee: her own account only.
     let erin = walk(&hub, "erin", "erin@acme.test", json!(pages)).await;
@@ -231,10 +307,11 @@ async fn admins_compliance_officers_and_employees_use_the_console_through_their_
     let mut steps = pages.clone();
     steps.push(json!({"click": "Accept", "on": "/console/spaces"}));
     steps.push(json!({"post": format!("/console/grants/{grant}/withdraw"), "csrf": true}));
+    steps.push(json!({"click": "Accept", "on": "/console/spaces"}));
     steps.push(json!({"post": format!("/console/sessions/{grant}/end"), "csrf": true}));
     steps.push(json!({"fetch": "/console/audit/export?format=csv"}));
     let bob = walk(&hub, "bob", "bob@globex.test", json!(steps)).await;
-    for line in bob[1..=4].iter().chain([&bob[8]]) {
+    for line in bob[1..=4].iter().chain([&bob[9]]) {
         let t = text(line);
         for secret in [
             "alice@acme.test",
@@ -261,7 +338,8 @@ async fn admins_compliance_officers_and_employees_use_the_console_through_their_
         "not Globex's grant to withdraw: {}",
         bob[6]
     );
-    assert_eq!(bob[7]["status"], 404, "not Bob's session: {}", bob[7]);
+    assert!(text(&bob[7]).contains("accepted"), "{}", bob[7]);
+    assert_eq!(bob[8]["status"], 404, "not Bob's session: {}", bob[8]);
     let accepted = audit_actions(&hub, "acme")
         .await
         .into_iter()

@@ -5,6 +5,7 @@
 //      (screenshot prefix), STEPS: a JSON array of
 //        {"goto": "/console/..."}                      open a page
 //        {"click": "Accept", "on": "/console/spaces"}  open a page, press the button with that text
+//          (with "open": a <details> summary to open first, "fill"/"select": {selector: value})
 //        {"post": "/console/...", "csrf": true}        POST from the page (with the page's CSRF token
 //                                                       if csrf, else none)
 //        {"fetch": "/console/audit/export?format=csv"} GET, reporting status and the first bytes
@@ -41,6 +42,9 @@ try {
     if (s.goto || s.click) {
       const resp = await page.goto(`${HUB}${s.goto || s.on}`);
       const name = (s.goto || s.on).replace(/[^a-z0-9]+/gi, '-');
+      if (s.open) await page.locator('summary', { hasText: s.open }).click();
+      for (const [sel, val] of Object.entries(s.fill || {})) await page.fill(sel, val);
+      for (const [sel, val] of Object.entries(s.select || {})) await page.selectOption(sel, val);
       if (s.click) {
         await Promise.all([
           page.waitForNavigation({ timeout: 15000 }),

@@ -31,6 +31,7 @@ use crate::state::AppState;
 use crate::storage::{self, StoreError};
 use crate::users::{User, UserStatus};
 
+mod setup;
 mod views;
 
 /// The pending sign-in of the console names this application id: no registered application
@@ -55,6 +56,35 @@ pub fn router() -> Router<AppState> {
             "/console/grants/{grant}/withdraw",
             post(views::withdraw_grant),
         )
+        .route("/console/setup", get(setup::setup))
+        .route("/console/setup/connections", post(setup::create_connection))
+        .route(
+            "/console/setup/connections/{id}/test",
+            post(setup::test_connection),
+        )
+        .route("/console/setup/directories", post(setup::create_directory))
+        .route(
+            "/console/setup/directories/{id}/tokens",
+            post(setup::create_token),
+        )
+        .route(
+            "/console/setup/directories/{id}/tokens/{token}/revoke",
+            post(setup::revoke_token),
+        )
+        .route(
+            "/console/setup/directories/{id}/sync",
+            post(setup::sync_now),
+        )
+        .route(
+            "/console/setup/directories/{id}/syncs/{sync}/confirm",
+            post(setup::confirm_sync),
+        )
+        .route(
+            "/console/setup/applications",
+            post(setup::create_application),
+        )
+        .route("/console/setup/spaces", post(setup::create_space))
+        .route("/console/setup/grants", post(setup::propose_grant))
         .route("/console/assets/console.css", get(css))
         .route("/console/assets/console.js", get(js))
 }
@@ -185,6 +215,9 @@ fn secured(mut r: Response) -> Response {
 
 fn nav(v: &Viewer) -> String {
     let mut links = vec![("/console", "My account")];
+    if v.is(HubRole::OrgAdmin) {
+        links.push(("/console/setup", "Setup"));
+    }
     if v.oversees() {
         links.push(("/console/organization", "Organization"));
         links.push(("/console/audit", "Audit log"));

@@ -73,14 +73,41 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
 pub struct Principal {
     pub key: ApiKey,
     pub own_org: Option<Organization>,
+    /// A person acting through the console, not an API key: `key` then stands for the
+    /// console (no such key exists) and the audit actor is the person.
+    pub person: Option<crate::ids::UserId>,
 }
 
 impl Principal {
+    /// A person signed in to the console, acting in their own organization with the power
+    /// of `role` (`Admin` for an org admin).
+    pub fn console(org: Organization, user: crate::ids::UserId, role: Role) -> Self {
+        Self {
+            key: ApiKey {
+                id: crate::ids::ApiKeyId(uuid::Uuid::nil()),
+                org_id: Some(org.id),
+                name: "console".into(),
+                role,
+                prefix: String::new(),
+                created_at: 0,
+                revoked_at: None,
+            },
+            own_org: Some(org),
+            person: Some(user),
+        }
+    }
+
     pub fn is_operator(&self) -> bool {
         self.key.role == Role::Operator && self.key.org_id.is_none()
     }
 
     pub fn actor(&self) -> Actor {
+        if let (Some(user_id), Some(org)) = (self.person, &self.own_org) {
+            return Actor::User {
+                org_id: org.id,
+                user_id,
+            };
+        }
         match self.key.org_id {
             Some(org_id) => Actor::OrgKey {
                 org_id,
@@ -148,7 +175,11 @@ where
             },
             None => None,
         };
-        Ok(Self { key, own_org })
+        Ok(Self {
+            key,
+            own_org,
+            person: None,
+        })
     }
 }
 

@@ -83,7 +83,7 @@ async fn admins_compliance_officers_and_employees_use_the_console_through_their_
         &hub,
         json!({"bob": account("bob@globex.test", &["Globex-IT"])}),
     );
-    connect(&hub, "acme", "Acme OIDC", &issuer_a, true).await;
+    let conn_a = connect(&hub, "acme", "Acme OIDC", &issuer_a, true).await;
     connect(&hub, "globex", "Globex OIDC", &issuer_b, true).await;
     for (slug, admins, compliance) in [
         ("acme", "IT-Admins", "Compliance"),
@@ -310,8 +310,20 @@ async fn admins_compliance_officers_and_employees_use_the_console_through_their_
     steps.push(json!({"click": "Accept", "on": "/console/spaces"}));
     steps.push(json!({"post": format!("/console/sessions/{grant}/end"), "csrf": true}));
     steps.push(json!({"fetch": "/console/audit/export?format=csv"}));
+    let acme_dir = hub.get(&op, "/api/v1/orgs/acme/directories").await.json[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    steps.push(json!({"goto": "/console/setup"}));
+    for path in [
+        format!("/console/setup/connections/{conn_a}/test"),
+        format!("/console/setup/directories/{acme_dir}/tokens"),
+        format!("/console/setup/directories/{acme_dir}/sync"),
+    ] {
+        steps.push(json!({"post": path, "csrf": true, "form": {"name": "backdoor"}}));
+    }
     let bob = walk(&hub, "bob", "bob@globex.test", json!(steps)).await;
-    for line in bob[1..=4].iter().chain([&bob[9]]) {
+    for line in bob[1..=4].iter().chain([&bob[9], &bob[10]]) {
         let t = text(line);
         for secret in [
             "alice@acme.test",
@@ -340,6 +352,25 @@ async fn admins_compliance_officers_and_employees_use_the_console_through_their_
     );
     assert!(text(&bob[7]).contains("accepted"), "{}", bob[7]);
     assert_eq!(bob[8]["status"], 404, "not Bob's session: {}", bob[8]);
+    assert_eq!(bob[10]["status"], 200, "Globex's own setup: {}", bob[10]);
+    for line in &bob[11..=13] {
+        assert_eq!(
+            line["status"], 404,
+            "Acme's connection and directory: {line}"
+        );
+    }
+    let tokens = hub
+        .get(
+            &op,
+            &format!("/api/v1/orgs/acme/directories/{acme_dir}/scim-tokens"),
+        )
+        .await
+        .json;
+    assert_eq!(
+        tokens.as_array().unwrap().len(),
+        2,
+        "only alice's: {tokens}"
+    );
     let accepted = audit_actions(&hub, "acme")
         .await
         .into_iter()
@@ -357,5 +388,116 @@ async fn admins_compliance_officers_and_employees_use_the_console_through_their_
         "the withdrawal was refused"
     );
     drop((idp_a, idp_b));
+    hub.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_it_admin_syncs_ldap_and_confirms_a_held_mass_deprovision_in_the_console() {
+    use crate::ldap::{person, sync};
+    use hub_e2e::Slapd;
+    let hub = TestHub::start_with(Options {
+        allow_loopback: true,
+        ..Default::default()
+    })
+    .await;
+    let op = hub.operator_key.clone();
+    org_with_domain(&hub, "acme", "acme.test").await;
+    // The directory: the IT admin (in it-admins) and eight temporary people.
+    let slapd = Slapd::start();
+    let mut ldif = person("ian", "Ian Admin", Some("ian@acme.test"), Some("Ian"));
+    for i in 0..8 {
+        ldif.push_str(&person(
+            &format!("temp{i}"),
+            &format!("Temp {i}"),
+            Some(&format!("temp{i}@acme.test")),
+            None,
+        ));
+    }
+    slapd.add(&ldif);
+    slapd.add(&format!(
+        "dn: cn=it-admins,{s}\nobjectClass: groupOfNames\ncn: it-admins\nmember: uid=ian,ou=people,{s}\n",
+        s = Slapd::SUFFIX
+    ));
+    let r = hub
+        .post(
+            &op,
+            "/api/v1/orgs/acme/directories",
+            json!({"name": "Acme LDAP", "kind": "ldap", "bind_password": "syncpw",
+                "ldap": {"url": slapd.url, "bind_dn": format!("cn=hub-sync,{}", Slapd::SUFFIX),
+                         "base_dn": Slapd::SUFFIX}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
+    let dir = r.json["id"].as_str().unwrap().to_string();
+    assert_eq!(sync(&hub, &dir).await["counts"]["created"], 9);
+    let r = hub
+        .call(
+            reqwest::Method::PUT,
+            "/api/v1/orgs/acme/roles",
+            Some(op.as_str()),
+            Some(&json!({"org_admin": ["it-admins"]})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    let (idp, issuer) = upstream(
+        "acme",
+        &hub,
+        json!({"ian": {"password": "ian-pw", "claims": {
+            "email": "ian@acme.test", "email_verified": true, "name": "Ian Admin"}}}),
+    );
+    connect(&hub, "acme", "Acme OIDC", &issuer, false).await;
+    // The eight leave the directory at once: more than the mass-deprovision threshold.
+    let mut gone = String::new();
+    for i in 0..8 {
+        gone.push_str(&format!(
+            "dn: uid=temp{i},ou=people,{}\nchangetype: delete\n\n",
+            Slapd::SUFFIX
+        ));
+    }
+    slapd.modify(&gone);
+
+    let ian = walk(
+        &hub,
+        "ian",
+        "ian@acme.test",
+        json!([
+            {"goto": "/console/setup"},
+            {"click": "Sync now", "on": "/console/setup"},
+            {"wait": 3000},
+            {"goto": "/console/setup"},
+            {"click": "Confirm the deprovisioning", "on": "/console/setup"},
+            {"wait": 1000},
+            {"goto": "/console/organization"},
+        ]),
+    )
+    .await;
+    assert!(text(&ian[1]).contains("Acme LDAP"), "{}", ian[1]);
+    assert!(
+        text(&ian[4]).contains("holds 8 people"),
+        "the held sync, and its confirm button: {}",
+        ian[4]
+    );
+    let org = text(&ian[7]);
+    assert!(org.contains("deprovisioned"), "{org}");
+    let users = hub.get(&op, "/api/v1/orgs/acme/users").await.json;
+    let temps: Vec<&Value> = users
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|u| u["email"].as_str().unwrap().starts_with("temp"))
+        .collect();
+    assert_eq!(temps.len(), 8);
+    assert!(
+        temps.iter().all(|u| u["status"] == "deprovisioned"),
+        "confirmed in the console: {temps:?}"
+    );
+    let events = audit_actions(&hub, "acme").await;
+    let confirmed = events
+        .iter()
+        .find(|e| e["action"] == "directory.sync_confirmed")
+        .expect("the confirmation is audited");
+    assert_eq!(confirmed["actor"]["kind"], "user", "{confirmed}");
+    assert!(events.iter().any(|e| e["action"] == "directory.sync_held"));
+    drop(idp);
     hub.stop().await;
 }

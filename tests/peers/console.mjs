@@ -7,8 +7,9 @@
 //        {"click": "Accept", "on": "/console/spaces"}  open a page, press the button with that text
 //          (with "open": a <details> summary to open first, "fill"/"select": {selector: value})
 //        {"post": "/console/...", "csrf": true}        POST from the page (with the page's CSRF token
-//                                                       if csrf, else none)
+//                                                       if csrf, else none; "form": more fields)
 //        {"fetch": "/console/audit/export?format=csv"} GET, reporting status and the first bytes
+//        {"wait": 2000}                                 let the hub work (a sync started) for a while
 // Prints one JSON line per step: {step, status, url, text, csp}; {"error": ...} on failure.
 import { chromium } from 'playwright-core';
 
@@ -39,7 +40,10 @@ try {
   await shot('home');
   out({ step: 'signed-in', url: page.url(), text: await page.textContent('main') });
   for (const s of steps) {
-    if (s.goto || s.click) {
+    if (s.wait) {
+      await page.waitForTimeout(s.wait);
+      out({ step: s });
+    } else if (s.goto || s.click) {
       const resp = await page.goto(`${HUB}${s.goto || s.on}`);
       const name = (s.goto || s.on).replace(/[^a-z0-9]+/gi, '-');
       if (s.open) await page.locator('summary', { hasText: s.open }).click();
@@ -62,7 +66,7 @@ try {
       // CSP lets no script of the page fetch anything).
       const token = await page.locator('input[name=csrf]').first().getAttribute('value').catch(() => '');
       const r = await page.request.post(`${HUB}${s.post}`, {
-        form: s.csrf ? { csrf: token || '' } : {}, maxRedirects: 0,
+        form: { ...(s.form || {}), ...(s.csrf ? { csrf: token || '' } : {}) }, maxRedirects: 0,
         headers: { origin: new URL(HUB).origin },
       });
       out({ step: s, status: r.status(), text: (await r.text()).replace(/<[^>]+>/g, ' ') });

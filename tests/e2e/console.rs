@@ -294,13 +294,24 @@ async fn admins_compliance_officers_and_employees_use_the_console_through_their_
     );
     assert!(!text(&carol[4]).contains("Withdraw"), "{}", carol[4]);
     // Erin, an employee: her own account only.
-    let erin = walk(&hub, "erin", "erin@acme.test", json!(pages)).await;
+    let mut steps = pages.clone();
+    steps.push(json!({"click": "End", "on": "/console"}));
+    let erin = walk(&hub, "erin", "erin@acme.test", json!(steps)).await;
     assert_eq!(erin[1]["status"], 200);
     assert!(text(&erin[1]).contains("Sessions"));
-    for line in &erin[2..] {
+    for line in &erin[2..=4] {
         assert_eq!(line["status"], 403, "{line}");
         assert!(text(line).contains("administrators and compliance officers"));
     }
+    // She ends her session from the console: signed out, audited.
+    assert!(
+        erin[5]["url"].as_str().unwrap().ends_with("/console/login"),
+        "{}",
+        erin[5]
+    );
+    assert!(audit_actions(&hub, "acme").await.iter().any(
+        |e| e["action"] == "session.ended" && e["details"]["reason"] == "ended in the console"
+    ));
 
     // Bob, Globex's admin: sees Acme's invitation and accepts it; every page shows nothing of
     // Acme's own, and acting on Acme's side of the grant is not found.
@@ -314,6 +325,14 @@ async fn admins_compliance_officers_and_employees_use_the_console_through_their_
         .as_str()
         .unwrap()
         .to_string();
+    // Globex wires a SAML IdP from the console (pysaml2's metadata, read by the hub).
+    let saml_idp = hub_e2e::SamlIdp::start(json!({}));
+    steps.push(
+        json!({"on": "/console/setup", "open": "Connect a SAML 2.0 IdP",
+        "fill": {"#sm-name": "Globex SAML", "#sm-meta": saml_idp.metadata_url(),
+                 "#sm-domains": "globex.test"},
+        "click": "Connect the SAML IdP"}),
+    );
     steps.push(json!({"goto": "/console/setup"}));
     for path in [
         format!("/console/setup/connections/{conn_a}/test"),
@@ -323,7 +342,7 @@ async fn admins_compliance_officers_and_employees_use_the_console_through_their_
         steps.push(json!({"post": path, "csrf": true, "form": {"name": "backdoor"}}));
     }
     let bob = walk(&hub, "bob", "bob@globex.test", json!(steps)).await;
-    for line in bob[1..=4].iter().chain([&bob[9], &bob[10]]) {
+    for line in bob[1..=4].iter().chain([&bob[9], &bob[11]]) {
         let t = text(line);
         for secret in [
             "alice@acme.test",
@@ -352,8 +371,22 @@ async fn admins_compliance_officers_and_employees_use_the_console_through_their_
     );
     assert!(text(&bob[7]).contains("accepted"), "{}", bob[7]);
     assert_eq!(bob[8]["status"], 404, "not Bob's session: {}", bob[8]);
-    assert_eq!(bob[10]["status"], 200, "Globex's own setup: {}", bob[10]);
-    for line in &bob[11..=13] {
+    assert_eq!(bob[11]["status"], 200, "Globex's own setup: {}", bob[11]);
+    assert!(
+        text(&bob[11]).contains("Globex SAML") && text(&bob[11]).contains("/metadata"),
+        "the SAML connection and the hub's metadata for it: {}",
+        bob[11]
+    );
+    let conns = hub.get(&op, "/api/v1/orgs/globex/connections").await.json;
+    assert!(
+        conns
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["kind"] == "saml"),
+        "{conns}"
+    );
+    for line in &bob[12..=14] {
         assert_eq!(
             line["status"], 404,
             "Acme's connection and directory: {line}"
@@ -387,7 +420,7 @@ async fn admins_compliance_officers_and_employees_use_the_console_through_their_
         r.json[0]["status"], "accepted",
         "the withdrawal was refused"
     );
-    drop((idp_a, idp_b));
+    drop((idp_a, idp_b, saml_idp));
     hub.stop().await;
 }
 

@@ -1,4 +1,5 @@
-//! The org admin's setup page, step by step: the company's IdP (with "test connection"), its
+//! The org admin's setup page, step by step: the company's IdP, OIDC or SAML (with "test
+//! connection"), its
 //! directory (SCIM tokens shown once, LDAP syncs started, held mass deprovisions confirmed),
 //! applications (the client secret shown once) and spaces with their invitations. Every form
 //! goes through the same services, validation and audit as the admin API, acting as the
@@ -184,18 +185,21 @@ async fn body(state: &AppState, v: &Viewer) -> Result<String, crate::storage::St
              <th scope=\"col\">Status</th><th scope=\"col\"></th></tr></thead><tbody>",
         );
         for cn in &conns {
-            let issuer = cn
-                .oidc
-                .as_ref()
-                .map(|o| o.issuer.clone())
-                .unwrap_or_else(|| "SAML".into());
+            let issuer = match &cn.oidc {
+                Some(o) => escape(&o.issuer),
+                None => format!(
+                    "SAML; the hub's metadata: <code>{}/saml/{}/metadata</code>",
+                    escape(state.config.server.public_url.trim_end_matches('/')),
+                    cn.id
+                ),
+            };
             b.push_str(&format!(
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>\
                  <form method=\"post\" action=\"/console/setup/connections/{}/test\" class=\"inline\">\
                  {csrf}<button type=\"submit\">Test connection</button></form></td></tr>",
                 escape(&cn.name),
                 cn.kind.as_str(),
-                escape(&issuer),
+                issuer,
                 escape(&if cn.domains.is_empty() {
                     "all verified".to_string()
                 } else {
@@ -217,7 +221,16 @@ async fn body(state: &AppState, v: &Viewer) -> Result<String, crate::storage::St
          <label for=\"c-domains\">Email domains it serves (empty: all verified)</label><input id=\"c-domains\" name=\"domains\" type=\"text\">\
          <label><input name=\"jit\" type=\"checkbox\" value=\"true\"> Create people at first sign-in (only without a directory)</label>\
          <p class=\"note\">Register <code>{}/login/oidc/callback</code> as the redirect URI at the IdP.</p>\
-         <button type=\"submit\">Connect</button></form></details>",
+         <button type=\"submit\">Connect the OIDC IdP</button></form></details>\
+         <details><summary>Connect a SAML 2.0 IdP</summary>\
+         <form method=\"post\" action=\"/console/setup/connections\">{csrf}\
+         <input type=\"hidden\" name=\"kind\" value=\"saml\">\
+         <label for=\"sm-name\">Name</label><input id=\"sm-name\" name=\"name\" type=\"text\" required>\
+         <label for=\"sm-meta\">IdP metadata URL</label><input id=\"sm-meta\" name=\"metadata_url\" type=\"text\" required>\
+         <label for=\"sm-domains\">Email domains it serves (empty: all verified)</label><input id=\"sm-domains\" name=\"domains\" type=\"text\">\
+         <label><input name=\"jit\" type=\"checkbox\" value=\"true\"> Create people at first sign-in (only without a directory)</label>\
+         <p class=\"note\">Then give the IdP the hub's metadata for this connection (its link appears in the table above). Responses must be signed.</p>\
+         <button type=\"submit\">Connect the SAML IdP</button></form></details>",
         escape(state.config.server.public_url.trim_end_matches('/'))
     ));
     // Step 2: the directory.
@@ -297,7 +310,7 @@ async fn body(state: &AppState, v: &Viewer) -> Result<String, crate::storage::St
          <label for=\"d-base\">Base DN</label><input id=\"d-base\" name=\"base_dn\" type=\"text\">\
          <label><input name=\"active_directory\" type=\"checkbox\" value=\"true\"> Active Directory</label>\
          <label><input name=\"start_tls\" type=\"checkbox\" value=\"true\"> StartTLS</label></fieldset>\
-         <button type=\"submit\">Connect</button></form></details>"
+         <button type=\"submit\">Connect the directory</button></form></details>"
     ));
     // Step 3: applications.
     b.push_str("<h2>3. Applications</h2>");
@@ -384,7 +397,16 @@ pub async fn create_connection(
         Ok(v) => v,
         Err(r) => return r,
     };
+    let saml = field(&f, "kind") == Some("saml");
     let made = async {
+        if saml {
+            let i = input(json!({
+                "name": field(&f, "name").unwrap_or_default(), "kind": "saml",
+                "domains": list(field(&f, "domains")),
+                "jit_provisioning": field(&f, "jit") == Some("true"),
+                "saml": {"metadata_url": field(&f, "metadata_url").unwrap_or_default()}}))?;
+            return crate::federation::connections::create(&state, &ctx_of(&v), i).await;
+        }
         let i = input(json!({
             "name": field(&f, "name").unwrap_or_default(), "kind": "oidc",
             "client_secret": field(&f, "client_secret"),

@@ -189,6 +189,12 @@ async fn admins_compliance_officers_and_employees_use_the_console_through_their_
         json!({"on": "/console/setup", "open": "Register an application",
         "fill": {"#a-name": "Bad", "#a-uri": "http://evil.example/cb"}, "click": "Register"}),
     );
+    // Managing them: a new secret, a space made and deleted, an application deleted.
+    steps.push(json!({"on": "/console/setup", "click": "New secret for Portal"}));
+    steps.push(json!({"on": "/console/setup", "open": "Create a space",
+        "fill": {"#s-name": "Scratch"}, "click": "Create"}));
+    steps.push(json!({"on": "/console/setup", "click": "Delete space Scratch"}));
+    steps.push(json!({"on": "/console/setup", "click": "Delete Portal"}));
     let alice = walk(&hub, "alice", "alice@acme.test", json!(steps)).await;
     for line in &alice[1..=4] {
         assert_eq!(line["status"], 200, "{line}");
@@ -246,14 +252,6 @@ async fn admins_compliance_officers_and_employees_use_the_console_through_their_
         alice[10]
     );
     assert!(text(&alice[11]).contains("client secret"), "{}", alice[11]);
-    let apps = hub.get(&op, "/api/v1/orgs/acme/applications").await.json;
-    assert!(
-        apps.as_array()
-            .unwrap()
-            .iter()
-            .any(|a| a["name"] == "Portal"),
-        "{apps}"
-    );
     assert!(
         text(&alice[13]).contains("Launch") && text(&alice[13]).contains("pending"),
         "{}",
@@ -266,11 +264,28 @@ async fn admins_compliance_officers_and_employees_use_the_console_through_their_
     );
     let apps = hub.get(&op, "/api/v1/orgs/acme/applications").await.json;
     assert!(!apps.to_string().contains("evil.example"));
+    assert!(
+        text(&alice[15]).contains("new client secret"),
+        "{}",
+        alice[15]
+    );
+    assert!(
+        text(&alice[16]).contains("Delete space Scratch"),
+        "{}",
+        alice[16]
+    );
+    assert!(!text(&alice[17]).contains("Scratch"), "{}", alice[17]);
+    assert!(!text(&alice[18]).contains("Portal"), "{}", alice[18]);
+    let apps = hub.get(&op, "/api/v1/orgs/acme/applications").await.json;
+    assert!(!apps.to_string().contains("Portal"), "{apps}");
     let created = audit_actions(&hub, "acme").await;
     for a in [
         "scim_token.created",
         "application.created",
+        "application.secret_rotated",
+        "application.deleted",
         "space.created",
+        "space.deleted",
         "space_grant.proposed",
     ] {
         let e = created

@@ -83,7 +83,19 @@ pub fn router() -> Router<AppState> {
             "/console/setup/applications",
             post(setup::create_application),
         )
+        .route(
+            "/console/setup/applications/{id}/secret",
+            post(setup::rotate_secret),
+        )
+        .route(
+            "/console/setup/applications/{id}/delete",
+            post(setup::delete_application),
+        )
         .route("/console/setup/spaces", post(setup::create_space))
+        .route(
+            "/console/setup/spaces/{space}/delete",
+            post(setup::delete_space),
+        )
         .route("/console/setup/grants", post(setup::propose_grant))
         .route("/console/assets/console.css", get(css))
         .route("/console/assets/console.js", get(js))

@@ -318,14 +318,30 @@ async fn body(state: &AppState, v: &Viewer) -> Result<String, crate::storage::St
     if !apps.is_empty() {
         b.push_str(
             "<table><thead><tr><th scope=\"col\">Name</th><th scope=\"col\">Client ID</th>\
-             <th scope=\"col\">Redirect URIs</th></tr></thead><tbody>",
+             <th scope=\"col\">Redirect URIs</th><th scope=\"col\"></th></tr></thead><tbody>",
         );
         for a in &apps {
+            let rotate = if a.secret_hash.is_some() {
+                format!(
+                    "<form method=\"post\" class=\"inline\" action=\"/console/setup/applications/{}/secret\" \
+                     data-confirm=\"Issue a new secret? The current one stops working at once.\">{csrf}\
+                     <button type=\"submit\">New secret for {}</button></form> ",
+                    a.id,
+                    escape(&a.name)
+                )
+            } else {
+                String::new()
+            };
             b.push_str(&format!(
-                "<tr><td>{}</td><td><code>{}</code></td><td>{}</td></tr>",
+                "<tr><td>{}</td><td><code>{}</code></td><td>{}</td><td>{rotate}\
+                 <form method=\"post\" class=\"inline\" action=\"/console/setup/applications/{}/delete\" \
+                 data-confirm=\"Delete this application? Its tokens stop working.\">{csrf}\
+                 <button type=\"submit\">Delete {}</button></form></td></tr>",
                 escape(&a.name),
                 escape(&a.client_id),
-                escape(&a.redirect_uris.join(" "))
+                escape(&a.redirect_uris.join(" ")),
+                a.id,
+                escape(&a.name)
             ));
         }
         b.push_str("</tbody></table>");
@@ -352,6 +368,23 @@ async fn body(state: &AppState, v: &Viewer) -> Result<String, crate::storage::St
             )
         })
         .collect();
+    if !spaces.is_empty() {
+        b.push_str("<ul>");
+        for sp in &spaces {
+            b.push_str(&format!(
+                "<li>{} <span class=\"muted\">({}, {} applications)</span> \
+                 <form method=\"post\" class=\"inline\" action=\"/console/setup/spaces/{}/delete\" \
+                 data-confirm=\"Delete this space? Every grant ends and its partners lose access.\">{csrf}\
+                 <button type=\"submit\">Delete space {}</button></form></li>",
+                escape(&sp.name),
+                escape(&sp.slug),
+                sp.apps.len(),
+                escape(&sp.slug),
+                escape(&sp.name)
+            ));
+        }
+        b.push_str("</ul>");
+    }
     b.push_str(&format!(
         "<details><summary>Create a space</summary>\
          <form method=\"post\" action=\"/console/setup/spaces\">{csrf}\
@@ -667,6 +700,63 @@ pub async fn propose_grant(
     };
     match made.await {
         Ok(_) => Redirect::to("/console/spaces").into_response(),
+        Err(e) => refused(&v, e),
+    }
+}
+
+pub async fn rotate_secret(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(f): Form<Fields>,
+) -> Response {
+    let v = match acting(&state, &headers, &f).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    match crate::orgs::applications::rotate_secret(&state, &ctx_of(&v), &id).await {
+        Ok((app, secret)) => shown_once(
+            &v,
+            "New client secret",
+            &format!(
+                "{}'s new client secret; the old one no longer works.",
+                app.name
+            ),
+            &secret,
+            "",
+        ),
+        Err(e) => refused(&v, e),
+    }
+}
+
+pub async fn delete_application(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(f): Form<Fields>,
+) -> Response {
+    let v = match acting(&state, &headers, &f).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    match crate::orgs::applications::delete(&state, &ctx_of(&v), &id).await {
+        Ok(()) => Redirect::to("/console/setup").into_response(),
+        Err(e) => refused(&v, e),
+    }
+}
+
+pub async fn delete_space(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(space): Path<String>,
+    Form(f): Form<Fields>,
+) -> Response {
+    let v = match acting(&state, &headers, &f).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    match crate::spaces::delete(&state, &ctx_of(&v), &space).await {
+        Ok(_) => Redirect::to("/console/setup").into_response(),
         Err(e) => refused(&v, e),
     }
 }

@@ -231,7 +231,7 @@ pub async fn withdraw_grant(
     .ok_or_else(|| ApiError::not_found("grant"))?;
     let (g, s) = spaces::decide(
         &state,
-        &spaces::Caller::of(&ctx),
+        &ctx,
         Side::Owner,
         &grant.id.to_string(),
         Decision::Withdraw,
@@ -261,8 +261,7 @@ async fn partner_decides(
     id: &str,
     decision: Decision,
 ) -> Result<Json<GrantView>, ApiError> {
-    let (g, s) =
-        spaces::decide(state, &spaces::Caller::of(ctx), Side::Partner, id, decision).await?;
+    let (g, s) = spaces::decide(state, ctx, Side::Partner, id, decision).await?;
     Ok(Json(settled_view(g, s)))
 }
 

@@ -19,8 +19,8 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::audit::{Actor, AuditAction, AuditEvent};
-use crate::ids::{AppId, OrgId};
+use crate::audit::Actor;
+use crate::ids::AppId;
 use crate::oidc::cookies::{self, AUTH_REQUEST_COOKIE, SESSION_COOKIE};
 use crate::oidc::model::{AuthParams, AuthRequest, Session};
 use crate::oidc::pages::escape;
@@ -129,6 +129,19 @@ impl Viewer {
         Actor::User {
             org_id: self.org.id,
             user_id: self.user.id,
+        }
+    }
+
+    /// The organization context the services take, acting as this person with the power of
+    /// an admin key (callers check the role first).
+    pub fn ctx(&self) -> crate::http::extract::OrgCtx {
+        crate::http::extract::OrgCtx {
+            org: self.org.clone(),
+            principal: crate::http::extract::Principal::console(
+                self.org.clone(),
+                self.user.id,
+                crate::orgs::model::Role::Admin,
+            ),
         }
     }
 }
@@ -421,35 +434,21 @@ pub async fn end(
     session_id: &str,
     reason: &str,
 ) -> Result<bool, StoreError> {
-    let now = state.clock.now_ms();
-    let tx = state.store.begin().await?;
-    let Some(notice) =
-        crate::oidc::logout::end_session(&tx, now, v.org.id, v.user.id, session_id, reason).await?
-    else {
-        return Ok(false);
-    };
-    crate::deprovision::queue_logouts(&tx, state, std::slice::from_ref(&notice)).await?;
-    let event = AuditEvent::new(
+    crate::oidc::logout::end_and_notify(
+        state,
+        (v.org.id, v.user.id),
+        session_id,
+        reason,
         &v.actor(),
-        AuditAction::SessionEnded,
-        format!("session:{session_id}"),
+        json!({}),
     )
-    .org(v.org.id)
-    .details(json!({"reason": reason}));
-    state.commit_audited(tx, event).await?;
-    crate::deprovision::wake(state);
-    Ok(true)
+    .await
 }
 
 /// The end of a console sign-in (`oidc::login::sign_in` hands over): the session cookie is
 /// set by the caller; the browser goes to the console.
 pub fn signed_in() -> Response {
     Redirect::to("/console").into_response()
-}
-
-/// Whether `org` is the viewer's (every console page acts in the viewer's organization only).
-pub fn own(v: &Viewer, org: OrgId) -> bool {
-    v.org.id == org
 }
 
 #[derive(Deserialize)]

@@ -10,13 +10,11 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde_json::{Value, json};
 
-use super::{Viewer, checked, csrf_field, forbidden_post, internal_error, message, page, viewer};
+use super::{Viewer, checked, csrf_field, forbidden_post, internal_error, message, page};
 use crate::clock::ms_to_rfc3339;
 use crate::directories::DirectoryKind;
 use crate::error::ServiceError;
-use crate::http::extract::{OrgCtx, Principal};
 use crate::oidc::pages::escape;
-use crate::orgs::model::Role;
 use crate::orgs::roles::HubRole;
 use crate::state::AppState;
 use crate::storage;
@@ -47,23 +45,9 @@ fn list(v: Option<&str>) -> Vec<String> {
         .collect()
 }
 
-/// The organization context the services take, for the signed-in org admin.
-fn ctx_of(v: &Viewer) -> OrgCtx {
-    OrgCtx {
-        org: v.org.clone(),
-        principal: Principal::console(v.org.clone(), v.user.id, Role::Admin),
-    }
-}
-
-async fn org_admin(state: &AppState, headers: &HeaderMap) -> Result<Viewer, Response> {
-    let v = match viewer(state, headers).await {
-        Ok(Some(v)) => v,
-        Ok(None) => return Err(Redirect::to("/console/login").into_response()),
-        Err(e) => {
-            tracing::error!(error = %e, "console: storage error");
-            return Err(internal_error());
-        }
-    };
+/// The signed-in org admin; otherwise the page that says what they may not do.
+pub(super) async fn org_admin(state: &AppState, headers: &HeaderMap) -> Result<Viewer, Response> {
+    let v = super::views::signed_in(state, headers).await?;
     if v.is(HubRole::OrgAdmin) {
         Ok(v)
     } else {
@@ -88,7 +72,7 @@ async fn acting(state: &AppState, headers: &HeaderMap, f: &Fields) -> Result<Vie
 }
 
 /// What a refused change looks like: the fields and what is wrong with them.
-fn refused(v: &Viewer, e: ServiceError) -> Response {
+pub(super) fn refused(v: &Viewer, e: ServiceError) -> Response {
     match e {
         ServiceError::Invalid(fields) => {
             let items: String = fields
@@ -438,7 +422,7 @@ pub async fn create_connection(
                 "domains": list(field(&f, "domains")),
                 "jit_provisioning": field(&f, "jit") == Some("true"),
                 "saml": {"metadata_url": field(&f, "metadata_url").unwrap_or_default()}}))?;
-            return crate::federation::connections::create(&state, &ctx_of(&v), i).await;
+            return crate::federation::connections::create(&state, &v.ctx(), i).await;
         }
         let i = input(json!({
             "name": field(&f, "name").unwrap_or_default(), "kind": "oidc",
@@ -448,7 +432,7 @@ pub async fn create_connection(
             "oidc": {"issuer": field(&f, "issuer").unwrap_or_default(),
                      "client_id": field(&f, "client_id").unwrap_or_default(),
                      "scopes": ["email", "profile", "groups"]}}))?;
-        crate::federation::connections::create(&state, &ctx_of(&v), i).await
+        crate::federation::connections::create(&state, &v.ctx(), i).await
     };
     match made.await {
         Ok(_) => Redirect::to("/console/setup").into_response(),
@@ -466,7 +450,7 @@ pub async fn test_connection(
         Ok(v) => v,
         Err(r) => return r,
     };
-    match crate::federation::connections::test(&state, &ctx_of(&v), &id).await {
+    match crate::federation::connections::test(&state, &v.ctx(), &id).await {
         Ok(report) => {
             let rows: String = report
                 .checks
@@ -523,7 +507,7 @@ pub async fn create_directory(
     }
     let made = async {
         let i = input(body)?;
-        crate::directories::create(&state, &ctx_of(&v), i).await
+        crate::directories::create(&state, &v.ctx(), i).await
     };
     match made.await {
         Ok(_) => Redirect::to("/console/setup").into_response(),
@@ -543,7 +527,7 @@ pub async fn create_token(
     };
     let made = async {
         let i = input(json!({"name": field(&f, "name").unwrap_or_default()}))?;
-        crate::directories::create_token(&state, &ctx_of(&v), &dir, i).await
+        crate::directories::create_token(&state, &v.ctx(), &dir, i).await
     };
     match made.await {
         Ok((t, secret)) => shown_once(
@@ -570,7 +554,7 @@ pub async fn revoke_token(
         Ok(v) => v,
         Err(r) => return r,
     };
-    match crate::directories::revoke_token(&state, &ctx_of(&v), &dir, &token).await {
+    match crate::directories::revoke_token(&state, &v.ctx(), &dir, &token).await {
         Ok(_) => Redirect::to("/console/setup").into_response(),
         Err(e) => refused(&v, e),
     }
@@ -587,7 +571,7 @@ pub async fn sync_now(
         Ok(v) => v,
         Err(r) => return r,
     };
-    let ctx = ctx_of(&v);
+    let ctx = v.ctx();
     let d = match crate::directories::get(&state, &ctx, &dir).await {
         Ok(d) => d,
         Err(e) => return refused(&v, e),
@@ -614,7 +598,7 @@ pub async fn confirm_sync(
         Ok(v) => v,
         Err(r) => return r,
     };
-    let ctx = ctx_of(&v);
+    let ctx = v.ctx();
     let done = async {
         let d = crate::directories::get(&state, &ctx, &dir).await?;
         crate::directories::sync::confirm(&state, &ctx.org, &d, &sync, &ctx.actor()).await
@@ -640,7 +624,7 @@ pub async fn create_application(
             "client_type": if public { "public" } else { "confidential" },
             "redirect_uris": [field(&f, "redirect_uri").unwrap_or_default()],
             "backchannel_logout_uri": field(&f, "backchannel_logout_uri")}))?;
-        crate::orgs::applications::create(&state, &ctx_of(&v), i).await
+        crate::orgs::applications::create(&state, &v.ctx(), i).await
     };
     match made.await {
         Ok(c) => match c.client_secret {
@@ -673,7 +657,7 @@ pub async fn create_space(
         let i = input(json!({"name": field(&f, "name").unwrap_or_default(),
             "description": field(&f, "description"),
             "applications": all(&f, "applications")}))?;
-        crate::spaces::create(&state, &ctx_of(&v), i).await
+        crate::spaces::create(&state, &v.ctx(), i).await
     };
     match made.await {
         Ok(_) => Redirect::to("/console/setup").into_response(),
@@ -696,7 +680,7 @@ pub async fn propose_grant(
             json!({"organization": field(&f, "organization").unwrap_or_default(),
             "group": field(&f, "group"), "user": field(&f, "user")}),
         )?;
-        crate::spaces::propose(&state, &ctx_of(&v), &space, i).await
+        crate::spaces::propose(&state, &v.ctx(), &space, i).await
     };
     match made.await {
         Ok(_) => Redirect::to("/console/spaces").into_response(),
@@ -714,7 +698,7 @@ pub async fn rotate_secret(
         Ok(v) => v,
         Err(r) => return r,
     };
-    match crate::orgs::applications::rotate_secret(&state, &ctx_of(&v), &id).await {
+    match crate::orgs::applications::rotate_secret(&state, &v.ctx(), &id).await {
         Ok((app, secret)) => shown_once(
             &v,
             "New client secret",
@@ -739,7 +723,7 @@ pub async fn delete_application(
         Ok(v) => v,
         Err(r) => return r,
     };
-    match crate::orgs::applications::delete(&state, &ctx_of(&v), &id).await {
+    match crate::orgs::applications::delete(&state, &v.ctx(), &id).await {
         Ok(()) => Redirect::to("/console/setup").into_response(),
         Err(e) => refused(&v, e),
     }
@@ -755,7 +739,7 @@ pub async fn delete_space(
         Ok(v) => v,
         Err(r) => return r,
     };
-    match crate::spaces::delete(&state, &ctx_of(&v), &space).await {
+    match crate::spaces::delete(&state, &v.ctx(), &space).await {
         Ok(_) => Redirect::to("/console/setup").into_response(),
         Err(e) => refused(&v, e),
     }

@@ -16,7 +16,7 @@ use crate::deprovision::DeliveryStatus;
 use crate::error::ServiceError;
 use crate::oidc::pages::escape;
 use crate::orgs::roles::HubRole;
-use crate::spaces::{self, Caller, Decision, GrantStatus, Side};
+use crate::spaces::{self, Decision, GrantStatus, Side};
 use crate::state::AppState;
 use crate::storage::{self, StoreError};
 use crate::users::UserStatus;
@@ -24,7 +24,7 @@ use crate::users::UserStatus;
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
 /// The viewer, or the answer for a visitor who is not signed in (or a storage failure).
-async fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<Viewer, Response> {
+pub(super) async fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<Viewer, Response> {
     match viewer(state, headers).await {
         Ok(Some(v)) => Ok(v),
         Ok(None) => Err(Redirect::to("/console/login").into_response()),
@@ -798,40 +798,16 @@ async fn decided(
     decision: Decision,
     csrf: &str,
 ) -> Response {
-    let v = match overseer(state, headers).await {
+    let v = match super::setup::org_admin(state, headers).await {
         Ok(v) => v,
         Err(r) => return r,
     };
     if !checked(state, headers, &v, csrf) {
         return forbidden_post(&v);
     }
-    if !v.is(HubRole::OrgAdmin) {
-        return message(
-            StatusCode::FORBIDDEN,
-            Some(&v),
-            "Not allowed",
-            "Only your organization's administrators can do this.",
-        );
-    }
-    let caller = Caller {
-        org: v.org.clone(),
-        actor: v.actor(),
-        operator: false,
-        may_write: true,
-    };
-    match spaces::decide(state, &caller, side, grant, decision).await {
+    match spaces::decide(state, &v.ctx(), side, grant, decision).await {
         Ok(_) => Redirect::to("/console/spaces").into_response(),
-        Err(ServiceError::NotFound(_)) => message(
-            StatusCode::NOT_FOUND,
-            Some(&v),
-            "Not found",
-            "Your organization has no such invitation or grant.",
-        ),
-        Err(ServiceError::Conflict(m)) => message(StatusCode::CONFLICT, Some(&v), "Not done", &m),
-        Err(e) => {
-            tracing::error!(error = %e, "console: grant decision");
-            internal_error()
-        }
+        Err(e) => super::setup::refused(&v, e),
     }
 }
 

@@ -53,14 +53,15 @@ impl Ended {
 }
 
 /// Whom a delivery is for: the application, and the person it is about.
-struct To {
-    org: OrgId,
-    app: AppId,
-    user: UserId,
-    leaver: Option<LeaverId>,
+pub(crate) struct To {
+    pub org: OrgId,
+    pub app: AppId,
+    pub user: UserId,
+    pub leaver: Option<LeaverId>,
 }
 
-fn delivery(
+/// A pending delivery, due now.
+pub(crate) fn delivery(
     to: To,
     kind: DeliveryKind,
     key: String,
@@ -156,7 +157,7 @@ fn logout_deliveries(
 }
 
 /// What downstream SCIM and webhooks are told about `user`.
-fn person(user: &User) -> serde_json::Value {
+pub(crate) fn person(user: &User) -> serde_json::Value {
     json!({"user_id": user.id, "userName": user.username, "email": user.email,
         "externalId": user.external_id})
 }

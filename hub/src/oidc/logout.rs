@@ -53,6 +53,37 @@ pub async fn end_session(
     }))
 }
 
+/// Ends one live session of a person on their own or their admin's request: its tokens are
+/// revoked, its applications' back-channel logouts queued and the end audited (by `actor`,
+/// with `details` and the reason), in one transaction; then the delivery worker is woken.
+/// False if the session had ended already (nothing is written).
+pub async fn end_and_notify(
+    state: &AppState,
+    (org, user): (OrgId, UserId),
+    session_id: &str,
+    reason: &str,
+    actor: &Actor,
+    mut details: Value,
+) -> Result<bool, StoreError> {
+    let now = state.clock.now_ms();
+    let tx = state.store.begin().await?;
+    let Some(notice) = end_session(&tx, now, org, user, session_id, reason).await? else {
+        return Ok(false);
+    };
+    crate::deprovision::queue_logouts(&tx, state, std::slice::from_ref(&notice)).await?;
+    details["reason"] = json!(reason);
+    let event = AuditEvent::new(
+        actor,
+        AuditAction::SessionEnded,
+        format!("session:{session_id}"),
+    )
+    .org(org)
+    .details(details);
+    state.commit_audited(tx, event).await?;
+    crate::deprovision::wake(state);
+    Ok(true)
+}
+
 /// Ends every session of a person and revokes all their tokens (offline ones too) inside `tx`.
 pub async fn end_user_access(
     tx: &Tx,
@@ -221,27 +252,22 @@ async fn logout(
         );
     }
     if let Some(s) = &session {
-        let ended = async {
-            let tx = state.store.begin().await?;
-            let notice = end_session(&tx, now, s.org_id, s.user_id, &s.id, "logout").await?;
-            crate::deprovision::queue_logouts(&tx, state, notice.as_slice()).await?;
-            let event = AuditEvent::new(
-                &Actor::User {
-                    org_id: s.org_id,
-                    user_id: s.user_id,
-                },
-                AuditAction::SessionEnded,
-                format!("session:{}", s.id),
-            )
-            .org(s.org_id)
-            .details(
-                json!({"reason": "logout", "client_id": app.as_ref().map(|a| a.client_id.clone())}),
-            );
-            state.commit_audited(tx, event).await?;
-            Ok::<_, StoreError>(notice)
+        let actor = Actor::User {
+            org_id: s.org_id,
+            user_id: s.user_id,
         };
-        match ended.await {
-            Ok(_) => crate::deprovision::wake(state),
+        let details = json!({"client_id": app.as_ref().map(|a| a.client_id.clone())});
+        let ended = end_and_notify(
+            state,
+            (s.org_id, s.user_id),
+            &s.id,
+            "logout",
+            &actor,
+            details,
+        )
+        .await;
+        match ended {
+            Ok(_) => {}
             Err(e) => {
                 tracing::error!(error = %e, "logout: storage error");
                 return pages::error(

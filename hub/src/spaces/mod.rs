@@ -19,7 +19,7 @@ use serde_json::json;
 use crate::audit::{AuditAction, AuditEvent};
 use crate::error::{FieldError, ServiceError};
 use crate::http::extract::OrgCtx;
-use crate::ids::{AppId, DeliveryId, GrantId, OrgId, SpaceId};
+use crate::ids::{AppId, GrantId, OrgId, SpaceId};
 use crate::orgs::model::{Application, OrgStatus, Organization, ScimOnLeave};
 use crate::orgs::validate;
 use crate::state::AppState;
@@ -62,13 +62,15 @@ pub async fn may_use(
     app: &Application,
     user: &User,
 ) -> Result<(bool, Vec<String>), StoreError> {
-    let spaces: Vec<String> = admitting(c, app, user)
-        .await?
-        .into_iter()
-        .map(|s| s.slug)
-        .collect();
-    let own = user.org_id == app.org_id && !app.spaces_required;
-    Ok((own || !spaces.is_empty(), spaces))
+    let spaces = admitting(c, app, user).await?;
+    let ok = admitted(app, user, &spaces);
+    Ok((ok, spaces.into_iter().map(|s| s.slug).collect()))
+}
+
+/// Whether `user` may use `app`, given the spaces of `app` that admit them: always the
+/// owner's own people unless the application requires a space, others only through one.
+fn admitted(app: &Application, user: &User, spaces: &[Space]) -> bool {
+    (user.org_id == app.org_id && !app.spaces_required) || !spaces.is_empty()
 }
 
 /// Whether some space served by `app` admits people of `partner` (home-realm discovery sends
@@ -187,16 +189,14 @@ pub async fn settle(
     for (user, reached, named) in people.values() {
         let mut lost_any = false;
         for app in &apps {
-            if *named && app.scim_target.is_some() {
-                let still = admitting(tx.conn(), app, user)
-                    .await?
-                    .iter()
-                    .any(|s| s.id == space.id);
-                if !still {
-                    rows.push(membership(app, user, space, false, why, now));
-                }
+            if !*named && !*reached {
+                continue;
             }
-            if !*reached || may_use(tx.conn(), app, user).await?.0 {
+            let spaces = admitting(tx.conn(), app, user).await?;
+            if *named && app.scim_target.is_some() && !spaces.iter().any(|s| s.id == space.id) {
+                rows.push(membership(app, user, space, false, why, now));
+            }
+            if !*reached || admitted(app, user, &spaces) {
                 continue;
             }
             lost_any = true;
@@ -240,11 +240,7 @@ async fn admit(
     Ok(rows.len())
 }
 
-fn person_json(user: &User) -> serde_json::Value {
-    json!({"user_id": user.id, "userName": user.username, "email": user.email,
-        "externalId": user.external_id})
-}
-
+/// One delivery to `app` about `user`, outside any leaver.
 fn row(
     app: &Application,
     user: &User,
@@ -253,25 +249,13 @@ fn row(
     payload: serde_json::Value,
     now: i64,
 ) -> crate::deprovision::Delivery {
-    crate::deprovision::Delivery {
-        id: DeliveryId::new(),
-        org_id: user.org_id,
-        app_id: app.id,
-        user_id: user.id,
-        leaver_id: None,
-        kind,
-        idempotency_key: key,
-        payload,
-        status: crate::deprovision::DeliveryStatus::Pending,
-        attempts: 0,
-        next_attempt_at: now,
-        claimed_by: None,
-        claimed_until: None,
-        last_error: None,
-        created_at: now,
-        updated_at: now,
-        delivered_at: None,
-    }
+    let to = crate::deprovision::To {
+        org: user.org_id,
+        app: app.id,
+        user: user.id,
+        leaver: None,
+    };
+    crate::deprovision::delivery(to, kind, key, payload, now)
 }
 
 /// The outbound SCIM change of `space`'s group (named by its slug) at `app` for `user`.
@@ -293,7 +277,7 @@ fn membership(
         user,
         crate::deprovision::DeliveryKind::Scim,
         format!("scimgroup:{why}:{}:{}:{verb}", app.id, user.id),
-        json!({"action": action, "group": space.slug, "user": person_json(user)}),
+        json!({"action": action, "group": space.slug, "user": crate::deprovision::person(user)}),
         now,
     )
 }
@@ -306,7 +290,7 @@ fn notifications(
     now: i64,
 ) -> Vec<crate::deprovision::Delivery> {
     use crate::deprovision::DeliveryKind;
-    let person = person_json(user);
+    let person = crate::deprovision::person(user);
     let mut out = Vec::new();
     if app.backchannel_logout_uri.is_some() {
         out.push(row(
@@ -733,28 +717,6 @@ fn grant_details(space: &Space, g: &Grant, partner: &Organization) -> serde_json
         "status": g.status})
 }
 
-/// Who decides on a grant: an admin API key, or a person signed in to the console.
-pub struct Caller {
-    /// The organization acting (the side).
-    pub org: Organization,
-    pub actor: crate::audit::Actor,
-    /// The hub operator's key (never consents for an organization).
-    pub operator: bool,
-    /// May change things (an admin key, an org admin in the console).
-    pub may_write: bool,
-}
-
-impl Caller {
-    pub fn of(ctx: &OrgCtx) -> Self {
-        Self {
-            org: ctx.org.clone(),
-            actor: ctx.actor(),
-            operator: ctx.principal.is_operator(),
-            may_write: ctx.require_admin().is_ok(),
-        }
-    }
-}
-
 /// Which side of a grant is acting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Side {
@@ -793,22 +755,18 @@ pub async fn invitations(
 /// one. Withdrawing access in force ends it at the space's applications.
 pub async fn decide(
     state: &AppState,
-    ctx: &Caller,
+    ctx: &OrgCtx,
     side: Side,
     id: &str,
     decision: Decision,
 ) -> Result<(Grant, Settled), ServiceError> {
-    if !ctx.may_write {
-        return Err(ServiceError::Forbidden(
-            "this key is read-only; use an admin key",
-        ));
-    }
+    ctx.require_admin()?;
     if side == Side::Owner && decision != Decision::Withdraw {
         return Err(ServiceError::Forbidden(
             "only the invited organization can accept or decline",
         ));
     }
-    if side == Side::Partner && decision != Decision::Withdraw && ctx.operator {
+    if side == Side::Partner && decision != Decision::Withdraw && ctx.principal.is_operator() {
         return Err(ServiceError::Forbidden(
             "only the organization's own admin can accept or decline access to its people",
         ));
@@ -888,7 +846,7 @@ pub async fn decide(
     });
     details["people_lost_access"] = json!(settled.people);
     details["deliveries_queued"] = json!(settled.deliveries);
-    let event = AuditEvent::new(&ctx.actor, action, grant_target(grant.id))
+    let event = AuditEvent::new(&ctx.actor(), action, grant_target(grant.id))
         .org(grant.org_id)
         .org(grant.partner_org_id)
         .details(details);
@@ -916,21 +874,20 @@ pub struct Admitted {
 /// people admitted there.
 pub async fn access_review(state: &AppState, org: OrgId) -> Result<Vec<Admitted>, ServiceError> {
     let c = state.store.conn();
-    let ctx_org = org;
     let mut grants: Vec<Grant> = Vec::new();
-    for s in storage::spaces::list(c, ctx_org).await? {
+    for s in storage::spaces::list(c, org).await? {
         grants.extend(
-            storage::spaces::grants_of_space(c, ctx_org, s.id)
+            storage::spaces::grants_of_space(c, org, s.id)
                 .await?
                 .into_iter()
                 .filter(|g| g.status == GrantStatus::Accepted),
         );
     }
     grants.extend(
-        storage::spaces::accepted_of_partner(c, ctx_org)
+        storage::spaces::accepted_of_partner(c, org)
             .await?
             .into_iter()
-            .filter(|g| g.org_id != ctx_org),
+            .filter(|g| g.org_id != org),
     );
     let mut orgs: BTreeMap<OrgId, String> = BTreeMap::new();
     let mut people: BTreeMap<OrgId, Vec<User>> = BTreeMap::new();

@@ -11,6 +11,7 @@ mod connector;
 mod error;
 mod identity;
 pub mod ldap;
+pub mod net;
 pub mod oidc;
 pub mod saml;
 mod secret;

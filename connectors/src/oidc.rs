@@ -107,9 +107,16 @@ type OidcClient = Client<
 >;
 
 /// The HTTP client the connector talks to the upstream with: the hub's outbound client (no
-/// redirects, timeouts, address policy). Bodies are capped.
+/// redirects, timeouts, address policy enforced on the connected address) and the policy, which
+/// every request's URL is checked against first (IP literals, `localhost`, plain http). Bodies
+/// are capped.
 #[derive(Clone)]
-pub struct OidcHttp(pub reqwest::Client);
+pub struct OidcHttp {
+    /// A client built by [`crate::net::http_client`].
+    pub client: reqwest::Client,
+    /// The policy that client enforces.
+    pub policy: std::sync::Arc<crate::net::AddressPolicy>,
+}
 
 /// An upstream HTTP failure.
 #[derive(Debug, thiserror::Error)]
@@ -120,17 +127,29 @@ pub enum HttpError {
     /// The body is larger than the connector accepts.
     #[error("the response body exceeds {0} bytes")]
     TooLarge(usize),
+    /// The address policy refused the destination, or nothing answered there.
+    #[error(transparent)]
+    Net(#[from] crate::net::NetError),
 }
 
-async fn send(client: &reqwest::Client, req: HttpRequest) -> Result<HttpResponse, HttpError> {
+async fn send(http: &OidcHttp, req: HttpRequest) -> Result<HttpResponse, HttpError> {
     let req = reqwest::Request::try_from(req)?;
-    let mut resp = client.execute(req).await?;
+    http.policy.check_url(req.url())?;
+    let mut resp = http
+        .client
+        .execute(req)
+        .await
+        .map_err(|e| crate::net::classify_http_error(&e))?;
     let mut out = HttpResponse::new(Vec::new());
     *out.status_mut() = resp.status();
     *out.version_mut() = resp.version();
     *out.headers_mut() = std::mem::take(resp.headers_mut());
     let mut body = Vec::new();
-    while let Some(chunk) = resp.chunk().await? {
+    while let Some(chunk) = resp
+        .chunk()
+        .await
+        .map_err(|e| crate::net::classify_http_error(&e))?
+    {
         if body.len() + chunk.len() > MAX_BODY {
             return Err(HttpError::TooLarge(MAX_BODY));
         }
@@ -144,7 +163,7 @@ impl<'c> AsyncHttpClient<'c> for OidcHttp {
     type Error = HttpError;
     type Future = Pin<Box<dyn Future<Output = Result<HttpResponse, HttpError>> + Send + 'c>>;
     fn call(&'c self, req: HttpRequest) -> Self::Future {
-        Box::pin(send(&self.0, req))
+        Box::pin(send(self, req))
     }
 }
 
@@ -153,9 +172,42 @@ impl<'c> AsyncHttpClient<'c> for OidcHttp {
 pub async fn discover(http: &OidcHttp, issuer: &str) -> Result<ProviderMeta, ConnectorError> {
     let url = IssuerUrl::new(issuer.to_owned())
         .map_err(|e| ConnectorError::InvalidConfig(format!("issuer is not a URL: {e}")))?;
-    ProviderMeta::discover_async(url, http)
+    let meta = ProviderMeta::discover_async(url, http)
         .await
-        .map_err(|e| ConnectorError::Upstream(describe(&e)))
+        .map_err(|e| ConnectorError::Upstream(describe(&e)))?;
+    check_endpoints(&http.policy, &meta)?;
+    Ok(meta)
+}
+
+/// Every endpoint a discovery document names must be callable under the address policy (https,
+/// not internal), whether the hub calls it or sends a browser there: a document cannot point
+/// the hub's requests, or its client secret, anywhere else.
+fn check_endpoints(
+    policy: &crate::net::AddressPolicy,
+    meta: &ProviderMeta,
+) -> Result<(), ConnectorError> {
+    let mut named: Vec<(&str, &url::Url)> = vec![
+        (
+            "authorization_endpoint",
+            meta.authorization_endpoint().url(),
+        ),
+        ("jwks_uri", meta.jwks_uri().url()),
+    ];
+    if let Some(t) = meta.token_endpoint() {
+        named.push(("token_endpoint", t.url()));
+    }
+    if let Some(u) = meta.userinfo_endpoint() {
+        named.push(("userinfo_endpoint", u.url()));
+    }
+    if let Some(r) = meta.registration_endpoint() {
+        named.push(("registration_endpoint", r.url()));
+    }
+    for (name, url) in named {
+        policy.check_url(url).map_err(|e| {
+            ConnectorError::Rejected(format!("the discovery document's {name} {url}: {e}"))
+        })?;
+    }
+    Ok(())
 }
 
 /// An error and its sources on one line.

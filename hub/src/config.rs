@@ -92,8 +92,14 @@ pub struct OidcConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OutboundConfig {
-    /// Allow tenant-supplied URLs that point at loopback, private or link-local addresses.
+    /// Allow tenant-supplied destinations at every internal address (loopback, private,
+    /// link-local...), over plain http too: for development only.
     pub allow_loopback: bool,
+    /// Internal networks or addresses the hub may call although they are internal, each
+    /// optionally with a port: `10.20.0.0/16`, `10.1.2.3:636`, `[fd00::/64]:443`. Plain http is
+    /// allowed only to these.
+    #[serde(default)]
+    pub allow: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -237,6 +243,11 @@ impl Config {
                  for example sqlite://data/hub.db"
                     .into(),
             );
+        }
+        for a in &self.outbound.allow {
+            if let Err(e) = a.parse::<connectors::net::Allowed>() {
+                problems.push(format!("outbound.allow: {e}"));
+            }
         }
         if self.database.max_connections == 0 {
             problems.push("database.max_connections must be at least 1".into());

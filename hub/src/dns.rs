@@ -1,5 +1,6 @@
-//! TXT lookups for domain verification. `TxtResolver` is the seam: the hub uses hickory with the
-//! configured nameservers (or the system's), tests point it at a real dnsmasq on loopback.
+//! DNS: TXT lookups for domain verification (`TxtResolver` is the seam), and the address
+//! lookups of the outbound policy when nameservers are configured. The hub uses hickory with the
+//! configured nameservers (or the system's); tests point it at a real dnsmasq on loopback.
 
 use async_trait::async_trait;
 use hickory_resolver::config::{ConnectionConfig, NameServerConfig, ResolverConfig};
@@ -58,6 +59,24 @@ impl HickoryTxt {
         Ok(Self {
             resolver: builder.build().map_err(setup)?,
         })
+    }
+}
+
+/// Address lookups through the configured nameservers, for the outbound address policy (which
+/// checks every address returned).
+#[async_trait]
+impl connectors::net::Lookup for HickoryTxt {
+    async fn lookup(&self, host: &str, port: u16) -> std::io::Result<Vec<std::net::SocketAddr>> {
+        let fqdn = format!("{}.", host.trim_end_matches('.'));
+        let found = self
+            .resolver
+            .lookup_ip(fqdn.as_str())
+            .await
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
+        Ok(found
+            .iter()
+            .map(|ip| std::net::SocketAddr::new(ip, port))
+            .collect())
     }
 }
 

@@ -84,9 +84,15 @@ pub async fn build_state_with_clock(
         jose::Alg::ES256,
     )
     .await?;
-    let dns = dns::HickoryTxt::new(&config.dns)?;
+    let dns = Arc::new(dns::HickoryTxt::new(&config.dns)?);
     install_crypto_provider();
-    let http = outbound::client(&config)?;
+    let mut policy = outbound::policy(&config);
+    if !config.dns.nameservers.is_empty() {
+        // The operator named the resolvers: outbound names are looked up there too.
+        policy = policy.with_lookup(dns.clone());
+    }
+    let net = Arc::new(policy);
+    let http = outbound::client(net.clone())?;
     let secrets = Arc::new(secrets);
     let o = &config.oidc;
     let retention = o.id_token_ttl_secs.max(o.access_token_ttl_secs) + o.key_publish_secs;
@@ -104,12 +110,13 @@ pub async fn build_state_with_clock(
         secrets,
         signer: Arc::new(signer),
         clock,
-        dns: Arc::new(dns),
+        dns,
         metrics: Arc::new(http::metrics::Metrics::new()),
         keys: Arc::new(keys),
         clients: Arc::new(clients),
         upstream_meta: Arc::default(),
         http,
+        net,
         instance: jobs::instance_id(),
         outbox: Arc::default(),
     })

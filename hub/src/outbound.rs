@@ -1,64 +1,40 @@
-//! The one HTTP client for calls to tenant-supplied URLs (back-channel logout now; SCIM targets,
-//! webhooks, metadata later): timeouts, no redirects, and an address policy that refuses
-//! loopback, private and link-local destinations unless `outbound.allow_loopback` is set, both
-//! for IP literals and for names that resolve to such addresses.
+//! The outbound side of the hub for tenant-supplied destinations: the address policy built from
+//! `[outbound]` (see `connectors::net`, which enforces it on the address actually connected, for
+//! HTTP and LDAP alike) and the one HTTP client that goes through it (timeouts, no proxies, no
+//! redirects).
 
-use reqwest::dns::{Addrs, Name, Resolve, Resolving};
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use connectors::net::{AddressPolicy, NetError, describe_http_error};
+
 use crate::config::Config;
 
-struct PolicyResolver {
-    allow_internal: bool,
+/// The policy `[outbound]` describes (its `allow` entries were checked by `Config::validate`).
+pub fn policy(config: &Config) -> AddressPolicy {
+    let allowed = config
+        .outbound
+        .allow
+        .iter()
+        .filter_map(|a| a.parse().ok())
+        .collect();
+    AddressPolicy::new(config.outbound.allow_loopback, allowed)
 }
 
-impl Resolve for PolicyResolver {
-    fn resolve(&self, name: Name) -> Resolving {
-        let allow = self.allow_internal;
-        Box::pin(async move {
-            let host = name.as_str().to_string();
-            let addrs: Vec<SocketAddr> =
-                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            let allowed: Vec<SocketAddr> = addrs
-                .into_iter()
-                .filter(|a| allow || !crate::orgs::validate::is_internal_ip(a.ip()))
-                .collect();
-            if allowed.is_empty() {
-                return Err(
-                    format!("{host} resolves only to addresses the hub may not call").into(),
-                );
-            }
-            Ok(Box::new(allowed.into_iter()) as Addrs)
-        })
-    }
+/// The HTTP client for tenant-supplied URLs.
+pub fn client(policy: Arc<AddressPolicy>) -> Result<reqwest::Client, reqwest::Error> {
+    connectors::net::http_client(
+        policy,
+        Duration::from_secs(5),
+        Duration::from_secs(10),
+        concat!("hub/", env!("CARGO_PKG_VERSION")),
+    )
 }
 
-pub fn client(config: &Config) -> Result<reqwest::Client, reqwest::Error> {
-    reqwest::Client::builder()
-        .dns_resolver(Arc::new(PolicyResolver {
-            allow_internal: config.outbound.allow_loopback,
-        }))
-        .redirect(reqwest::redirect::Policy::none())
-        .connect_timeout(Duration::from_secs(5))
-        .timeout(Duration::from_secs(10))
-        .user_agent(concat!("hub/", env!("CARGO_PKG_VERSION")))
-        .build()
-}
-
-/// Whether a URL's host is an IP literal the policy refuses (names are checked on resolution).
-pub fn refused_literal(config: &Config, url: &str) -> bool {
-    if config.outbound.allow_loopback {
-        return false;
-    }
-    match url::Url::parse(url)
-        .ok()
-        .and_then(|u| u.host().map(|h| h.to_owned()))
-    {
-        Some(url::Host::Ipv4(ip)) => crate::orgs::validate::is_internal_ip(ip.into()),
-        Some(url::Host::Ipv6(ip)) => crate::orgs::validate::is_internal_ip(ip.into()),
-        Some(url::Host::Domain(d)) => d == "localhost" || d.ends_with(".localhost"),
-        None => true,
-    }
+/// Checks `url` against the policy before a request is built (literal addresses, `localhost`
+/// names, plain http); names are checked again when resolved and connected.
+pub fn check(policy: &AddressPolicy, url: &str) -> Result<(), NetError> {
+    let parsed =
+        url::Url::parse(url).map_err(|_| NetError::BadUrl(format!("{url:?} is not a URL")))?;
+    policy.check_url(&parsed)
 }

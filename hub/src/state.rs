@@ -27,6 +27,8 @@ pub struct AppState {
     pub upstream_meta: Arc<crate::federation::oidc::MetaCache>,
     /// The outbound client for tenant-supplied URLs (address policy, timeouts).
     pub http: reqwest::Client,
+    /// The address policy `http` and LDAP connections enforce; also checks URLs when saved.
+    pub net: Arc<crate::outbound::AddressPolicy>,
     /// This replica's name in leases and outbox claims.
     pub instance: Arc<str>,
     /// Wakes this replica's delivery worker when a change queued deliveries.

@@ -16,6 +16,7 @@ mod jobs;
 mod ldap;
 mod ldap_changes;
 mod oidc_provider;
+mod outbound;
 mod processes;
 mod replicas;
 mod saml;

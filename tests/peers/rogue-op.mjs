@@ -5,7 +5,8 @@
 // POST /__mode with a JSON body sets what the next tokens get wrong:
 //   {"nonce": "x"} a foreign nonce; {"aud": "x"} another audience; {"iss": "x"} another issuer;
 //   {"email": "x"} another email; {"sub": "x"} another subject; {"alg": "none"} an unsigned
-//   token; {"exp": -60} expired.
+//   token; {"exp": -60} expired; {"meta": {...}} fields merged into the discovery document
+//   (endpoints pointing elsewhere).
 import http from 'node:http';
 import crypto from 'node:crypto';
 import * as jose from 'jose';
@@ -29,6 +30,7 @@ server.on('request', async (req, res) => {
       jwks_uri: `${ISSUER}/jwks`, response_types_supported: ['code'], subject_types_supported: ['public'],
       id_token_signing_alg_values_supported: ['RS256'], code_challenge_methods_supported: ['S256'],
       authorization_response_iss_parameter_supported: true,
+      ...(mode.meta || {}),
     });
   }
   if (url.pathname === '/jwks') return json(res, 200, { keys: [jwk] });

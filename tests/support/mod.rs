@@ -126,6 +126,69 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// A TCP listener on loopback that counts the connections it accepts and records what they
+/// send (writing `banner` first, if any; each connection is closed after a short silence):
+/// where a test asserts the hub never connected, or never sent a secret.
+pub struct Trap {
+    pub addr: SocketAddr,
+    pub accepted: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    pub received: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+    task: JoinHandle<()>,
+}
+
+impl Trap {
+    pub async fn start(ip: &str, banner: &'static [u8]) -> Self {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind((ip, 0)).await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (count, seen) = (accepted.clone(), received.clone());
+        let task = tokio::spawn(async move {
+            while let Ok((mut s, _)) = listener.accept().await {
+                count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let seen = seen.clone();
+                tokio::spawn(async move {
+                    if !banner.is_empty() {
+                        let _ = s.write_all(banner).await;
+                    }
+                    let mut buf = [0u8; 4096];
+                    while let Ok(Ok(n)) =
+                        tokio::time::timeout(Duration::from_millis(300), s.read(&mut buf)).await
+                    {
+                        if n == 0 {
+                            break;
+                        }
+                        seen.lock().unwrap().extend_from_slice(&buf[..n]);
+                    }
+                });
+            }
+        });
+        Self {
+            addr,
+            accepted,
+            received,
+            task,
+        }
+    }
+
+    pub fn count(&self) -> usize {
+        self.accepted.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Whether `needle` was among the bytes received.
+    pub fn saw(&self, needle: &str) -> bool {
+        let got = self.received.lock().unwrap();
+        got.windows(needle.len()).any(|w| w == needle.as_bytes())
+    }
+}
+
+impl Drop for Trap {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
 /// A free loopback port for a UDP+TCP server such as dnsmasq.
 pub fn free_udp_port() -> u16 {
     loop {
@@ -148,6 +211,8 @@ pub struct Options {
     pub dev_login: bool,
     /// Let the hub call loopback receivers (back-channel logout to a local test app).
     pub allow_loopback: bool,
+    /// `outbound.allow`: internal addresses the hub may call although `allow_loopback` is off.
+    pub outbound_allow: Vec<String>,
     /// A clock the test controls.
     pub clock: Option<std::sync::Arc<hub::clock::FixedClock>>,
     /// Run the directory sync scheduler every second (off: it never ticks after the start,
@@ -203,6 +268,7 @@ impl TestHub {
         }
         config.oidc.dev_login = options.dev_login;
         config.outbound.allow_loopback = options.allow_loopback;
+        config.outbound.allow = options.outbound_allow.clone();
         config.jobs.scheduler_tick_secs = if options.scheduler { 1 } else { 86_400 };
         config.outbox.poll_ms = 200;
         if let Some((base, attempts)) = options.outbox_retries {
@@ -392,6 +458,14 @@ impl TestHub {
             ("HUB_DATABASE__URL".into(), self.db.url.clone()),
             ("HUB_SECRETS__KEY".into(), self.secrets_key.clone()),
             ("HUB_LOG__LEVEL".into(), "warn".into()),
+            (
+                "HUB_OUTBOUND__ALLOW_LOOPBACK".into(),
+                self.config.outbound.allow_loopback.to_string(),
+            ),
+            (
+                "HUB_OUTBOUND__ALLOW".into(),
+                serde_json::to_string(&self.config.outbound.allow).unwrap(),
+            ),
         ]
     }
 
@@ -453,13 +527,23 @@ pub async fn wait_ready(url: &str, secs: u64) -> Result<()> {
     }
 }
 
-/// A real dnsmasq serving TXT records on 127.0.0.1:`port` (UDP and TCP), nothing else.
+/// A real dnsmasq serving TXT (and A/AAAA) records on 127.0.0.1:`port` (UDP and TCP), nothing
+/// else.
 pub struct Dnsmasq {
     _child: ChildGuard,
 }
 
 impl Dnsmasq {
     pub async fn start(port: u16, txt: &[(&str, &str)]) -> Result<Self> {
+        Self::start_with_hosts(port, txt, &[]).await
+    }
+
+    /// With address records too: `(name, ip)` pairs.
+    pub async fn start_with_hosts(
+        port: u16,
+        txt: &[(&str, &str)],
+        hosts: &[(&str, &str)],
+    ) -> Result<Self> {
         let binary = ["/usr/sbin/dnsmasq", "/usr/bin/dnsmasq"]
             .into_iter()
             .find(|p| std::path::Path::new(p).is_file())
@@ -479,6 +563,9 @@ impl Dnsmasq {
         .arg(format!("--port={port}"));
         for (name, value) in txt {
             cmd.arg(format!("--txt-record={name},{value}"));
+        }
+        for (name, ip) in hosts {
+            cmd.arg(format!("--host-record={name},{ip}"));
         }
         let child = cmd
             .stdout(Stdio::null())

@@ -85,6 +85,9 @@ pub struct LdapConfig {
     pub page_size: i32,
     /// The timeout of each operation (and of each reply within a search).
     pub timeout: Duration,
+    /// Where the connection may go: the server's address is resolved and checked before the
+    /// connection, and the connected peer again before a bind is sent.
+    pub policy: std::sync::Arc<crate::net::AddressPolicy>,
 }
 
 /// One user as the directory holds it.
@@ -313,6 +316,19 @@ fn flatten(groups: Vec<RawGroup>) -> Vec<DirectoryGroup> {
         .collect()
 }
 
+/// Whatever fails before a bind answer (no connection, TLS, a server that is not LDAP, a reset)
+/// is this one error, so it never tells an open port from a closed one.
+fn no_session(host: &str, port: u16) -> ConnectorError {
+    upstream(format!(
+        "could not open an LDAP session with {host}:{port} (no connection, no TLS, or not an \
+         LDAP server)"
+    ))
+}
+
+fn default_port(scheme: &str) -> u16 {
+    if scheme == "ldaps" { 636 } else { 389 }
+}
+
 /// A bound connection; its driver task stops when the handle is dropped or [`Session::close`]d.
 pub(crate) struct Session {
     pub ldap: Ldap,
@@ -321,13 +337,43 @@ pub(crate) struct Session {
 
 impl Session {
     pub async fn open(cfg: &LdapConfig) -> Result<Self, ConnectorError> {
+        let url = url::Url::parse(&cfg.url)
+            .map_err(|_| ConnectorError::InvalidConfig(format!("{:?} is not a URL", cfg.url)))?;
+        cfg.policy
+            .check_url(&url)
+            .map_err(|e| upstream(e.to_string()))?;
+        let (host, port) = match (url.host(), url.scheme()) {
+            (Some(url::Host::Ipv6(ip)), s) => {
+                (ip.to_string(), url.port().unwrap_or(default_port(s)))
+            }
+            (Some(h), s) => (h.to_string(), url.port().unwrap_or(default_port(s))),
+            (None, _) => {
+                return Err(ConnectorError::InvalidConfig(format!(
+                    "{:?} has no host",
+                    cfg.url
+                )));
+            }
+        };
+        // The hub connects, through the address policy; ldap3 only speaks LDAP (and TLS) over
+        // the checked stream.
+        let stream = cfg
+            .policy
+            .connect_tcp(&host, port, cfg.timeout)
+            .await
+            .map_err(|e| match e {
+                crate::net::NetError::Unreachable(_) => no_session(&host, port),
+                refused => upstream(refused.to_string()),
+            })?
+            .into_std()
+            .map_err(|_| no_session(&host, port))?;
         let settings = LdapConnSettings::new()
             .set_conn_timeout(cfg.timeout)
             .set_starttls(cfg.start_tls)
-            .set_no_tls_verify(cfg.tls_insecure);
+            .set_no_tls_verify(cfg.tls_insecure)
+            .set_std_stream(ldap3::StdStream::Tcp(stream));
         let (conn, mut ldap) = LdapConnAsync::with_settings(settings, &cfg.url)
             .await
-            .map_err(|e| upstream(format!("cannot connect to {}: {e}", cfg.url)))?;
+            .map_err(|_| no_session(&host, port))?;
         // The connection's errors surface in the operations.
         let driver = tokio::spawn(async move {
             let _ = conn.drive().await;
@@ -336,7 +382,7 @@ impl Session {
             .with_timeout(cfg.timeout)
             .simple_bind(&cfg.bind_dn, cfg.bind_password.expose())
             .await
-            .map_err(upstream)
+            .map_err(|_| no_session(&host, port))
             .and_then(|r| {
                 r.success()
                     .map_err(|e| upstream(format!("bind as {} refused: {e}", cfg.bind_dn)))

@@ -49,21 +49,11 @@ pub async fn send(state: &AppState, d: &Delivery) -> Result<Sent, String> {
 }
 
 fn callable(state: &AppState, url: &str) -> Result<(), String> {
-    if crate::outbound::refused_literal(&state.config, url) {
-        Err("the URL points at an address the hub may not call".into())
-    } else {
-        Ok(())
-    }
+    crate::outbound::check(&state.net, url).map_err(|e| e.to_string())
 }
 
 fn transport(e: reqwest::Error) -> String {
-    if e.is_timeout() {
-        "no answer in time".into()
-    } else if e.is_connect() {
-        "cannot connect".into()
-    } else {
-        format!("request failed: {e}")
-    }
+    crate::outbound::describe_http_error(&e)
 }
 
 /// The answer's status and (at most `MAX_ANSWER` bytes of) its body.

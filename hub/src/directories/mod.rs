@@ -144,7 +144,11 @@ impl Default for Schedule {
 
 impl LdapSettings {
     /// The connector's view, flavour defaults filled in.
-    pub fn connector_config(&self, password: String) -> connectors::ldap::LdapConfig {
+    pub fn connector_config(
+        &self,
+        password: String,
+        policy: std::sync::Arc<connectors::net::AddressPolicy>,
+    ) -> connectors::ldap::LdapConfig {
         let ad = self.active_directory;
         let pick = |v: &str, plain: &str, adv: &str| {
             if !v.is_empty() {
@@ -198,6 +202,7 @@ impl LdapSettings {
             },
             page_size: 500,
             timeout: std::time::Duration::from_secs(30),
+            policy,
         }
     }
 }
@@ -242,21 +247,33 @@ pub struct CreateDirectory {
 /// The sealing context of LDAP bind passwords (`:{directory id}` appended).
 pub const PASSWORD_CONTEXT: &str = "directory.bind_password";
 
-fn check_ldap(s: &LdapSettings, allow_loopback: bool, errors: &mut Vec<FieldError>) {
-    let url_ok = (s.url.starts_with("ldap://") || s.url.starts_with("ldaps://"))
-        && url::Url::parse(&s.url).is_ok_and(|u| {
-            u.host_str().is_some_and(|h| {
-                allow_loopback
-                    || !h
-                        .parse::<std::net::IpAddr>()
-                        .is_ok_and(validate::is_internal_ip)
-            })
-        });
-    if !url_ok {
-        errors.push(FieldError::new(
-            "ldap.url",
-            "must be ldap://host[:port] or ldaps://host[:port] (not an internal address)",
-        ));
+fn check_ldap(
+    s: &LdapSettings,
+    policy: &crate::outbound::AddressPolicy,
+    errors: &mut Vec<FieldError>,
+) {
+    let shape = "must be ldap://host[:port] or ldaps://host[:port], without a path, query or \
+                 credentials";
+    match url::Url::parse(&s.url) {
+        Ok(u)
+            if matches!(u.scheme(), "ldap" | "ldaps")
+                && u.username().is_empty()
+                && u.password().is_none()
+                && matches!(u.path(), "" | "/")
+                && u.query().is_none()
+                && u.fragment().is_none() =>
+        {
+            match policy.check_url(&u) {
+                Ok(()) => {}
+                Err(crate::outbound::NetError::Refused(_)) => errors.push(FieldError::new(
+                    "ldap.url",
+                    "must not point at loopback, private, link-local or other internal \
+                     addresses (the operator can allow some in outbound.allow)",
+                )),
+                Err(_) => errors.push(FieldError::new("ldap.url", shape)),
+            }
+        }
+        _ => errors.push(FieldError::new("ldap.url", shape)),
     }
     for (field, v) in [("ldap.bind_dn", &s.bind_dn), ("ldap.base_dn", &s.base_dn)] {
         if v.trim().is_empty() || v.len() > 1000 || v.chars().any(char::is_control) {
@@ -383,7 +400,7 @@ pub async fn update(
     }
     match (&input.ldap, d.kind) {
         (Some(s), DirectoryKind::Ldap) => {
-            check_ldap(s, state.config.outbound.allow_loopback, &mut errors);
+            check_ldap(s, &state.net, &mut errors);
             d.ldap = Some(s.clone());
         }
         (Some(_), DirectoryKind::Scim) => errors.push(FieldError::new(
@@ -409,6 +426,17 @@ pub async fn update(
             "a bind password is only for an ldap directory",
         )),
         (None, _) => {}
+    }
+    if input.bind_password.is_none()
+        && let (Some(new), Some(old)) = (&d.ldap, &current.ldap)
+        && password_exposure_changed(old, new)
+    {
+        errors.push(FieldError::new(
+            "bind_password",
+            "the server, or how the password is protected on the way (StartTLS, certificate \
+             checks), changed: give the bind password again (the stored one is never sent to a \
+             new destination)",
+        ));
     }
     if !errors.is_empty() {
         return Err(ServiceError::Invalid(errors));
@@ -439,6 +467,14 @@ pub async fn update(
             "cursor_reset": d.cursor.is_none() && current.cursor.is_some()}));
     state.commit_audited(tx, event).await?;
     Ok(d)
+}
+
+/// Whether the stored bind password would go somewhere new, or less protected: another URL,
+/// StartTLS switched off, or certificate checks switched off.
+fn password_exposure_changed(old: &LdapSettings, new: &LdapSettings) -> bool {
+    new.url != old.url
+        || (old.start_tls && !new.start_tls)
+        || (!old.tls_insecure && new.tls_insecure)
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -477,7 +513,7 @@ pub async fn create(
         .ok();
     match (input.kind, &input.ldap, &input.bind_password) {
         (DirectoryKind::Ldap, Some(s), Some(p)) => {
-            check_ldap(s, state.config.outbound.allow_loopback, &mut errors);
+            check_ldap(s, &state.net, &mut errors);
             if p.is_empty() || p.len() > 1000 {
                 errors.push(FieldError::new(
                     "bind_password",

@@ -106,8 +106,12 @@ fn check_claims(c: &ClaimMapping, errors: &mut Vec<FieldError>) {
 }
 
 /// Checks OIDC settings; returns them normalized.
-fn check_oidc(s: OidcSettings, allow_loopback: bool, errors: &mut Vec<FieldError>) -> OidcSettings {
-    match validate::notify_uri("oidc.issuer", &s.issuer, allow_loopback) {
+fn check_oidc(
+    s: OidcSettings,
+    policy: &crate::outbound::AddressPolicy,
+    errors: &mut Vec<FieldError>,
+) -> OidcSettings {
+    match validate::notify_uri("oidc.issuer", &s.issuer, policy) {
         Ok(_) if s.issuer.contains('?') || s.issuer.contains('#') => errors.push(FieldError::new(
             "oidc.issuer",
             "must have no query or fragment",
@@ -194,11 +198,7 @@ async fn check_saml(
     }
     let field = match (&s.metadata_url, &s.metadata_xml) {
         (Some(url), None) => {
-            if let Err(e) = validate::notify_uri(
-                "saml.metadata_url",
-                url,
-                state.config.outbound.allow_loopback,
-            ) {
+            if let Err(e) = validate::notify_uri("saml.metadata_url", url, &state.net) {
                 errors.push(e);
                 return None;
             }
@@ -250,9 +250,8 @@ pub async fn create(
         .map_err(|e| errors.push(e))
         .ok();
     let domains = check_domains(input.domains.unwrap_or_default(), &mut errors);
-    let allow_loopback = state.config.outbound.allow_loopback;
     let oidc = match (input.kind, input.oidc) {
-        (ConnectionKind::Oidc, Some(s)) => Some(check_oidc(s, allow_loopback, &mut errors)),
+        (ConnectionKind::Oidc, Some(s)) => Some(check_oidc(s, &state.net, &mut errors)),
         (ConnectionKind::Oidc, None) => {
             errors.push(FieldError::new(
                 "oidc",
@@ -403,11 +402,17 @@ pub async fn update(
         if conn.kind != ConnectionKind::Oidc {
             errors.push(FieldError::new("oidc", "this is not an oidc connection"));
         } else {
-            conn.oidc = Some(check_oidc(
-                s,
-                state.config.outbound.allow_loopback,
-                &mut errors,
-            ));
+            // The client secret goes only to the issuer it was given for.
+            if input.client_secret.is_none()
+                && conn.oidc.as_ref().is_some_and(|o| o.issuer != s.issuer)
+            {
+                errors.push(FieldError::new(
+                    "client_secret",
+                    "the issuer changed: give the client secret again (the stored one is never \
+                     sent to a new destination)",
+                ));
+            }
+            conn.oidc = Some(check_oidc(s, &state.net, &mut errors));
         }
     }
     if let Some(d) = input.domains {

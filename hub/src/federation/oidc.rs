@@ -57,6 +57,14 @@ pub enum ConnectionError {
     Connector(#[from] connectors::ConnectorError),
 }
 
+/// The outbound client and policy, as the connector takes them.
+fn http(state: &AppState) -> OidcHttp {
+    OidcHttp {
+        client: state.http.clone(),
+        policy: state.net.clone(),
+    }
+}
+
 async fn metadata(
     state: &AppState,
     issuer: &str,
@@ -64,7 +72,7 @@ async fn metadata(
     if let Some(m) = state.upstream_meta.get(issuer) {
         return Ok(m);
     }
-    let meta = connectors::oidc::discover(&OidcHttp(state.http.clone()), issuer).await?;
+    let meta = connectors::oidc::discover(&http(state), issuer).await?;
     state.upstream_meta.put(issuer, &meta);
     Ok(meta)
 }
@@ -98,7 +106,7 @@ pub async fn connector(
     let meta = metadata(state, &settings.issuer).await?;
     Ok(OidcConnector::new(
         ConnectorId(conn.id.to_string()),
-        OidcHttp(state.http.clone()),
+        http(state),
         meta,
         settings.client_id.clone(),
         secret,
@@ -121,7 +129,7 @@ pub async fn probe(state: &AppState, s: &OidcSettings) -> Vec<Check> {
         "{}/.well-known/openid-configuration",
         s.issuer.trim_end_matches('/')
     );
-    let meta = match connectors::oidc::discover(&OidcHttp(state.http.clone()), &s.issuer).await {
+    let meta = match connectors::oidc::discover(&http(state), &s.issuer).await {
         Ok(m) => m,
         Err(e) => {
             return vec![check(

@@ -54,6 +54,13 @@ pub fn acs_url(state: &AppState, id: ConnectionId) -> String {
 /// Reads IdP metadata from `url` through the outbound client (address policy, no redirects,
 /// bounded size).
 pub async fn fetch_metadata(state: &AppState, url: &str) -> Result<String, String> {
+    crate::outbound::check(&state.net, url).map_err(|e| e.to_string())?;
+    let unreadable = |e: reqwest::Error| {
+        format!(
+            "could not read {url}: {}",
+            crate::outbound::describe_http_error(&e)
+        )
+    };
     let mut response = state
         .http
         .get(url)
@@ -63,16 +70,12 @@ pub async fn fetch_metadata(state: &AppState, url: &str) -> Result<String, Strin
         )
         .send()
         .await
-        .map_err(|e| format!("could not read {url}: {e}"))?;
+        .map_err(unreadable)?;
     if !response.status().is_success() {
         return Err(format!("{url} answered {}", response.status()));
     }
     let mut body = Vec::new();
-    while let Some(chunk) = response
-        .chunk()
-        .await
-        .map_err(|e| format!("could not read {url}: {e}"))?
-    {
+    while let Some(chunk) = response.chunk().await.map_err(unreadable)? {
         body.extend_from_slice(&chunk);
         if body.len() > connectors::saml::MAX_METADATA_BYTES {
             return Err(format!("{url} is larger than 512 KiB"));

@@ -94,7 +94,7 @@ pub struct UpdateApp {
     #[serde(default, deserialize_with = "present_of")]
     #[schema(value_type = Option<ScimTargetInput>)]
     pub scim_target: Option<Option<ScimTargetInput>>,
-    /// `null` removes it; a new URL keeps the secret, a new webhook gets one (shown once).
+    /// `null` removes it; a new webhook, or a new URL, gets a new signing secret (shown once).
     #[serde(default, deserialize_with = "present_of")]
     #[schema(value_type = Option<WebhookInput>)]
     pub webhook: Option<Option<WebhookInput>>,
@@ -117,11 +117,7 @@ fn set_scim_target(
         app.scim_target = None;
         return Ok(());
     };
-    let url = match validate::notify_uri(
-        "scim_target.url",
-        &input.url,
-        state.config.outbound.allow_loopback,
-    ) {
+    let url = match validate::notify_uri("scim_target.url", &input.url, &state.net) {
         Ok(u) => u,
         Err(e) => {
             errors.push(e);
@@ -141,7 +137,16 @@ fn set_scim_target(
             ));
             return Ok(());
         }
-        (None, Some(current)) => current.token_sealed.clone(),
+        // The stored token goes only where it went before: a new URL needs it given again.
+        (None, Some(current)) if current.url == url => current.token_sealed.clone(),
+        (None, Some(_)) => {
+            errors.push(FieldError::new(
+                "scim_target.token",
+                "the SCIM URL changed: give the bearer token again (the stored one is never \
+                 sent to a new destination)",
+            ));
+            return Ok(());
+        }
         (None, None) => {
             errors.push(FieldError::new(
                 "scim_target.token",
@@ -173,21 +178,20 @@ fn set_webhook(
         app.webhook = None;
         return Ok(None);
     };
-    let url = match validate::notify_uri(
-        "webhook.url",
-        &input.url,
-        state.config.outbound.allow_loopback,
-    ) {
+    let url = match validate::notify_uri("webhook.url", &input.url, &state.net) {
         Ok(u) => u,
         Err(e) => {
             errors.push(e);
             return Ok(None);
         }
     };
-    if let Some(current) = &mut app.webhook {
-        current.url = url;
+    if let Some(current) = &app.webhook
+        && current.url == url
+    {
         return Ok(None);
     }
+    // A new destination gets a new signing secret (shown once): messages signed with the old
+    // one never reach it, so they cannot be replayed to the old receiver.
     use base64::Engine;
     let secret = format!(
         "whsec_{}",
@@ -332,11 +336,10 @@ pub async fn create(
         .map_err(|e| errors.push(e))
         .ok();
     let uris = redirect_uris(&input.redirect_uris, &mut errors);
-    let allow_loopback = state.config.outbound.allow_loopback;
     let logout = match input
         .backchannel_logout_uri
         .as_deref()
-        .map(|u| validate::notify_uri("backchannel_logout_uri", u, allow_loopback))
+        .map(|u| validate::notify_uri("backchannel_logout_uri", u, &state.net))
     {
         Some(Err(e)) => {
             errors.push(e);
@@ -456,11 +459,7 @@ pub async fn update(
         app.redirect_uris = redirect_uris(uris, &mut errors);
     }
     match input.backchannel_logout_uri {
-        Some(Some(u)) => match validate::notify_uri(
-            "backchannel_logout_uri",
-            &u,
-            state.config.outbound.allow_loopback,
-        ) {
+        Some(Some(u)) => match validate::notify_uri("backchannel_logout_uri", &u, &state.net) {
             Ok(u) => app.backchannel_logout_uri = Some(u),
             Err(e) => errors.push(e),
         },

@@ -92,19 +92,7 @@ fn is_loopback_host(host: Option<url::Host<&str>>) -> bool {
 /// with a dot in it for native apps (RFC 8252 §7.1).
 pub fn redirect_uri(field: &str, value: &str) -> Result<String, FieldError> {
     let bad = |why: &str| FieldError::new(field, format!("{value:?}: {why}"));
-    if value.len() > 2000 {
-        return Err(bad("longer than 2000 characters"));
-    }
-    if value.contains('*') {
-        return Err(bad("wildcards are not allowed; register each URI exactly"));
-    }
-    if value.chars().any(|c| c.is_control() || c.is_whitespace()) {
-        return Err(bad("must not contain spaces or control characters"));
-    }
-    let url = url::Url::parse(value).map_err(|_| bad("not an absolute URI"))?;
-    if url.fragment().is_some() || value.contains('#') {
-        return Err(bad("must not contain a fragment"));
-    }
+    let url = absolute_uri(field, value)?;
     match url.scheme() {
         "https" if url.host().is_some() => {}
         "http" if is_loopback_host(url.host()) => {}
@@ -119,53 +107,50 @@ pub fn redirect_uri(field: &str, value: &str) -> Result<String, FieldError> {
     Ok(value.to_string())
 }
 
-/// Whether an IP literal is somewhere the hub must not be made to call (SSRF).
-pub fn is_internal_ip(ip: std::net::IpAddr) -> bool {
-    match ip {
-        std::net::IpAddr::V4(v4) => {
-            v4.is_loopback()
-                || v4.is_private()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || v4.is_multicast()
-                || v4.octets()[0] == 100 && (64..128).contains(&v4.octets()[1])
-        }
-        std::net::IpAddr::V6(v6) => {
-            v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || (v6.segments()[0] & 0xfe00) == 0xfc00
-                || (v6.segments()[0] & 0xffc0) == 0xfe80
-                || v6
-                    .to_ipv4_mapped()
-                    .is_some_and(|v4| is_internal_ip(v4.into()))
-        }
+/// An absolute URI of at most 2000 characters, without wildcards, spaces, control characters
+/// or a fragment.
+fn absolute_uri(field: &str, value: &str) -> Result<url::Url, FieldError> {
+    let bad = |why: &str| FieldError::new(field, format!("{value:?}: {why}"));
+    if value.len() > 2000 {
+        return Err(bad("longer than 2000 characters"));
     }
+    if value.contains('*') {
+        return Err(bad("wildcards are not allowed; register each URI exactly"));
+    }
+    if value.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(bad("must not contain spaces or control characters"));
+    }
+    let url = url::Url::parse(value).map_err(|_| bad("not an absolute URI"))?;
+    if url.fragment().is_some() || value.contains('#') {
+        return Err(bad("must not contain a fragment"));
+    }
+    Ok(url)
 }
 
-/// A URI the hub itself will call (back-channel logout): https, or with `allow_loopback` (a
-/// development setting) http on loopback. Internal addresses are refused here; names that
-/// resolve to them are refused again at delivery time.
-pub fn notify_uri(field: &str, value: &str, allow_loopback: bool) -> Result<String, FieldError> {
-    let uri = redirect_uri(field, value)?;
-    let parsed = url::Url::parse(&uri).map_err(|_| FieldError::new(field, "not a URL"))?;
-    let internal = match parsed.host() {
-        Some(url::Host::Domain(d)) => d == "localhost" || d.ends_with(".localhost"),
-        Some(url::Host::Ipv4(ip)) => is_internal_ip(ip.into()),
-        Some(url::Host::Ipv6(ip)) => is_internal_ip(ip.into()),
-        None => true,
-    };
-    if internal && !allow_loopback {
-        return Err(FieldError::new(
-            field,
-            "must not point at loopback, private or link-local addresses",
-        ));
+/// A URI the hub itself will call (back-channel logout, SCIM target, webhook, IdP issuer or
+/// metadata): absolute, no fragment, and permitted by the outbound address policy (https; an
+/// internal address or plain http only where the operator allowed it). Names that resolve to
+/// refused addresses are refused again when called.
+pub fn notify_uri(
+    field: &str,
+    value: &str,
+    policy: &connectors::net::AddressPolicy,
+) -> Result<String, FieldError> {
+    let parsed = absolute_uri(field, value)?;
+    let uri = value.to_string();
+    if !matches!(parsed.scheme(), "https" | "http") {
+        return Err(FieldError::new(field, "must be an https URL"));
     }
-    match parsed.scheme() {
-        "https" => Ok(uri),
-        "http" if allow_loopback => Ok(uri),
-        _ => Err(FieldError::new(field, "must be an https URL")),
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(FieldError::new(field, "must not carry credentials"));
+    }
+    match policy.check_url(&parsed) {
+        Ok(()) => Ok(uri),
+        Err(connectors::net::NetError::Refused(_)) => Err(FieldError::new(
+            field,
+            "must not point at loopback, private, link-local or other internal addresses",
+        )),
+        Err(_) => Err(FieldError::new(field, "must be an https URL")),
     }
 }
 
@@ -243,8 +228,12 @@ mod tests {
         ] {
             assert!(redirect_uri("r", bad).is_err(), "{bad}");
         }
-        assert!(notify_uri("b", "com.example.app:/x", false).is_err());
-        assert!(notify_uri("b", "https://app.example.com/bcl", false).is_ok());
+        let strict = connectors::net::AddressPolicy::new(false, Vec::new());
+        let open = connectors::net::AddressPolicy::new(true, Vec::new());
+        assert!(notify_uri("b", "com.example.app:/x", &strict).is_err());
+        assert!(notify_uri("b", "https://app.example.com/bcl", &strict).is_ok());
+        assert!(notify_uri("b", "http://app.example.com/bcl", &strict).is_err());
+        assert!(notify_uri("b", "https://user:pw@app.example.com/bcl", &strict).is_err());
         for internal in [
             "http://127.0.0.1:9/bcl",
             "https://127.0.0.1/bcl",
@@ -254,9 +243,13 @@ mod tests {
             "https://[fd00::1]/bcl",
             "https://[::ffff:192.168.0.1]/bcl",
             "https://localhost/bcl",
+            "https://localhost./bcl",
+            "https://[::127.0.0.1]/bcl",
+            "https://[64:ff9b::a9fe:a9fe]/bcl",
+            "https://2130706433/bcl",
         ] {
-            assert!(notify_uri("b", internal, false).is_err(), "{internal}");
+            assert!(notify_uri("b", internal, &strict).is_err(), "{internal}");
         }
-        assert!(notify_uri("b", "http://127.0.0.1:9/bcl", true).is_ok());
+        assert!(notify_uri("b", "http://127.0.0.1:9/bcl", &open).is_ok());
     }
 }

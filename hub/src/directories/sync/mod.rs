@@ -103,7 +103,7 @@ fn connector_config(
     let password = state
         .secrets
         .open(&format!("{PASSWORD_CONTEXT}:{}", dir.id), sealed)?;
-    Ok(settings.connector_config(password.expose().to_string()))
+    Ok(settings.connector_config(password.expose().to_string(), state.net.clone()))
 }
 
 /// Runs a sync of `dir` now (refused if one is running); `progress` hears the entries read so

@@ -161,7 +161,7 @@ async fn an_entra_deactivation_closes_every_door_and_a_rehire_opens_them_again()
     let alice = r.json["id"].as_str().unwrap().to_string();
     // The extranet provisions its own users over SCIM; alice is there already.
     let target = ScimServer::start().await;
-    let remote = target.add_user("alice@acme.test").await;
+    let remote = target.add_user("alice@acme.test", &alice).await;
     let port = free_port();
     let extranet = create_app(
         &hub,

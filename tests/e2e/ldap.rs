@@ -215,7 +215,10 @@ async fn ldap_sync_follows_the_directory_and_never_deprovisions_on_a_bad_read() 
     let run = sync(&hub, &dir).await;
     assert_eq!(run["status"], "failed", "{run}");
     assert!(
-        run["error"].as_str().unwrap().contains("could not open an LDAP session"),
+        run["error"]
+            .as_str()
+            .unwrap()
+            .contains("could not open an LDAP session"),
         "{run}"
     );
     assert_eq!(before, users(&hub).await, "nobody changed");

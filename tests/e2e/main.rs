@@ -17,6 +17,7 @@ mod ldap;
 mod ldap_changes;
 mod oidc_provider;
 mod outbound;
+mod outbound_scim;
 mod processes;
 mod replicas;
 mod saml;

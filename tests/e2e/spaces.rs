@@ -32,7 +32,7 @@ async fn person(hub: &TestHub, slug: &str, email: &str, groups: &[&str]) -> Stri
 
 /// Tries to sign `email` in to the application on the development form: the status and body
 /// of the answer (303 and the redirect back to the application when it worked).
-async fn try_sign_in(
+pub(crate) async fn try_sign_in(
     hub: &TestHub,
     browser: &Browser,
     cid: &str,
@@ -84,20 +84,20 @@ async fn try_sign_in(
 
 /// Acme owns an extranet with a back-channel logout URI, a SCIM service and a webhook; Globex
 /// is a partner with bob (Engineering) and carol (no group).
-struct World {
-    hub: TestHub,
-    extranet: Value,
-    extranet_id: String,
-    target: ScimServer,
-    remote_bob: String,
-    receiver: NodePeer,
-    bob: String,
-    acme_admin: String,
-    globex_admin: String,
-    globex_read: String,
+pub(crate) struct World {
+    pub(crate) hub: TestHub,
+    pub(crate) extranet: Value,
+    pub(crate) extranet_id: String,
+    pub(crate) target: ScimServer,
+    pub(crate) remote_bob: String,
+    pub(crate) receiver: NodePeer,
+    pub(crate) bob: String,
+    pub(crate) acme_admin: String,
+    pub(crate) globex_admin: String,
+    pub(crate) globex_read: String,
 }
 
-async fn world() -> World {
+pub(crate) async fn world() -> World {
     let hub = TestHub::start_with(Options {
         dev_login: true,
         allow_loopback: true,
@@ -113,7 +113,7 @@ async fn world() -> World {
     let bob = person(&hub, "globex", "bob@globex.test", &["Engineering"]).await;
     person(&hub, "globex", "carol@globex.test", &[]).await;
     let target = ScimServer::start().await;
-    let remote_bob = target.add_user("bob@globex.test").await;
+    let remote_bob = target.add_user("bob@globex.test", &bob).await;
     let port = free_port();
     let extranet = create_app(
         &hub,
@@ -144,7 +144,7 @@ async fn world() -> World {
 impl World {
     /// Acme's space "Project X", served by the extranet, and a grant to Globex's Engineering
     /// group, pending; returns the grant's id.
-    async fn propose(&self) -> String {
+    pub(crate) async fn propose(&self) -> String {
         let hub = &self.hub;
         let r = hub
             .post(
@@ -168,7 +168,7 @@ impl World {
         r.json["id"].as_str().unwrap().to_string()
     }
 
-    async fn accept(&self, grant: &str) {
+    pub(crate) async fn accept(&self, grant: &str) {
         let r = self
             .hub
             .post(

@@ -1137,7 +1137,9 @@ impl ScimServer {
     }
 
     /// Provisions a user the way the application's own admin would have.
-    pub async fn add_user(&self, user_name: &str) -> String {
+    /// Creates a user as the application would (for example at its first sign-in through the
+    /// hub), with the hub's id for the person as `externalId`; returns the application's id.
+    pub async fn add_user(&self, user_name: &str, external_id: &str) -> String {
         let r = self
             .http
             .post(format!("{}/Users", self.url))
@@ -1145,7 +1147,7 @@ impl ScimServer {
             .header("content-type", "application/scim+json")
             .body(
                 serde_json::json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
-                    "userName": user_name, "active": true})
+                    "userName": user_name, "externalId": external_id, "active": true})
                 .to_string(),
             )
             .send()

@@ -1,6 +1,8 @@
 //! One delivery attempt, by kind: an OIDC back-channel logout token (Back-Channel Logout 1.0
 //! §2.5, its `jti` the delivery's id so the application can drop duplicates), outbound SCIM
-//! (RFC 7644: the user is found by `userName`, then `PATCH active` or `DELETE`), or a webhook
+//! (RFC 7644: the user is found by the id the application gave it, remembered per application,
+//! first learned by `externalId`, which carries the hub's id; then `PATCH active` or `DELETE`),
+//! or a webhook
 //! signed as Standard Webhooks specifies (`webhook-id`, `webhook-timestamp`, and an HMAC-SHA256
 //! `webhook-signature` over `id.timestamp.body`). Every call goes through the outbound client
 //! (address policy, no redirects) with the configured timeout; answers are read up to a limit.
@@ -129,53 +131,24 @@ async fn scim(
             &target.token_sealed,
         )
         .map_err(|e| format!("the hub could not open the SCIM token: {e}"))?;
-    let user = &d.payload["user"];
-    let user_name = user["userName"].as_str().unwrap_or_default();
-    // RFC 7644 §3.4.2.2: a filter's string is a JSON string.
-    let filter = format!(
-        "userName eq {}",
-        serde_json::to_string(user_name).unwrap_or_default()
-    );
-    let r = state
-        .http
-        .get(format!("{base}/Users"))
-        .query(&[("filter", filter.as_str()), ("count", "2")])
-        .bearer_auth(token.expose())
-        .header("accept", SCIM_JSON)
-        .timeout(timeout)
-        .send()
-        .await
-        .map_err(transport)?;
-    let (status, body) = answer(r).await?;
-    if !status.is_success() {
-        return Err(refused(status, &body));
-    }
-    let found: Value = serde_json::from_slice(&body)
-        .map_err(|_| "the application's SCIM answer is not JSON".to_string())?;
-    let ids: Vec<&str> = found["Resources"]
-        .as_array()
-        .map(|r| r.iter().filter_map(|u| u["id"].as_str()).collect())
-        .unwrap_or_default();
-    let id = match ids.as_slice() {
-        [] => {
-            return Ok(Sent::Skipped(format!(
-                "the application has no user {user_name:?}"
-            )));
-        }
-        [id] => *id,
-        _ => return Err(format!("the application has several users {user_name:?}")),
+    let scim = Scim {
+        state,
+        base,
+        token: token.expose(),
+        timeout,
     };
+    let Some(id) = scim.remote_id(app, d).await? else {
+        return Ok(Sent::Skipped(format!(
+            "the application has no user whose externalId is the hub's id {}",
+            d.user_id
+        )));
+    };
+    let id = id.as_str();
     let action = d.payload["action"].as_str().unwrap_or_default();
     if let Some(group) = action
         .strip_prefix("group_")
         .and(d.payload["group"].as_str())
     {
-        let scim = Scim {
-            state,
-            base,
-            token: token.expose(),
-            timeout,
-        };
         return scim.membership(group, id, action == "group_add").await;
     }
     let url = format!("{base}/Users/{}", urlencode(id));
@@ -197,6 +170,10 @@ async fn scim(
         .map_err(transport)?;
     let (status, body) = answer(r).await?;
     if status.is_success() || (action == "delete" && status == reqwest::StatusCode::NOT_FOUND) {
+        if action == "delete" {
+            // The id is gone there; a rehire is looked up afresh.
+            let _ = storage::scim_links::forget(state.store.conn(), app.id, d.user_id).await;
+        }
         Ok(Sent::Delivered(format!("SCIM {action} of {id} ({status})")))
     } else {
         Err(refused(status, &body))
@@ -212,6 +189,54 @@ struct Scim<'a> {
 }
 
 impl Scim<'_> {
+    /// The application's id for the delivery's person: remembered from an earlier delivery, or
+    /// found by `externalId`, which holds the hub's id for the person (the `sub` the
+    /// application's tokens carry), never by `userName`, which a partner's directory controls.
+    async fn remote_id(&self, app: &Application, d: &Delivery) -> Result<Option<String>, String> {
+        let db = self.state.store.conn();
+        match storage::scim_links::get(db, app.id, d.user_id).await {
+            Ok(Some(id)) => return Ok(Some(id)),
+            Ok(None) => {}
+            Err(e) => return Err(format!("the hub could not read its SCIM links: {e}")),
+        }
+        // RFC 7644 §3.4.2.2: a filter's string is a JSON string.
+        let filter = format!(
+            "externalId eq {}",
+            serde_json::to_string(&d.user_id.to_string()).unwrap_or_default()
+        );
+        let (_, found) = self
+            .send(
+                self.state
+                    .http
+                    .get(format!("{}/Users", self.base))
+                    .query(&[("filter", filter.as_str()), ("count", "2")]),
+            )
+            .await?;
+        let hub_id = d.user_id.to_string();
+        // Only an exact match counts, whatever the service's filter did.
+        let ids: Vec<&str> = found["Resources"]
+            .as_array()
+            .map(|r| {
+                r.iter()
+                    .filter(|u| u["externalId"].as_str() == Some(hub_id.as_str()))
+                    .filter_map(|u| u["id"].as_str())
+                    .collect()
+            })
+            .unwrap_or_default();
+        match ids.as_slice() {
+            [] => Ok(None),
+            [id] => {
+                storage::scim_links::put(db, app.id, d.user_id, id, self.state.clock.now_ms())
+                    .await
+                    .map_err(|e| format!("the hub could not record the SCIM link: {e}"))?;
+                Ok(Some((*id).to_string()))
+            }
+            _ => Err(format!(
+                "the application has several users whose externalId is {hub_id}"
+            )),
+        }
+    }
+
     async fn send(
         &self,
         req: reqwest::RequestBuilder,

@@ -619,3 +619,18 @@ pub mod org_role_group {
     }
     no_relations!();
 }
+
+pub mod outbound_scim_link {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "outbound_scim_links")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub app_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub user_id: String,
+        pub remote_id: String,
+        pub created_at: i64,
+    }
+    no_relations!();
+}

@@ -15,6 +15,7 @@ pub mod organizations;
 pub mod outbox;
 pub mod roles;
 pub mod scim;
+pub mod scim_links;
 pub mod signing_keys;
 pub mod spaces;
 pub mod users;

@@ -148,6 +148,9 @@ pub struct LogConfig {
 #[serde(deny_unknown_fields)]
 pub struct AuditConfig {
     pub checkpoint_interval_secs: u64,
+    /// Anonymous failures (forged callbacks, junk SAML posts) are counted and summarised in one
+    /// audit event per organization and connection every this many seconds.
+    pub failure_window_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -270,6 +273,9 @@ impl Config {
                     .into(),
             ),
             (None, Some(_)) => {}
+        }
+        if self.audit.failure_window_secs == 0 {
+            problems.push("audit.failure_window_secs must be at least 1".into());
         }
         if self.audit.checkpoint_interval_secs == 0 {
             problems.push("audit.checkpoint_interval_secs must be at least 1".into());

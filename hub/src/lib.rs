@@ -117,6 +117,7 @@ pub async fn build_state_with_clock(
         upstream_meta: Arc::default(),
         http,
         net,
+        failures: Arc::default(),
         instance: jobs::instance_id(),
         outbox: Arc::default(),
     })
@@ -131,6 +132,7 @@ pub async fn serve(
 ) -> Result<(), StartError> {
     let (stop_tx, stop_rx) = watch::channel(false);
     let checkpoints = tokio::spawn(checkpoint_loop(state.clone(), stop_rx.clone()));
+    let summaries = tokio::spawn(failure_summary_loop(state.clone(), stop_rx.clone()));
     let mut background = Vec::new();
     if state.config.jobs.enabled {
         background.push(tokio::spawn(deprovision::outbox::run(
@@ -154,6 +156,7 @@ pub async fn serve(
     for task in background {
         let _ = task.await;
     }
+    let _ = summaries.await;
     let _ = checkpoints.await;
     result.map_err(StartError::Io)
 }
@@ -177,6 +180,32 @@ async fn checkpoint_loop(state: AppState, mut stop: watch::Receiver<bool>) {
             }
         }
         sign_checkpoint(&state).await;
+    }
+}
+
+/// Writes the window's summaries of anonymous failures, every `audit.failure_window_secs` and
+/// at shutdown.
+async fn failure_summary_loop(state: AppState, mut stop: watch::Receiver<bool>) {
+    let every = Duration::from_secs(state.config.audit.failure_window_secs);
+    let mut ticker = tokio::time::interval(every);
+    ticker.tick().await;
+    loop {
+        let stopping = tokio::select! {
+            _ = ticker.tick() => false,
+            _ = stop.changed() => true,
+        };
+        for event in state.failures.drain() {
+            let written = async {
+                let tx = state.store.begin().await?;
+                state.commit_audited(tx, event).await
+            };
+            if let Err(e) = written.await {
+                tracing::warn!(error = %e, "could not write a summary of anonymous failures");
+            }
+        }
+        if stopping {
+            return;
+        }
     }
 }
 

@@ -29,6 +29,8 @@ pub struct AppState {
     pub http: reqwest::Client,
     /// The address policy `http` and LDAP connections enforce; also checks URLs when saved.
     pub net: Arc<crate::outbound::AddressPolicy>,
+    /// Anonymous failures tallied for this window's summary events.
+    pub failures: Arc<crate::audit::failures::FailureWindow>,
     /// This replica's name in leases and outbox claims.
     pub instance: Arc<str>,
     /// Wakes this replica's delivery worker when a change queued deliveries.

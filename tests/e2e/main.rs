@@ -11,6 +11,7 @@ mod crash;
 mod deprovision;
 mod domains;
 mod federation;
+mod flood;
 mod isolation;
 mod jobs;
 mod ldap;

@@ -269,6 +269,7 @@ impl TestHub {
         config.oidc.dev_login = options.dev_login;
         config.outbound.allow_loopback = options.allow_loopback;
         config.outbound.allow = options.outbound_allow.clone();
+        config.audit.failure_window_secs = 1;
         config.jobs.scheduler_tick_secs = if options.scheduler { 1 } else { 86_400 };
         config.outbox.poll_ms = 200;
         if let Some((base, attempts)) = options.outbox_retries {

@@ -3,6 +3,7 @@
 //! 8785 canonical JSON encoding) and the chain head is signed in periodic checkpoints.
 
 mod event;
+pub mod failures;
 mod log;
 mod verify;
 

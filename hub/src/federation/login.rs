@@ -217,7 +217,9 @@ impl Refusal {
     }
 }
 
-/// Records a refused sign-in in the audit log (the organization sees it) and shows the page.
+/// Records a refused sign-in and shows the page. Where an IdP vouched for an identity, the
+/// refusal is audited on its own (the organization sees it); where nobody did (a forged or
+/// replayed callback, a junk post), it is counted and summarised once per window.
 pub(super) async fn refuse(
     state: &AppState,
     org: Option<&Organization>,
@@ -225,18 +227,35 @@ pub(super) async fn refuse(
     identity: Option<&UpstreamIdentity>,
     refusal: Refusal,
 ) -> Response {
-    tracing::warn!(
-        org = org.map(|o| o.slug.as_str()),
-        connection = conn.map(|c| c.name.as_str()),
-        reason = %refusal.reason,
-        "upstream sign-in refused"
-    );
     state
         .metrics
         .upstream_login(conn.map_or("unknown", |c| c.kind.as_str()), "refused");
     let target = conn
         .map(|c| format!("connection:{}", c.id))
         .unwrap_or_else(|| "connection:unknown".into());
+    if identity.is_none() {
+        let surface = match conn.map(|c| c.kind) {
+            Some(ConnectionKind::Saml) => "saml_acs",
+            _ => "oidc_callback",
+        };
+        state.metrics.anonymous_failure(surface);
+        state.failures.record(
+            state.clock.now_ms(),
+            org.map(|o| o.id),
+            &target,
+            surface,
+            &refusal.reason,
+        );
+        tracing::debug!(org = org.map(|o| o.slug.as_str()), reason = %refusal.reason,
+            "anonymous sign-in failure counted");
+        return refusal_page(org, &refusal);
+    }
+    tracing::warn!(
+        org = org.map(|o| o.slug.as_str()),
+        connection = conn.map(|c| c.name.as_str()),
+        reason = %refusal.reason,
+        "upstream sign-in refused"
+    );
     let mut event = AuditEvent::new(
         &Actor::System {
             component: "federation".into(),
@@ -261,6 +280,10 @@ pub(super) async fn refuse(
     if let Err(e) = recorded.await {
         tracing::error!(error = %e, "could not audit a refused sign-in");
     }
+    refusal_page(org, &refusal)
+}
+
+fn refusal_page(org: Option<&Organization>, refusal: &Refusal) -> Response {
     let whom = match org {
         Some(o) => format!(
             "If you think this is wrong, contact {}'s IT administrators; they can look up what \

@@ -57,6 +57,12 @@ pub struct Metrics {
     outbox_deliveries: Family<DeliveryLabels, Counter>,
     pub outbox_pending: Gauge,
     directory_syncs: Family<DeliveryLabels, Counter>,
+    anonymous_failures: Family<SurfaceLabels, Counter>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SurfaceLabels {
+    surface: String,
 }
 
 impl Metrics {
@@ -123,6 +129,13 @@ impl Metrics {
             "Directory sync runs by mode (full, incremental, syncrepl) and outcome",
             directory_syncs.clone(),
         );
+        let anonymous_failures = Family::<SurfaceLabels, Counter>::default();
+        registry.register(
+            "anonymous_failures",
+            "Failures anyone can cause without an identity (forged callbacks, junk SAML posts), by \
+             surface; summarised in the audit log once per window",
+            anonymous_failures.clone(),
+        );
         Self {
             registry,
             requests,
@@ -135,7 +148,17 @@ impl Metrics {
             outbox_deliveries,
             outbox_pending,
             directory_syncs,
+            anonymous_failures,
         }
+    }
+
+    /// Counts one anonymous failure at `surface` (oidc_callback, saml_acs...).
+    pub fn anonymous_failure(&self, surface: &str) {
+        self.anonymous_failures
+            .get_or_create(&SurfaceLabels {
+                surface: surface.to_string(),
+            })
+            .inc();
     }
 
     /// Counts one upstream sign-in: `kind` oidc|saml|unknown, `outcome` signed_in|refused.

@@ -109,6 +109,12 @@ pub struct ServerConfig {
     pub public_url: String,
     pub max_body_bytes: usize,
     pub request_timeout_secs: u64,
+    /// Each request head (the wait for the next one on a kept-alive connection included) must
+    /// arrive within this many seconds.
+    pub header_timeout_secs: u64,
+    /// Open connections at most (kept below the open-file limit); over it, the oldest idle
+    /// connection makes room.
+    pub max_connections: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -236,6 +242,12 @@ impl Config {
         }
         if !(1024..=64 * 1024 * 1024).contains(&self.server.max_body_bytes) {
             problems.push("server.max_body_bytes must be between 1024 and 67108864".into());
+        }
+        if self.server.header_timeout_secs == 0 || self.server.header_timeout_secs > 300 {
+            problems.push("server.header_timeout_secs must be between 1 and 300".into());
+        }
+        if self.server.max_connections < 16 {
+            problems.push("server.max_connections must be at least 16".into());
         }
         if self.server.request_timeout_secs == 0 {
             problems.push("server.request_timeout_secs must be at least 1".into());

@@ -149,9 +149,20 @@ pub async fn serve(
         database = ?state.store.kind(),
         "hub listening"
     );
-    let result = axum::serve(listener, app(state.clone()))
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let nofile = http::server::raise_open_file_limit();
+    let limits = http::server::Limits {
+        max_connections: http::server::effective_cap(state.config.server.max_connections, nofile),
+        header_timeout: Duration::from_secs(state.config.server.header_timeout_secs),
+    };
+    tracing::debug!(?limits, open_file_limit = ?nofile, "connection limits");
+    let result = http::server::run(
+        listener,
+        app(state.clone()),
+        limits,
+        state.metrics.clone(),
+        shutdown,
+    )
+    .await;
     let _ = stop_tx.send(true);
     for task in background {
         let _ = task.await;

@@ -1,7 +1,8 @@
 //! Denial of service from anonymous traffic: forged callbacks and junk SAML posts are counted and
-//! summarised, never one audit event each.
+//! summarised, never one audit event each; silent, idle and slow connections cannot exhaust the
+//! process.
 
-use hub_e2e::{Options, SamlIdp, TestHub};
+use hub_e2e::{HubProcess, Options, SamlIdp, TestHub, wait_ready};
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -122,4 +123,88 @@ async fn forged_callbacks_and_junk_saml_posts_are_counted_not_logged_one_by_one(
         N as u64
     );
     hub.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn idle_and_slow_connections_cannot_exhaust_the_hub() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    let cap = 64;
+    let hub = HubProcess::spawn(
+        &[
+            ("HUB_SERVER__MAX_CONNECTIONS".into(), cap.to_string()),
+            ("HUB_SERVER__HEADER_TIMEOUT_SECS".into(), "2".into()),
+        ],
+        dir.path(),
+    );
+    let url = hub.url();
+    wait_ready(&format!("{url}/readyz"), 30).await.unwrap();
+    let addr = url.trim_start_matches("http://").to_string();
+    let fds = || {
+        std::fs::read_dir(format!("/proc/{}/fd", hub.pid()))
+            .unwrap()
+            .count()
+    };
+    let base = fds();
+
+    // Two thousand connections that never say a word.
+    let mut silent = Vec::new();
+    for _ in 0..2000 {
+        if let Ok(s) = tokio::net::TcpStream::connect(&addr).await {
+            silent.push(s);
+        }
+    }
+    // The hub holds no more than its cap, and still answers a prompt client at once.
+    assert!(fds() <= base + cap + 16, "{} open files", fds());
+    let health = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        reqwest::get(format!("{url}/healthz")),
+    )
+    .await
+    .expect("healthz answers during the flood")
+    .unwrap();
+    assert_eq!(health.status(), StatusCode::OK);
+
+    // A client that sends its headers a byte at a time is cut off after the header timeout.
+    let mut slow = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: hub\r\n")
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut closed = false;
+    while started.elapsed() < std::time::Duration::from_secs(15) {
+        if slow.write_all(b"X").await.is_err() {
+            closed = true;
+            break;
+        }
+        let mut buf = [0u8; 64];
+        match tokio::time::timeout(std::time::Duration::from_millis(300), slow.read(&mut buf)).await
+        {
+            Ok(Ok(0)) | Ok(Err(_)) => {
+                closed = true;
+                break;
+            }
+            Ok(Ok(_)) => {
+                // An error answer (408) before closing also ends it.
+                closed = true;
+                break;
+            }
+            Err(_) => {}
+        }
+    }
+    assert!(closed, "the slow client was never cut off");
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+
+    // The silent ones are gone too (evicted or timed out), and the count shows it.
+    drop(silent);
+    let text = reqwest::get(format!("{url}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metric(&text, "hub_http_connections_evicted_total", "") > 0,
+        "{text}"
+    );
 }

@@ -824,6 +824,11 @@ impl HubProcess {
         }
     }
 
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self._child.0.id()
+    }
+
     /// Waits until the process listens; its base URL (or a panic with its log).
     pub fn url(&self) -> String {
         match self.addr.recv_timeout(Duration::from_secs(30)) {

@@ -58,6 +58,9 @@ pub struct Metrics {
     pub outbox_pending: Gauge,
     directory_syncs: Family<DeliveryLabels, Counter>,
     anonymous_failures: Family<SurfaceLabels, Counter>,
+    pub connections_open: Gauge,
+    pub connections_evicted: Counter,
+    pub connections_refused: Counter,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -136,6 +139,24 @@ impl Metrics {
              surface; summarised in the audit log once per window",
             anonymous_failures.clone(),
         );
+        let connections_open = Gauge::default();
+        registry.register(
+            "http_connections_open",
+            "HTTP connections open",
+            connections_open.clone(),
+        );
+        let connections_evicted = Counter::default();
+        registry.register(
+            "http_connections_evicted",
+            "Idle connections closed to make room under server.max_connections",
+            connections_evicted.clone(),
+        );
+        let connections_refused = Counter::default();
+        registry.register(
+            "http_connections_refused",
+            "New connections closed at once because every open one was busy",
+            connections_refused.clone(),
+        );
         Self {
             registry,
             requests,
@@ -149,6 +170,9 @@ impl Metrics {
             outbox_pending,
             directory_syncs,
             anonymous_failures,
+            connections_open,
+            connections_evicted,
+            connections_refused,
         }
     }
 

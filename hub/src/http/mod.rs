@@ -18,6 +18,7 @@ use crate::state::AppState;
 pub mod extract;
 mod health;
 pub mod metrics;
+pub mod server;
 
 pub fn app(state: AppState) -> Router {
     let server = &state.config.server;

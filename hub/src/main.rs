@@ -125,9 +125,10 @@ struct VerifyArgs {
     /// Verify a JSON Lines export (GET /api/v1/audit/export, as operator) instead of the database.
     #[arg(long, value_name = "FILE")]
     file: Option<PathBuf>,
-    /// With --file: the signed checkpoints (the JSON of GET /api/v1/audit/checkpoints) to check
-    /// against the export. Compare the key ids printed with ones you obtained out of band.
-    #[arg(long, value_name = "FILE", requires = "file")]
+    /// Signed checkpoints kept elsewhere (the JSON of GET /api/v1/audit/checkpoints, saved
+    /// earlier) to check against the export, or against the database together with the stored
+    /// ones. Compare the key ids printed with ones you obtained out of band.
+    #[arg(long, value_name = "FILE")]
     checkpoints: Option<PathBuf>,
     /// Verify the database without the secrets key (checkpoint keys are then checked against the
     /// chain only, not against their private halves).
@@ -354,6 +355,22 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Reads a saved `/api/v1/audit/checkpoints` document and prints the keys it names.
+fn read_checkpoints(path: &std::path::Path) -> Result<Vec<audit::Checkpoint>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let doc: CheckpointsFile = serde_json::from_str(&text).with_context(|| {
+        format!(
+            "{}: not the JSON of /api/v1/audit/checkpoints",
+            path.display()
+        )
+    })?;
+    for k in &doc.keys {
+        println!("checkpoint key {} ({}): {}", k.kid, k.alg, k.public_key);
+    }
+    Ok(doc.checkpoints)
+}
+
 async fn verify(config: &Config, args: VerifyArgs) -> Result<ExitCode> {
     let report = if let Some(path) = args.file {
         let text = std::fs::read_to_string(&path)
@@ -369,20 +386,7 @@ async fn verify(config: &Config, args: VerifyArgs) -> Result<ExitCode> {
             })?);
         }
         let checkpoints = match &args.checkpoints {
-            Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .with_context(|| format!("cannot read {}", path.display()))?;
-                let doc: CheckpointsFile = serde_json::from_str(&text).with_context(|| {
-                    format!(
-                        "{}: not the JSON of /api/v1/audit/checkpoints",
-                        path.display()
-                    )
-                })?;
-                for k in &doc.keys {
-                    println!("checkpoint key {} ({}): {}", k.kid, k.alg, k.public_key);
-                }
-                doc.checkpoints
-            }
+            Some(path) => read_checkpoints(path)?,
             None => Vec::new(),
         };
         audit::verify_records(&records, &checkpoints)
@@ -399,7 +403,17 @@ async fn verify(config: &Config, args: VerifyArgs) -> Result<ExitCode> {
                  pass --skip-key-check to verify without it"
             ),
         };
-        audit::verify_chain(&store, secrets.as_ref()).await?
+        let expect = audit::Expectations {
+            checkpoints: match &args.checkpoints {
+                Some(path) => read_checkpoints(path)?,
+                None => Vec::new(),
+            },
+            coverage: Some((
+                chrono::Utc::now().timestamp_millis(),
+                audit::max_checkpoint_gap_ms(&config.audit),
+            )),
+        };
+        audit::verify_chain(&store, secrets.as_ref(), &expect).await?
     };
     match &report.problem {
         None => {

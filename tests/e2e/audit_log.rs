@@ -410,3 +410,72 @@ async fn an_organization_verifies_its_own_part_of_the_log() {
     assert!(!ok && out.contains("previous-hash link broken"), "{out}");
     hub.stop().await;
 }
+
+#[tokio::test]
+async fn a_chain_rewritten_after_its_checkpoints_were_deleted_still_fails() {
+    // A day of history, signed by a checkpoint.
+    let clock = std::sync::Arc::new(hub::clock::FixedClock::new(
+        chrono::Utc::now() - chrono::Duration::days(1),
+    ));
+    let hub = TestHub::start_with(hub_e2e::Options {
+        clock: Some(clock),
+        ..Default::default()
+    })
+    .await;
+    hub.create_org("alpha").await;
+    hub.create_org("beta").await;
+    hub.create_org_key("beta", "admin").await;
+    let out = hub.cli(&["audit", "checkpoint"]);
+    assert!(out.status.success());
+    let (ok, text) = verify(&hub);
+    assert!(ok, "{text}");
+    // A compliance officer kept the checkpoints.
+    let cps = hub
+        .get(&hub.operator_key, "/api/v1/audit/checkpoints")
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let kept = dir.path().join("checkpoints.json");
+    std::fs::write(&kept, cps.json.to_string()).unwrap();
+
+    // The attacker rewrites event 2 and every hash after it, fixes the head, and deletes the
+    // checkpoints: the chain alone is consistent again.
+    let (last, _) = storage::audit::head(hub.state.store.conn()).await.unwrap();
+    let records = storage::audit::list(hub.state.store.conn(), Scope::All, 0, 1000, None)
+        .await
+        .unwrap();
+    let mut sql = Vec::new();
+    let mut prev = records[0].hash.clone();
+    for mut r in records.into_iter().skip(1) {
+        if r.seq == 2 {
+            r.details = json!({"forged": true});
+        }
+        r.prev_hash = prev.clone();
+        r.hash = r.compute_hash();
+        sql.push(format!(
+            "UPDATE audit_events SET details = '{}', prev_hash = '{}', hash = '{}' WHERE seq = {}",
+            r.details, r.prev_hash, r.hash, r.seq
+        ));
+        prev = r.hash.clone();
+    }
+    sql.push(format!(
+        "UPDATE audit_head SET hash = '{prev}' WHERE id = 1"
+    ));
+    sql.push("DELETE FROM audit_checkpoints".into());
+    tamper(&hub, &sql).await;
+
+    let (ok, text) = verify(&hub);
+    assert!(!ok, "{text}");
+    assert!(
+        text.contains("sequence 1: no signed checkpoint covers"),
+        "{text}"
+    );
+    // With the checkpoints kept elsewhere, the rewrite itself is named.
+    let out = hub.cli(&["audit", "verify", "--checkpoints", kept.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(!out.status.success(), "{text}");
+    assert!(
+        text.contains(&format!("sequence {last}: checkpoint invalid")),
+        "{text}"
+    );
+    hub.stop().await;
+}

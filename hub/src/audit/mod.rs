@@ -9,4 +9,14 @@ mod verify;
 
 pub use event::{Actor, AuditAction, AuditEvent, AuditRecord, Checkpoint, GENESIS_HASH};
 pub use log::{append, checkpoint, checkpoint_message};
-pub use verify::{Problem, VerifyReport, verify_chain, verify_records};
+/// How long an event may go without a signed checkpoint covering it: two intervals (the hub
+/// signs one every interval while events arrive) and a minute of slack.
+pub fn max_checkpoint_gap_ms(config: &crate::config::AuditConfig) -> i64 {
+    let secs = config
+        .checkpoint_interval_secs
+        .saturating_mul(2)
+        .saturating_add(60);
+    i64::try_from(secs.saturating_mul(1000)).unwrap_or(i64::MAX)
+}
+
+pub use verify::{Expectations, Problem, VerifyReport, verify_chain, verify_records};

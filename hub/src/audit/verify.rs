@@ -25,6 +25,8 @@ pub enum Problem {
     HeadMismatch { seq: i64 },
     /// A checkpoint whose signature, key or hash does not hold.
     BadCheckpoint { seq: i64, reason: String },
+    /// An event older than the checkpoint interval allows that no signed checkpoint covers.
+    Uncovered { seq: i64 },
 }
 
 impl Problem {
@@ -35,7 +37,8 @@ impl Problem {
             | Self::BrokenLink { seq }
             | Self::ScopeMismatch { seq }
             | Self::HeadMismatch { seq }
-            | Self::BadCheckpoint { seq, .. } => *seq,
+            | Self::BadCheckpoint { seq, .. }
+            | Self::Uncovered { seq } => *seq,
         }
     }
 }
@@ -65,6 +68,12 @@ impl fmt::Display for Problem {
             Self::BadCheckpoint { seq, reason } => {
                 write!(f, "sequence {seq}: checkpoint invalid: {reason}")
             }
+            Self::Uncovered { seq } => write!(
+                f,
+                "sequence {seq}: no signed checkpoint covers this event although it is older \
+                 than the checkpoint interval allows (checkpoints deleted, or the hub stopped \
+                 without signing one: run `hub audit checkpoint` only once you know which)"
+            ),
         }
     }
 }
@@ -84,6 +93,18 @@ impl VerifyReport {
     pub fn ok(&self) -> bool {
         self.problem.is_none()
     }
+}
+
+/// What a verification of the stored chain expects beyond the chain itself.
+#[derive(Debug, Clone, Default)]
+pub struct Expectations {
+    /// Checkpoints kept elsewhere (downloaded earlier from `/api/v1/audit/checkpoints`), checked
+    /// as the stored ones are: deleting stored checkpoints then hides nothing they covered.
+    pub checkpoints: Vec<Checkpoint>,
+    /// `(now, max gap)` in ms: every event older than `now - max gap` must be covered by a
+    /// signed checkpoint (the hub signs one every interval while events arrive, and at
+    /// shutdown), so a chain rewritten after its checkpoints were deleted fails.
+    pub coverage: Option<(i64, i64)>,
 }
 
 /// Walks records in sequence order.
@@ -197,12 +218,23 @@ pub fn verify_records<'a>(
 pub async fn verify_chain(
     store: &Store,
     secrets: Option<&SecretBox>,
+    expect: &Expectations,
 ) -> Result<VerifyReport, StoreError> {
     const PAGE: u64 = 1000;
     let c = store.conn();
     // Checkpoints, then the head, then events up to the head: appends made while verifying a
     // live database come after all three and are left for the next run.
-    let checkpoints = storage::audit::checkpoints(c).await?;
+    let mut checkpoints = storage::audit::checkpoints(c).await?;
+    for cp in &expect.checkpoints {
+        if !checkpoints
+            .iter()
+            .any(|s| s.seq == cp.seq && s.key_id == cp.key_id && s.signature == cp.signature)
+        {
+            checkpoints.push(cp.clone());
+        }
+    }
+    let covered = checkpoints.iter().map(|cp| cp.seq).max().unwrap_or(0);
+    let mut uncovered: Option<i64> = None;
     let (head_seq, head_hash) = storage::audit::head(c).await?;
     let mut walker = Walker::new(checkpoints.iter().map(|cp| cp.seq));
     let mut report = VerifyReport {
@@ -230,6 +262,13 @@ pub async fn verify_chain(
             if let Some(problem) = fail {
                 report.problem = Some(problem);
                 return Ok(report);
+            }
+            if let Some((now, gap)) = expect.coverage
+                && uncovered.is_none()
+                && r.seq > covered
+                && r.at_ms < now - gap
+            {
+                uncovered = Some(r.seq);
             }
             report.events += 1;
             report.last_seq = r.seq;
@@ -261,6 +300,9 @@ pub async fn verify_chain(
             });
             return Ok(report);
         }
+    }
+    if let Some(seq) = uncovered {
+        report.problem = Some(Problem::Uncovered { seq });
     }
     Ok(report)
 }

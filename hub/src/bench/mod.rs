@@ -446,7 +446,8 @@ async fn bench_replicas(base: &Config, url: &str, args: &BenchArgs) -> Result<Ba
         )
     };
     drop((r1, r2));
-    let verify = crate::audit::verify_chain(&state.store, Some(&state.secrets)).await?;
+    let verify =
+        crate::audit::verify_chain(&state.store, Some(&state.secrets), &Default::default()).await?;
     anyhow::ensure!(
         verify.ok(),
         "audit chain broken after the benchmark: {:?}",
@@ -667,7 +668,8 @@ async fn bench_backend(
 
     let _ = stop_tx.send(());
     let _ = server.await;
-    let verify = crate::audit::verify_chain(&state.store, Some(&state.secrets)).await?;
+    let verify =
+        crate::audit::verify_chain(&state.store, Some(&state.secrets), &Default::default()).await?;
     anyhow::ensure!(
         verify.ok(),
         "audit chain broken after the benchmark: {:?}",

@@ -494,7 +494,7 @@ pub(crate) async fn run(db_url: &str, secs: u64, workers: usize) -> Result<SoakR
         let n = crate::storage::outbox::total_with(store.conn(), status).await?;
         deliveries.insert(status.as_str().to_string(), n as usize);
     }
-    let verify = crate::audit::verify_chain(&store, None).await?;
+    let verify = crate::audit::verify_chain(&store, None, &Default::default()).await?;
     store.close().await?;
     let mut log = Arc::try_unwrap(log)
         .map_err(|_| anyhow::anyhow!("workers still hold the log"))?

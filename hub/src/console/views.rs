@@ -505,7 +505,18 @@ async fn audit_body(state: &AppState, v: &Viewer, q: &AuditQuery) -> Result<Stri
         action.as_deref(),
     )
     .await?;
-    let report = crate::audit::verify_chain(&state.store, Some(&state.secrets)).await?;
+    let report = crate::audit::verify_chain(
+        &state.store,
+        Some(&state.secrets),
+        &crate::audit::Expectations {
+            coverage: Some((
+                state.clock.now_ms(),
+                crate::audit::max_checkpoint_gap_ms(&state.config.audit),
+            )),
+            ..Default::default()
+        },
+    )
+    .await?;
     let verdict = if report.ok() {
         format!(
             "<p class=\"ok\" id=\"verification\">The audit log verifies: {} events chained, {} \

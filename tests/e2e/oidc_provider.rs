@@ -7,7 +7,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 /// An organization `acme` with a verified domain, an active user, and what `app` describes.
-async fn fixture(hub: &TestHub, apps: &[Value]) -> (String, Vec<Value>) {
+pub(crate) async fn fixture(hub: &TestHub, apps: &[Value]) -> (String, Vec<Value>) {
     let op = hub.operator_key.clone();
     hub.create_org("acme").await;
     let r = hub
@@ -48,7 +48,7 @@ async fn fixture(hub: &TestHub, apps: &[Value]) -> (String, Vec<Value>) {
     (user_id, created)
 }
 
-fn confidential(name: &str, redirect: &str) -> Value {
+pub(crate) fn confidential(name: &str, redirect: &str) -> Value {
     json!({"name": name, "client_type": "confidential", "redirect_uris": [redirect]})
 }
 
@@ -189,10 +189,10 @@ async fn openid_client_signs_in_refreshes_revokes_and_logs_out_with_back_channel
     hub.stop().await;
 }
 
-const REDIRECT: &str = "https://app.acme.test/cb";
+pub(crate) const REDIRECT: &str = "https://app.acme.test/cb";
 
 /// A hub with the development sign-in and one confidential application; its client id and secret.
-async fn hub_with_app(redirect: &str) -> (TestHub, String, String) {
+pub(crate) async fn hub_with_app(redirect: &str) -> (TestHub, String, String) {
     let hub = TestHub::start_with(Options {
         dev_login: true,
         ..Default::default()
@@ -208,7 +208,7 @@ async fn hub_with_app(redirect: &str) -> (TestHub, String, String) {
 }
 
 /// Signs alice in and exchanges the code: the token response.
-async fn signed_in_tokens(
+pub(crate) async fn signed_in_tokens(
     hub: &TestHub,
     browser: &Browser,
     cid: &str,
@@ -228,7 +228,7 @@ async fn signed_in_tokens(
 }
 
 /// Signs alice in through `browser` for `client_id` and returns the code and PKCE verifier.
-async fn code_for(
+pub(crate) async fn code_for(
     hub: &TestHub,
     browser: &Browser,
     client_id: &str,

@@ -96,7 +96,9 @@ pub async fn build_state_with_clock(
         clock.clone(),
         Duration::from_secs(o.key_cache_secs),
         Duration::from_secs(retention),
-    );
+    )
+    .with_publish_delay(Duration::from_secs(o.key_publish_secs));
+    let throttle = Arc::new(oidc::throttle::ClientAuthThrottle::new(o));
     let clients = oidc::clients::ClientCache::new(Duration::from_secs(o.client_cache_secs));
     Ok(AppState {
         config: Arc::new(config),
@@ -108,6 +110,7 @@ pub async fn build_state_with_clock(
         metrics: Arc::new(http::metrics::Metrics::new()),
         keys: Arc::new(keys),
         clients: Arc::new(clients),
+        throttle,
         upstream_meta: Arc::default(),
         http,
         instance: jobs::instance_id(),
@@ -140,9 +143,12 @@ pub async fn serve(
         database = ?state.store.kind(),
         "hub listening"
     );
-    let result = axum::serve(listener, app(state.clone()))
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let result = axum::serve(
+        listener,
+        app(state.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await;
     let _ = stop_tx.send(true);
     for task in background {
         let _ = task.await;

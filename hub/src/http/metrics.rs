@@ -40,6 +40,11 @@ struct DeliveryLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabels {
+    reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RouteLabels {
     method: String,
     route: String,
@@ -57,6 +62,8 @@ pub struct Metrics {
     outbox_deliveries: Family<DeliveryLabels, Counter>,
     pub outbox_pending: Gauge,
     directory_syncs: Family<DeliveryLabels, Counter>,
+    oauth_client_auth_failures: Family<ReasonLabels, Counter>,
+    oauth_auth_requests_refused: Family<ReasonLabels, Counter>,
 }
 
 impl Metrics {
@@ -123,6 +130,18 @@ impl Metrics {
             "Directory sync runs by mode (full, incremental, syncrepl) and outcome",
             directory_syncs.clone(),
         );
+        let oauth_client_auth_failures = Family::<ReasonLabels, Counter>::default();
+        registry.register(
+            "oauth_client_auth_failures",
+            "Failed OAuth client authentications by reason (never by client or secret)",
+            oauth_client_auth_failures.clone(),
+        );
+        let oauth_auth_requests_refused = Family::<ReasonLabels, Counter>::default();
+        registry.register(
+            "oauth_authorization_requests_refused",
+            "Authorization requests refused because too many were pending (per_client, per_ip)",
+            oauth_auth_requests_refused.clone(),
+        );
         Self {
             registry,
             requests,
@@ -135,7 +154,27 @@ impl Metrics {
             outbox_deliveries,
             outbox_pending,
             directory_syncs,
+            oauth_client_auth_failures,
+            oauth_auth_requests_refused,
         }
+    }
+
+    /// One failed OAuth client authentication (`reason`: a fixed word, never input).
+    pub fn client_auth_failure(&self, reason: &'static str) {
+        self.oauth_client_auth_failures
+            .get_or_create(&ReasonLabels {
+                reason: reason.to_string(),
+            })
+            .inc();
+    }
+
+    /// One authorization request refused for too many pending (`per_client`, `per_ip`).
+    pub fn authorization_request_refused(&self, reason: &'static str) {
+        self.oauth_auth_requests_refused
+            .get_or_create(&ReasonLabels {
+                reason: reason.to_string(),
+            })
+            .inc();
     }
 
     /// Counts one upstream sign-in: `kind` oidc|saml|unknown, `outcome` signed_in|refused.

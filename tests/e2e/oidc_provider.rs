@@ -496,6 +496,12 @@ async fn redirect_uris_match_exactly_or_the_request_stops_at_the_hub() {
             ("redirect_uri", redirect),
             ("state", "xyz"),
         ];
+        if !extra.iter().any(|(k, _)| *k == "code_challenge") {
+            params.extend([
+                ("code_challenge", challenge.as_str()),
+                ("code_challenge_method", "S256"),
+            ]);
+        }
         params.extend_from_slice(extra);
         let (status, loc, _) = browser.authorize(&hub, &params).await;
         assert_eq!(status, StatusCode::SEE_OTHER);
@@ -924,15 +930,17 @@ async fn discovery_jwks_and_key_rotation() {
     assert_eq!(doc["backchannel_logout_supported"], true);
     let jwks = hub.call(Method::GET, "/oauth2/jwks", None, None).await.json;
     let keys = jwks["keys"].as_array().unwrap();
-    assert_eq!(keys.len(), 1);
-    assert_eq!(
-        (keys[0]["kty"].as_str(), keys[0]["alg"].as_str()),
-        (Some("EC"), Some("ES256"))
-    );
-    assert!(
-        keys[0].get("d").is_none(),
-        "no private material in the JWKS"
-    );
+    let mut kinds: Vec<(&str, &str)> = keys
+        .iter()
+        .map(|k| (k["kty"].as_str().unwrap(), k["alg"].as_str().unwrap()))
+        .collect();
+    kinds.sort();
+    assert_eq!(kinds, [("EC", "ES256"), ("RSA", "RS256")]);
+    for k in keys {
+        for private in ["d", "p", "q", "dp", "dq", "qi"] {
+            assert!(k.get(private).is_none(), "no private material in the JWKS");
+        }
+    }
 
     let redirect = "https://app.acme.test/cb";
     let (_, apps) = fixture(&hub, &[confidential("App", redirect)]).await;
@@ -961,8 +969,8 @@ async fn discovery_jwks_and_key_rotation() {
     let jwks = fresh.jwks().await.unwrap();
     assert_eq!(
         jwks["keys"].as_array().unwrap().len(),
-        2,
-        "old and new key both published"
+        4,
+        "old and new keys of both algorithms published"
     );
     let new_kid = fresh
         .signer(hub::jose::Alg::ES256)

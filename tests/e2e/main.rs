@@ -19,6 +19,7 @@ mod oidc_hardening;
 mod oidc_interaction;
 mod oidc_peers;
 mod oidc_provider;
+mod oidc_tokens;
 mod processes;
 mod replicas;
 mod saml;

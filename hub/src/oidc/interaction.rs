@@ -5,11 +5,10 @@
 //! Each page shows one pending request, bound to this browser and to the session it was shown
 //! for; its form posts to `/oauth2/interaction` and is single use.
 
-use axum::Form;
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use serde::Deserialize;
 use serde_json::json;
 
 use super::authorize::{Redirectable, current_session, finish, keep_pending, set_binding};
@@ -136,18 +135,29 @@ pub async fn chooser_page(
     .await
 }
 
-#[derive(Deserialize)]
-pub struct InteractionForm {
+/// The answer the page's form posts: `request` and `action`, each once.
+struct Answer {
     request: String,
     action: String,
+}
+
+fn answer(body: &[u8]) -> Option<Answer> {
+    let form = super::request::single_valued(url::form_urlencoded::parse(body)).ok()?;
+    Some(Answer {
+        request: form.get("request")?.clone(),
+        action: form.get("action")?.clone(),
+    })
 }
 
 /// `POST /oauth2/interaction`: the answer to a consent page or an account chooser.
 pub async fn post_interaction(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Form(f): Form<InteractionForm>,
+    body: Bytes,
 ) -> Response {
+    let Some(f) = answer(&body) else {
+        return pages::error(StatusCode::BAD_REQUEST, EXPIRED, GO_BACK);
+    };
     let request = match super::login::pending(&state, &headers, &f.request).await {
         Ok(r) => r,
         Err(page) => return page,

@@ -87,6 +87,21 @@ pub struct OidcConfig {
     pub client_cache_secs: u64,
     /// Development-only passwordless login; off unless explicitly enabled.
     pub dev_login: bool,
+    /// Failed client authentications of one client id from one address within
+    /// `client_auth_window_secs` before that pair is refused until the window ends.
+    pub client_auth_max_failures: u32,
+    /// Failed client authentications from one address (any client ids) before it is refused.
+    pub client_auth_max_failures_per_ip: u32,
+    pub client_auth_window_secs: u64,
+    /// Pending authorization requests (a sign-in started and not finished) kept per client.
+    pub max_pending_auth_requests_per_client: u64,
+    /// Pending authorization requests kept per source address.
+    pub max_pending_auth_requests_per_ip: u64,
+    /// How long a pending authorization request waits for the person to sign in.
+    pub auth_request_ttl_secs: u64,
+    /// Reverse proxies in front of the hub that append to `X-Forwarded-For` (0: use the peer
+    /// address). The client's address is taken that many entries from the right.
+    pub trusted_proxy_hops: u8,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -248,6 +263,27 @@ impl Config {
         }
         if self.server.max_connections < 16 {
             problems.push("server.max_connections must be at least 16".into());
+        }
+        let o = &self.oidc;
+        if o.client_auth_max_failures == 0
+            || o.client_auth_max_failures_per_ip == 0
+            || o.client_auth_window_secs == 0
+        {
+            problems.push(
+                "oidc.client_auth_max_failures, client_auth_max_failures_per_ip and \
+                 client_auth_window_secs must be at least 1"
+                    .into(),
+            );
+        }
+        if o.max_pending_auth_requests_per_client == 0
+            || o.max_pending_auth_requests_per_ip == 0
+            || !(60..=86_400).contains(&o.auth_request_ttl_secs)
+        {
+            problems.push(
+                "oidc.max_pending_auth_requests_per_client and _per_ip must be at least 1, and \
+                 oidc.auth_request_ttl_secs between 60 and 86400"
+                    .into(),
+            );
         }
         if self.server.request_timeout_secs == 0 {
             problems.push("server.request_timeout_secs must be at least 1".into());

@@ -102,7 +102,9 @@ pub async fn build_state_with_clock(
         clock.clone(),
         Duration::from_secs(o.key_cache_secs),
         Duration::from_secs(retention),
-    );
+    )
+    .with_publish_delay(Duration::from_secs(o.key_publish_secs));
+    let throttle = Arc::new(oidc::throttle::ClientAuthThrottle::new(o));
     let clients = oidc::clients::ClientCache::new(Duration::from_secs(o.client_cache_secs));
     Ok(AppState {
         config: Arc::new(config),
@@ -114,6 +116,7 @@ pub async fn build_state_with_clock(
         metrics: Arc::new(http::metrics::Metrics::new()),
         keys: Arc::new(keys),
         clients: Arc::new(clients),
+        throttle,
         upstream_meta: Arc::default(),
         http,
         net,

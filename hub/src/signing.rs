@@ -50,6 +50,13 @@ pub enum SigningError {
     BadKey(String),
     #[error("key generation failed")]
     Generate,
+    /// The key of `purpose` is published but signs only in `retry_after_secs` (RPs caching the
+    /// JWKS must see it first).
+    #[error("the {purpose} key is published and signs in {retry_after_secs} s")]
+    NotYetUsable {
+        purpose: String,
+        retry_after_secs: u64,
+    },
     #[error(transparent)]
     Jose(#[from] JoseError),
 }

@@ -23,6 +23,8 @@ pub struct AppState {
     pub keys: Arc<crate::oidc::keys::KeyRing>,
     /// Registered clients by `client_id`, briefly cached.
     pub clients: Arc<crate::oidc::clients::ClientCache>,
+    /// Failed OAuth client authentications, per client and address (this replica's).
+    pub throttle: Arc<crate::oidc::throttle::ClientAuthThrottle>,
     /// Upstream OIDC providers' discovered metadata, by issuer.
     pub upstream_meta: Arc<crate::federation::oidc::MetaCache>,
     /// The outbound client for tenant-supplied URLs (address policy, timeouts).

@@ -222,6 +222,8 @@ pub struct Options {
     pub outbox_retries: Option<(u64, u32)>,
     /// Lease length in seconds (default 30).
     pub lease_secs: Option<u64>,
+    /// Any other configuration change, applied last (before validation).
+    pub config: Option<fn(&mut Config)>,
 }
 
 /// The hub running in-process, with an operator key.
@@ -281,6 +283,9 @@ impl TestHub {
         }
         if let Some(l) = options.lease_secs {
             config.jobs.lease_secs = l;
+        }
+        if let Some(change) = options.config {
+            change(&mut config);
         }
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();

@@ -86,6 +86,8 @@ pub struct AppView {
     pub allow_client_credentials: bool,
     /// Only people admitted to one of its spaces may sign in.
     pub spaces_required: bool,
+    /// Authorization requests must use PKCE (S256); always true for public clients.
+    pub require_pkce: bool,
     /// Where leavers are deactivated over SCIM (the token is never shown).
     pub scim_target: Option<ScimTargetView>,
     /// Where signed leaver events are posted.
@@ -130,6 +132,7 @@ impl From<Application> for AppView {
             post_logout_redirect_uris: a.post_logout_redirect_uris,
             allow_client_credentials: a.allow_client_credentials,
             spaces_required: a.spaces_required,
+            require_pkce: a.require_pkce,
             scim_target: a.scim_target.map(|t| ScimTargetView {
                 url: t.url,
                 on_leave: t.on_leave,

@@ -374,9 +374,11 @@ async fn start_login(State(state): State<AppState>, Form(f): Form<LoginForm>) ->
             max_age: None,
             login_hint: Some(email.clone()),
             domain_hint: None,
+            session_id: None,
         },
         created_at: now,
         expires_at: now + 15 * 60 * 1000,
+        source: None,
     };
     if let Err(e) = storage::oidc::insert_auth_request(c, &request).await {
         tracing::error!(error = %e, "console login: storage error");

@@ -40,6 +40,11 @@ struct DeliveryLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabels {
+    reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RouteLabels {
     method: String,
     route: String,
@@ -61,6 +66,8 @@ pub struct Metrics {
     pub connections_open: Gauge,
     pub connections_evicted: Counter,
     pub connections_refused: Counter,
+    oauth_client_auth_failures: Family<ReasonLabels, Counter>,
+    oauth_auth_requests_refused: Family<ReasonLabels, Counter>,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -157,6 +164,18 @@ impl Metrics {
             "New connections closed at once because every open one was busy",
             connections_refused.clone(),
         );
+        let oauth_client_auth_failures = Family::<ReasonLabels, Counter>::default();
+        registry.register(
+            "oauth_client_auth_failures",
+            "Failed OAuth client authentications by reason (never by client or secret)",
+            oauth_client_auth_failures.clone(),
+        );
+        let oauth_auth_requests_refused = Family::<ReasonLabels, Counter>::default();
+        registry.register(
+            "oauth_authorization_requests_refused",
+            "Authorization requests refused because too many were pending (per_client, per_ip)",
+            oauth_auth_requests_refused.clone(),
+        );
         Self {
             registry,
             requests,
@@ -173,6 +192,8 @@ impl Metrics {
             connections_open,
             connections_evicted,
             connections_refused,
+            oauth_client_auth_failures,
+            oauth_auth_requests_refused,
         }
     }
 
@@ -181,6 +202,24 @@ impl Metrics {
         self.anonymous_failures
             .get_or_create(&SurfaceLabels {
                 surface: surface.to_string(),
+            })
+            .inc();
+    }
+
+    /// One failed OAuth client authentication (`reason`: a fixed word, never input).
+    pub fn client_auth_failure(&self, reason: &'static str) {
+        self.oauth_client_auth_failures
+            .get_or_create(&ReasonLabels {
+                reason: reason.to_string(),
+            })
+            .inc();
+    }
+
+    /// One authorization request refused for too many pending (`per_client`, `per_ip`).
+    pub fn authorization_request_refused(&self, reason: &'static str) {
+        self.oauth_auth_requests_refused
+            .get_or_create(&ReasonLabels {
+                reason: reason.to_string(),
             })
             .inc();
     }

@@ -1,8 +1,11 @@
 //! The authorization endpoint (RFC 6749 §4.1, OIDC Core §3.1.2): validate the request, reuse a
 //! live hub session or send the person to sign in, then return a single-use code with `state`
 //! and `iss` (RFC 9207). Until the client and its exact redirect URI are established, errors are
-//! shown as a page and never redirected (RFC 6749 §4.1.2.1).
+//! shown as a page and never redirected (RFC 6749 §4.1.2.1). PKCE is required unless the
+//! application turned it off (never for public clients). Requests waiting for a sign-in are
+//! bounded per client and per address and expire (`oidc.auth_request_ttl_secs`).
 
+use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -11,6 +14,7 @@ use std::collections::HashMap;
 use super::cookies::{self, AUTH_REQUEST_COOKIE, SESSION_COOKIE};
 use super::model::{AuthParams, AuthRequest, Code, Session};
 use super::pages;
+use super::request::SourceIp;
 use super::tokens::SCOPES;
 use crate::orgs::model::{Application, ClientType, OrgStatus};
 use crate::secrets::{hash_token, random_token};
@@ -18,8 +22,12 @@ use crate::state::AppState;
 use crate::storage;
 use crate::users::UserStatus;
 
-/// Appends query parameters to a registered redirect URI.
+/// Appends query parameters to a registered redirect URI (unchanged when there are none: no
+/// trailing `?`).
 pub fn with_params(uri: &str, params: &[(&str, &str)]) -> String {
+    if params.is_empty() {
+        return uri.to_string();
+    }
     let mut url = match url::Url::parse(uri) {
         Ok(u) => u,
         Err(_) => return uri.to_string(),
@@ -33,15 +41,24 @@ pub fn with_params(uri: &str, params: &[(&str, &str)]) -> String {
     url.to_string()
 }
 
-struct Redirectable<'a> {
+pub(crate) struct Redirectable<'a> {
     state: &'a AppState,
     redirect_uri: &'a str,
     client_state: Option<&'a str>,
 }
 
-impl Redirectable<'_> {
+impl<'a> Redirectable<'a> {
+    /// Errors for the request `params` describe (its client and redirect URI are established).
+    pub(crate) fn new(state: &'a AppState, params: &'a AuthParams) -> Self {
+        Self {
+            state,
+            redirect_uri: &params.redirect_uri,
+            client_state: params.state.as_deref(),
+        }
+    }
+
     /// An error sent back to the client (RFC 6749 §4.1.2.1), with `iss` (RFC 9207).
-    fn error(&self, error: &str, description: &str) -> Response {
+    pub(crate) fn error(&self, error: &str, description: &str) -> Response {
         let iss = self.state.config.server.public_url.as_str();
         let mut params = vec![
             ("error", error),
@@ -55,31 +72,45 @@ impl Redirectable<'_> {
     }
 }
 
-/// The query (GET) or form (POST) as pairs, refusing repeated parameters (RFC 6749 §3.1).
-fn single_valued(pairs: Vec<(String, String)>) -> Result<HashMap<String, String>, String> {
-    let mut out = HashMap::new();
-    for (k, v) in pairs {
-        if out.insert(k.clone(), v).is_some() {
-            return Err(k);
-        }
+/// The query (GET) or form (POST): every value of each parameter (empty ones count as
+/// omitted, RFC 6749 §3.1), so that a repeated one can be refused.
+fn multi_valued(pairs: Vec<(String, String)>) -> HashMap<String, Vec<String>> {
+    let mut out: HashMap<String, Vec<String>> = HashMap::new();
+    for (k, v) in pairs.into_iter().filter(|(_, v)| !v.is_empty()) {
+        out.entry(k).or_default().push(v);
     }
-    Ok(out)
+    out
 }
 
 pub async fn get_authorize(
     State(state): State<AppState>,
     headers: HeaderMap,
+    source: SourceIp,
     Query(pairs): Query<Vec<(String, String)>>,
 ) -> Response {
-    authorize(&state, &headers, pairs).await
+    authorize(&state, &headers, source, pairs).await
 }
 
 pub async fn post_authorize(
     State(state): State<AppState>,
     headers: HeaderMap,
-    axum::Form(pairs): axum::Form<Vec<(String, String)>>,
+    source: SourceIp,
+    body: Bytes,
 ) -> Response {
-    authorize(&state, &headers, pairs).await
+    let is_form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|m| {
+            m.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        });
+    if !is_form {
+        tracing::info!("authorization request POSTed without a form body");
+        return pages::error(StatusCode::BAD_REQUEST, UNKNOWN_APP, ASK_APP_OWNER);
+    }
+    let pairs = url::form_urlencoded::parse(&body).into_owned().collect();
+    authorize(&state, &headers, source, pairs).await
 }
 
 const UNKNOWN_APP: &str = "The application that sent you here is not registered at the hub, or sent you with a wrong address.";
@@ -89,16 +120,15 @@ const ASK_APP_OWNER: &str =
 async fn authorize(
     state: &AppState,
     headers: &HeaderMap,
+    source: SourceIp,
     pairs: Vec<(String, String)>,
 ) -> Response {
-    let q = match single_valued(pairs) {
-        Ok(q) => q,
-        Err(name) => {
-            tracing::info!(param = %name, "authorization request repeats a parameter");
-            return pages::error(StatusCode::BAD_REQUEST, UNKNOWN_APP, ASK_APP_OWNER);
-        }
+    let q = multi_valued(pairs);
+    // A repeated parameter has no value here; it is refused once the client is known.
+    let get = |k: &str| match q.get(k).map(Vec::as_slice) {
+        Some([v]) => Some(v.as_str()),
+        _ => None,
     };
-    let get = |k: &str| q.get(k).map(String::as_str).filter(|v| !v.is_empty());
     let Some(client_id) = get("client_id").filter(|c| c.len() <= 200) else {
         return pages::error(StatusCode::BAD_REQUEST, UNKNOWN_APP, ASK_APP_OWNER);
     };
@@ -132,6 +162,15 @@ async fn authorize(
     };
     if client_state.is_some_and(|s| s.len() > 2048) {
         return back.error("invalid_request", "state is too long");
+    }
+    // RFC 6749 §3.1: parameters MUST NOT be included more than once.
+    if let Some((name, _)) = q.iter().find(|(_, v)| v.len() > 1) {
+        let name: String = name.chars().take(40).collect();
+        tracing::info!(client_id, param = %name, "authorization request repeats a parameter");
+        return back.error(
+            "invalid_request",
+            &format!("{name} is sent more than once (RFC 6749 §3.1)"),
+        );
     }
     if get("response_type") != Some("code") {
         return back.error(
@@ -182,10 +221,10 @@ async fn authorize(
                 "code_challenge_method without code_challenge",
             );
         }
-        (None, None) if app.client_type == ClientType::Public => {
+        (None, None) if app.client_type == ClientType::Public || app.require_pkce => {
             return back.error(
                 "invalid_request",
-                "public clients must use PKCE (code_challenge with S256)",
+                "PKCE is required: send code_challenge with code_challenge_method=S256 (RFC 7636)",
             );
         }
         (None, None) => None,
@@ -230,6 +269,7 @@ async fn authorize(
         max_age,
         login_hint,
         domain_hint,
+        session_id: None,
     };
     match storage::organizations::get(state.store.conn(), app.org_id).await {
         Ok(Some(o)) if o.status == OrgStatus::Active => {}
@@ -254,6 +294,9 @@ async fn authorize(
                     .max_age
                     .is_none_or(|m| now - session.auth_time <= m * 1000) =>
         {
+            if params.prompt.iter().any(|p| p == "select_account") {
+                return super::interaction::chooser_page(state, &app, &session, &params).await;
+            }
             return finish(state, &app, &session, &params).await;
         }
         Ok(_) => {}
@@ -266,31 +309,87 @@ async fn authorize(
         return back.error("login_required", "the person must sign in");
     }
     // Sign in first; the request waits, bound to this browser.
-    let (Ok(id), Ok(binding)) = (random_token(), random_token()) else {
-        return back.error("server_error", "internal error");
+    let (id, binding) = match keep_pending(state, &app, params, Some(source)).await {
+        Ok(v) => v,
+        Err(response) => return response,
     };
+    let mut response = Redirect::to(&format!("/login?request={id}")).into_response();
+    set_binding(&mut response, state, &binding);
+    response
+}
+
+/// Sets the cookie that binds a pending request to this browser.
+pub(crate) fn set_binding(response: &mut Response, state: &AppState, binding: &str) {
+    let ttl = state.config.oidc.auth_request_ttl_secs;
+    cookies::set(response, state, AUTH_REQUEST_COOKIE, binding, Some(ttl));
+}
+
+/// Stores `params` as a request waiting for this browser; returns its id and the browser's
+/// binding (for `set_binding`). A request from `source` (a new sign-in, not a page of one
+/// already signed in) is refused with `temporarily_unavailable` when its client or its address
+/// has too many pending; expired requests are purged first.
+pub(crate) async fn keep_pending(
+    state: &AppState,
+    app: &Application,
+    params: AuthParams,
+    source: Option<SourceIp>,
+) -> Result<(String, String), Response> {
+    let back = Redirectable::new(state, &params);
+    let internal = |e: &dyn std::fmt::Display| {
+        tracing::error!(error = %e, "authorize: storage error");
+        back.error("server_error", "internal error")
+    };
+    let (Ok(id), Ok(binding)) = (random_token(), random_token()) else {
+        return Err(back.error("server_error", "internal error"));
+    };
+    let now = state.clock.now_ms();
+    let cfg = &state.config.oidc;
+    let source_key = source.and_then(|s| s.storage_key());
+    if let Some(source) = source {
+        let c = state.store.conn();
+        if let Err(e) = storage::oidc::purge_auth_requests(c, now).await {
+            return Err(internal(&e));
+        }
+        let counts =
+            storage::oidc::pending_auth_requests(c, app.org_id, app.id, source_key.as_deref(), now)
+                .await;
+        let (of_client, of_source) = match counts {
+            Ok(v) => v,
+            Err(e) => return Err(internal(&e)),
+        };
+        let refused = if of_source >= cfg.max_pending_auth_requests_per_ip {
+            Some("per_ip")
+        } else if of_client >= cfg.max_pending_auth_requests_per_client {
+            Some("per_client")
+        } else {
+            None
+        };
+        if let Some(reason) = refused {
+            state.metrics.authorization_request_refused(reason);
+            tracing::warn!(client_id = %app.client_id, ip = ?source.0, reason, "too many pending authorization requests");
+            return Err(back.error(
+                "temporarily_unavailable",
+                "too many sign-ins are waiting to be finished; try again later",
+            ));
+        }
+    }
+    let ttl_ms = i64::try_from(cfg.auth_request_ttl_secs)
+        .unwrap_or(900)
+        .saturating_mul(1000);
     let request = AuthRequest {
         id: id.clone(),
         org_id: app.org_id,
         app_id: app.id,
         browser_hash: hash_token(&binding),
-        params,
+        params: params.clone(),
         created_at: now,
-        expires_at: now + 15 * 60 * 1000,
+        expires_at: now.saturating_add(ttl_ms),
+        source: source_key,
     };
-    if let Err(e) = storage::oidc::insert_auth_request(state.store.conn(), &request).await {
-        tracing::error!(error = %e, "authorize: storage error");
-        return back.error("server_error", "internal error");
+    match storage::oidc::insert_auth_request(state.store.conn(), &request).await {
+        Ok(()) => Ok((id, binding)),
+        Err(e) => Err(internal(&e)),
     }
-    let mut response = Redirect::to(&format!("/login?request={id}")).into_response();
-    cookies::set(
-        &mut response,
-        state,
-        AUTH_REQUEST_COOKIE,
-        &binding,
-        Some(15 * 60),
-    );
-    response
 }
 
 /// The live hub session of this browser, if it belongs to a person who may use `app`.
@@ -321,18 +420,18 @@ pub async fn current_session(
         .then_some(session))
 }
 
-/// Issues the code for `params` in `session` and sends the browser back to the client.
+/// Issues the code for `params` in `session` and sends the browser back to the client; with
+/// `prompt=consent`, asks the person first.
 pub async fn finish(
     state: &AppState,
     app: &Application,
     session: &Session,
     params: &AuthParams,
 ) -> Response {
-    let back = Redirectable {
-        state,
-        redirect_uri: &params.redirect_uri,
-        client_state: params.state.as_deref(),
-    };
+    if params.prompt.iter().any(|p| p == "consent") {
+        return super::interaction::consent_page(state, app, session, params).await;
+    }
+    let back = Redirectable::new(state, params);
     match issue_code(state, app, session, params).await {
         Ok(code) => {
             let iss = state.config.server.public_url.as_str();

@@ -1,4 +1,7 @@
-//! `/.well-known/openid-configuration` (OIDC Discovery 1.0 §3) and the JWKS.
+//! `/.well-known/openid-configuration` (OIDC Discovery 1.0 §3, RFC 8414 §2) and the JWKS.
+//! Everything it advertises is done: each endpoint that takes `private_key_jwt` lists the
+//! algorithms it verifies, every ID token algorithm has its key in the JWKS before it signs,
+//! and each `prompt` value has its page.
 
 use axum::Json;
 use axum::extract::State;
@@ -9,6 +12,9 @@ use serde_json::json;
 use super::error::OAuthError;
 use super::tokens::SCOPES;
 use crate::state::AppState;
+
+/// The client assertion algorithms `jose::verify` accepts (RFC 7523 `private_key_jwt`).
+const ASSERTION_ALGS: [&str; 2] = ["ES256", "RS256"];
 
 pub async fn get_configuration(State(state): State<AppState>) -> Response {
     let iss = &state.config.server.public_url;
@@ -25,11 +31,13 @@ pub async fn get_configuration(State(state): State<AppState>) -> Response {
         "response_modes_supported": ["query"],
         "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
         "subject_types_supported": ["public"],
-        "id_token_signing_alg_values_supported": ["ES256", "RS256"],
+        "id_token_signing_alg_values_supported": super::keys::ALGS.map(|a| a.as_str()),
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],
-        "token_endpoint_auth_signing_alg_values_supported": ["ES256", "RS256"],
+        "token_endpoint_auth_signing_alg_values_supported": ASSERTION_ALGS,
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt"],
+        "introspection_endpoint_auth_signing_alg_values_supported": ASSERTION_ALGS,
         "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],
+        "revocation_endpoint_auth_signing_alg_values_supported": ASSERTION_ALGS,
         "code_challenge_methods_supported": ["S256"],
         "scopes_supported": SCOPES,
         "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "sid", "azp",

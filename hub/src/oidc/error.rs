@@ -1,5 +1,8 @@
-//! `OAuthError`: RFC 6749 §5.2 error responses (JSON, `Cache-Control: no-store`), with
-//! `WWW-Authenticate` on 401 (RFC 6750 §3 for bearer tokens, Basic for client authentication).
+//! `OAuthError`: RFC 6749 §5.2 error responses (JSON, `Cache-Control: no-store`). A failed
+//! client authentication challenges only the scheme the client tried (`Basic` after HTTP Basic;
+//! none after credentials in the body, which clients such as openid-client would otherwise take
+//! for a resource server's challenge); a bad bearer token gets RFC 6750 §3's challenge. A
+//! throttled client gets 429 with `invalid_client` and `Retry-After`.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -15,6 +18,8 @@ pub struct OAuthError {
     pub error: &'static str,
     pub description: String,
     pub www_authenticate: Option<&'static str>,
+    /// Seconds, for `Retry-After`.
+    pub retry_after: Option<u64>,
 }
 
 impl OAuthError {
@@ -24,6 +29,7 @@ impl OAuthError {
             error,
             description: description.into(),
             www_authenticate: None,
+            retry_after: None,
         }
     }
 
@@ -35,17 +41,39 @@ impl OAuthError {
         Self::new("invalid_grant", d)
     }
 
-    /// 401 invalid_client; `basic` when the client tried HTTP Basic (RFC 6749 §5.2).
+    /// 401 invalid_client; RFC 6749 §5.2: the client tried HTTP Basic, so the challenge names
+    /// Basic; otherwise no challenge (the client did not use the Authorization header).
     pub fn invalid_client(d: impl Into<String>, basic: bool) -> Self {
         Self {
             status: StatusCode::UNAUTHORIZED,
             error: "invalid_client",
             description: d.into(),
-            www_authenticate: Some(if basic {
-                "Basic realm=\"hub\""
-            } else {
-                "Bearer realm=\"hub\""
-            }),
+            www_authenticate: basic.then_some("Basic realm=\"hub\", charset=\"UTF-8\""),
+            retry_after: None,
+        }
+    }
+
+    /// 429 invalid_client with `Retry-After`: too many failed client authentications.
+    pub fn throttled(retry_after: u64) -> Self {
+        Self {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            error: "invalid_client",
+            description: format!(
+                "too many failed client authentications; try again in {retry_after} s"
+            ),
+            www_authenticate: None,
+            retry_after: Some(retry_after),
+        }
+    }
+
+    /// 503 temporarily_unavailable with `Retry-After`.
+    pub fn temporarily_unavailable(d: impl Into<String>, retry_after: u64) -> Self {
+        Self {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            error: "temporarily_unavailable",
+            description: d.into(),
+            www_authenticate: None,
+            retry_after: Some(retry_after),
         }
     }
 
@@ -56,6 +84,7 @@ impl OAuthError {
             error: "invalid_token",
             description: d.into(),
             www_authenticate: Some("Bearer realm=\"hub\", error=\"invalid_token\""),
+            retry_after: None,
         }
     }
 
@@ -65,6 +94,7 @@ impl OAuthError {
             error: "server_error",
             description: "internal error; the hub's log has the details".into(),
             www_authenticate: None,
+            retry_after: None,
         }
     }
 }
@@ -90,6 +120,16 @@ impl From<StoreError> for OAuthError {
 
 impl From<SigningError> for OAuthError {
     fn from(e: SigningError) -> Self {
+        if let SigningError::NotYetUsable {
+            retry_after_secs, ..
+        } = e
+        {
+            tracing::warn!(error = %e, "a signing key is not usable yet");
+            return Self::temporarily_unavailable(
+                "the signing key for this client is published but not usable yet",
+                retry_after_secs,
+            );
+        }
         tracing::error!(error = %e, "signing error in an OAuth endpoint");
         Self::server_error()
     }
@@ -116,6 +156,9 @@ impl IntoResponse for OAuthError {
         h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
         if let Some(v) = self.www_authenticate {
             h.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(v));
+        }
+        if let Some(secs) = self.retry_after {
+            h.insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         r
     }

@@ -13,6 +13,7 @@ use std::collections::HashMap;
 use super::client_auth;
 use super::error::{OAuthError, required};
 use super::model::{RevocationKind, join_scope, split_scope};
+use super::request::{OAuthForm, SourceIp};
 use super::tokens::user_claims;
 use crate::audit::{Actor, AuditAction, AuditEvent};
 use crate::ids::{OrgId, UserId};
@@ -117,6 +118,18 @@ pub async fn active_access_token(
     {
         return Ok(None);
     }
+    // The application it was issued to still exists, and its organization (another one when
+    // the person came through a space) is not suspended.
+    let Some(app) = state.clients.find(&state.store, client_id).await? else {
+        return Ok(None);
+    };
+    if app.org_id != org
+        && !storage::organizations::get(store, app.org_id)
+            .await?
+            .is_some_and(|o| o.status == crate::orgs::model::OrgStatus::Active)
+    {
+        return Ok(None);
+    }
     Ok(Some(ActiveToken {
         jti: jti.to_string(),
         org_id: org,
@@ -135,9 +148,20 @@ fn inactive() -> Response {
 pub async fn post_introspect(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Form(form): Form<HashMap<String, String>>,
+    source: SourceIp,
+    OAuthForm(form): OAuthForm,
 ) -> Result<Response, OAuthError> {
-    let caller = client_auth::authenticate(&state, &headers, &form).await?;
+    let caller =
+        client_auth::authenticate(&state, &headers, &form, source, "/oauth2/introspect").await?;
+    // RFC 7662 §2.1: the caller must authenticate; a public client has nothing to show, so it
+    // could only probe tokens it does not hold.
+    if caller.client_type == crate::orgs::model::ClientType::Public {
+        state.metrics.client_auth_failure("public_client");
+        return Err(OAuthError::invalid_client(
+            "public clients may not use token introspection",
+            false,
+        ));
+    }
     let token = required(&form, "token", 16 * 1024)?;
     // Tenant isolation: a client learns only about tokens issued to its own organization's
     // applications (a person of another organization reaches them through a space).
@@ -189,9 +213,12 @@ pub async fn post_introspect(
 pub async fn post_revoke(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Form(form): Form<HashMap<String, String>>,
+    source: SourceIp,
+    OAuthForm(form): OAuthForm,
 ) -> Result<Response, OAuthError> {
-    let caller = client_auth::authenticate(&state, &headers, &form).await?;
+    // A public client authenticates by its id alone; it may revoke only its own tokens.
+    let caller =
+        client_auth::authenticate(&state, &headers, &form, source, "/oauth2/revoke").await?;
     let token = required(&form, "token", 16 * 1024)?;
     let now = state.clock.now_ms();
     let tx = state.store.begin().await?;
@@ -261,6 +288,7 @@ async fn userinfo(state: &AppState, token: Option<String>) -> Result<Response, O
             error: "insufficient_scope",
             description: "openid scope required".into(),
             www_authenticate: Some("Bearer error=\"insufficient_scope\""),
+            retry_after: None,
         });
     }
     let c = state.store.conn();

@@ -1,7 +1,10 @@
-//! Token signing keys: ES256 by default, RS256 for clients that need it. A rotated key is
-//! published in the JWKS `oidc.key_publish_secs` before it signs; a retired key stays published
-//! until every token it signed has expired. Replicas cache what they read for
-//! `oidc.key_cache_secs`, and re-read at once when they meet an unknown `kid`.
+//! Token signing keys: ES256 by default, RS256 for clients that need it. Every advertised
+//! algorithm has its key from the first key load on, published in the JWKS before anything is
+//! signed with it: on a fresh hub the first keys sign at once (no token, so no cached JWKS,
+//! exists yet); a key added to a hub already in use, like a rotated one, is published
+//! `oidc.key_publish_secs` before it signs. A retired key stays published until every token it
+//! signed has expired. Replicas cache what they read for `oidc.key_cache_secs`, and re-read at
+//! once when they meet an unknown `kid`.
 
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -13,7 +16,10 @@ use crate::clock::Clock;
 use crate::jose::{Alg, PublicKey};
 use crate::secrets::SecretBox;
 use crate::signing::{Signer, SigningError, StoredKey};
-use crate::storage::{self, Store};
+use crate::storage::{self, Store, StoreError};
+
+/// The algorithms discovery advertises for ID tokens; each has a key from the first load on.
+pub const ALGS: [Alg; 2] = [Alg::ES256, Alg::RS256];
 
 pub fn purpose(alg: Alg) -> &'static str {
     match alg {
@@ -27,6 +33,12 @@ struct Loaded {
     at: Option<Instant>,
     signers: HashMap<Alg, Arc<Signer>>,
     public: HashMap<String, (PublicKey, Value)>,
+    /// When the first key of an algorithm with no usable key yet starts signing.
+    first_use: HashMap<Alg, i64>,
+}
+
+struct ReadOutcome {
+    missing: bool,
 }
 
 pub struct KeyRing {
@@ -35,11 +47,13 @@ pub struct KeyRing {
     clock: Arc<dyn Clock>,
     cache_for: Duration,
     retention_ms: i64,
+    publish_ms: i64,
     loaded: RwLock<Loaded>,
 }
 
 impl KeyRing {
-    /// `retention` is how long a retired key stays published: the longest token lifetime.
+    /// `retention` is how long a retired key stays published: the longest token lifetime;
+    /// `publish` how long a key added to a hub in use is published before it signs.
     pub fn new(
         store: Store,
         secrets: Arc<SecretBox>,
@@ -53,35 +67,96 @@ impl KeyRing {
             clock,
             cache_for,
             retention_ms: i64::try_from(retention.as_millis()).unwrap_or(i64::MAX),
+            publish_ms: 0,
             loaded: RwLock::new(Loaded::default()),
         }
     }
 
+    /// How long a key added to a hub already in use is published before it signs.
+    pub fn with_publish_delay(mut self, publish: Duration) -> Self {
+        self.publish_ms = i64::try_from(publish.as_millis()).unwrap_or(i64::MAX);
+        self
+    }
+
+    /// Creates generation 1 of every advertised algorithm that has no key yet. On a fresh hub
+    /// (no OIDC key at all) they sign at once; otherwise tokens, and JWKS caches, exist already
+    /// and a new key signs only after the publish delay. A replica that loses the race to
+    /// create one keeps the winner's.
+    async fn ensure_all(&self) -> Result<(), SigningError> {
+        let c = self.store.conn();
+        let mut missing = Vec::new();
+        for alg in ALGS {
+            if storage::signing_keys::latest_generation(c, purpose(alg)).await? == 0 {
+                missing.push(alg);
+            }
+        }
+        let now = self.clock.now_ms();
+        let from = if missing.len() == ALGS.len() {
+            now
+        } else {
+            now.saturating_add(self.publish_ms)
+        };
+        for alg in missing {
+            match Signer::create(
+                &self.store,
+                &self.secrets,
+                self.clock.as_ref(),
+                purpose(alg),
+                alg,
+                1,
+                from,
+            )
+            .await
+            {
+                Ok(_) | Err(SigningError::Store(StoreError::Conflict(_))) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
     /// Reads every published key once: each is opened (decrypted) once, and the signer of an
-    /// algorithm is the newest generation already usable.
+    /// algorithm is the newest generation already usable. An algorithm without any key gets
+    /// one first.
     async fn reload(&self) -> Result<(), SigningError> {
+        if self.read().await?.missing {
+            self.ensure_all().await?;
+            self.read().await?;
+        }
+        Ok(())
+    }
+
+    /// Loads what is stored; `missing` if some advertised algorithm has no published key.
+    async fn read(&self) -> Result<ReadOutcome, SigningError> {
         let now = self.clock.now_ms();
         let mut fresh = Loaded {
             at: Some(Instant::now()),
             ..Default::default()
         };
-        for alg in [Alg::ES256, Alg::RS256] {
+        let mut missing = false;
+        let mut first_use = HashMap::new();
+        for alg in ALGS {
             let c = self.store.conn();
             // Newest generation first.
-            for stored in
-                storage::signing_keys::published(c, purpose(alg), now, self.retention_ms).await?
-            {
+            let published =
+                storage::signing_keys::published(c, purpose(alg), now, self.retention_ms).await?;
+            missing |= published.is_empty();
+            for stored in published {
                 let signer = Arc::new(Signer::open(&stored, &self.secrets)?);
                 fresh
                     .public
                     .insert(stored.kid.clone(), (signer.verifying_key(), signer.jwk()));
                 if stored.not_before <= now && !fresh.signers.contains_key(&alg) {
                     fresh.signers.insert(alg, signer);
+                } else if stored.not_before > now {
+                    let at: &mut i64 = first_use.entry(alg).or_insert(stored.not_before);
+                    *at = (*at).min(stored.not_before);
                 }
             }
         }
+        fresh.first_use = first_use;
         *self.loaded.write().await = fresh;
-        Ok(())
+        Ok(ReadOutcome { missing })
     }
 
     async fn fresh(&self) -> Result<(), SigningError> {
@@ -97,28 +172,28 @@ impl KeyRing {
         Ok(())
     }
 
-    /// The key that signs with `alg` now, creating the first one if there is none.
+    /// The key that signs with `alg` now. `NotYetUsable` while the only key of `alg` is
+    /// still being published.
     pub async fn signer(&self, alg: Alg) -> Result<Arc<Signer>, SigningError> {
         self.fresh().await?;
         if let Some(s) = self.loaded.read().await.signers.get(&alg) {
             return Ok(s.clone());
         }
-        Signer::load_or_create(
-            &self.store,
-            &self.secrets,
-            self.clock.as_ref(),
-            purpose(alg),
-            alg,
-        )
-        .await?;
+        // Not usable in the cached view: its publication may have ended since.
         self.reload().await?;
-        self.loaded
-            .read()
-            .await
-            .signers
-            .get(&alg)
-            .cloned()
-            .ok_or_else(|| SigningError::BadKey(purpose(alg).to_string()))
+        let loaded = self.loaded.read().await;
+        if let Some(s) = loaded.signers.get(&alg) {
+            return Ok(s.clone());
+        }
+        match loaded.first_use.get(&alg) {
+            Some(at) => Err(SigningError::NotYetUsable {
+                purpose: purpose(alg).to_string(),
+                retry_after_secs: u64::try_from((at - self.clock.now_ms() + 999) / 1000)
+                    .unwrap_or(1)
+                    .max(1),
+            }),
+            None => Err(SigningError::BadKey(purpose(alg).to_string())),
+        }
     }
 
     /// A published key by `kid`, re-reading the database once if it is not known yet.
@@ -146,9 +221,9 @@ impl KeyRing {
             .map(|(k, _)| k.clone()))
     }
 
-    /// The JWKS document (RFC 7517 §5).
+    /// The JWKS document (RFC 7517 §5): every key published, usable yet or not.
     pub async fn jwks(&self) -> Result<Value, SigningError> {
-        self.signer(Alg::ES256).await?;
+        self.fresh().await?;
         let loaded = self.loaded.read().await;
         let mut keys: Vec<&Value> = loaded.public.values().map(|(_, jwk)| jwk).collect();
         keys.sort_by_key(|k| k["kid"].as_str().unwrap_or_default().to_string());
@@ -161,12 +236,10 @@ impl KeyRing {
         let now = self.clock.now_ms();
         let from = now + i64::try_from(publish_after.as_millis()).unwrap_or(0);
         let mut created = Vec::new();
-        for alg in [Alg::ES256, Alg::RS256] {
+        self.fresh().await?;
+        for alg in ALGS {
             let c = self.store.conn();
             let latest = storage::signing_keys::latest_generation(c, purpose(alg)).await?;
-            if latest == 0 && alg == Alg::RS256 {
-                continue; // not in use yet: it will be created on first need
-            }
             let (_, stored) = Signer::create(
                 &self.store,
                 &self.secrets,

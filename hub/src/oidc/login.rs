@@ -37,7 +37,11 @@ const EXPIRED: &str = "This sign-in has expired or was started in another browse
 const GO_BACK: &str = "Go back to the application and start again.";
 
 /// The pending request, if it exists, is unexpired and belongs to this browser.
-async fn pending(state: &AppState, headers: &HeaderMap, id: &str) -> Result<AuthRequest, Response> {
+pub(crate) async fn pending(
+    state: &AppState,
+    headers: &HeaderMap,
+    id: &str,
+) -> Result<AuthRequest, Response> {
     let binding = cookies::get(headers, AUTH_REQUEST_COOKIE);
     let found = if id.len() > 100 {
         Ok(None)
@@ -380,8 +384,21 @@ pub async fn sign_in(
         &token,
         Some(state.config.oidc.session_ttl_secs),
     );
-    cookies::set(&mut response, state, AUTH_REQUEST_COOKIE, "", Some(0));
+    // A consent page binds its own pending request to this browser: keep that cookie.
+    if !sets_cookie(&response, AUTH_REQUEST_COOKIE) {
+        cookies::set(&mut response, state, AUTH_REQUEST_COOKIE, "", Some(0));
+    }
     response
+}
+
+/// Whether `response` sets the cookie `name`.
+pub(crate) fn sets_cookie(response: &Response, name: &str) -> bool {
+    response
+        .headers()
+        .get_all(axum::http::header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.starts_with(&format!("{name}=")))
 }
 
 /// Ends a sign-in to the hub's console: the person's own organization only, then the console.

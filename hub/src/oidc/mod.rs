@@ -1,6 +1,7 @@
 //! The hub as OpenID Connect provider for the shared applications: discovery, JWKS,
 //! authorization code + PKCE, token (code, refresh, client credentials), userinfo, introspection,
-//! revocation, RP-initiated and back-channel logout, and the browser session.
+//! revocation, RP-initiated and back-channel logout, the consent page and account chooser, and
+//! the browser session.
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -13,12 +14,15 @@ pub mod clients;
 pub mod cookies;
 pub mod discovery;
 pub mod error;
+pub mod interaction;
 pub mod introspect;
 pub mod keys;
 pub mod login;
 pub mod logout;
 pub mod model;
 pub mod pages;
+pub mod request;
+pub mod throttle;
 pub mod token;
 pub mod tokens;
 
@@ -40,6 +44,7 @@ pub fn router() -> Router<AppState> {
         )
         .route("/oauth2/introspect", post(introspect::post_introspect))
         .route("/oauth2/revoke", post(introspect::post_revoke))
+        .route(interaction::PATH, post(interaction::post_interaction))
         .route(
             "/oauth2/logout",
             get(logout::get_logout).post(logout::post_logout),

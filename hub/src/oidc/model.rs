@@ -39,6 +39,10 @@ pub struct AuthParams {
     /// `domain_hint`: the person's email domain, when the application knows it.
     #[serde(default)]
     pub domain_hint: Option<String>,
+    /// The hub session a consent page or account chooser was shown for; its answer counts
+    /// only from that session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
 }
 
 /// A pending authorization request, bound to the browser that made it.
@@ -51,6 +55,8 @@ pub struct AuthRequest {
     pub params: AuthParams,
     pub created_at: i64,
     pub expires_at: i64,
+    /// A hash of the address that started it (`request::SourceIp`), for the per-address cap.
+    pub source: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -3,7 +3,6 @@
 //! redeemed twice revokes everything it issued (RFC 6749 §4.1.2); a rotated-out refresh token
 //! presented again revokes its whole family. Both are audited.
 
-use axum::Form;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
@@ -14,9 +13,10 @@ use std::collections::HashMap;
 use super::client_auth;
 use super::error::{OAuthError, required};
 use super::model::split_scope;
+use super::request::{OAuthForm, SourceIp};
 use super::tokens::{self, Subject};
 use crate::audit::{Actor, AuditAction, AuditEvent};
-use crate::orgs::model::Application;
+use crate::orgs::model::{Application, ClientType};
 use crate::secrets::hash_token;
 use crate::state::AppState;
 use crate::storage::{self, oidc::Redeemed, oidc::SubjectContext};
@@ -24,14 +24,19 @@ use crate::storage::{self, oidc::Redeemed, oidc::SubjectContext};
 pub async fn post_token(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Form(form): Form<HashMap<String, String>>,
+    source: SourceIp,
+    OAuthForm(form): OAuthForm,
 ) -> Result<Response, OAuthError> {
-    let app = client_auth::authenticate(&state, &headers, &form).await?;
-    // Load (or create, on first use) the signing keys before any write transaction: creating a
-    // key writes and audits, and SQLite has one writer at a time.
+    let app = client_auth::authenticate(&state, &headers, &form, source, "/oauth2/token").await?;
+    let grant_type = form.get("grant_type").map(String::as_str);
+    // Load the signing keys before any write transaction (a first load creates them, which
+    // writes and audits, and SQLite has one writer at a time), and before a code is used up:
+    // a key still being published answers temporarily_unavailable.
     state.keys.signer(crate::jose::Alg::ES256).await?;
-    state.keys.signer(app.id_token_alg).await?;
-    let body = match form.get("grant_type").map(String::as_str) {
+    if grant_type != Some("client_credentials") {
+        state.keys.signer(app.id_token_alg).await?;
+    }
+    let body = match grant_type {
         Some("authorization_code") => code_grant(&state, &app, &form).await?,
         Some("refresh_token") => refresh_grant(&state, &app, &form).await?,
         Some("client_credentials") => client_credentials(&state, &app, &form).await?,
@@ -111,6 +116,9 @@ async fn code_grant(
         (Some(_), Some(_)) => Err("code_verifier does not match the code_challenge"),
         (Some(_), None) => Err("code_verifier is missing"),
         (None, Some(_)) => Err("no code_challenge was sent with the authorization request"),
+        (None, None) if app.require_pkce || app.client_type == ClientType::Public => {
+            Err("PKCE is required for this client")
+        }
         (None, None) => Ok(()),
     };
     if let Err(why) = pkce {

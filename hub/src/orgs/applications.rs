@@ -47,6 +47,8 @@ pub struct CreateApp {
     /// Only people admitted to one of the application's spaces may sign in (default false:
     /// the organization's own people may, and others only through a space).
     pub spaces_required: Option<bool>,
+    /// Authorization requests must use PKCE (S256). Default true; public clients always do.
+    pub require_pkce: Option<bool>,
     /// The application's SCIM 2.0 service, where the hub deactivates (or deletes) leavers.
     pub scim_target: Option<ScimTargetInput>,
     /// Signed webhooks about leavers (Standard Webhooks); the hub makes the signing secret and
@@ -90,6 +92,7 @@ pub struct UpdateApp {
     pub post_logout_redirect_uris: Option<Vec<String>>,
     pub allow_client_credentials: Option<bool>,
     pub spaces_required: Option<bool>,
+    pub require_pkce: Option<bool>,
     /// `null` removes it.
     #[serde(default, deserialize_with = "present_of")]
     #[schema(value_type = Option<ScimTargetInput>)]
@@ -226,6 +229,12 @@ fn check_client_settings(app: &Application, errors: &mut Vec<FieldError>) {
             "confidential clients authenticate: client_secret_basic, client_secret_post or private_key_jwt",
         )),
         (ClientType::Confidential, _) => {}
+    }
+    if app.client_type == ClientType::Public && !app.require_pkce {
+        errors.push(FieldError::new(
+            "require_pkce",
+            "public clients always use PKCE: they have no other proof of who redeems the code",
+        ));
     }
     if app.client_type == ClientType::Public && app.allow_client_credentials {
         errors.push(FieldError::new(
@@ -389,6 +398,7 @@ pub async fn create(
         ),
         allow_client_credentials: input.allow_client_credentials.unwrap_or(false),
         spaces_required: input.spaces_required.unwrap_or(false),
+        require_pkce: input.require_pkce.unwrap_or(true),
         scim_target: None,
         webhook: None,
     };
@@ -422,6 +432,7 @@ pub async fn create(
         "name": app.name,
         "client_id": app.client_id,
         "client_type": app.client_type,
+        "require_pkce": app.require_pkce,
         "redirect_uris": app.redirect_uris,
         "backchannel_logout_uri": app.backchannel_logout_uri,
         "scim_target": app.scim_target.as_ref().map(|t| json!({"url": t.url, "on_leave": t.on_leave})),
@@ -484,6 +495,9 @@ pub async fn update(
     if let Some(r) = input.spaces_required {
         app.spaces_required = r;
     }
+    if let Some(r) = input.require_pkce {
+        app.require_pkce = r;
+    }
     if let Some(t) = input.scim_target {
         set_scim_target(state, &mut app, t, &mut errors)?;
     }
@@ -520,6 +534,7 @@ pub async fn update(
         "name": app.name,
         "redirect_uris": app.redirect_uris,
         "backchannel_logout_uri": app.backchannel_logout_uri,
+        "require_pkce": app.require_pkce,
         "scim_target": app.scim_target.as_ref().map(|t| json!({"url": t.url, "on_leave": t.on_leave})),
         "webhook": app.webhook.as_ref().map(|w| &w.url),
         "webhook_secret_created": webhook_secret.is_some(),

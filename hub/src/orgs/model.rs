@@ -108,6 +108,9 @@ pub struct Application {
     /// Only people admitted to one of the application's spaces may sign in (the owner's own
     /// people too). People of other organizations always need a space.
     pub spaces_required: bool,
+    /// Authorization requests must carry a PKCE `code_challenge` (S256). On by default; public
+    /// clients always need it whatever this says (OAuth 2.1).
+    pub require_pkce: bool,
     /// Where the hub tells the application about leavers over SCIM 2.0 (outbound).
     pub scim_target: Option<ScimTarget>,
     /// Where the hub posts signed webhook events about leavers.

@@ -68,6 +68,7 @@ pub mod application {
         pub spaces_required: bool,
         pub scim_target: Option<String>,
         pub webhook: Option<String>,
+        pub require_pkce: bool,
     }
     no_relations!();
 }
@@ -341,6 +342,7 @@ pub mod oidc_auth_request {
         pub params: String,
         pub created_at: i64,
         pub expires_at: i64,
+        pub source_hash: Option<String>,
     }
     no_relations!();
 }

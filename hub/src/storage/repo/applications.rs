@@ -38,6 +38,7 @@ impl TryFrom<Model> for Application {
                 .map_err(|_| StoreError::Corrupt("applications"))?,
             allow_client_credentials: m.allow_client_credentials,
             spaces_required: m.spaces_required,
+            require_pkce: m.require_pkce,
             scim_target: m
                 .scim_target
                 .as_deref()
@@ -74,6 +75,7 @@ fn active(org: OrgId, a: &Application) -> StoreResult<ActiveModel> {
             .map_err(|_| StoreError::Corrupt("applications"))?),
         allow_client_credentials: Set(a.allow_client_credentials),
         spaces_required: Set(a.spaces_required),
+        require_pkce: Set(a.require_pkce),
         scim_target: Set(a
             .scim_target
             .as_ref()
@@ -111,6 +113,7 @@ pub async fn update_settings(c: &impl Conn, org: OrgId, app: &Application) -> St
             post_logout_redirect_uris: row.post_logout_redirect_uris,
             allow_client_credentials: row.allow_client_credentials,
             spaces_required: row.spaces_required,
+            require_pkce: row.require_pkce,
             scim_target: row.scim_target,
             webhook: row.webhook,
             ..Default::default()

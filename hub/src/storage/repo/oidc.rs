@@ -157,9 +157,48 @@ pub async fn insert_auth_request(c: &impl Conn, r: &AuthRequest) -> StoreResult<
             .map_err(|_| StoreError::Corrupt("oidc_auth_requests"))?),
         created_at: Set(r.created_at),
         expires_at: Set(r.expires_at),
+        source_hash: Set(r.source.clone()),
     };
     ar::Entity::insert(row).exec_without_returning(c).await?;
     Ok(())
+}
+
+/// Deletes the authorization requests that expired by `now`; returns how many.
+pub async fn purge_auth_requests(c: &impl Conn, now: i64) -> StoreResult<u64> {
+    let res = ar::Entity::delete_many()
+        .filter(ar::Column::ExpiresAt.lte(now))
+        .exec(c)
+        .await?;
+    Ok(res.rows_affected)
+}
+
+/// Pending (unexpired) authorization requests of `org`'s application `app`, and (across
+/// organizations: an address is nobody's) from `source` if given.
+pub async fn pending_auth_requests(
+    c: &impl Conn,
+    org: OrgId,
+    app: AppId,
+    source: Option<&str>,
+    now: i64,
+) -> StoreResult<(u64, u64)> {
+    use sea_orm::PaginatorTrait;
+    let of_app = ar::Entity::find()
+        .filter(ar::Column::OrgId.eq(org.to_string()))
+        .filter(ar::Column::AppId.eq(app.to_string()))
+        .filter(ar::Column::ExpiresAt.gt(now))
+        .count(c)
+        .await?;
+    let of_source = match source {
+        Some(s) => {
+            ar::Entity::find()
+                .filter(ar::Column::SourceHash.eq(s))
+                .filter(ar::Column::ExpiresAt.gt(now))
+                .count(c)
+                .await?
+        }
+        None => 0,
+    };
+    Ok((of_app, of_source))
 }
 
 pub async fn get_auth_request(c: &impl Conn, id: &str) -> StoreResult<Option<AuthRequest>> {
@@ -176,6 +215,7 @@ pub async fn get_auth_request(c: &impl Conn, id: &str) -> StoreResult<Option<Aut
         params,
         created_at: m.created_at,
         expires_at: m.expires_at,
+        source: m.source_hash,
     }))
 }
 

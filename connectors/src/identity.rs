@@ -45,23 +45,20 @@ impl UpstreamIdentity {
         if self.subject.trim().is_empty() || self.subject.len() > 255 {
             return Err(IdentityError::BadSubject);
         }
-        if let Some(email) = &self.email {
-            let mut parts = email.rsplitn(2, '@');
-            let domain = parts.next().unwrap_or_default();
-            let local = parts.next().unwrap_or_default();
-            if local.is_empty() || domain.is_empty() || !domain.contains('.') || email.len() > 320 {
-                return Err(IdentityError::BadEmail);
-            }
+        if let Some(email) = &self.email
+            && crate::email::Email::parse(email).is_err()
+        {
+            return Err(IdentityError::BadEmail);
         }
         Ok(())
     }
 
-    /// The lower-cased domain of the asserted email, if any.
+    /// The lower-cased (punycode) domain of the asserted email, if any.
     pub fn email_domain(&self) -> Option<String> {
         self.email
             .as_deref()
-            .and_then(|e| e.rsplit_once('@'))
-            .map(|(_, d)| d.to_ascii_lowercase())
+            .and_then(|e| crate::email::Email::parse(e).ok())
+            .map(|e| e.domain().to_string())
     }
 }
 

@@ -8,6 +8,7 @@
 #![warn(missing_docs)]
 
 mod connector;
+pub mod email;
 mod error;
 mod identity;
 pub mod ldap;

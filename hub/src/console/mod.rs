@@ -327,10 +327,10 @@ struct LoginForm {
 /// Starts a sign-in for the organization that verified the email's domain: a pending request
 /// bound to this browser, then the hub's sign-in, which sends the person to their IdP.
 async fn start_login(State(state): State<AppState>, Form(f): Form<LoginForm>) -> Response {
-    let email = f.email.trim().to_ascii_lowercase();
-    let domain = match email.rsplit_once('@') {
-        Some((local, d)) if !local.is_empty() && !d.is_empty() && email.len() <= 320 => d,
-        _ => {
+    let parsed = connectors::email::Email::parse(&f.email);
+    let domain = match &parsed {
+        Ok(e) => e.domain(),
+        Err(_) => {
             return sign_in_page(
                 StatusCode::BAD_REQUEST,
                 Some("That is not an email address."),
@@ -372,7 +372,10 @@ async fn start_login(State(state): State<AppState>, Form(f): Form<LoginForm>) ->
             code_challenge: None,
             prompt: Vec::new(),
             max_age: None,
-            login_hint: Some(email.clone()),
+            login_hint: parsed
+                .as_ref()
+                .ok()
+                .map(|e| e.to_string().to_ascii_lowercase()),
             domain_hint: None,
             session_id: None,
         },

@@ -96,8 +96,8 @@ pub async fn route(state: &AppState, org: OrgId, email: Option<&str>) -> Result<
         return Ok(Route::NoConnection);
     };
     match email
-        .and_then(|e| e.rsplit_once('@'))
-        .map(|(_, d)| d.trim().to_ascii_lowercase())
+        .and_then(|e| connectors::email::Email::parse(e).ok())
+        .map(|e| e.domain().to_string())
     {
         Some(domain) => {
             let verified = storage::domains::is_verified(state.store.conn(), org, &domain).await?;

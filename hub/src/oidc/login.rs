@@ -85,8 +85,8 @@ async fn home(
 ) -> Result<Organization, crate::storage::StoreError> {
     let c = state.store.conn();
     let Some(domain) = email
-        .and_then(|e| e.rsplit_once('@'))
-        .map(|(_, d)| d.trim().to_ascii_lowercase())
+        .and_then(|e| connectors::email::Email::parse(e).ok())
+        .map(|e| e.domain().to_string())
     else {
         return Ok(org);
     };

@@ -131,23 +131,13 @@ fn optional_name(field: &str, v: Option<&str>, errors: &mut Vec<FieldError>) -> 
 /// `local@domain`, lower-cased domain; the domain must be verified by `org`.
 async fn org_email(state: &AppState, org: OrgId, email: &str) -> Result<String, ServiceError> {
     let bad = |m: &str| ServiceError::invalid("email", m);
-    let (local, domain) = email
-        .trim()
-        .rsplit_once('@')
-        .ok_or_else(|| bad("must be an email address"))?;
-    if local.is_empty()
-        || local.len() > 64
-        || local.chars().any(|c| c.is_control() || c.is_whitespace())
-    {
-        return Err(bad("must be an email address"));
-    }
-    let domain = validate::domain("email", domain).map_err(|e| ServiceError::Invalid(vec![e]))?;
-    if !storage::domains::is_verified(state.store.conn(), org, &domain).await? {
+    let email = connectors::email::Email::parse(email).map_err(|e| bad(&e.to_string()))?;
+    if !storage::domains::is_verified(state.store.conn(), org, email.domain()).await? {
         return Err(bad(
             "the domain is not verified by this organization; verify it first",
         ));
     }
-    Ok(format!("{local}@{domain}"))
+    Ok(email.to_string())
 }
 
 pub async fn get(state: &AppState, ctx: &OrgCtx, id: &str) -> Result<User, ServiceError> {

@@ -105,10 +105,9 @@ pub(super) async fn users(
         .map(|d| d.domain)
         .collect();
     let email_ok = |m: &Option<String>| {
-        m.as_deref().is_some_and(|m| {
-            m.rsplit_once('@')
-                .is_some_and(|(l, d)| !l.is_empty() && verified.contains(d))
-        })
+        m.as_deref()
+            .and_then(|m| connectors::email::Email::parse(m).ok())
+            .is_some_and(|e| verified.contains(e.domain()))
     };
     let mut seen: BTreeSet<String> = BTreeSet::new();
     let mut hashes: HashMap<String, String> = HashMap::new();

@@ -621,6 +621,8 @@ fn jit_user(org: OrgId, email: &str, identity: &UpstreamIdentity, now: i64) -> U
             .unwrap_or_else(|| email.to_string()),
         given_name: identity.given_name.as_deref().map(clip),
         family_name: identity.family_name.as_deref().map(clip),
+        name_formatted: None,
+        emails: Vec::new(),
         groups: identity.groups.iter().take(100).map(|g| clip(g)).collect(),
         status: UserStatus::Active,
         status_reason: None,

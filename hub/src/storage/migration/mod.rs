@@ -11,6 +11,7 @@ mod m0004_saml;
 mod m0005_directories;
 mod m0006_engine;
 mod m0007_spaces;
+mod m0008_scim_names;
 
 pub struct Migrator;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0005_directories::Migration),
             Box::new(m0006_engine::Migration),
             Box::new(m0007_spaces::Migration),
+            Box::new(m0008_scim_names::Migration),
         ]
     }
 }

@@ -20,6 +20,7 @@ mod processes;
 mod replicas;
 mod saml;
 mod scim;
+mod scim_client;
 mod scim_names;
 mod scim_patch;
 mod scim_protocol;

@@ -78,6 +78,17 @@ async fn a_partner_cannot_provision_a_user_named_after_another_organizations_emp
         .await;
     assert_error(&r, StatusCode::BAD_REQUEST, Some("invalidValue"));
     assert_eq!(before, hub.snapshot().await, "nothing changed");
+    // The admin API holds usernames to the same rule.
+    let r = hub
+        .post(
+            &hub.operator_key,
+            "/api/v1/orgs/globex/users",
+            json!({"email": "eve@globex.test", "name": "Eve", "username": "ceo@acme.test"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{r:?}");
+    assert_eq!(r.json["errors"][0]["field"], "username");
+    assert_eq!(before, hub.snapshot().await, "nothing changed");
     // A userName that is not an email address stays the organization's own business.
     let r = globex
         .call(
@@ -255,5 +266,77 @@ async fn a_user_without_email_is_accepted_and_never_matched_by_email() {
         .filter(|e| e["action"] == "user.created")
         .collect();
     assert_eq!(created.len(), 2);
+    hub.stop().await;
+}
+
+#[tokio::test]
+async fn an_empty_email_at_sign_in_matches_nobody() {
+    let hub = TestHub::start_with(hub_e2e::Options {
+        dev_login: true,
+        ..Default::default()
+    })
+    .await;
+    org_with_domain(&hub, "acme", "acme.test").await;
+    let scim = Scim::connect(&hub, "acme").await;
+    // A person without any email, active in the directory.
+    let r = scim
+        .call(
+            Method::POST,
+            "/Users",
+            Some(json!({"schemas": [USER], "userName": "jdoe", "active": true})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.json);
+    let redirect = "https://extranet.acme.test/cb";
+    let app = crate::deprovision::create_app(
+        &hub,
+        "acme",
+        json!({"name": "Extranet", "client_type": "confidential", "redirect_uris": [redirect]}),
+    )
+    .await;
+    let cid = app["application"]["client_id"].as_str().unwrap();
+    for email in ["", "   "] {
+        let browser = hub_e2e::Browser::new();
+        let (_, challenge) = hub_e2e::pkce();
+        let (status, loc, body) = browser
+            .authorize(
+                &hub,
+                &[
+                    ("client_id", cid),
+                    ("redirect_uri", redirect),
+                    ("response_type", "code"),
+                    ("scope", "openid email"),
+                    ("state", "s"),
+                    ("code_challenge", &challenge),
+                    ("code_challenge_method", "S256"),
+                ],
+            )
+            .await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
+        let login = url::Url::parse(&format!("{}{}", hub.url, loc.unwrap())).unwrap();
+        let request = login
+            .query_pairs()
+            .find(|(k, _)| k == "request")
+            .unwrap()
+            .1
+            .to_string();
+        let r = browser
+            .client
+            .post(format!("{}/login", hub.url))
+            .form(&[("request", request.as_str()), ("email", email)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            r.status(),
+            StatusCode::UNAUTHORIZED,
+            "{email:?} signed someone in"
+        );
+    }
+    let events = audit_actions(&hub, "acme").await;
+    assert!(
+        !events.iter().any(|e| e["action"] == "session.started"),
+        "nobody signed in"
+    );
     hub.stop().await;
 }

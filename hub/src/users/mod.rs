@@ -193,6 +193,19 @@ pub async fn create(
     let (Some(name), Some(username), true) = (name, username, errors.is_empty()) else {
         return Err(ServiceError::Invalid(errors));
     };
+    // A username that is an email address names someone at that domain: it must be one of
+    // the organization's verified domains, as the email's must (the same rule SCIM applies).
+    if username.contains('@') && username != email {
+        let bad = |m: String| ServiceError::invalid("username", m);
+        let (_, domain) = names::split_email(&username).map_err(|e| bad(e.0))?;
+        let domain =
+            validate::domain("username", domain).map_err(|e| ServiceError::Invalid(vec![e]))?;
+        if !storage::domains::is_verified(state.store.conn(), ctx.org.id, &domain).await? {
+            return Err(bad(format!(
+                "{domain} is not a verified domain of this organization"
+            )));
+        }
+    }
     let now = state.clock.now_ms();
     let user = User {
         id: UserId::new(),

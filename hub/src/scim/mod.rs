@@ -129,14 +129,13 @@ pub fn router() -> Router<AppState> {
 /// `/Me` (RFC 7644 §3.11: the token is a directory's, not a person's), `/Bulk` (§3.7;
 /// ServiceProviderConfig says `bulk.supported: false`) and a search across every resource
 /// type at the root (§3.4.3; `/Users/.search` and `/Groups/.search` are served).
-async fn not_implemented(ctx: ScimCtx, uri: axum::http::Uri) -> ScimError {
+async fn not_implemented(_ctx: ScimCtx, uri: axum::http::Uri) -> ScimError {
     let what = uri
         .path()
         .rsplit('/')
         .next()
         .unwrap_or_default()
         .to_string();
-    let _ = ctx;
     ScimError::not_implemented(match what.as_str() {
         "Bulk" => "bulk operations are not supported (see ServiceProviderConfig)".to_string(),
         ".search" => {
@@ -147,8 +146,7 @@ async fn not_implemented(ctx: ScimCtx, uri: axum::http::Uri) -> ScimError {
 }
 
 /// An unknown path under an organization's base URL, after the token is checked.
-async fn unknown(ctx: ScimCtx) -> ScimError {
-    let _ = ctx;
+async fn unknown(_ctx: ScimCtx) -> ScimError {
     no_such_path().await
 }
 

@@ -74,6 +74,17 @@ impl fmt::Display for Email {
     }
 }
 
+/// The domain of an email address, or of a bare `@domain` (a domain hint standing for an
+/// address there); `None` if either is malformed.
+pub fn domain_of(address_or_hint: &str) -> Option<String> {
+    match address_or_hint.trim().strip_prefix('@') {
+        Some(d) => domain_name(d),
+        None => Email::parse(address_or_hint)
+            .ok()
+            .map(|e| e.domain().to_string()),
+    }
+}
+
 /// RFC 5322 dot-atom text (and, for internationalized addresses, letters and digits of any
 /// script); never whitespace, control, format (zero-width) or quoting characters.
 fn local_char(c: char) -> bool {

@@ -27,4 +27,8 @@ mod processes;
 mod replicas;
 mod saml;
 mod scim;
+mod scim_client;
+mod scim_names;
+mod scim_patch;
+mod scim_protocol;
 mod spaces;

@@ -9,19 +9,19 @@ use crate::federation::{audit_actions, org_with_domain};
 
 pub(crate) const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 pub(crate) const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
-const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+pub(crate) const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 
 /// A SCIM client as Okta or Entra ID: a base URL and a bearer token.
 pub(crate) struct Scim {
-    base: String,
-    token: String,
-    http: reqwest::Client,
+    pub(crate) base: String,
+    pub(crate) token: String,
+    pub(crate) http: reqwest::Client,
 }
 
 pub(crate) struct Answer {
     pub(crate) status: StatusCode,
     pub(crate) json: Value,
-    headers: reqwest::header::HeaderMap,
+    pub(crate) headers: reqwest::header::HeaderMap,
 }
 
 impl Scim {
@@ -59,7 +59,7 @@ impl Scim {
         self.call_with(method, path, body, &[]).await
     }
 
-    async fn call_with(
+    pub(crate) async fn call_with(
         &self,
         method: Method,
         path: &str,
@@ -98,7 +98,7 @@ impl Scim {
         }
     }
 
-    async fn find(&self, filter: &str) -> Value {
+    pub(crate) async fn find(&self, filter: &str) -> Value {
         let q: String = url::form_urlencoded::Serializer::new(String::new())
             .append_pair("filter", filter)
             .append_pair("startIndex", "1")
@@ -110,7 +110,7 @@ impl Scim {
     }
 }
 
-fn assert_error(a: &Answer, status: StatusCode, scim_type: Option<&str>) {
+pub(crate) fn assert_error(a: &Answer, status: StatusCode, scim_type: Option<&str>) {
     assert_eq!(a.status, status, "{}", a.json);
     assert_eq!(
         a.json["schemas"],
@@ -122,7 +122,7 @@ fn assert_error(a: &Answer, status: StatusCode, scim_type: Option<&str>) {
     }
 }
 
-async fn admin_user(hub: &TestHub, slug: &str, id: &str) -> Value {
+pub(crate) async fn admin_user(hub: &TestHub, slug: &str, id: &str) -> Value {
     let r = hub
         .get(
             &hub.operator_key,
@@ -585,9 +585,9 @@ async fn bad_scim_requests_get_scim_errors_and_change_nothing() {
     hub.stop().await;
 }
 
-const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
+pub(crate) const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
 
-async fn scim_user(scim: &Scim, user_name: &str) -> String {
+pub(crate) async fn scim_user(scim: &Scim, user_name: &str) -> String {
     let r = scim
         .call(
             Method::POST,

@@ -95,10 +95,7 @@ pub async fn route(state: &AppState, org: OrgId, email: Option<&str>) -> Result<
     let Some(first) = conns.first().cloned() else {
         return Ok(Route::NoConnection);
     };
-    match email
-        .and_then(|e| connectors::email::Email::parse(e).ok())
-        .map(|e| e.domain().to_string())
-    {
+    match email.and_then(connectors::email::domain_of) {
         Some(domain) => {
             let verified = storage::domains::is_verified(state.store.conn(), org, &domain).await?;
             if !verified {
@@ -644,6 +641,8 @@ fn jit_user(org: OrgId, email: &str, identity: &UpstreamIdentity, now: i64) -> U
             .unwrap_or_else(|| email.to_string()),
         given_name: identity.given_name.as_deref().map(clip),
         family_name: identity.family_name.as_deref().map(clip),
+        name_formatted: None,
+        emails: Vec::new(),
         groups: identity.groups.iter().take(100).map(|g| clip(g)).collect(),
         status: UserStatus::Active,
         status_reason: None,

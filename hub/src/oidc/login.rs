@@ -84,10 +84,7 @@ async fn home(
     email: Option<&str>,
 ) -> Result<Organization, crate::storage::StoreError> {
     let c = state.store.conn();
-    let Some(domain) = email
-        .and_then(|e| connectors::email::Email::parse(e).ok())
-        .map(|e| e.domain().to_string())
-    else {
+    let Some(domain) = email.and_then(connectors::email::domain_of) else {
         return Ok(org);
     };
     let Some(owner) = storage::domains::verified_owner(c, &domain).await? else {

@@ -70,6 +70,26 @@ impl ScimError {
         }
     }
 
+    /// RFC 7644 §3.5.2: a PATCH path that is not one (an unknown schema URN included).
+    pub fn invalid_path(detail: impl Into<String>) -> Self {
+        Self::bad_request("invalidPath", detail)
+    }
+
+    /// RFC 7644 §3.5.2: a PATCH path whose value filter matches nothing.
+    pub fn no_target(detail: impl Into<String>) -> Self {
+        Self::bad_request("noTarget", detail)
+    }
+
+    /// RFC 7644 §3.12: a change the attribute's mutability or state does not allow.
+    pub fn mutability(detail: impl Into<String>) -> Self {
+        Self::bad_request("mutability", detail)
+    }
+
+    /// RFC 7644 §3.12: an endpoint or feature the hub does not offer (`/Me`, `/Bulk`).
+    pub fn not_implemented(detail: impl Into<String>) -> Self {
+        Self::status(StatusCode::NOT_IMPLEMENTED, detail)
+    }
+
     pub fn internal() -> Self {
         Self::status(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
     }

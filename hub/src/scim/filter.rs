@@ -86,6 +86,70 @@ pub enum Filter {
     ValuePath(AttrPath, Box<Filter>),
 }
 
+impl std::fmt::Display for AttrPath {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(s) = &self.schema {
+            write!(f, "{s}:")?;
+        }
+        f.write_str(&self.dotted())
+    }
+}
+
+impl Op {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Eq => "eq",
+            Self::Ne => "ne",
+            Self::Co => "co",
+            Self::Sw => "sw",
+            Self::Ew => "ew",
+            Self::Gt => "gt",
+            Self::Ge => "ge",
+            Self::Lt => "lt",
+            Self::Le => "le",
+        }
+    }
+}
+
+impl Filter {
+    /// Binding strength: `or` < `and` < everything else.
+    fn precedence(&self) -> u8 {
+        match self {
+            Self::Or(..) => 1,
+            Self::And(..) => 2,
+            _ => 3,
+        }
+    }
+}
+
+/// The filter as RFC 7644 text that parses back to the same tree (for logs and the
+/// round-trip property tests): parentheses only where precedence or left-association needs
+/// them.
+impl std::fmt::Display for Filter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let side = |f: &mut std::fmt::Formatter<'_>, x: &Filter, wrap: bool| {
+            if wrap {
+                write!(f, "({x})")
+            } else {
+                write!(f, "{x}")
+            }
+        };
+        match self {
+            Self::And(a, b) | Self::Or(a, b) => {
+                let p = self.precedence();
+                let word = if p == 1 { "or" } else { "and" };
+                side(f, a, a.precedence() < p)?;
+                write!(f, " {word} ")?;
+                side(f, b, b.precedence() <= p)
+            }
+            Self::Not(a) => write!(f, "not ({a})"),
+            Self::Present(p) => write!(f, "{p} pr"),
+            Self::Compare(p, op, v) => write!(f, "{p} {} {v}", op.as_str()),
+            Self::ValuePath(p, inner) => write!(f, "{p}[{inner}]"),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 enum Tok {
     Word(String),
@@ -379,7 +443,7 @@ pub fn matches(f: &Filter, v: &Value) -> bool {
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use serde_json::json;
 
@@ -479,5 +543,158 @@ mod tests {
         assert!(!matches(&f, &json!({"type": "home", "primary": true})));
         let f = parse(r#"value sw "ALI""#).unwrap();
         assert!(matches(&f, &json!({"value": "alice@acme.test"})));
+    }
+
+    /// Property tests: no input panics or runs long; filters built near the grammar print and
+    /// parse back to the same tree.
+    pub(crate) mod props {
+        use super::super::*;
+        use proptest::prelude::*;
+        use serde_json::json;
+
+        fn name() -> impl Strategy<Value = String> {
+            prop_oneof![
+                Just("username".to_string()),
+                Just("emails".to_string()),
+                Just("value".to_string()),
+                Just("type".to_string()),
+                // `not` is a keyword where an attribute may start: not a name.
+                "[a-z][a-z0-9_-]{0,8}".prop_filter("not a keyword", |n| n != "not"),
+            ]
+        }
+
+        fn path() -> impl Strategy<Value = AttrPath> {
+            (
+                prop_oneof![
+                    3 => Just(None),
+                    1 => Just(Some(
+                        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:user".to_string()
+                    )),
+                ],
+                name(),
+                proptest::option::of(name()),
+            )
+                .prop_map(|(schema, name, sub)| AttrPath { schema, name, sub })
+        }
+
+        fn value() -> impl Strategy<Value = Value> {
+            prop_oneof![
+                any::<String>().prop_map(Value::String),
+                "[ -~]{0,12}".prop_map(Value::String),
+                any::<i32>().prop_map(|n| json!(n)),
+                any::<bool>().prop_map(Value::Bool),
+                Just(Value::Null),
+            ]
+        }
+
+        fn op() -> impl Strategy<Value = Op> {
+            prop_oneof![
+                Just(Op::Eq),
+                Just(Op::Ne),
+                Just(Op::Co),
+                Just(Op::Sw),
+                Just(Op::Ew),
+                Just(Op::Gt),
+                Just(Op::Ge),
+                Just(Op::Lt),
+                Just(Op::Le),
+            ]
+        }
+
+        /// Filters within the limits (depth 4, a few dozen comparisons).
+        pub(crate) fn filter() -> impl Strategy<Value = Filter> {
+            let leaf = prop_oneof![
+                path().prop_map(Filter::Present),
+                (path(), op(), value()).prop_map(|(p, o, v)| Filter::Compare(p, o, v)),
+            ];
+            leaf.prop_recursive(4, 24, 2, |inner| {
+                prop_oneof![
+                    (inner.clone(), inner.clone())
+                        .prop_map(|(a, b)| Filter::And(Box::new(a), Box::new(b))),
+                    (inner.clone(), inner.clone())
+                        .prop_map(|(a, b)| Filter::Or(Box::new(a), Box::new(b))),
+                    inner.clone().prop_map(|a| Filter::Not(Box::new(a))),
+                    (path(), inner).prop_map(|(p, a)| Filter::ValuePath(
+                        AttrPath { sub: None, ..p },
+                        Box::new(a)
+                    )),
+                ]
+            })
+        }
+
+        /// Text made of the grammar's own pieces, in any order.
+        fn near_grammar() -> impl Strategy<Value = String> {
+            let piece = prop_oneof![
+                Just("("),
+                Just(")"),
+                Just("["),
+                Just("]"),
+                Just(" "),
+                Just("not"),
+                Just("and"),
+                Just("or"),
+                Just("eq"),
+                Just("pr"),
+                Just("co"),
+                Just("\"x\""),
+                Just("\""),
+                Just("\\"),
+                Just("userName"),
+                Just("emails"),
+                Just(".value"),
+                Just("urn:ietf:params:scim:schemas:core:2.0:User:"),
+                Just("1"),
+                Just("-1e999"),
+                Just("true"),
+                Just("null"),
+                Just("\u{0}"),
+                Just("é"),
+            ];
+            proptest::collection::vec(piece, 0..300).prop_map(|v| v.concat())
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(512))]
+
+            #[test]
+            fn any_text_is_a_filter_or_an_error(s in "\\PC{0,600}") {
+                let _ = parse(&s);
+            }
+
+            #[test]
+            fn text_near_the_grammar_is_a_filter_or_an_error(s in near_grammar()) {
+                if let Ok(f) = parse(&s) {
+                    // Whatever parses also prints and parses back to itself.
+                    prop_assert_eq!(parse(&f.to_string()), Ok(f));
+                }
+            }
+
+            #[test]
+            fn filters_print_and_parse_back(f in filter()) {
+                let text = f.to_string();
+                prop_assert_eq!(parse(&text), Ok(f), "{}", text);
+            }
+
+            #[test]
+            fn matching_never_panics(f in filter(), v in value()) {
+                let el = json!({"value": v, "type": "work", "primary": true,
+                    "emails": [{"value": "a@x.test"}], "username": v});
+                let _ = matches(&f, &el);
+            }
+        }
+
+        /// The worst inputs within the length limit finish at once (a generous bound, so a
+        /// loaded machine does not make it flaky): parsing is linear and bounded before work.
+        #[test]
+        fn worst_inputs_finish_quickly() {
+            let started = std::time::Instant::now();
+            for unit in ["(", "not (", "a eq 1 or ", "x[", "\"", "\\", "a[b[c[", " "] {
+                let s = unit.repeat(MAX_LEN / unit.len());
+                assert!(parse(&s).is_err(), "{unit:?}");
+                let s = unit.repeat(MAX_LEN);
+                assert!(parse(&s).is_err(), "{unit:?}");
+            }
+            assert!(started.elapsed() < std::time::Duration::from_secs(2));
+        }
     }
 }

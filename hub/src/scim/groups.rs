@@ -12,8 +12,10 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::filter;
+use super::list::ListParams;
 use super::patch::{self, PatchRequest};
-use super::schema::GROUP;
+use super::projection::Projection;
+use super::schema::{GROUP, GROUPS};
 use super::{ScimCtx, ScimError, check_if_match, etag, parse_body, respond};
 use crate::audit::{AuditAction, AuditEvent};
 use crate::clock::ms_to_rfc3339;
@@ -45,7 +47,8 @@ fn to_scim(g: &Group, members: Option<&[(UserId, String)]>, base: &str) -> Value
         doc["members"] = m
             .iter()
             .map(|(id, name)| {
-                json!({"value": id.to_string(), "display": name, "$ref": format!("{base}/Users/{id}")})
+                json!({"value": id.to_string(), "display": name, "type": "User",
+                       "$ref": format!("{base}/Users/{id}")})
             })
             .collect();
     }
@@ -211,38 +214,36 @@ async fn save(
     Ok((group, created))
 }
 
-fn excluded_members(query: &Option<String>) -> bool {
-    url::form_urlencoded::parse(query.as_deref().unwrap_or_default().as_bytes()).any(|(k, v)| {
-        k.eq_ignore_ascii_case("excludedAttributes")
-            && v.split(',')
-                .any(|a| a.trim().eq_ignore_ascii_case("members"))
-    })
-}
-
+/// A group answer shaped by `p`; the members are read only when the answer holds them.
 async fn answer(
     state: &AppState,
     ctx: &ScimCtx,
     g: &Group,
     status: StatusCode,
-    with_members: bool,
+    p: &Projection,
 ) -> Result<Response, ScimError> {
-    let members = if with_members {
+    let members = if p.includes(&GROUPS, "members") {
         Some(storage::groups::members(state.store.conn(), ctx.org.id, g.id).await?)
     } else {
         None
     };
-    Ok(respond(status, &to_scim(g, members.as_deref(), &ctx.base)))
+    Ok(respond(
+        status,
+        &p.apply(&GROUPS, to_scim(g, members.as_deref(), &ctx.base)),
+    ))
 }
 
 pub async fn create(
     State(state): State<AppState>,
     ctx: ScimCtx,
+    RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ScimError> {
-    let doc: Value = parse_body(body)?;
+    let doc: Value = parse_body(&headers, body)?;
     let (g, _) = save(&state, &ctx, None, &headers, |_| Ok(doc)).await?;
-    let mut r = answer(&state, &ctx, &g, StatusCode::CREATED, true).await?;
+    let p = Projection::from_query(&query);
+    let mut r = answer(&state, &ctx, &g, StatusCode::CREATED, &p).await?;
     if let Ok(loc) = HeaderValue::from_str(&format!("{}/Groups/{}", ctx.base, g.id)) {
         r.headers_mut().insert(header::LOCATION, loc);
     }
@@ -258,40 +259,66 @@ pub async fn get(
     let g = storage::groups::get(state.store.conn(), ctx.org.id, parse_id(&id)?)
         .await?
         .ok_or_else(|| ScimError::not_found("Group"))?;
-    answer(&state, &ctx, &g, StatusCode::OK, !excluded_members(&query)).await
+    answer(
+        &state,
+        &ctx,
+        &g,
+        StatusCode::OK,
+        &Projection::from_query(&query),
+    )
+    .await
 }
 
 pub async fn replace(
     State(state): State<AppState>,
     ctx: ScimCtx,
     Path((_, id)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ScimError> {
     let id = parse_id(&id)?;
-    let doc: Value = parse_body(body)?;
+    let doc: Value = parse_body(&headers, body)?;
     let (g, _) = save(&state, &ctx, Some(id), &headers, |_| Ok(doc)).await?;
-    answer(&state, &ctx, &g, StatusCode::OK, true).await
+    answer(
+        &state,
+        &ctx,
+        &g,
+        StatusCode::OK,
+        &Projection::from_query(&query),
+    )
+    .await
 }
 
 pub async fn patch(
     State(state): State<AppState>,
     ctx: ScimCtx,
     Path((_, id)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ScimError> {
     let id = parse_id(&id)?;
-    let req: PatchRequest = parse_body(body)?;
+    let req: PatchRequest = parse_body(&headers, body)?;
     let base = ctx.base.clone();
     let (g, _) = save(&state, &ctx, Some(id), &headers, move |current| {
         let (g, m) = current.ok_or_else(|| ScimError::not_found("Group"))?;
         let mut doc = to_scim(g, Some(m), &base);
-        patch::apply(&mut doc, req)?;
+        patch::apply(&mut doc, req, &GROUPS)?;
         Ok(doc)
     })
     .await?;
-    // Entra ID asks for 204 after a group PATCH; the body is not needed.
+    // Entra ID asks for 204 after a group PATCH; a client that names attributes gets them.
+    if query.as_deref().is_some_and(|q| !q.is_empty()) {
+        return answer(
+            &state,
+            &ctx,
+            &g,
+            StatusCode::OK,
+            &Projection::from_query(&query),
+        )
+        .await;
+    }
     let mut r = StatusCode::NO_CONTENT.into_response();
     if let Ok(v) = HeaderValue::from_str(&etag(g.version)) {
         r.headers_mut().insert(header::ETAG, v);
@@ -331,22 +358,17 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-pub async fn list(
-    State(state): State<AppState>,
-    ctx: ScimCtx,
-    RawQuery(query): RawQuery,
-) -> Result<Response, ScimError> {
-    let (start, count, filter) = super::users::paging(&query)?;
+async fn page(state: &AppState, ctx: &ScimCtx, p: ListParams) -> Result<Response, ScimError> {
     let (total, groups) = storage::groups::page(
         state.store.conn(),
         ctx.org.id,
-        filter.as_ref(),
-        start - 1,
-        count,
+        p.filter.as_ref(),
+        p.start - 1,
+        p.count,
     )
     .await?
     .map_err(|e| ScimError::bad_request("invalidFilter", e))?;
-    let with_members = !excluded_members(&query);
+    let with_members = p.projection.includes(&GROUPS, "members");
     let mut resources = Vec::with_capacity(groups.len());
     for g in &groups {
         let members = if with_members {
@@ -354,10 +376,31 @@ pub async fn list(
         } else {
             None
         };
-        resources.push(to_scim(g, members.as_deref(), &ctx.base));
+        resources.push(
+            p.projection
+                .apply(&GROUPS, to_scim(g, members.as_deref(), &ctx.base)),
+        );
     }
     Ok(respond(
         StatusCode::OK,
-        &super::list_response(total, start, resources),
+        &super::list_response(total, p.start, resources),
     ))
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    ctx: ScimCtx,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ScimError> {
+    page(&state, &ctx, ListParams::from_query(&query)?).await
+}
+
+/// `POST /Groups/.search` (RFC 7644 §3.4.3).
+pub async fn search(
+    State(state): State<AppState>,
+    ctx: ScimCtx,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ScimError> {
+    page(&state, &ctx, ListParams::from_search(&headers, body)?).await
 }

@@ -10,7 +10,7 @@ use axum::extract::{FromRef, FromRequestParts, RawPathParams};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{MethodRouter, any, get, post};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -24,8 +24,11 @@ use crate::storage;
 pub mod error;
 pub mod filter;
 mod groups;
+mod list;
 pub mod patch;
+mod projection;
 mod schema;
+mod user_doc;
 mod users;
 
 use error::CONTENT_TYPE;
@@ -35,34 +38,149 @@ pub use error::ScimError;
 /// than the admin API's limit.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
+/// A route's methods; any other method is a SCIM 405 naming the allowed ones.
+fn methods(router: MethodRouter<AppState>, allow: &'static str) -> MethodRouter<AppState> {
+    router.fallback(move || async move {
+        let mut r = ScimError::status(
+            StatusCode::METHOD_NOT_ALLOWED,
+            format!("this endpoint accepts {allow}"),
+        )
+        .into_response();
+        r.headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static(allow));
+        r
+    })
+}
+
+/// Every path under `/scim/v2` answers in SCIM's format (RFC 7644 §3.12): the endpoints, a 404
+/// for unknown paths, a 405 for wrong methods, 501 for `/Me`, `/Bulk` and a root `/.search`;
+/// any other failure (an extractor's rejection, a body limit) is turned into a SCIM error.
 pub fn router() -> Router<AppState> {
     Router::new()
         .route(
             "/scim/v2/{org}/ServiceProviderConfig",
-            get(schema::service_provider_config),
+            methods(get(schema::service_provider_config), "GET"),
         )
-        .route("/scim/v2/{org}/ResourceTypes", get(schema::resource_types))
-        .route("/scim/v2/{org}/Schemas", get(schema::schemas))
-        .route("/scim/v2/{org}/Users", get(users::list).post(users::create))
+        .route(
+            "/scim/v2/{org}/ResourceTypes",
+            methods(get(schema::resource_types), "GET"),
+        )
+        .route(
+            "/scim/v2/{org}/ResourceTypes/{id}",
+            methods(get(schema::resource_type), "GET"),
+        )
+        .route(
+            "/scim/v2/{org}/Schemas",
+            methods(get(schema::schemas), "GET"),
+        )
+        .route(
+            "/scim/v2/{org}/Schemas/{uri}",
+            methods(get(schema::get_schema), "GET"),
+        )
+        .route(
+            "/scim/v2/{org}/Users",
+            methods(get(users::list).post(users::create), "GET, POST"),
+        )
+        .route(
+            "/scim/v2/{org}/Users/.search",
+            methods(post(users::search), "POST"),
+        )
         .route(
             "/scim/v2/{org}/Users/{id}",
-            get(users::get)
-                .put(users::replace)
-                .patch(users::patch)
-                .delete(users::delete),
+            methods(
+                get(users::get)
+                    .put(users::replace)
+                    .patch(users::patch)
+                    .delete(users::delete),
+                "GET, PUT, PATCH, DELETE",
+            ),
         )
         .route(
             "/scim/v2/{org}/Groups",
-            get(groups::list).post(groups::create),
+            methods(get(groups::list).post(groups::create), "GET, POST"),
+        )
+        .route(
+            "/scim/v2/{org}/Groups/.search",
+            methods(post(groups::search), "POST"),
         )
         .route(
             "/scim/v2/{org}/Groups/{id}",
-            get(groups::get)
-                .put(groups::replace)
-                .patch(groups::patch)
-                .delete(groups::delete),
+            methods(
+                get(groups::get)
+                    .put(groups::replace)
+                    .patch(groups::patch)
+                    .delete(groups::delete),
+                "GET, PUT, PATCH, DELETE",
+            ),
         )
+        .route("/scim/v2/{org}/Me", any(not_implemented))
+        .route("/scim/v2/{org}/Me/{*rest}", any(not_implemented))
+        .route("/scim/v2/{org}/Bulk", any(not_implemented))
+        .route("/scim/v2/{org}/.search", any(not_implemented))
+        .route("/scim/v2/{org}/{*rest}", any(unknown))
+        .route("/scim/v2/{org}/", any(unknown))
+        .route("/scim/v2/{org}", any(unknown))
+        .route("/scim/v2", any(no_such_path))
+        .route("/scim/v2/", any(no_such_path))
+        .layer(axum::middleware::map_response(scim_errors))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+}
+
+/// `/Me` (RFC 7644 §3.11: the token is a directory's, not a person's), `/Bulk` (§3.7;
+/// ServiceProviderConfig says `bulk.supported: false`) and a search across every resource
+/// type at the root (§3.4.3; `/Users/.search` and `/Groups/.search` are served).
+async fn not_implemented(_ctx: ScimCtx, uri: axum::http::Uri) -> ScimError {
+    let what = uri
+        .path()
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    ScimError::not_implemented(match what.as_str() {
+        "Bulk" => "bulk operations are not supported (see ServiceProviderConfig)".to_string(),
+        ".search" => {
+            "search at the root is not supported; use /Users/.search or /Groups/.search".to_string()
+        }
+        _ => "/Me is not supported: a SCIM token belongs to a directory, not a person".to_string(),
+    })
+}
+
+/// An unknown path under an organization's base URL, after the token is checked.
+async fn unknown(_ctx: ScimCtx) -> ScimError {
+    no_such_path().await
+}
+
+async fn no_such_path() -> ScimError {
+    ScimError::not_found("SCIM endpoint")
+}
+
+/// Turns any failure answered outside the handlers' own errors (an extractor's plain-text
+/// rejection, a limit) into a SCIM error with the same status.
+async fn scim_errors(r: Response) -> Response {
+    let status = r.status();
+    let is_scim = r
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(CONTENT_TYPE.as_bytes()));
+    if !(status.is_client_error() || status.is_server_error()) || is_scim {
+        return r;
+    }
+    let detail = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            format!("the request body is larger than {MAX_BODY_BYTES} bytes")
+        }
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "the body must be application/scim+json".into(),
+        StatusCode::METHOD_NOT_ALLOWED => "this endpoint does not accept that method".into(),
+        StatusCode::NOT_FOUND => "not found".into(),
+        s if s.is_client_error() => "the request is malformed".into(),
+        _ => "internal error".into(),
+    };
+    let allow = r.headers().get(header::ALLOW).cloned();
+    let mut out = ScimError::status(status, detail).into_response();
+    if let Some(a) = allow {
+        out.headers_mut().insert(header::ALLOW, a);
+    }
+    out
 }
 
 /// The organization and directory a SCIM request acts for, from its bearer token.
@@ -144,10 +262,28 @@ where
     }
 }
 
-/// Reads a JSON body, with errors in SCIM's format.
+/// Reads a JSON body, with errors in SCIM's format: `application/scim+json` or
+/// `application/json` (RFC 7644 §3.1), or no content type; anything else is a 415.
 pub fn parse_body<T: DeserializeOwned>(
+    headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<T, ScimError> {
+    if let Some(ct) = headers.get(header::CONTENT_TYPE) {
+        let essence = ct
+            .to_str()
+            .unwrap_or_default()
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase();
+        if essence != CONTENT_TYPE && essence != "application/json" {
+            return Err(ScimError::status(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "the body must be application/scim+json (or application/json)",
+            ));
+        }
+    }
     let body = body.map_err(|e| ScimError::status(e.status(), e.body_text()))?;
     serde_json::from_slice(&body)
         .map_err(|e| ScimError::bad_request("invalidSyntax", format!("the body is not valid: {e}")))
@@ -180,13 +316,19 @@ pub fn list_response(total: u64, start: u64, resources: Vec<Value>) -> Value {
     })
 }
 
-/// A string attribute: trimmed, at most `max` bytes, no control characters; empty is absent.
+/// A string attribute: no control characters or line breaks (not even at the ends), trimmed,
+/// at most `max` bytes; empty is absent.
 pub fn text_attr(v: Option<&Value>, field: &str, max: usize) -> Result<Option<String>, ScimError> {
     match v {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => {
+            if s.chars().any(crate::users::names::is_control) {
+                return Err(ScimError::invalid_value(format!(
+                    "{field} must not contain control characters or line breaks"
+                )));
+            }
             let s = s.trim();
-            if s.len() > max || s.chars().any(char::is_control) {
+            if s.len() > max {
                 return Err(ScimError::invalid_value(format!(
                     "{field} must be text of at most {max} bytes"
                 )));

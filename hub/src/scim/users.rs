@@ -10,194 +10,22 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
-use super::filter;
+use super::filter::get_ci;
+use super::list::ListParams;
 use super::patch::{self, PatchRequest};
-use super::schema::{ENTERPRISE, USER};
-use super::{ScimCtx, ScimError, check_if_match, etag, parse_body, respond};
+use super::projection::Projection;
+use super::schema::USERS;
+use super::user_doc::{fields, to_scim};
+use super::{ScimCtx, ScimError, check_if_match, parse_body, respond};
 use crate::audit::{AuditAction, AuditEvent};
-use crate::clock::ms_to_rfc3339;
 use crate::deprovision::{LeaverSource, Signal};
 use crate::ids::UserId;
 use crate::state::AppState;
 use crate::storage;
 use crate::users::{User, UserStatus};
 
-/// The most resources one page returns.
-pub const MAX_COUNT: u64 = 1000;
-const DEFAULT_COUNT: u64 = 100;
-/// The largest block of unmodelled attributes kept per user.
-const MAX_EXTRA_BYTES: usize = 16 * 1024;
-/// Keys the hub models (or refuses to keep: `password`, read-only `groups`).
-const MODELLED: [&str; 10] = [
-    "schemas",
-    "id",
-    "meta",
-    "externalid",
-    "username",
-    "name",
-    "displayname",
-    "emails",
-    "active",
-    "password",
-];
-
-/// The SCIM representation of a user.
-pub fn to_scim(u: &User, base: &str) -> Value {
-    let mut doc = Map::new();
-    // Unmodelled attributes first, so modelled ones always win.
-    for (k, v) in &u.attributes {
-        doc.insert(k.clone(), v.clone());
-    }
-    let mut schemas = vec![json!(USER)];
-    if u.attributes
-        .keys()
-        .any(|k| k.eq_ignore_ascii_case(ENTERPRISE))
-    {
-        schemas.push(json!(ENTERPRISE));
-    }
-    let mut name = Map::new();
-    name.insert("formatted".into(), json!(u.name));
-    if let Some(g) = &u.given_name {
-        name.insert("givenName".into(), json!(g));
-    }
-    if let Some(f) = &u.family_name {
-        name.insert("familyName".into(), json!(f));
-    }
-    doc.insert("schemas".into(), json!(schemas));
-    doc.insert("id".into(), json!(u.id.to_string()));
-    if let Some(e) = &u.external_id {
-        doc.insert("externalId".into(), json!(e));
-    }
-    doc.insert("userName".into(), json!(u.username));
-    doc.insert("name".into(), Value::Object(name));
-    doc.insert("displayName".into(), json!(u.name));
-    doc.insert(
-        "emails".into(),
-        json!([{"value": u.email, "type": "work", "primary": true}]),
-    );
-    doc.insert("active".into(), json!(u.status == UserStatus::Active));
-    doc.insert(
-        "meta".into(),
-        json!({
-            "resourceType": "User",
-            "created": ms_to_rfc3339(u.created_at),
-            "lastModified": ms_to_rfc3339(u.updated_at),
-            "location": format!("{base}/Users/{}", u.id),
-            "version": etag(u.version),
-        }),
-    );
-    Value::Object(doc)
-}
-
-/// What a SCIM document says about a user, checked.
-struct Fields {
-    user_name: String,
-    external_id: Option<String>,
-    email: String,
-    name: String,
-    given_name: Option<String>,
-    family_name: Option<String>,
-    active: bool,
-    extras: Map<String, Value>,
-}
-
-use super::text_attr as text;
-
 fn invalid(detail: impl Into<String>) -> ScimError {
     ScimError::invalid_value(detail)
-}
-
-/// `true`/`false`, or the strings Entra ID sends ("True", "False").
-fn boolean(v: Option<&Value>, field: &str) -> Result<Option<bool>, ScimError> {
-    match v {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Bool(b)) => Ok(Some(*b)),
-        Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => Ok(Some(true)),
-        Some(Value::String(s)) if s.eq_ignore_ascii_case("false") => Ok(Some(false)),
-        Some(_) => Err(invalid(format!("{field} must be a boolean"))),
-    }
-}
-
-fn fields(doc: &Value) -> Result<Fields, ScimError> {
-    let obj = doc
-        .as_object()
-        .ok_or_else(|| ScimError::bad_request("invalidSyntax", "a User must be a JSON object"))?;
-    let get = |k: &str| filter::get_ci(doc, k);
-    let user_name =
-        text(get("userName"), "userName", 255)?.ok_or_else(|| invalid("userName is required"))?;
-    let external_id = text(get("externalId"), "externalId", 255)?;
-    let name_obj = get("name");
-    if name_obj.is_some_and(|n| !n.is_object() && !n.is_null()) {
-        return Err(invalid("name must be an object"));
-    }
-    let sub = |k: &str| name_obj.and_then(|n| filter::get_ci(n, k));
-    let given_name = text(sub("givenName"), "name.givenName", 200)?;
-    let family_name = text(sub("familyName"), "name.familyName", 200)?;
-    let formatted = text(sub("formatted"), "name.formatted", 200)?;
-    let display = text(get("displayName"), "displayName", 200)?;
-    let email = match get("emails") {
-        None | Some(Value::Null) => None,
-        Some(Value::Array(items)) => {
-            if items.len() > 20 {
-                return Err(invalid("at most 20 emails"));
-            }
-            let pick = items
-                .iter()
-                .find(|e| {
-                    boolean(filter::get_ci(e, "primary"), "primary")
-                        .ok()
-                        .flatten()
-                        == Some(true)
-                })
-                .or_else(|| {
-                    items.iter().find(|e| {
-                        filter::get_ci(e, "type")
-                            .and_then(Value::as_str)
-                            .is_some_and(|t| t.eq_ignore_ascii_case("work"))
-                    })
-                })
-                .or(items.first());
-            match pick {
-                Some(e) => text(filter::get_ci(e, "value"), "emails.value", 320)?,
-                None => None,
-            }
-        }
-        Some(_) => return Err(invalid("emails must be an array")),
-    }
-    .or_else(|| user_name.contains('@').then(|| user_name.clone()))
-    .ok_or_else(|| invalid("the user needs an email (emails, or an email as userName)"))?
-    .to_ascii_lowercase();
-    let active = boolean(get("active"), "active")?.unwrap_or(true);
-    let name = display
-        .or(formatted)
-        .or_else(|| match (&given_name, &family_name) {
-            (Some(g), Some(f)) => Some(format!("{g} {f}")),
-            (Some(g), None) => Some(g.clone()),
-            (None, Some(f)) => Some(f.clone()),
-            (None, None) => None,
-        })
-        .unwrap_or_else(|| user_name.clone());
-    let extras: Map<String, Value> = obj
-        .iter()
-        .filter(|(k, _)| {
-            let k = k.to_ascii_lowercase();
-            !MODELLED.contains(&k.as_str()) && k != "groups"
-        })
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    if serde_json::to_vec(&extras).map_or(0, |b| b.len()) > MAX_EXTRA_BYTES {
-        return Err(invalid("the user's other attributes exceed 16 KiB"));
-    }
-    Ok(Fields {
-        user_name,
-        external_id,
-        email,
-        name,
-        given_name,
-        family_name,
-        active,
-        extras,
-    })
 }
 
 fn parse_id(id: &str) -> Result<UserId, ScimError> {
@@ -228,12 +56,20 @@ async fn save(
     };
     let doc = build(current.as_ref())?;
     let f = fields(&doc)?;
-    let domain = f.email.rsplit_once('@').map(|(_, d)| d).unwrap_or_default();
-    if !storage::domains::is_verified(tx.conn(), org, domain).await? {
-        return Err(invalid(format!(
-            "{domain} is not a verified domain of this organization; verify it before \
-             provisioning its people"
-        )));
+    // Every address the user is given, the userName included when it is one, must be in a
+    // domain this organization verified: a partner cannot name another company's people.
+    let mut checked: Vec<&str> = Vec::new();
+    for (domain, field) in &f.domains {
+        if checked.contains(&domain.as_str()) {
+            continue;
+        }
+        if !storage::domains::is_verified(tx.conn(), org, domain).await? {
+            return Err(invalid(format!(
+                "{field}: {domain} is not a verified domain of this organization; verify it \
+                 before provisioning its people"
+            )));
+        }
+        checked.push(domain);
     }
     // userName and email are unique in the organization. A deprovisioned holder of either is
     // the same person coming back (rehire): they keep their id and so their `sub`.
@@ -258,10 +94,18 @@ async fn save(
             base = Some(other);
             continue;
         }
-        return Err(ScimError::conflict(format!(
-            "another user already has the userName {} or the email {}",
-            f.user_name, f.email
-        )));
+        return Err(ScimError::conflict(if f.email.is_empty() {
+            format!(
+                "another user already has the userName {:?} (or one that looks the same)",
+                f.user_name
+            )
+        } else {
+            format!(
+                "another user already has the userName {:?} (or one that looks the same) or \
+                 the email {}",
+                f.user_name, f.email
+            )
+        }));
     }
     let now = state.clock.now_ms();
     let created = base.is_none();
@@ -276,6 +120,8 @@ async fn save(
         name: String::new(),
         given_name: None,
         family_name: None,
+        name_formatted: None,
+        emails: Vec::new(),
         groups: Vec::new(),
         status: UserStatus::Active,
         status_reason: None,
@@ -287,14 +133,23 @@ async fn save(
     });
     user.username = f.user_name;
     user.external_id = f.external_id;
+    user.email_verified = !f.email.is_empty();
     user.email = f.email;
-    user.email_verified = true;
+    user.emails = f.emails;
     user.name = f.name;
+    user.name_formatted = f.name_formatted;
     user.given_name = f.given_name;
     user.family_name = f.family_name;
     user.attributes = f.extras;
     user.directory_id = Some(ctx.directory.id);
-    let (status, reason) = if f.active {
+    // `active` left out keeps the status (RFC 7643 gives it no default); a new user is active.
+    let active = f.active.unwrap_or(
+        target.is_none()
+            || current
+                .as_ref()
+                .is_some_and(|c| c.status == UserStatus::Active),
+    );
+    let (status, reason) = if active {
         (UserStatus::Active, None)
     } else {
         (
@@ -361,21 +216,31 @@ async fn save(
     Ok((user, created))
 }
 
+/// A user answer, shaped by the request's `attributes` / `excludedAttributes`.
+fn answer(status: StatusCode, u: &User, ctx: &ScimCtx, p: &Projection) -> Response {
+    respond(status, &p.apply(&USERS, to_scim(u, &ctx.base)))
+}
+
 pub async fn create(
     State(state): State<AppState>,
     ctx: ScimCtx,
+    RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ScimError> {
-    let doc: Value = parse_body(body)?;
+    let doc: Value = parse_body(&headers, body)?;
     let (user, _) = save(&state, &ctx, None, &headers, |_| Ok(doc)).await?;
-    let body = to_scim(&user, &ctx.base);
-    let mut r = respond(StatusCode::CREATED, &body);
-    if let Some(loc) = body["meta"]["location"]
-        .as_str()
-        .and_then(|l| HeaderValue::from_str(l).ok())
-    {
+    let mut r = answer(
+        StatusCode::CREATED,
+        &user,
+        &ctx,
+        &Projection::from_query(&query),
+    );
+    if let Ok(loc) = HeaderValue::from_str(&format!("{}/Users/{}", ctx.base, user.id)) {
         r.headers_mut().insert(header::LOCATION, loc);
+    }
+    if let Ok(v) = HeaderValue::from_str(&super::etag(user.version)) {
+        r.headers_mut().insert(header::ETAG, v);
     }
     Ok(r)
 }
@@ -384,44 +249,69 @@ pub async fn get(
     State(state): State<AppState>,
     ctx: ScimCtx,
     Path((_, id)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
 ) -> Result<Response, ScimError> {
     let user = storage::users::get(state.store.conn(), ctx.org.id, parse_id(&id)?)
         .await?
         .filter(|u| u.status != UserStatus::Deprovisioned)
         .ok_or_else(|| ScimError::not_found("User"))?;
-    Ok(respond(StatusCode::OK, &to_scim(&user, &ctx.base)))
+    Ok(answer(
+        StatusCode::OK,
+        &user,
+        &ctx,
+        &Projection::from_query(&query),
+    ))
 }
 
 pub async fn replace(
     State(state): State<AppState>,
     ctx: ScimCtx,
     Path((_, id)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ScimError> {
     let id = parse_id(&id)?;
-    let doc: Value = parse_body(body)?;
+    let doc: Value = parse_body(&headers, body)?;
     let (user, _) = save(&state, &ctx, Some(id), &headers, |_| Ok(doc)).await?;
-    Ok(respond(StatusCode::OK, &to_scim(&user, &ctx.base)))
+    Ok(answer(
+        StatusCode::OK,
+        &user,
+        &ctx,
+        &Projection::from_query(&query),
+    ))
 }
 
 pub async fn patch(
     State(state): State<AppState>,
     ctx: ScimCtx,
     Path((_, id)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ScimError> {
     let id = parse_id(&id)?;
-    let req: PatchRequest = parse_body(body)?;
+    let req: PatchRequest = parse_body(&headers, body)?;
     let base = ctx.base.clone();
     let (user, _) = save(&state, &ctx, Some(id), &headers, move |current| {
         let mut doc = to_scim(current.ok_or_else(|| ScimError::not_found("User"))?, &base);
-        patch::apply(&mut doc, req)?;
+        patch::apply(&mut doc, req, &USERS)?;
+        // `active` has no default (RFC 7643 §4.1.1): removing it would leave the hub unable to
+        // say whether the person may sign in, so it is refused rather than read as "active".
+        if get_ci(&doc, "active").is_none_or(Value::is_null) {
+            return Err(ScimError::mutability(
+                "active cannot be removed; replace it with true or false",
+            ));
+        }
         Ok(doc)
     })
     .await?;
-    Ok(respond(StatusCode::OK, &to_scim(&user, &ctx.base)))
+    Ok(answer(
+        StatusCode::OK,
+        &user,
+        &ctx,
+        &Projection::from_query(&query),
+    ))
 }
 
 /// Deprovisions: the user is kept (audit, a stable `sub` for a rehire) but leaves SCIM's view,
@@ -464,36 +354,24 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-/// `startIndex` (1-based), `count` and `filter` of a list request.
-pub fn paging(query: &Option<String>) -> Result<(u64, u64, Option<filter::Filter>), ScimError> {
-    let q: Vec<(String, String)> =
-        url::form_urlencoded::parse(query.as_deref().unwrap_or_default().as_bytes())
-            .into_owned()
-            .collect();
-    let param = |name: &str| {
-        q.iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    };
-    let number = |name: &str, default: u64| -> Result<u64, ScimError> {
-        match param(name) {
-            None => Ok(default),
-            Some(v) => v
-                .trim()
-                .parse::<i64>()
-                .map(|n| n.max(0) as u64)
-                .map_err(|_| {
-                    ScimError::bad_request("invalidValue", format!("{name} must be an integer"))
-                }),
-        }
-    };
-    let start = number("startIndex", 1)?.max(1);
-    let count = number("count", DEFAULT_COUNT)?.min(MAX_COUNT);
-    let filter = match param("filter").filter(|f| !f.trim().is_empty()) {
-        Some(f) => Some(filter::parse(f).map_err(|e| ScimError::bad_request("invalidFilter", e))?),
-        None => None,
-    };
-    Ok((start, count, filter))
+async fn page(state: &AppState, ctx: &ScimCtx, p: ListParams) -> Result<Response, ScimError> {
+    let (total, users) = storage::scim::users_page(
+        state.store.conn(),
+        ctx.org.id,
+        p.filter.as_ref(),
+        p.start - 1,
+        p.count,
+    )
+    .await?
+    .map_err(|e| ScimError::bad_request("invalidFilter", e))?;
+    let resources: Vec<Value> = users
+        .iter()
+        .map(|u| p.projection.apply(&USERS, to_scim(u, &ctx.base)))
+        .collect();
+    Ok(respond(
+        StatusCode::OK,
+        &super::list_response(total, p.start, resources),
+    ))
 }
 
 pub async fn list(
@@ -501,19 +379,15 @@ pub async fn list(
     ctx: ScimCtx,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ScimError> {
-    let (start, count, filter) = paging(&query)?;
-    let (total, users) = storage::scim::users_page(
-        state.store.conn(),
-        ctx.org.id,
-        filter.as_ref(),
-        start - 1,
-        count,
-    )
-    .await?
-    .map_err(|e| ScimError::bad_request("invalidFilter", e))?;
-    let resources: Vec<Value> = users.iter().map(|u| to_scim(u, &ctx.base)).collect();
-    Ok(respond(
-        StatusCode::OK,
-        &super::list_response(total, start, resources),
-    ))
+    page(&state, &ctx, ListParams::from_query(&query)?).await
+}
+
+/// `POST /Users/.search` (RFC 7644 §3.4.3).
+pub async fn search(
+    State(state): State<AppState>,
+    ctx: ScimCtx,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ScimError> {
+    page(&state, &ctx, ListParams::from_search(&headers, body)?).await
 }

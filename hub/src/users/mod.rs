@@ -14,6 +14,11 @@ use crate::orgs::validate;
 use crate::state::AppState;
 use crate::storage;
 
+pub mod model;
+pub mod names;
+
+pub use model::Email;
+
 crate::orgs::model::string_enum!(
     /// Lifecycle of a user: only `active` users can sign in or hold tokens.
     UserStatus { Active => "active", Suspended => "suspended", Deprovisioned => "deprovisioned" }
@@ -25,11 +30,19 @@ pub struct User {
     pub org_id: OrgId,
     pub external_id: Option<String>,
     pub username: String,
+    /// The sign-in email (the primary of `emails`), or empty: a person without an email is
+    /// never matched by email.
     pub email: String,
     pub email_verified: bool,
+    /// The display name (SCIM `displayName`, the `name` claim).
     pub name: String,
     pub given_name: Option<String>,
     pub family_name: Option<String>,
+    /// SCIM `name.formatted`, kept apart from the display name.
+    pub name_formatted: Option<String>,
+    /// Every email the directory lists, with its type and primary flag (empty when the
+    /// directory sent none or the user did not come from SCIM).
+    pub emails: Vec<Email>,
     pub groups: Vec<String>,
     pub status: UserStatus,
     pub status_reason: Option<String>,
@@ -170,6 +183,19 @@ pub async fn create(
     let (Some(name), Some(username), true) = (name, username, errors.is_empty()) else {
         return Err(ServiceError::Invalid(errors));
     };
+    // A username that is an email address names someone at that domain: it must be one of
+    // the organization's verified domains, as the email's must (the same rule SCIM applies).
+    if username.contains('@') && username != email {
+        let bad = |m: String| ServiceError::invalid("username", m);
+        let (_, domain) = names::split_email(&username).map_err(|e| bad(e.0))?;
+        let domain =
+            validate::domain("username", domain).map_err(|e| ServiceError::Invalid(vec![e]))?;
+        if !storage::domains::is_verified(state.store.conn(), ctx.org.id, &domain).await? {
+            return Err(bad(format!(
+                "{domain} is not a verified domain of this organization"
+            )));
+        }
+    }
     let now = state.clock.now_ms();
     let user = User {
         id: UserId::new(),
@@ -181,6 +207,8 @@ pub async fn create(
         name,
         given_name,
         family_name,
+        name_formatted: None,
+        emails: Vec::new(),
         groups,
         status: UserStatus::Active,
         status_reason: None,

@@ -250,6 +250,8 @@ pub(super) async fn users(
             name: String::new(),
             given_name: None,
             family_name: None,
+            name_formatted: None,
+            emails: Vec::new(),
             groups: Vec::new(),
             status,
             status_reason: None,

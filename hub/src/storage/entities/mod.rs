@@ -196,6 +196,11 @@ pub mod user {
         pub attributes: String,
         pub source_hash: Option<String>,
         pub source_version: Option<i64>,
+        /// `users::names::username_key(username)`: uniqueness is checked on it.
+        pub username_key: String,
+        pub name_formatted: Option<String>,
+        /// JSON array of `users::Email`.
+        pub emails: String,
     }
     no_relations!();
 }

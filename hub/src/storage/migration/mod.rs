@@ -11,6 +11,7 @@ mod m0004_saml;
 mod m0005_directories;
 mod m0006_engine;
 mod m0007_spaces;
+mod m0008_scim_names;
 mod m0009_oauth_hardening;
 mod m0010_outbound_hardening;
 
@@ -27,8 +28,9 @@ impl MigratorTrait for Migrator {
             Box::new(m0005_directories::Migration),
             Box::new(m0006_engine::Migration),
             Box::new(m0007_spaces::Migration),
-            Box::new(m0010_outbound_hardening::Migration),
+            Box::new(m0008_scim_names::Migration),
             Box::new(m0009_oauth_hardening::Migration),
+            Box::new(m0010_outbound_hardening::Migration),
         ]
     }
 }

@@ -12,6 +12,7 @@ use crate::ids::OrgId;
 use crate::scim::filter::{AttrPath, Filter, Op};
 use crate::storage::entities::user::{Column, Entity};
 use crate::storage::{Conn, StoreResult};
+use crate::users::names::username_key;
 use crate::users::{User, UserStatus};
 
 #[derive(Clone, Copy)]
@@ -24,9 +25,15 @@ enum Kind {
     Active,
     /// Milliseconds, compared with an RFC 3339 value.
     Time,
-    /// Always true (`emails.type eq "work"`, `emails.primary eq true`: the one email the hub
-    /// keeps is the primary work email).
+    /// Always true (`emails.type eq "work"`, `emails.primary eq true`: type and primary are
+    /// not indexed; the value comparison beside them decides).
     Const(bool),
+    /// `userName`: `eq` compares the look-alike-folded key (the uniqueness rule), the other
+    /// operators the lower-cased name.
+    UserName,
+    /// `emails.value`: `eq` matches the sign-in email or any listed email; the other operators
+    /// the sign-in email.
+    Email,
 }
 
 fn column(p: &AttrPath, in_emails: bool) -> Result<(Option<Column>, Kind), String> {
@@ -44,12 +51,13 @@ fn column(p: &AttrPath, in_emails: bool) -> Result<(Option<Column>, Kind), Strin
     };
     Ok(match name.as_str() {
         "id" => (Some(Column::Id), Kind::Exact),
-        "username" => (Some(Column::Username), Kind::Text),
+        "username" => (Some(Column::Username), Kind::UserName),
         "externalid" => (Some(Column::ExternalId), Kind::Exact),
-        "displayname" | "name.formatted" => (Some(Column::Name), Kind::Text),
+        "displayname" => (Some(Column::Name), Kind::Text),
+        "name.formatted" => (Some(Column::NameFormatted), Kind::Text),
         "name.givenname" => (Some(Column::GivenName), Kind::Text),
         "name.familyname" => (Some(Column::FamilyName), Kind::Text),
-        "emails" | "emails.value" => (Some(Column::Email), Kind::Text),
+        "emails" | "emails.value" => (Some(Column::Email), Kind::Email),
         "emails.type" => (None, Kind::Const(true)),
         "emails.primary" => (None, Kind::Const(true)),
         "active" => (Some(Column::Status), Kind::Active),
@@ -100,11 +108,31 @@ fn compare(p: &AttrPath, op: Op, v: &Value, in_emails: bool) -> Result<SimpleExp
                 _ => return Err(bad()),
             })
         }
-        Kind::Text | Kind::Exact => {
+        Kind::UserName if op == Op::Eq || op == Op::Ne => {
+            let s = v.as_str().ok_or_else(bad)?;
+            let key = Expr::col(Column::UsernameKey);
+            Ok(if op == Op::Eq {
+                key.eq(username_key(s))
+            } else {
+                key.ne(username_key(s))
+            })
+        }
+        Kind::Email if op == Op::Eq => {
+            let s = v.as_str().ok_or_else(bad)?.to_lowercase();
+            // The stored list is JSON with `value` first in each element (users::Email).
+            let quoted = serde_json::to_string(&s).map_err(|_| bad())?;
+            let listed = Func::lower(Expr::col(Column::Emails)).like(
+                LikeExpr::new(format!("%{{\"value\":{}%", escape_like(&quoted))).escape('\\'),
+            );
+            Ok(Func::lower(Expr::col(Column::Email)).eq(s).or(listed))
+        }
+        Kind::Text | Kind::Exact | Kind::UserName | Kind::Email => {
             let s = v.as_str().ok_or_else(bad)?;
             let col = col.ok_or_else(bad)?;
             let (lhs, s): (SimpleExpr, String) = match kind {
-                Kind::Text => (Func::lower(Expr::col(col)).into(), s.to_lowercase()),
+                Kind::Text | Kind::UserName | Kind::Email => {
+                    (Func::lower(Expr::col(col)).into(), s.to_lowercase())
+                }
                 _ => (Expr::col(col), s.to_string()),
             };
             let like = |pat: String| lhs.clone().like(LikeExpr::new(pat).escape('\\'));
@@ -136,9 +164,11 @@ fn condition(f: &Filter, in_emails: bool) -> Result<Condition, String> {
             let (col, kind) = column(p, in_emails)?;
             match (col, kind) {
                 (_, Kind::Const(b)) => Condition::all().add(truth(b)),
-                (Some(c), Kind::Text | Kind::Exact) => Condition::all()
-                    .add(Expr::col(c).is_not_null())
-                    .add(Expr::col(c).ne("")),
+                (Some(c), Kind::Text | Kind::Exact | Kind::UserName | Kind::Email) => {
+                    Condition::all()
+                        .add(Expr::col(c).is_not_null())
+                        .add(Expr::col(c).ne(""))
+                }
                 (Some(c), _) => Condition::all().add(Expr::col(c).is_not_null()),
                 (None, _) => Condition::all().add(truth(false)),
             }
@@ -185,7 +215,8 @@ pub async fn users_page(
     Ok(Ok((total, users)))
 }
 
-/// The organization's user with this userName, compared case-insensitively (any status).
+/// The organization's user whose userName has the same comparison key as `username` (case,
+/// width, invisible characters and look-alikes folded; any status).
 pub async fn user_by_username(
     c: &impl Conn,
     org: OrgId,
@@ -193,7 +224,7 @@ pub async fn user_by_username(
 ) -> StoreResult<Option<User>> {
     Entity::find()
         .filter(Column::OrgId.eq(org.to_string()))
-        .filter(Expr::expr(Func::lower(Expr::col(Column::Username))).eq(username.to_lowercase()))
+        .filter(Column::UsernameKey.eq(username_key(username)))
         .one(c)
         .await?
         .map(User::try_from)

@@ -9,6 +9,7 @@ use crate::ids::{OrgId, UserId};
 use crate::storage::entities::user::{ActiveModel, Column, Entity, Model};
 use crate::storage::{Conn, StoreError, StoreResult};
 use crate::users::User;
+use crate::users::names::username_key;
 
 impl TryFrom<Model> for User {
     type Error = StoreError;
@@ -23,6 +24,8 @@ impl TryFrom<Model> for User {
             name: m.name,
             given_name: m.given_name,
             family_name: m.family_name,
+            name_formatted: m.name_formatted,
+            emails: serde_json::from_str(&m.emails).map_err(|_| StoreError::Corrupt("users"))?,
             groups: serde_json::from_str(&m.groups).map_err(|_| StoreError::Corrupt("users"))?,
             status: parse(&m.status, "users")?,
             status_reason: m.status_reason,
@@ -63,6 +66,10 @@ fn active(u: &User) -> StoreResult<ActiveModel> {
         ),
         source_hash: sea_orm::ActiveValue::NotSet,
         source_version: sea_orm::ActiveValue::NotSet,
+        // Derived here, so every write path keeps it equal to the name.
+        username_key: Set(username_key(&u.username)),
+        name_formatted: Set(u.name_formatted.clone()),
+        emails: Set(serde_json::to_string(&u.emails).map_err(|_| StoreError::Corrupt("users"))?),
     })
 }
 
@@ -115,7 +122,12 @@ pub async fn get_for_update(c: &impl Conn, org: OrgId, id: UserId) -> StoreResul
         .transpose()
 }
 
+/// The organization's user whose sign-in email is `email`; never a user without an email
+/// (an empty or blank `email` matches nobody).
 pub async fn find_by_email(c: &impl Conn, org: OrgId, email: &str) -> StoreResult<Option<User>> {
+    if email.trim().is_empty() {
+        return Ok(None);
+    }
     Entity::find()
         .filter(Column::OrgId.eq(org.to_string()))
         .filter(Column::Email.eq(email))
@@ -218,6 +230,12 @@ pub async fn by_external_ids(
 /// The users of `org` with one of these emails.
 pub async fn by_emails(c: &impl Conn, org: OrgId, emails: &[String]) -> StoreResult<Vec<User>> {
     let mut out = Vec::new();
+    // A user without an email is never found by email.
+    let emails: Vec<String> = emails
+        .iter()
+        .filter(|e| !e.trim().is_empty())
+        .cloned()
+        .collect();
     for chunk in emails.chunks(500) {
         let rows = Entity::find()
             .filter(Column::OrgId.eq(org.to_string()))

@@ -312,7 +312,7 @@ async fn employees_of_two_companies_sign_in_through_their_own_idps_in_chromium()
 }
 
 /// Drives a sign-in with a cookie jar up to the hub's callback URL (the IdP answers at once).
-async fn until_callback(
+pub(crate) async fn until_callback(
     hub: &TestHub,
     browser: &Browser,
     client_id: &str,
@@ -352,7 +352,7 @@ pub(crate) async fn follow(browser: &Browser, url: &str) -> (StatusCode, String,
     (r.status(), r.text().await.unwrap(), loc)
 }
 
-async fn set_mode(idp: &str, mode: Value) {
+pub(crate) async fn set_mode(idp: &str, mode: Value) {
     let r = reqwest::Client::new()
         .post(format!("{idp}/__mode"))
         .json(&mode)

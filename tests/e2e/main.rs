@@ -10,6 +10,7 @@ mod console;
 mod crash;
 mod deprovision;
 mod domains;
+mod emails;
 mod federation;
 mod flood;
 mod isolation;

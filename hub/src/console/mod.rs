@@ -327,7 +327,7 @@ struct LoginForm {
 /// Starts a sign-in for the organization that verified the email's domain: a pending request
 /// bound to this browser, then the hub's sign-in, which sends the person to their IdP.
 async fn start_login(State(state): State<AppState>, Form(f): Form<LoginForm>) -> Response {
-    let parsed = connectors::email::Email::parse(&f.email);
+    let parsed = connectors::email::Email::parse(f.email.trim_matches(' '));
     let domain = match &parsed {
         Ok(e) => e.domain(),
         Err(_) => {

@@ -137,14 +137,9 @@ pub fn boolean(v: Option<&Value>, field: &str) -> Result<Option<bool>, ScimError
 /// An email address checked and with its domain normalized (lower case, IDNA); the domain is
 /// returned apart for the verified-domain check.
 fn address(raw: &str, field: &str) -> Result<(String, String), ScimError> {
-    let (local, domain) = names::split_email(raw).map_err(|e| invalid(format!("{field}: {e}")))?;
-    let domain = crate::orgs::validate::domain(field, domain).map_err(|e| {
-        invalid(format!(
-            "{field}: {raw:?} has no valid domain: {}",
-            e.message
-        ))
-    })?;
-    Ok((format!("{local}@{domain}"), domain))
+    let address = connectors::email::Email::parse(raw)
+        .map_err(|e| invalid(format!("{field}: {raw:?} is not an email address: {e}")))?;
+    Ok((address.to_string(), address.domain().to_string()))
 }
 
 /// One value of a multi-valued attribute: `value` (required), `type`, `primary`, `display`.

@@ -636,14 +636,10 @@ pub async fn propose(
             Subject::Group(validate::name("group", &g).map_err(|e| ServiceError::Invalid(vec![e]))?)
         }
         (None, Some(u)) => {
-            let u = u.trim().to_ascii_lowercase();
-            if u.len() > 320 || !u.contains('@') || u.chars().any(char::is_control) {
-                return Err(ServiceError::invalid(
-                    "user",
-                    "give the person's email address",
-                ));
-            }
-            Subject::User(u)
+            let u = connectors::email::Email::parse(u.trim_matches(' ')).map_err(|e| {
+                ServiceError::invalid("user", format!("give the person's email address ({e})"))
+            })?;
+            Subject::User(u.to_string().to_ascii_lowercase())
         }
         (Some(_), Some(_)) => {
             return Err(ServiceError::invalid(

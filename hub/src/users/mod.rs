@@ -144,7 +144,8 @@ fn optional_name(field: &str, v: Option<&str>, errors: &mut Vec<FieldError>) -> 
 /// `local@domain`, lower-cased domain; the domain must be verified by `org`.
 async fn org_email(state: &AppState, org: OrgId, email: &str) -> Result<String, ServiceError> {
     let bad = |m: &str| ServiceError::invalid("email", m);
-    let email = connectors::email::Email::parse(email).map_err(|e| bad(&e.to_string()))?;
+    let email = connectors::email::Email::parse(email.trim_matches(' '))
+        .map_err(|e| bad(&e.to_string()))?;
     if !storage::domains::is_verified(state.store.conn(), org, email.domain()).await? {
         return Err(bad(
             "the domain is not verified by this organization; verify it first",
@@ -187,10 +188,10 @@ pub async fn create(
     // the organization's verified domains, as the email's must (the same rule SCIM applies).
     if username.contains('@') && username != email {
         let bad = |m: String| ServiceError::invalid("username", m);
-        let (_, domain) = names::split_email(&username).map_err(|e| bad(e.0))?;
-        let domain =
-            validate::domain("username", domain).map_err(|e| ServiceError::Invalid(vec![e]))?;
-        if !storage::domains::is_verified(state.store.conn(), ctx.org.id, &domain).await? {
+        let address = connectors::email::Email::parse(&username)
+            .map_err(|e| bad(format!("{username:?} is not an email address: {e}")))?;
+        let domain = address.domain();
+        if !storage::domains::is_verified(state.store.conn(), ctx.org.id, domain).await? {
             return Err(bad(format!(
                 "{domain} is not a verified domain of this organization"
             )));

@@ -223,3 +223,57 @@ async fn missing_or_unknown_credentials_get_401_problem() {
     }
     hub.stop().await;
 }
+
+#[tokio::test]
+async fn an_organization_cannot_take_a_name_that_reads_like_anothers() {
+    let hub = TestHub::start().await;
+    let r = hub
+        .post(
+            &hub.operator_key,
+            "/api/v1/orgs",
+            json!({"slug": "acme", "name": "Acme Corp"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
+    let before = hub.snapshot().await;
+    for (slug, name) in [
+        ("acme2", "Acme Corp"),
+        ("acme3", "ACME  corp."),
+        ("acme4", "\u{410}cme Corp"),
+        ("acme5", "Acme\u{200B} Corp"),
+    ] {
+        let r = hub
+            .post(
+                &hub.operator_key,
+                "/api/v1/orgs",
+                json!({"slug": slug, "name": name}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CONFLICT, "{name:?}: {r:?}");
+    }
+    assert_eq!(before, hub.snapshot().await, "nothing changed");
+    // Nor by renaming.
+    hub.create_org("globex").await;
+    let r = hub
+        .call(
+            reqwest::Method::PATCH,
+            "/api/v1/orgs/globex",
+            Some(&hub.operator_key),
+            Some(&json!({"name": "acme corp"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{r:?}");
+    let r = hub
+        .post(
+            &hub.operator_key,
+            "/api/v1/orgs",
+            json!({"slug": "acme-group", "name": "Acme Group"}),
+        )
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::CREATED,
+        "a different name is fine: {r:?}"
+    );
+    hub.stop().await;
+}

@@ -10,7 +10,7 @@ use crate::ids::OrgId;
 use crate::orgs::model::{OrgStatus, Organization};
 use crate::orgs::validate;
 use crate::state::AppState;
-use crate::storage;
+use crate::storage::{self, Tx};
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -67,21 +67,32 @@ pub async fn create(
             org.slug
         )));
     }
-    if storage::organizations::find_by_name(tx.conn(), &org.name)
-        .await?
-        .is_some()
-    {
-        return Err(ServiceError::Conflict(format!(
-            "an organization named {:?} already exists",
-            org.name
-        )));
-    }
+    name_is_free(&tx, &org).await?;
     storage::organizations::insert(tx.conn(), &org).await?;
     let event = AuditEvent::new(actor, AuditAction::OrganizationCreated, target(org.id))
         .org(org.id)
         .details(json!({"slug": org.slug, "name": org.name}));
     state.commit_audited(tx, event).await?;
     Ok(org)
+}
+
+/// An organization cannot take another's display name, nor one that reads the same: the same
+/// letters in another case, with other spacing or punctuation, or with look-alike characters
+/// of another script (`Acme Corp`, `ACME  corp.`, `Аcme Corp` with a Cyrillic А). Partners see
+/// each other by this name in invitations and grants.
+async fn name_is_free(tx: &Tx, org: &Organization) -> Result<(), ServiceError> {
+    let key = validate::display_name_key(&org.name);
+    let taken = storage::organizations::list_all(tx.conn())
+        .await?
+        .into_iter()
+        .find(|o| o.id != org.id && validate::display_name_key(&o.name) == key);
+    match taken {
+        Some(other) => Err(ServiceError::Conflict(format!(
+            "the name {:?} is too close to another organization's ({:?}); choose another",
+            org.name, other.name
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// The organizations the caller may see: all for the operator, its own for an org key.
@@ -131,15 +142,8 @@ pub async fn update(
         return Ok(updated);
     }
     updated.updated_at = state.clock.now_ms();
-    if updated.name != current.name
-        && storage::organizations::find_by_name(tx.conn(), &updated.name)
-            .await?
-            .is_some()
-    {
-        return Err(ServiceError::Conflict(format!(
-            "an organization named {:?} already exists",
-            updated.name
-        )));
+    if updated.name != current.name {
+        name_is_free(&tx, &updated).await?;
     }
     storage::organizations::update_profile(tx.conn(), &updated).await?;
     let mut changes = serde_json::Map::new();

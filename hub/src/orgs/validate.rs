@@ -37,6 +37,13 @@ pub fn name(field: &str, value: &str) -> Result<String, FieldError> {
     Ok(trimmed.to_string())
 }
 
+/// What two display names are compared by: NFKC, case-folded and look-alike-folded (the
+/// userName key), with whitespace, punctuation and symbols left out.
+pub fn display_name_key(name: &str) -> String {
+    let key = crate::users::names::username_key(name);
+    key.chars().filter(|c| c.is_alphanumeric()).collect()
+}
+
 /// A DNS domain an organization can prove it controls: lower-cased, IDNs as punycode, at least
 /// two labels, no IP addresses, no wildcards.
 pub fn domain(field: &str, value: &str) -> Result<String, FieldError> {
@@ -157,6 +164,21 @@ pub fn notify_uri(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn look_alike_display_names_share_a_key() {
+        let acme = display_name_key("Acme Corp");
+        for same in [
+            "ACME CORP",
+            "Acme  Corp.",
+            "Acme-Corp",
+            "\u{410}cme Corp",
+            "Acme\u{200B} Corp",
+        ] {
+            assert_eq!(display_name_key(same), acme, "{same:?}");
+        }
+        assert_ne!(display_name_key("Acme Group"), acme);
+    }
 
     #[test]
     fn slugs() {

@@ -84,15 +84,6 @@ pub async fn find_by_slug(c: &impl Conn, slug: &str) -> StoreResult<Option<Organ
         .transpose()
 }
 
-pub async fn find_by_name(c: &impl Conn, name: &str) -> StoreResult<Option<Organization>> {
-    Entity::find()
-        .filter(Column::Name.eq(name))
-        .one(c)
-        .await?
-        .map(Organization::try_from)
-        .transpose()
-}
-
 /// Every organization: for the operator only (the service layer enforces who may call it).
 pub async fn list_all(c: &impl Conn) -> StoreResult<Vec<Organization>> {
     Entity::find()

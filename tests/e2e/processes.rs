@@ -32,6 +32,41 @@ async fn serve_starts_with_no_setup_on_sqlite() {
     let mode: String = row.try_get("", "journal_mode").unwrap();
     assert_eq!(mode, "wal");
     db.close().await.ok();
+    // Readable by the hub's user only: the database (sealed secrets, token hashes, everyone's
+    // identities), its WAL and shared memory, the key file, and the directory the hub made.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &str| {
+        std::fs::metadata(dir.path().join(p))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    for file in [
+        "data/hub.db",
+        "data/hub.db-wal",
+        "data/hub.db-shm",
+        "data/hub.key",
+    ] {
+        assert_eq!(mode(file), 0o600, "{file}");
+    }
+    assert_eq!(mode("data"), 0o700);
+    drop(hub);
+}
+
+#[tokio::test]
+async fn an_existing_database_readable_by_others_is_narrowed() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("data")).unwrap();
+    let db = dir.path().join("data/hub.db");
+    std::fs::write(&db, b"").unwrap();
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let hub = HubProcess::spawn(&[], dir.path());
+    let url = hub.url();
+    wait_ready(&format!("{url}/readyz"), 30).await.unwrap();
+    let mode = std::fs::metadata(&db).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
     drop(hub);
 }
 

@@ -94,13 +94,8 @@ impl Store {
         };
         let url = match kind {
             DatabaseKind::Sqlite => {
-                if let Some(dir) = std::path::Path::new(sqlite_file(url))
-                    .parent()
-                    .filter(|d| !d.as_os_str().is_empty())
-                {
-                    // A failure here surfaces as a clear connect error just below.
-                    let _ = std::fs::create_dir_all(dir);
-                }
+                // A failure here surfaces as a clear connect error just below.
+                let _ = private_sqlite_files(std::path::Path::new(sqlite_file(url)));
                 sqlite_url(url)
             }
             DatabaseKind::Postgres => url.to_string(),
@@ -282,6 +277,47 @@ fn sqlite_file(url: &str) -> &str {
         .trim_start_matches("sqlite://")
         .trim_start_matches("sqlite:");
     path.split_once('?').map_or(path, |(file, _)| file)
+}
+
+/// The SQLite database holds sealed secrets, token hashes and everyone's identities: its file is
+/// created readable by the hub's user only (0600, in a 0700 directory when the hub makes it),
+/// and an existing file, WAL or shared-memory file readable by others is narrowed to 0600.
+/// SQLite creates the WAL and shared-memory files with the database file's permissions.
+fn private_sqlite_files(path: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+    if path.as_os_str().is_empty() || path.to_str() == Some(":memory:") {
+        return Ok(());
+    }
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+        && !dir.exists()
+    {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
+    }
+    if !path.exists() {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)?;
+    }
+    let mut files = vec![path.to_path_buf()];
+    for suffix in ["-wal", "-shm"] {
+        let mut p = path.as_os_str().to_owned();
+        p.push(suffix);
+        files.push(p.into());
+    }
+    for file in files.iter().filter(|f| f.exists()) {
+        let mode = std::fs::metadata(file)?.permissions().mode();
+        if mode & 0o077 != 0 {
+            tracing::warn!(file = %file.display(), mode = format!("{:o}", mode & 0o777),
+                "database file readable by others; narrowing it to 0600");
+            std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o600))?;
+        }
+    }
+    Ok(())
 }
 
 /// `sqlite://path` -> `sqlite://path?mode=rwc`, so the file is created on first start.

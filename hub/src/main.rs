@@ -223,6 +223,9 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
     if let Command::CheckConfig = command {
         return Ok(match Config::load(config_path) {
             Ok(config) => {
+                if config.oidc.dev_login {
+                    eprintln!("{DEV_LOGIN_WARNING}");
+                }
                 println!("configuration OK");
                 println!("  listen:     {}", config.server.listen);
                 println!("  public_url: {}", config.server.public_url);
@@ -241,10 +244,24 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
     if let Command::Probe { url } = &command {
         return probe(config_path, url.clone()).await;
     }
-    let config = Config::load(config_path)?;
+    let mut config = Config::load(config_path)?;
     init_logging(&config);
+    if !matches!(
+        command,
+        Command::Serve | Command::Migrate | Command::Bench(_)
+    ) {
+        // Administrative commands work on the server's database and key; they never make new
+        // ones where the server keeps none (a typo, another working directory, a missing
+        // --config), which would leave the operator with keys the server never sees.
+        config.secrets.create_key_file = false;
+        refuse_new_database(&config)?;
+    }
     match command {
         Command::Serve => {
+            if config.oidc.dev_login {
+                tracing::warn!("{DEV_LOGIN_WARNING}");
+                eprintln!("{DEV_LOGIN_WARNING}");
+            }
             let listener = tokio::net::TcpListener::bind(config.server.listen)
                 .await
                 .with_context(|| format!("cannot listen on {}", config.server.listen))?;
@@ -269,8 +286,10 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             let (key, secret) =
                 api_keys::create_operator_key(&store, &SystemClock, &actor, &args.name).await?;
             eprintln!(
-                "created operator key {} ({}); it is shown once, store it now:",
-                key.id, key.name
+                "created operator key {} ({}) in the database {}; it is shown once, store it now:",
+                key.id,
+                key.name,
+                describe_database(&config)
             );
             println!("{secret}");
         }
@@ -353,6 +372,43 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
         } => return sync(config, &org, directory, incremental).await,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What the hub says, at start and in `check-config`, when the development sign-in is on.
+const DEV_LOGIN_WARNING: &str = "WARNING: oidc.dev_login is on: anyone can sign in as any user \
+     by typing an email address, with no password and no IdP. Never use it outside development; \
+     set oidc.dev_login = false (or unset HUB_OIDC__DEV_LOGIN).";
+
+/// Where the configured database is, in words (an absolute path for SQLite).
+fn describe_database(config: &Config) -> String {
+    let url = config.database.url.expose();
+    if url.starts_with("sqlite:") {
+        let file = hub::storage::sqlite_file(url);
+        let path = std::path::absolute(file).unwrap_or_else(|_| PathBuf::from(file));
+        format!("sqlite://{}", path.display())
+    } else {
+        hub::storage::redact_url(url)
+    }
+}
+
+/// Refuses to go on when the configured SQLite file does not exist: the command would create
+/// an empty database the server does not use.
+fn refuse_new_database(config: &Config) -> Result<()> {
+    let url = config.database.url.expose();
+    if !url.starts_with("sqlite:") {
+        return Ok(());
+    }
+    let file = hub::storage::sqlite_file(url);
+    if file == ":memory:" || std::path::Path::new(file).is_file() {
+        return Ok(());
+    }
+    bail!(
+        "there is no database at {}: this command works on the database `hub serve` uses, and \
+         will not create a new one. Run it with the server's configuration (the same --config \
+         or HUB_CONFIG, HUB_DATABASE__URL, and working directory for relative paths), or start \
+         the server once to create it.",
+        describe_database(config)
+    )
 }
 
 /// Reads a saved `/api/v1/audit/checkpoints` document and prints the keys it names.

@@ -136,3 +136,60 @@ async fn migrate_then_create_an_operator_key_that_works() {
     assert!(String::from_utf8_lossy(&verify.stdout).contains("audit log OK: 2 events"));
     db.drop_db().await;
 }
+
+#[test]
+fn create_key_says_which_database_and_never_makes_a_new_one() {
+    // A newcomer runs create-key from another directory, without the server's config: the
+    // relative default path names no database there, and none is created.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let env = vec![("HUB_SECRETS__KEY".to_string(), random_key())];
+    let out = hub_command(&env, &["operator", "create-key", "--name", "lost"])
+        .current_dir(elsewhere.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("there is no database at sqlite://"), "{err}");
+    assert!(err.contains("data/hub.db"), "{err}");
+    assert!(!elsewhere.path().join("data").exists(), "nothing created");
+    assert!(out.stdout.is_empty(), "no key printed");
+
+    // Where the server keeps its database, it works and says where.
+    let here = tempfile::tempdir().unwrap();
+    let out = hub_command(&env, &["migrate"])
+        .current_dir(here.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = hub_command(&env, &["operator", "create-key", "--name", "found"])
+        .current_dir(here.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    let abs = here.path().join("data/hub.db");
+    assert!(
+        err.contains(&format!("in the database sqlite://{}", abs.display())),
+        "{err}"
+    );
+}
+
+#[test]
+fn dev_login_is_announced_loudly() {
+    let env = vec![
+        ("HUB_SECRETS__KEY".to_string(), random_key()),
+        ("HUB_OIDC__DEV_LOGIN".to_string(), "true".to_string()),
+    ];
+    let out = hub_command(&env, &["check-config"]).output().unwrap();
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("WARNING: oidc.dev_login is on"), "{err}");
+}

@@ -272,7 +272,8 @@ impl Tx {
 }
 
 /// The file path of a SQLite URL.
-fn sqlite_file(url: &str) -> &str {
+/// The file a `sqlite:` URL names (`:memory:` for an in-memory database).
+pub fn sqlite_file(url: &str) -> &str {
     let path = url
         .trim_start_matches("sqlite://")
         .trim_start_matches("sqlite:");

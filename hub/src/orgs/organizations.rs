@@ -87,8 +87,12 @@ async fn name_is_free(tx: &Tx, org: &Organization) -> Result<(), ServiceError> {
         .into_iter()
         .find(|o| o.id != org.id && validate::display_name_key(&o.name) == key);
     match taken {
+        Some(other) if other.name == org.name => Err(ServiceError::Conflict(format!(
+            "an organization named {:?} already exists",
+            org.name
+        ))),
         Some(other) => Err(ServiceError::Conflict(format!(
-            "the name {:?} is too close to another organization's ({:?}); choose another",
+            "the name {:?} reads like another organization's ({:?}); choose another",
             org.name, other.name
         ))),
         None => Ok(()),

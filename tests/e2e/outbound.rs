@@ -6,17 +6,7 @@ use hub_e2e::{Browser, Dnsmasq, NodePeer, Options, TestHub, Trap, free_udp_port,
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::federation::{add_app, add_user, connect, org_with_domain};
-
-async fn set_mode(idp: &str, mode: Value) {
-    let r = reqwest::Client::new()
-        .post(format!("{idp}/__mode"))
-        .json(&mode)
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success());
-}
+use crate::federation::{add_app, add_user, connect, org_with_domain, set_mode};
 
 fn rogue() -> (NodePeer, String, u16) {
     let rogue = NodePeer::start(

@@ -3,7 +3,6 @@
 
 pub mod admin;
 pub mod audit;
-pub mod bench;
 pub mod clock;
 pub mod config;
 pub mod console;
@@ -53,6 +52,20 @@ pub enum StartError {
     Http(#[from] reqwest::Error),
     #[error("server error: {0}")]
     Io(#[from] std::io::Error),
+}
+
+/// Starts `tracing` to stderr as `log` says (`RUST_LOG` wins when set); idempotent.
+pub fn init_logging(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log.level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr);
+    let _ = match config.log.format {
+        config::LogFormat::Json => builder.json().try_init(),
+        config::LogFormat::Text => builder.try_init(),
+    };
 }
 
 /// Installs ring as the process-wide TLS provider (no aws-lc, no OpenSSL); idempotent. Must run

@@ -12,7 +12,7 @@ use std::process::ExitCode;
 
 use hub::audit::{self, Actor};
 use hub::clock::SystemClock;
-use hub::config::{Config, LogFormat};
+use hub::config::Config;
 use hub::orgs::api_keys;
 use hub::secrets::SecretBox;
 use hub::storage::Store;
@@ -75,9 +75,6 @@ enum Command {
         #[arg(long)]
         incremental: bool,
     },
-    /// Measure admin API read latency and audit append throughput on SQLite and PostgreSQL,
-    /// side by side with raw database baselines, and write a Markdown report.
-    Bench(hub::bench::BenchArgs),
 }
 
 #[derive(Subcommand)]
@@ -171,19 +168,6 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_logging(config: &Config) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log.level));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr);
-    let _ = match config.log.format {
-        LogFormat::Json => builder.json().try_init(),
-        LogFormat::Text => builder.try_init(),
-    };
-}
-
 /// `hub probe`: only the listen address is read from the configuration (no secrets needed).
 async fn probe(config_path: Option<&std::path::Path>, url: Option<String>) -> Result<ExitCode> {
     let url = match url {
@@ -245,11 +229,8 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
         return probe(config_path, url.clone()).await;
     }
     let mut config = Config::load(config_path)?;
-    init_logging(&config);
-    if !matches!(
-        command,
-        Command::Serve | Command::Migrate | Command::Bench(_)
-    ) {
+    hub::init_logging(&config);
+    if !matches!(command, Command::Serve | Command::Migrate) {
         // Administrative commands work on the server's database and key; they never make new
         // ones where the server keeps none (a typo, another working directory, a missing
         // --config), which would leave the operator with keys the server never sees.
@@ -364,7 +345,6 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
                 );
             }
         }
-        Command::Bench(args) => hub::bench::run(&config, args).await?,
         Command::Sync {
             org,
             directory,

@@ -22,7 +22,9 @@ fn help_lists_every_command() {
         "check-config",
         "operator",
         "audit",
-        "bench",
+        "keys",
+        "sync",
+        "probe",
     ] {
         assert!(text.contains(cmd), "{cmd} missing from --help:\n{text}");
     }

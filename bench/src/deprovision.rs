@@ -13,11 +13,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::Stats;
-use crate::ids::{AppId, UserId};
-use crate::oidc::model::Session;
-use crate::secrets::{hash_token, random_token};
-use crate::state::AppState;
-use crate::storage;
+use hub::ids::{AppId, UserId};
+use hub::oidc::model::Session;
+use hub::secrets::{hash_token, random_token};
+use hub::state::AppState;
+use hub::storage;
 
 pub(crate) struct DeprovisionBench {
     pub receivers: usize,

@@ -12,11 +12,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::{Stats, timed_conc, timed_seq};
-use crate::ids::UserId;
-use crate::oidc::model::{Code, Session};
-use crate::secrets::{hash_token, random_token};
-use crate::state::AppState;
-use crate::storage;
+use hub::ids::UserId;
+use hub::oidc::model::{Code, Session};
+use hub::secrets::{hash_token, random_token};
+use hub::state::AppState;
+use hub::storage;
 
 pub(crate) struct TokenResult {
     pub seq: Stats,

@@ -1,13 +1,18 @@
-//! `hub bench`: performance measured in a benchmark, never in timed tests. Each scenario runs on
+//! `hub-bench`: performance measured in a benchmark, never in timed tests. Each scenario runs on
 //! SQLite and on PostgreSQL in one run, side by side with a raw-database baseline doing the
-//! least the same job needs, and the report gives the ratios.
+//! least the same job needs, and the report gives the ratios. Its own workspace member, so the
+//! server binary carries none of it; the replicas it measures are this binary's hidden
+//! `serve`, which is `hub serve`.
 //!
 //! Scenarios (foundation): admin API read latency over kept-alive HTTP against a raw single-row
 //! query; audit append throughput (hash-chained, one transaction per event) against a raw insert
 //! in its own transaction.
 
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use anyhow::{Context, Result};
-use clap::Args;
+use clap::{Args, Parser, Subcommand};
 use connectors::SecretString;
 use serde_json::json;
 use std::fmt::Write as _;
@@ -15,10 +20,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::audit::{Actor, AuditAction, AuditEvent};
-use crate::config::Config;
-use crate::state::AppState;
-use crate::storage::{self, Store};
+use hub::audit::{Actor, AuditAction, AuditEvent};
+use hub::config::Config;
+use hub::state::AppState;
+use hub::storage::{self, Store};
 
 mod deprovision;
 mod ldap;
@@ -26,6 +31,59 @@ mod login;
 mod scim;
 mod soak;
 mod token;
+
+/// Benchmarks of the hub on SQLite and PostgreSQL, side by side with raw baselines and real
+/// peers; writes a Markdown report (bench/RESULTS.md).
+#[derive(Parser)]
+#[command(name = "hub-bench", version)]
+struct Cli {
+    /// Configuration file (TOML) the measured hubs start from; HUB_* variables override it.
+    #[arg(short, long, env = "HUB_CONFIG", global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Sub>,
+    #[command(flatten)]
+    args: BenchArgs,
+}
+
+#[derive(Subcommand)]
+enum Sub {
+    /// `hub serve`, for the replicas the benchmark starts.
+    #[command(hide = true)]
+    Serve,
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("hub-bench: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        let config = Config::load(cli.config.as_deref())?;
+        hub::init_logging(&config);
+        match cli.command {
+            Some(Sub::Serve) => {
+                let listener = tokio::net::TcpListener::bind(config.server.listen)
+                    .await
+                    .with_context(|| format!("cannot listen on {}", config.server.listen))?;
+                hub::run(config, listener).await?;
+                Ok(())
+            }
+            None => run(&config, cli.args).await,
+        }
+    });
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("hub-bench: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
@@ -368,9 +426,9 @@ pub(crate) fn spawn_serve(
 /// A new operator key on the (migrated) database at `db_url`.
 pub(crate) async fn operator_key(db_url: &str) -> Result<String> {
     let store = Store::connect_url(db_url).await?;
-    let (_, secret) = crate::orgs::api_keys::create_operator_key(
+    let (_, secret) = hub::orgs::api_keys::create_operator_key(
         &store,
-        &crate::clock::SystemClock,
+        &hub::clock::SystemClock,
         &Actor::Cli {
             command: "bench".into(),
         },
@@ -398,7 +456,7 @@ async fn bench_replicas(base: &Config, url: &str, args: &BenchArgs) -> Result<Ba
         .max_connections
         .max(args.concurrency as u32 + 2);
     config.jobs.enabled = false;
-    let state = crate::build_state(config).await?;
+    let state = hub::build_state(config).await?;
     let env = [
         ("HUB_OUTBOUND__ALLOW_LOOPBACK", "true"),
         ("HUB_JOBS__SCHEDULER_TICK_SECS", "86400"),
@@ -447,7 +505,7 @@ async fn bench_replicas(base: &Config, url: &str, args: &BenchArgs) -> Result<Ba
     };
     drop((r1, r2));
     let verify =
-        crate::audit::verify_chain(&state.store, Some(&state.secrets), &Default::default()).await?;
+        hub::audit::verify_chain(&state.store, Some(&state.secrets), &Default::default()).await?;
     anyhow::ensure!(
         verify.ok(),
         "audit chain broken after the benchmark: {:?}",
@@ -489,11 +547,11 @@ async fn bench_backend(
         .database
         .max_connections
         .max(args.concurrency as u32 + 2);
-    let state = crate::build_state(config).await?;
+    let state = hub::build_state(config).await?;
     let actor = Actor::Cli {
         command: "bench".into(),
     };
-    let (_, key) = crate::orgs::api_keys::create_operator_key(
+    let (_, key) = hub::orgs::api_keys::create_operator_key(
         &state.store,
         state.clock.as_ref(),
         &actor,
@@ -502,7 +560,7 @@ async fn bench_backend(
     .await?;
 
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(crate::serve(state.clone(), listener, async {
+    let server = tokio::spawn(hub::serve(state.clone(), listener, async {
         let _ = stop_rx.await;
     }));
     let base_url = format!("http://{addr}");
@@ -669,7 +727,7 @@ async fn bench_backend(
     let _ = stop_tx.send(());
     let _ = server.await;
     let verify =
-        crate::audit::verify_chain(&state.store, Some(&state.secrets), &Default::default()).await?;
+        hub::audit::verify_chain(&state.store, Some(&state.secrets), &Default::default()).await?;
     anyhow::ensure!(
         verify.ok(),
         "audit chain broken after the benchmark: {:?}",
@@ -691,7 +749,7 @@ async fn bench_backend(
     })
 }
 
-async fn append_one(state: &AppState, org: crate::ids::OrgId) -> Result<()> {
+async fn append_one(state: &AppState, org: hub::ids::OrgId) -> Result<()> {
     let tx = state.store.begin().await?;
     let event = AuditEvent::new(
         &Actor::System {
@@ -756,7 +814,7 @@ where
 
 pub(crate) fn base64_key() -> Result<String> {
     use base64::Engine;
-    Ok(base64::engine::general_purpose::STANDARD.encode(crate::secrets::random_bytes::<32>()?))
+    Ok(base64::engine::general_purpose::STANDARD.encode(hub::secrets::random_bytes::<32>()?))
 }
 
 fn render(
@@ -767,12 +825,12 @@ fn render(
 ) -> String {
     let mut s = String::new();
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    let _ = writeln!(s, "# Benchmark results (`hub bench`)\n");
+    let _ = writeln!(s, "# Benchmark results (`hub-bench`)\n");
     let _ = writeln!(
         s,
         "Measured {} on a {cores}-core machine; client and hub share it (in one process, \
          loopback HTTP/1.1 with kept-alive connections). {} reads and {} audit appends per \
-         measurement, {} concurrent clients. Regenerate with `cargo run --release -p hub -- bench`.\n",
+         measurement, {} concurrent clients. Regenerate with `cargo run --release -p hub-bench`.\n",
         chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"),
         args.requests,
         args.appends,

@@ -94,7 +94,7 @@ fn param(url: &str, name: &str) -> Option<String> {
 
 fn pkce() -> Result<(String, String)> {
     use base64::Engine;
-    let verifier = crate::secrets::random_token()?;
+    let verifier = hub::secrets::random_token()?;
     let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(ring::digest::digest(
         &ring::digest::SHA256,
         verifier.as_bytes(),
@@ -214,7 +214,7 @@ pub(crate) async fn federated(
     operator_key: &str,
     n: usize,
 ) -> Result<LoginResult> {
-    let callback = format!("{base_url}{}", crate::federation::login::CALLBACK_PATH);
+    let callback = format!("{base_url}{}", hub::federation::login::CALLBACK_PATH);
     let mut child = Command::new("node")
         .arg("upstream-op.mjs")
         .current_dir(dir)

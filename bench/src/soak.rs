@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use super::Stats;
 use super::deprovision::{Arrivals, receive};
-use crate::deprovision::DeliveryStatus;
+use hub::deprovision::DeliveryStatus;
 
 pub(crate) struct SoakResult {
     pub secs: u64,
@@ -139,7 +139,7 @@ impl Ctx {
             .cookie_store(true)
             .redirect(reqwest::redirect::Policy::none())
             .build()?;
-        let verifier = crate::secrets::random_token()?;
+        let verifier = hub::secrets::random_token()?;
         let challenge = {
             use base64::Engine;
             base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(ring::digest::digest(
@@ -482,7 +482,7 @@ pub(crate) async fn run(db_url: &str, secs: u64, workers: usize) -> Result<SoakR
         *syncs.entry(k).or_insert(0) += 1;
     }
     drop((r1, r2));
-    let store = crate::storage::Store::connect_url(db_url).await?;
+    let store = hub::storage::Store::connect_url(db_url).await?;
     // Counted in the database: the API's listing pages stop at 1000.
     let mut deliveries = BTreeMap::new();
     for status in [
@@ -491,10 +491,10 @@ pub(crate) async fn run(db_url: &str, secs: u64, workers: usize) -> Result<SoakR
         DeliveryStatus::Dead,
         DeliveryStatus::Skipped,
     ] {
-        let n = crate::storage::outbox::total_with(store.conn(), status).await?;
+        let n = hub::storage::outbox::total_with(store.conn(), status).await?;
         deliveries.insert(status.as_str().to_string(), n as usize);
     }
-    let verify = crate::audit::verify_chain(&store, None, &Default::default()).await?;
+    let verify = hub::audit::verify_chain(&store, None, &Default::default()).await?;
     store.close().await?;
     let mut log = Arc::try_unwrap(log)
         .map_err(|_| anyhow::anyhow!("workers still hold the log"))?

@@ -76,6 +76,8 @@ async fn a_hub_killed_mid_delivery_and_mid_sync_loses_nothing_and_duplicates_not
     .iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
+    let out = hub_command(&env, &["migrate"]).output().unwrap();
+    assert!(out.status.success());
     let out = hub_command(&env, &["operator", "create-key", "--name", "crash-test"])
         .output()
         .unwrap();

@@ -81,7 +81,7 @@ impl From<Delivery> for DeliveryView {
     fn from(d: Delivery) -> Self {
         Self {
             id: d.id.to_string(),
-            kind: d.kind.as_str().into(),
+            kind: d.kind().as_str().into(),
             application_id: d.app_id.to_string(),
             user_id: d.user_id.to_string(),
             leaver_id: d.leaver_id.map(|l| l.to_string()),
@@ -208,7 +208,7 @@ pub async fn retry_delivery(
     )
     .org(ctx.org.id)
     .details(
-        json!({"kind": d.kind, "application": d.app_id, "attempts": d.attempts,
+        json!({"kind": d.kind(), "application": d.app_id, "attempts": d.attempts,
             "last_error": d.last_error}),
     );
     state.commit_audited(tx, event).await?;

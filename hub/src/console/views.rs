@@ -443,7 +443,7 @@ async fn organization_body(state: &AppState, v: &Viewer) -> Result<String, Store
             body.push_str(&format!(
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 time(d.created_at),
-                d.kind.as_str(),
+                d.kind().as_str(),
                 d.status.as_str(),
                 d.attempts,
                 escape(d.last_error.as_deref().unwrap_or("")),

@@ -13,7 +13,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 
-use super::model::{Delivery, DeliveryKind};
+use super::model::{Delivery, LogoutPayload, Payload, ScimAction, ScimChange, WebhookEvent};
 use crate::orgs::applications::{SCIM_TOKEN_CONTEXT, WEBHOOK_SECRET_CONTEXT};
 use crate::orgs::model::Application;
 use crate::state::AppState;
@@ -43,10 +43,10 @@ pub async fn send(state: &AppState, d: &Delivery) -> Result<Sent, String> {
         Err(e) => return Err(format!("the hub could not read the application: {e}")),
     };
     let timeout = Duration::from_secs(state.config.outbox.timeout_secs);
-    match d.kind {
-        DeliveryKind::BackchannelLogout => backchannel(state, &app, d, timeout).await,
-        DeliveryKind::Scim => scim(state, &app, d, timeout).await,
-        DeliveryKind::Webhook => webhook(state, &app, d, timeout).await,
+    match &d.payload {
+        Payload::BackchannelLogout(p) => backchannel(state, &app, d, p, timeout).await,
+        Payload::Scim(p) => scim(state, &app, d, p, timeout).await,
+        Payload::Webhook(p) => webhook(state, &app, d, p, timeout).await,
     }
 }
 
@@ -82,6 +82,7 @@ async fn backchannel(
     state: &AppState,
     app: &Application,
     d: &Delivery,
+    p: &LogoutPayload,
     timeout: Duration,
 ) -> Result<Sent, String> {
     let Some(uri) = app.backchannel_logout_uri.as_deref() else {
@@ -90,11 +91,10 @@ async fn backchannel(
         ));
     };
     callable(state, uri)?;
-    let sub = d.payload["sub"].as_str().unwrap_or_default();
-    let sid = d.payload["sid"].as_str();
-    let token = crate::oidc::logout::logout_token(state, app, &d.id.to_string(), sub, sid)
-        .await
-        .map_err(|e| format!("the hub could not sign the logout token: {e}"))?;
+    let token =
+        crate::oidc::logout::logout_token(state, app, &d.id.to_string(), &p.sub, p.sid.as_deref())
+            .await
+            .map_err(|e| format!("the hub could not sign the logout token: {e}"))?;
     let r = state
         .http
         .post(uri)
@@ -115,6 +115,7 @@ async fn scim(
     state: &AppState,
     app: &Application,
     d: &Delivery,
+    change: &ScimChange,
     timeout: Duration,
 ) -> Result<Sent, String> {
     let Some(target) = &app.scim_target else {
@@ -144,23 +145,29 @@ async fn scim(
         )));
     };
     let id = id.as_str();
-    let action = d.payload["action"].as_str().unwrap_or_default();
-    if let Some(group) = action
-        .strip_prefix("group_")
-        .and(d.payload["group"].as_str())
-    {
-        return scim.membership(group, id, action == "group_add").await;
-    }
     let url = format!("{base}/Users/{}", urlencode(id));
-    let req = match action {
-        "delete" => state.http.delete(&url),
-        "deactivate" | "reactivate" => state.http.patch(&url).header("content-type", SCIM_JSON).body(
-            json!({"schemas": [PATCH_OP],
-                "Operations": [{"op": "replace", "path": "active", "value": action == "reactivate"}]})
-            .to_string(),
-        ),
-        other => return Err(format!("unknown SCIM action {other:?}")),
+    let active = |value: bool| {
+        state
+            .http
+            .patch(&url)
+            .header("content-type", SCIM_JSON)
+            .body(
+                json!({"schemas": [PATCH_OP],
+                    "Operations": [{"op": "replace", "path": "active", "value": value}]})
+                .to_string(),
+            )
     };
+    let (req, action) = match (change.action, change.group.as_deref()) {
+        (ScimAction::GroupAdd, Some(group)) => return scim.membership(group, id, true).await,
+        (ScimAction::GroupRemove, Some(group)) => return scim.membership(group, id, false).await,
+        (ScimAction::GroupAdd | ScimAction::GroupRemove, None) => {
+            return Err("a group change without its group".into());
+        }
+        (ScimAction::Delete, _) => (state.http.delete(&url), "delete"),
+        (ScimAction::Deactivate, _) => (active(false), "deactivate"),
+        (ScimAction::Reactivate, _) => (active(true), "reactivate"),
+    };
+    let delete = change.action == ScimAction::Delete;
     let r = req
         .bearer_auth(token.expose())
         .header("accept", SCIM_JSON)
@@ -169,8 +176,8 @@ async fn scim(
         .await
         .map_err(transport)?;
     let (status, body) = answer(r).await?;
-    if status.is_success() || (action == "delete" && status == reqwest::StatusCode::NOT_FOUND) {
-        if action == "delete" {
+    if status.is_success() || (delete && status == reqwest::StatusCode::NOT_FOUND) {
+        if delete {
             // The id is gone there; a rehire is looked up afresh.
             let _ = storage::scim_links::forget(state.store.conn(), app.id, d.user_id).await;
         }
@@ -341,6 +348,7 @@ async fn webhook(
     state: &AppState,
     app: &Application,
     d: &Delivery,
+    event: &WebhookEvent,
     timeout: Duration,
 ) -> Result<Sent, String> {
     let Some(hook) = &app.webhook else {
@@ -358,12 +366,10 @@ async fn webhook(
         .map_err(|e| format!("the hub could not open the webhook secret: {e}"))?;
     let key = webhook_key(secret.expose()).ok_or("the webhook secret is malformed")?;
     let now = state.clock.now_ms();
-    let body = json!({
-        "type": d.payload["type"],
-        "timestamp": crate::clock::ms_to_rfc3339(now),
-        "data": d.payload["data"],
-    })
-    .to_string();
+    // The Standard Webhooks envelope: the event's `type` and `data`, and when it was sent.
+    let mut body = serde_json::to_value(event).map_err(|e| e.to_string())?;
+    body["timestamp"] = json!(crate::clock::ms_to_rfc3339(now));
+    let body = body.to_string();
     let id = d.id.to_string();
     let ts = now / 1000;
     let r = state

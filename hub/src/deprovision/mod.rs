@@ -24,7 +24,10 @@ pub mod model;
 pub mod outbox;
 pub mod report;
 
-pub use model::{Delivery, DeliveryKind, DeliveryStatus, Leaver, LeaverSource};
+pub use model::{
+    Delivery, DeliveryKind, DeliveryStatus, Leaver, LeaverEvent, LeaverSource, LogoutPayload,
+    Payload, Person, ReturnEvent, ScimAction, ScimChange, WebhookEvent, WithdrawnEvent,
+};
 
 /// Why a person's access ends, and when the hub heard of it.
 #[derive(Debug, Clone)]
@@ -61,20 +64,13 @@ pub(crate) struct To {
 }
 
 /// A pending delivery, due now.
-pub(crate) fn delivery(
-    to: To,
-    kind: DeliveryKind,
-    key: String,
-    payload: serde_json::Value,
-    now: i64,
-) -> Delivery {
+pub(crate) fn delivery(to: To, key: String, payload: Payload, now: i64) -> Delivery {
     Delivery {
         id: DeliveryId::new(),
         org_id: to.org,
         app_id: to.app,
         user_id: to.user,
         leaver_id: to.leaver,
-        kind,
         idempotency_key: key,
         payload,
         status: DeliveryStatus::Pending,
@@ -119,9 +115,11 @@ fn logout_deliveries(
                     user,
                     leaver,
                 },
-                DeliveryKind::BackchannelLogout,
                 format!("bcl:{}:{}", app.id, n.session_id),
-                json!({"sub": user.to_string(), "sid": n.session_id}),
+                Payload::BackchannelLogout(LogoutPayload {
+                    sub: user.to_string(),
+                    sid: Some(n.session_id.to_string()),
+                }),
                 now,
             ));
         }
@@ -142,9 +140,11 @@ fn logout_deliveries(
                         user,
                         leaver: Some(leaver),
                     },
-                    DeliveryKind::BackchannelLogout,
                     format!("bcl:{leaver}:{}", app.id),
-                    json!({"sub": user.to_string()}),
+                    Payload::BackchannelLogout(LogoutPayload {
+                        sub: user.to_string(),
+                        sid: None,
+                    }),
                     now,
                 ));
             }
@@ -157,9 +157,21 @@ fn logout_deliveries(
 }
 
 /// What downstream SCIM and webhooks are told about `user`.
-pub(crate) fn person(user: &User) -> serde_json::Value {
-    json!({"user_id": user.id, "userName": user.username, "email": user.email,
-        "externalId": user.external_id})
+pub(crate) fn person(user: &User) -> Person {
+    Person {
+        user_id: user.id,
+        user_name: user.username.clone(),
+        email: user.email.clone(),
+        external_id: user.external_id.clone(),
+    }
+}
+
+/// The SCIM action that tells an application a person left, as the application chose.
+pub(crate) fn leave_action(on_leave: ScimOnLeave) -> ScimAction {
+    match on_leave {
+        ScimOnLeave::Deactivate => ScimAction::Deactivate,
+        ScimOnLeave::Delete => ScimAction::Delete,
+    }
 }
 
 /// The applications a person of `org` may be known to: their organization's own, those of
@@ -221,43 +233,43 @@ pub async fn leaver(
     let apps = reach_apps(tx, org, Some(user), &used_apps(&notices, &token_apps)).await?;
     let id = LeaverId::new();
     let mut rows = logout_deliveries(&apps, user.id, Some(id), &notices, &token_apps, now);
+    let left = LeaverEvent {
+        user: person(user),
+        organization: org,
+        leaver: id,
+        source: signal.source,
+        reason: signal.reason.clone(),
+        status: user.status,
+        signal_at: signal.received_at,
+    };
     let event = match user.status {
-        UserStatus::Deprovisioned => "user.deprovisioned",
-        _ => "user.suspended",
+        UserStatus::Deprovisioned => WebhookEvent::UserDeprovisioned(left),
+        _ => WebhookEvent::UserSuspended(left),
     };
     for app in apps.values() {
+        let to = || To {
+            org,
+            app: app.id,
+            user: user.id,
+            leaver: Some(id),
+        };
         if let Some(t) = &app.scim_target {
-            let action = match t.on_leave {
-                ScimOnLeave::Deactivate => "deactivate",
-                ScimOnLeave::Delete => "delete",
-            };
             rows.push(delivery(
-                To {
-                    org,
-                    app: app.id,
-                    user: user.id,
-                    leaver: Some(id),
-                },
-                DeliveryKind::Scim,
+                to(),
                 format!("scim:{id}:{}", app.id),
-                json!({"action": action, "user": person(user)}),
+                Payload::Scim(ScimChange {
+                    action: leave_action(t.on_leave),
+                    group: None,
+                    user: person(user),
+                }),
                 now,
             ));
         }
         if app.webhook.is_some() {
             rows.push(delivery(
-                To {
-                    org,
-                    app: app.id,
-                    user: user.id,
-                    leaver: Some(id),
-                },
-                DeliveryKind::Webhook,
+                to(),
                 format!("webhook:{id}:{}", app.id),
-                json!({"type": event, "data": {
-                    "user": person(user), "organization": org, "leaver": id,
-                    "source": signal.source, "reason": signal.reason,
-                    "status": user.status, "signal_at": signal.received_at}}),
+                Payload::Webhook(event.clone()),
                 now,
             ));
         }
@@ -300,34 +312,35 @@ pub async fn returning(tx: &Tx, state: &AppState, user: &User) -> Result<usize, 
     let mark = uuid::Uuid::now_v7();
     let mut rows = Vec::new();
     for app in apps.values() {
+        let to = || To {
+            org,
+            app: app.id,
+            user: user.id,
+            leaver: None,
+        };
         if let Some(t) = &app.scim_target
             && t.on_leave == ScimOnLeave::Deactivate
         {
             rows.push(delivery(
-                To {
-                    org,
-                    app: app.id,
-                    user: user.id,
-                    leaver: None,
-                },
-                DeliveryKind::Scim,
+                to(),
                 format!("scim:{mark}:{}", app.id),
-                json!({"action": "reactivate", "user": person(user)}),
+                Payload::Scim(ScimChange {
+                    action: ScimAction::Reactivate,
+                    group: None,
+                    user: person(user),
+                }),
                 now,
             ));
         }
         if app.webhook.is_some() {
             rows.push(delivery(
-                To {
-                    org,
-                    app: app.id,
-                    user: user.id,
-                    leaver: None,
-                },
-                DeliveryKind::Webhook,
+                to(),
                 format!("webhook:{mark}:{}", app.id),
-                json!({"type": "user.reactivated", "data": {
-                    "user": person(user), "organization": org, "status": user.status}}),
+                Payload::Webhook(WebhookEvent::UserReactivated(ReturnEvent {
+                    user: person(user),
+                    organization: org,
+                    status: user.status,
+                })),
                 now,
             ));
         }

@@ -1,7 +1,7 @@
 //! The engine's records: leavers (who left, why, from which signal, and how fast every door
 //! closed) and outbox deliveries (one row per downstream notification).
 
-use serde_json::Value;
+use serde::{Deserialize, Serialize};
 
 use crate::ids::{AppId, DeliveryId, LeaverId, OrgId, UserId};
 use crate::orgs::model::string_enum;
@@ -44,9 +44,8 @@ pub struct Delivery {
     pub app_id: AppId,
     pub user_id: UserId,
     pub leaver_id: Option<LeaverId>,
-    pub kind: DeliveryKind,
     pub idempotency_key: String,
-    pub payload: Value,
+    pub payload: Payload,
     pub status: DeliveryStatus,
     pub attempts: i64,
     pub next_attempt_at: i64,
@@ -56,6 +55,135 @@ pub struct Delivery {
     pub created_at: i64,
     pub updated_at: i64,
     pub delivered_at: Option<i64>,
+}
+
+impl Delivery {
+    /// What the delivery tells the application.
+    pub fn kind(&self) -> DeliveryKind {
+        self.payload.kind()
+    }
+}
+
+/// What a delivery tells the application, by kind; stored as JSON beside the kind. Written by
+/// the engine and by spaces, read back by the delivery worker: one type, so the two cannot
+/// disagree on a field.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Payload {
+    /// An OIDC back-channel logout token for `sub` (the person's subject at that application),
+    /// with the session's `sid` when a session ended.
+    BackchannelLogout(LogoutPayload),
+    /// A change at the application's SCIM service.
+    Scim(ScimChange),
+    /// A signed webhook event.
+    Webhook(WebhookEvent),
+}
+
+impl Payload {
+    pub fn kind(&self) -> DeliveryKind {
+        match self {
+            Self::BackchannelLogout(_) => DeliveryKind::BackchannelLogout,
+            Self::Scim(_) => DeliveryKind::Scim,
+            Self::Webhook(_) => DeliveryKind::Webhook,
+        }
+    }
+
+    /// The stored JSON.
+    pub fn to_json(&self) -> serde_json::Value {
+        let value = match self {
+            Self::BackchannelLogout(p) => serde_json::to_value(p),
+            Self::Scim(p) => serde_json::to_value(p),
+            Self::Webhook(p) => serde_json::to_value(p),
+        };
+        value.unwrap_or_default()
+    }
+
+    /// Reads the stored JSON of a delivery of `kind`.
+    pub fn from_json(kind: DeliveryKind, json: &str) -> Result<Self, serde_json::Error> {
+        Ok(match kind {
+            DeliveryKind::BackchannelLogout => Self::BackchannelLogout(serde_json::from_str(json)?),
+            DeliveryKind::Scim => Self::Scim(serde_json::from_str(json)?),
+            DeliveryKind::Webhook => Self::Webhook(serde_json::from_str(json)?),
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogoutPayload {
+    pub sub: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
+}
+
+/// What the application's SCIM service is asked to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScimAction {
+    Deactivate,
+    Delete,
+    Reactivate,
+    /// Add the person to the group named `group` (a space), making it if needed.
+    GroupAdd,
+    /// Remove the person from the group named `group`.
+    GroupRemove,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScimChange {
+    pub action: ScimAction,
+    /// The group, for the group actions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    pub user: Person,
+}
+
+/// The person a SCIM change or a webhook is about, as downstream applications are told.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Person {
+    pub user_id: UserId,
+    #[serde(rename = "userName")]
+    pub user_name: String,
+    pub email: String,
+    #[serde(rename = "externalId")]
+    pub external_id: Option<String>,
+}
+
+/// A webhook event: its `type`, and its `data`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "data")]
+pub enum WebhookEvent {
+    #[serde(rename = "user.deprovisioned")]
+    UserDeprovisioned(LeaverEvent),
+    #[serde(rename = "user.suspended")]
+    UserSuspended(LeaverEvent),
+    #[serde(rename = "user.reactivated")]
+    UserReactivated(ReturnEvent),
+    #[serde(rename = "space.access_withdrawn")]
+    SpaceAccessWithdrawn(WithdrawnEvent),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeaverEvent {
+    pub user: Person,
+    pub organization: OrgId,
+    pub leaver: LeaverId,
+    pub source: LeaverSource,
+    pub reason: String,
+    pub status: UserStatus,
+    pub signal_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReturnEvent {
+    pub user: Person,
+    pub organization: OrgId,
+    pub status: UserStatus,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WithdrawnEvent {
+    pub user: Person,
+    pub organization: OrgId,
+    pub reason: String,
 }
 
 /// A person leaving. `signal_at` is when the hub heard of it (the SCIM request arrived, the

@@ -171,7 +171,7 @@ async fn attempt(state: &AppState, mut d: Delivery) -> Outcome {
     let cfg = &state.config.outbox;
     d.attempts += 1;
     d.updated_at = now;
-    let kind = d.kind.as_str();
+    let kind = d.kind().as_str();
     match &outcome {
         Ok(Sent::Delivered(summary)) => {
             d.status = DeliveryStatus::Delivered;
@@ -239,7 +239,7 @@ async fn finish(state: &AppState, batch: &[Outcome]) -> Result<(), StoreError> {
         )
         .org(d.org_id)
         .details(
-            json!({"kind": d.kind, "application": d.app_id, "user": d.user_id,
+            json!({"kind": d.kind(), "application": d.app_id, "user": d.user_id,
             "leaver": d.leaver_id, "status": d.status, "attempts": d.attempts,
             "result": summary}),
         );

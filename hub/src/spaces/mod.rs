@@ -20,7 +20,7 @@ use crate::audit::{AuditAction, AuditEvent};
 use crate::error::{FieldError, ServiceError};
 use crate::http::extract::OrgCtx;
 use crate::ids::{AppId, GrantId, OrgId, SpaceId};
-use crate::orgs::model::{Application, OrgStatus, Organization, ScimOnLeave};
+use crate::orgs::model::{Application, OrgStatus, Organization};
 use crate::orgs::validate;
 use crate::state::AppState;
 use crate::storage::{self, Conn, StoreError, Tx};
@@ -244,9 +244,8 @@ async fn admit(
 fn row(
     app: &Application,
     user: &User,
-    kind: crate::deprovision::DeliveryKind,
     key: String,
-    payload: serde_json::Value,
+    payload: crate::deprovision::Payload,
     now: i64,
 ) -> crate::deprovision::Delivery {
     let to = crate::deprovision::To {
@@ -255,7 +254,7 @@ fn row(
         user: user.id,
         leaver: None,
     };
-    crate::deprovision::delivery(to, kind, key, payload, now)
+    crate::deprovision::delivery(to, key, payload, now)
 }
 
 /// The outbound SCIM change of `space`'s group (named by its slug) at `app` for `user`.
@@ -267,17 +266,21 @@ fn membership(
     why: &str,
     now: i64,
 ) -> crate::deprovision::Delivery {
+    use crate::deprovision::{Payload, ScimAction, ScimChange};
     let (action, verb) = if add {
-        ("group_add", "add")
+        (ScimAction::GroupAdd, "add")
     } else {
-        ("group_remove", "remove")
+        (ScimAction::GroupRemove, "remove")
     };
     row(
         app,
         user,
-        crate::deprovision::DeliveryKind::Scim,
         format!("scimgroup:{why}:{}:{}:{verb}", app.id, user.id),
-        json!({"action": action, "group": space.slug, "user": crate::deprovision::person(user)}),
+        Payload::Scim(ScimChange {
+            action,
+            group: Some(space.slug.clone()),
+            user: crate::deprovision::person(user),
+        }),
         now,
     )
 }
@@ -289,30 +292,33 @@ fn notifications(
     why: &str,
     now: i64,
 ) -> Vec<crate::deprovision::Delivery> {
-    use crate::deprovision::DeliveryKind;
+    use crate::deprovision::{
+        LogoutPayload, Payload, ScimChange, WebhookEvent, WithdrawnEvent, leave_action,
+    };
     let person = crate::deprovision::person(user);
     let mut out = Vec::new();
     if app.backchannel_logout_uri.is_some() {
         out.push(row(
             app,
             user,
-            DeliveryKind::BackchannelLogout,
             format!("bcl:{why}:{}:{}", app.id, user.id),
-            json!({"sub": user.id.to_string()}),
+            Payload::BackchannelLogout(LogoutPayload {
+                sub: user.id.to_string(),
+                sid: None,
+            }),
             now,
         ));
     }
     if let Some(t) = &app.scim_target {
-        let action = match t.on_leave {
-            ScimOnLeave::Deactivate => "deactivate",
-            ScimOnLeave::Delete => "delete",
-        };
         out.push(row(
             app,
             user,
-            DeliveryKind::Scim,
             format!("scim:{why}:{}:{}", app.id, user.id),
-            json!({"action": action, "user": person}),
+            Payload::Scim(ScimChange {
+                action: leave_action(t.on_leave),
+                group: None,
+                user: person.clone(),
+            }),
             now,
         ));
     }
@@ -320,10 +326,12 @@ fn notifications(
         out.push(row(
             app,
             user,
-            DeliveryKind::Webhook,
             format!("webhook:{why}:{}:{}", app.id, user.id),
-            json!({"type": "space.access_withdrawn", "data": {
-                "user": person, "organization": user.org_id, "reason": why}}),
+            Payload::Webhook(WebhookEvent::SpaceAccessWithdrawn(WithdrawnEvent {
+                user: person,
+                organization: user.org_id,
+                reason: why.to_string(),
+            })),
             now,
         ));
     }

@@ -10,7 +10,7 @@ use sea_orm::{
 };
 
 use super::parse;
-use crate::deprovision::model::{Delivery, DeliveryStatus};
+use crate::deprovision::model::{Delivery, DeliveryStatus, Payload};
 use crate::ids::{DeliveryId, LeaverId, OrgId};
 use crate::storage::entities::outbox::{ActiveModel, Column, Entity, Model};
 use crate::storage::{Conn, StoreError, StoreResult};
@@ -28,9 +28,9 @@ impl TryFrom<Model> for Delivery {
                 .as_deref()
                 .map(|l| parse(l, "outbox"))
                 .transpose()?,
-            kind: parse(&m.kind, "outbox")?,
             idempotency_key: m.idempotency_key,
-            payload: serde_json::from_str(&m.payload).map_err(|_| StoreError::Corrupt("outbox"))?,
+            payload: Payload::from_json(parse(&m.kind, "outbox")?, &m.payload)
+                .map_err(|_| StoreError::Corrupt("outbox"))?,
             status: parse(&m.status, "outbox")?,
             attempts: m.attempts,
             next_attempt_at: m.next_attempt_at,
@@ -51,9 +51,9 @@ fn active(d: &Delivery) -> ActiveModel {
         app_id: Set(d.app_id.to_string()),
         user_id: Set(d.user_id.to_string()),
         leaver_id: Set(d.leaver_id.map(|l| l.to_string())),
-        kind: Set(d.kind.as_str().to_string()),
+        kind: Set(d.kind().as_str().to_string()),
         idempotency_key: Set(d.idempotency_key.clone()),
-        payload: Set(d.payload.to_string()),
+        payload: Set(d.payload.to_json().to_string()),
         status: Set(d.status.as_str().to_string()),
         attempts: Set(d.attempts),
         next_attempt_at: Set(d.next_attempt_at),

@@ -277,3 +277,40 @@ async fn an_organization_cannot_take_a_name_that_reads_like_anothers() {
     );
     hub.stop().await;
 }
+
+#[tokio::test]
+async fn an_admin_bringing_a_leaver_back_is_audited_as_a_reactivation() {
+    let hub = TestHub::start().await;
+    crate::federation::org_with_domain(&hub, "acme", "acme.test").await;
+    let alice = crate::federation::add_user(&hub, "acme", "alice@acme.test").await;
+    let r = hub
+        .post(
+            &hub.operator_key,
+            &format!("/api/v1/orgs/acme/users/{alice}/deprovision"),
+            json!({"reason": "left the company"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    let r = hub
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/orgs/acme/users/{alice}"),
+            Some(&hub.operator_key),
+            Some(&json!({"status": "active", "reason": "rehired"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    assert_eq!(r.json["status"], "active");
+    let events = crate::federation::audit_actions(&hub, "acme").await;
+    let last = events
+        .iter()
+        .filter(|e| e["target"] == format!("user:{alice}"))
+        .map(|e| e["action"].as_str().unwrap())
+        .collect::<Vec<_>>();
+    assert_eq!(
+        last,
+        ["user.created", "user.deprovisioned", "user.reactivated"],
+        "{events:#?}"
+    );
+    hub.stop().await;
+}

@@ -40,7 +40,7 @@ pub struct Signal {
 }
 
 /// What ending a person's access did, for the audit event of the change.
-#[derive(Debug, Default, Clone, Serialize)]
+#[derive(Debug, Default, Clone, PartialEq, Serialize)]
 pub struct Ended {
     pub leaver: Option<LeaverId>,
     pub sessions_ended: usize,

@@ -198,32 +198,31 @@ async fn suspend_people(
     principal: &Principal,
     org: &Organization,
 ) -> Result<usize, ServiceError> {
-    use crate::users::UserStatus;
+    use crate::users::{UserStatus, lifecycle};
     let received_at = state.clock.now_ms();
     let mut n = 0;
     for mut u in storage::users::list(tx.conn(), org.id).await? {
         if u.status != UserStatus::Active {
             continue;
         }
-        u.status = UserStatus::Suspended;
-        u.status_reason = Some(ORG_SUSPENDED.into());
-        u.version += 1;
-        u.updated_at = received_at;
+        lifecycle::set_status(
+            &mut u,
+            UserStatus::Suspended,
+            Some(ORG_SUSPENDED.into()),
+            received_at,
+        );
         storage::users::update_all(tx.conn(), &u).await?;
         let signal = crate::deprovision::Signal {
             source: crate::deprovision::LeaverSource::Organization,
             reason: ORG_SUSPENDED.into(),
             received_at,
         };
-        let ended = crate::deprovision::leaver(tx, state, &u, &signal).await?;
-        let event = AuditEvent::new(
-            &principal.actor(),
-            AuditAction::UserSuspended,
-            format!("user:{}", u.id),
-        )
-        .org(org.id)
-        .details(json!({"source": "organization", "reason": ORG_SUSPENDED,
-            "access_ended": ended.details()}));
+        let change =
+            lifecycle::transition(tx, state, Some(UserStatus::Active), &u, &signal).await?;
+        let event = AuditEvent::new(&principal.actor(), change.action, format!("user:{}", u.id))
+            .org(org.id)
+            .details(json!({"source": "organization", "reason": ORG_SUSPENDED,
+                "access_ended": change.ended.as_ref().map(|e| e.details())}));
         crate::audit::append(tx, state.clock.as_ref(), event).await?;
         n += 1;
     }
@@ -237,26 +236,25 @@ async fn restore_people(
     principal: &Principal,
     org: &Organization,
 ) -> Result<usize, ServiceError> {
-    use crate::users::UserStatus;
+    use crate::users::{UserStatus, lifecycle};
     let now = state.clock.now_ms();
     let mut n = 0;
     for mut u in storage::users::list(tx.conn(), org.id).await? {
         if u.status != UserStatus::Suspended || u.status_reason.as_deref() != Some(ORG_SUSPENDED) {
             continue;
         }
-        u.status = UserStatus::Active;
-        u.status_reason = None;
-        u.version += 1;
-        u.updated_at = now;
+        lifecycle::set_status(&mut u, UserStatus::Active, None, now);
         storage::users::update_all(tx.conn(), &u).await?;
-        let queued = crate::deprovision::returning(tx, state, &u).await?;
-        let event = AuditEvent::new(
-            &principal.actor(),
-            AuditAction::UserReactivated,
-            format!("user:{}", u.id),
-        )
-        .org(org.id)
-        .details(json!({"source": "organization", "deliveries_queued": queued}));
+        let signal = crate::deprovision::Signal {
+            source: crate::deprovision::LeaverSource::Organization,
+            reason: "the organization is active again".into(),
+            received_at: now,
+        };
+        let change =
+            lifecycle::transition(tx, state, Some(UserStatus::Suspended), &u, &signal).await?;
+        let event = AuditEvent::new(&principal.actor(), change.action, format!("user:{}", u.id))
+            .org(org.id)
+            .details(json!({"source": "organization", "deliveries_queued": change.returned}));
         crate::audit::append(tx, state.clock.as_ref(), event).await?;
         n += 1;
     }

@@ -170,36 +170,18 @@ async fn save(
     user.version += 1;
     user.updated_at = now;
     let was = before.as_ref().map(|b| b.status);
-    let action = match (was, user.status) {
-        (None, _) => AuditAction::UserCreated,
-        (Some(UserStatus::Deprovisioned), _) => AuditAction::UserReactivated,
-        (Some(UserStatus::Active), UserStatus::Suspended) => AuditAction::UserSuspended,
-        (Some(UserStatus::Suspended), UserStatus::Active) => AuditAction::UserReactivated,
-        _ => AuditAction::UserUpdated,
-    };
     if created {
         storage::users::insert(tx.conn(), &user).await?;
     } else {
         storage::users::update_all(tx.conn(), &user).await?;
     }
-    let ended = if user.status != UserStatus::Active && was == Some(UserStatus::Active) {
-        let signal = Signal {
-            source: LeaverSource::Scim,
-            reason: format!("deactivated in the directory {}", ctx.directory.name),
-            received_at: ctx.received_at,
-        };
-        Some(crate::deprovision::leaver(&tx, state, &user, &signal).await?)
-    } else {
-        None
+    let signal = Signal {
+        source: LeaverSource::Scim,
+        reason: format!("deactivated in the directory {}", ctx.directory.name),
+        received_at: ctx.received_at,
     };
-    let returned = if user.status == UserStatus::Active
-        && matches!(was, Some(UserStatus::Suspended | UserStatus::Deprovisioned))
-    {
-        crate::deprovision::returning(&tx, state, &user).await?
-    } else {
-        0
-    };
-    let event = AuditEvent::new(&ctx.actor(), action, format!("user:{}", user.id))
+    let change = crate::users::lifecycle::transition(&tx, state, was, &user, &signal).await?;
+    let event = AuditEvent::new(&ctx.actor(), change.action, format!("user:{}", user.id))
         .org(org)
         .details(json!({
             "source": "scim",
@@ -208,8 +190,8 @@ async fn save(
             "email": user.email,
             "externalId": user.external_id,
             "status": user.status,
-            "access_ended": ended.as_ref().map(|e| e.details()),
-            "deliveries_queued": returned + ended.as_ref().map_or(0, |e| e.deliveries),
+            "access_ended": change.ended.as_ref().map(|e| e.details()),
+            "deliveries_queued": change.details()["deliveries_queued"],
         }));
     state.commit_audited(tx, event).await?;
     crate::deprovision::wake(state);

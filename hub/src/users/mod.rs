@@ -14,6 +14,7 @@ use crate::orgs::validate;
 use crate::state::AppState;
 use crate::storage;
 
+pub mod lifecycle;
 pub mod model;
 pub mod names;
 
@@ -273,44 +274,32 @@ pub async fn update(
     if let Some(g) = new_groups {
         user.groups = g;
     }
-    if let Some(s) = input.status.filter(|s| *s != current.status) {
-        user.status = s;
-        user.status_reason = reason;
+    let now = state.clock.now_ms();
+    if let Some(s) = input.status {
+        lifecycle::set_status(&mut user, s, reason, now);
     }
     if user == current {
         return Ok(user);
     }
-    user.updated_at = state.clock.now_ms();
-    user.version += 1;
+    user.updated_at = now;
+    user.version = current.version + 1;
     storage::users::update_profile(tx.conn(), &user).await?;
-    let action = match (current.status, user.status) {
-        (UserStatus::Active, UserStatus::Suspended) => AuditAction::UserSuspended,
-        (UserStatus::Suspended, UserStatus::Active) => AuditAction::UserReactivated,
-        _ => AuditAction::UserUpdated,
-    };
     // A suspended user is a leaver: every door closes with the suspension.
-    let ended = if user.status != UserStatus::Active && current.status == UserStatus::Active {
-        let signal = Signal {
-            source: LeaverSource::Admin,
-            reason: user
-                .status_reason
-                .clone()
-                .unwrap_or_else(|| "suspended by an admin".into()),
-            received_at,
-        };
-        Some(crate::deprovision::leaver(&tx, state, &user, &signal).await?)
-    } else {
-        None
+    let signal = Signal {
+        source: LeaverSource::Admin,
+        reason: user
+            .status_reason
+            .clone()
+            .unwrap_or_else(|| "suspended by an admin".into()),
+        received_at,
     };
-    if user.status == UserStatus::Active && current.status != UserStatus::Active {
-        crate::deprovision::returning(&tx, state, &user).await?;
-    }
-    let event = AuditEvent::new(&ctx.actor(), action, target(user.id))
+    let change = lifecycle::transition(&tx, state, Some(current.status), &user, &signal).await?;
+    let mut details = json!({"name": user.name, "groups": user.groups, "status": user.status,
+        "reason": user.status_reason});
+    merge(&mut details, change.details());
+    let event = AuditEvent::new(&ctx.actor(), change.action, target(user.id))
         .org(ctx.org.id)
-        .details(
-            json!({"name": user.name, "groups": user.groups, "status": user.status,
-            "reason": user.status_reason, "access_ended": ended.as_ref().map(|e| e.details())}),
-        );
+        .details(details);
     state.commit_audited(tx, event).await?;
     crate::deprovision::wake(state);
     Ok(user)
@@ -376,16 +365,22 @@ pub async fn deprovision(
     signal: &Signal,
 ) -> Result<Option<crate::deprovision::Ended>, crate::storage::StoreError> {
     let was = user.status;
-    user.status = UserStatus::Deprovisioned;
-    user.status_reason = Some(signal.reason.clone());
-    user.version += 1;
-    user.updated_at = state.clock.now_ms();
+    let now = state.clock.now_ms();
+    lifecycle::set_status(
+        user,
+        UserStatus::Deprovisioned,
+        Some(signal.reason.clone()),
+        now,
+    );
     storage::users::update_all(tx.conn(), user).await?;
-    if was == UserStatus::Active {
-        Ok(Some(
-            crate::deprovision::leaver(tx, state, user, signal).await?,
-        ))
-    } else {
-        Ok(None)
+    Ok(lifecycle::transition(tx, state, Some(was), user, signal)
+        .await?
+        .ended)
+}
+
+/// Adds `more`'s fields to the JSON object `into`.
+fn merge(into: &mut serde_json::Value, more: serde_json::Value) {
+    if let (Some(a), serde_json::Value::Object(b)) = (into.as_object_mut(), more) {
+        a.extend(b);
     }
 }

@@ -373,15 +373,7 @@ async fn apply_batch(
         u.version += 1;
         u.updated_at = now;
         let hash = (u.status != UserStatus::Deprovisioned && !hash.is_empty()).then_some(hash);
-        let action = match (was, u.status) {
-            (None, _) => AuditAction::UserCreated,
-            (Some(_), UserStatus::Deprovisioned) => AuditAction::UserDeprovisioned,
-            (Some(UserStatus::Active), UserStatus::Suspended) => AuditAction::UserSuspended,
-            (Some(UserStatus::Suspended | UserStatus::Deprovisioned), UserStatus::Active) => {
-                AuditAction::UserReactivated
-            }
-            _ => AuditAction::UserUpdated,
-        };
+        let action = crate::users::lifecycle::action(was, u.status);
         match action {
             AuditAction::UserCreated => counts.created += 1,
             AuditAction::UserDeprovisioned => counts.deprovisioned += 1,
@@ -394,22 +386,16 @@ async fn apply_batch(
         } else {
             storage::users::update_from_directory(tx.conn(), &u, hash.map(String::as_str)).await?;
         }
-        let ended = if u.status != UserStatus::Active && was == Some(UserStatus::Active) {
-            let signal = Signal {
-                source: LeaverSource::Ldap,
-                reason: u
-                    .status_reason
-                    .clone()
-                    .unwrap_or_else(|| format!("left the directory {}", dir.name)),
-                received_at: signal_at,
-            };
-            Some(crate::deprovision::leaver(&tx, state, &u, &signal).await?)
-        } else {
-            None
+        let signal = Signal {
+            source: LeaverSource::Ldap,
+            reason: u
+                .status_reason
+                .clone()
+                .unwrap_or_else(|| format!("left the directory {}", dir.name)),
+            received_at: signal_at,
         };
-        if action == AuditAction::UserReactivated {
-            crate::deprovision::returning(&tx, state, &u).await?;
-        }
+        let change = crate::users::lifecycle::transition(&tx, state, was, &u, &signal).await?;
+        let ended = change.ended;
         let event = AuditEvent::new(actor, action, format!("user:{}", u.id))
             .org(org.id)
             .details(json!({

@@ -306,6 +306,9 @@ pub struct SamlLogin {
     pub assertion_id: String,
     /// Until when the assertion could be accepted (the replay record must live as long).
     pub valid_until: DateTime<Utc>,
+    /// When the IdP says it authenticated the person (the latest `AuthnStatement`'s
+    /// `AuthnInstant`), if it says.
+    pub authn_instant: Option<DateTime<Utc>>,
 }
 
 /// A SAML connection ready to sign people in.
@@ -370,12 +373,21 @@ impl SamlSp {
     }
 
     /// A signed HTTP-Redirect AuthnRequest carrying `relay_state`; returns the URL to send the
-    /// browser to and the request ID to expect back in `InResponseTo`.
-    pub fn authn_request(&self, relay_state: &str) -> Result<(String, String), ConnectorError> {
+    /// browser to and the request ID to expect back in `InResponseTo`. With `force_authn` the
+    /// IdP is asked to authenticate the person again rather than use its session (SAML Core
+    /// §3.4.1 `ForceAuthn`).
+    pub fn authn_request(
+        &self,
+        relay_state: &str,
+        force_authn: bool,
+    ) -> Result<(String, String), ConnectorError> {
         let mut request = self
             .sp
             .make_authentication_request(&self.sso_url)
             .map_err(|e| invalid(format!("AuthnRequest: {e}")))?;
+        if force_authn {
+            request.force_authn = Some(true);
+        }
         let mut raw = [0u8; 16];
         openssl::rand::rand_bytes(&mut raw).map_err(|e| invalid(format!("random: {e}")))?;
         // An xs:ID must not start with a digit.
@@ -532,10 +544,17 @@ impl SamlSp {
             raw_claims,
         };
         identity.validate()?;
+        let authn_instant = a
+            .authn_statements
+            .iter()
+            .flatten()
+            .filter_map(|s| s.authn_instant)
+            .max();
         Ok(SamlLogin {
             identity,
             assertion_id: a.id.clone(),
             valid_until,
+            authn_instant,
         })
     }
 }
@@ -553,7 +572,7 @@ impl Connector for SamlSp {
 #[async_trait]
 impl SamlConnector for SamlSp {
     fn login_url(&self, relay_state: &str) -> Result<(String, String), ConnectorError> {
-        self.authn_request(relay_state)
+        self.authn_request(relay_state, false)
     }
 
     async fn handle_post(
@@ -831,8 +850,8 @@ mod tests {
             },
             &creds.key_pkcs8_der,
         )?;
-        let (url, id) = sp.authn_request("relay")?;
-        let (url2, id2) = sp.authn_request("relay")?;
+        let (url, id) = sp.authn_request("relay", false)?;
+        let (url2, id2) = sp.authn_request("relay", true)?;
         assert_eq!(id.len(), 33);
         assert_ne!(id, id2);
         assert_ne!(url, url2);

@@ -75,7 +75,8 @@ try {
         page.click('button'),
       ]);
       await shot(`reauth-back-${s.login || LOGIN}`);
-      out({ step: s, url: page.url(), idp, text: await page.textContent('main').catch(() => '') || await page.textContent('body') });
+      const main = (await page.locator('main').count()) ? 'main' : 'body';
+      out({ step: s, url: page.url(), idp, text: await page.textContent(main) });
     } else if (s.press) {
       await Promise.all([
         page.waitForNavigation({ timeout: 15000 }),

@@ -123,7 +123,8 @@ async fn home_body(state: &AppState, v: &Viewer) -> Result<String, StoreError> {
     let c = state.store.conn();
     let now = state.clock.now_ms();
     let u = &v.user;
-    let mut body = format!(
+    let mut body = super::notices::section(state, v).await?;
+    body.push_str(&format!(
         "<h2>Profile</h2><table><tbody>\
          <tr><th scope=\"row\">Name</th><td>{}</td></tr>\
          <tr><th scope=\"row\">Email</th><td>{}</td></tr>\
@@ -147,7 +148,7 @@ async fn home_body(state: &AppState, v: &Viewer) -> Result<String, StoreError> {
         } else {
             "your organization's administrators"
         },
-    );
+    ));
     body.push_str(
         "<h2>Sessions</h2><table><thead><tr><th scope=\"col\">Signed in</th>\
          <th scope=\"col\">Expires</th><th scope=\"col\">Applications</th><th scope=\"col\"></th>\
@@ -556,7 +557,8 @@ async fn audit_body(state: &AppState, v: &Viewer, q: &AuditQuery) -> Result<Stri
             details.push('…');
         }
         body.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
+            "<tr id=\"event-{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
+            r.seq,
             r.seq,
             time(r.at_ms),
             escape(&actor_text(&r.actor)),

@@ -13,6 +13,7 @@ mod m0006_engine;
 mod m0007_spaces;
 mod m0009_oauth_hardening;
 mod m0010_outbound_hardening;
+mod m0012_console_notices;
 
 pub struct Migrator;
 
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0007_spaces::Migration),
             Box::new(m0010_outbound_hardening::Migration),
             Box::new(m0009_oauth_hardening::Migration),
+            Box::new(m0012_console_notices::Migration),
         ]
     }
 }

@@ -529,3 +529,28 @@ impl RedirectConnector for OidcConnector {
         self.complete(callback_url, state, params).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fresh_sign_in_refuses_an_auth_time_from_before_it_started() {
+        let start = Utc::now().timestamp();
+        let at = |secs: i64| chrono::DateTime::from_timestamp(secs, 0);
+        assert!(fresh_enough(Some(start), at(start + 1)).is_ok());
+        assert!(
+            fresh_enough(Some(start), at(start - 30)).is_ok(),
+            "within the skew"
+        );
+        let old = fresh_enough(Some(start), at(start - 3600));
+        assert!(old.is_err_and(|e| e.contains("before the sign-in started")));
+        assert!(
+            fresh_enough(Some(start), at(start + 3600)).is_err(),
+            "from the future"
+        );
+        // Absent: the hub decides; not asked for a fresh sign-in: any.
+        assert!(fresh_enough(Some(start), None).is_ok());
+        assert!(fresh_enough(None, at(start - 86_400)).is_ok());
+    }
+}

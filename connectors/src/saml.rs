@@ -381,6 +381,16 @@ impl SamlSp {
         relay_state: &str,
         force_authn: bool,
     ) -> Result<(String, String), ConnectorError> {
+        let request = self.request(force_authn)?;
+        let url = request
+            .signed_redirect(relay_state, &self.key)
+            .map_err(|e| invalid(format!("AuthnRequest: {e}")))?
+            .ok_or_else(|| invalid("AuthnRequest has no destination"))?;
+        Ok((url.to_string(), request.id))
+    }
+
+    /// The AuthnRequest itself, with a fresh 128-bit random ID.
+    fn request(&self, force_authn: bool) -> Result<samael::schema::AuthnRequest, ConnectorError> {
         let mut request = self
             .sp
             .make_authentication_request(&self.sso_url)
@@ -391,16 +401,11 @@ impl SamlSp {
         let mut raw = [0u8; 16];
         openssl::rand::rand_bytes(&mut raw).map_err(|e| invalid(format!("random: {e}")))?;
         // An xs:ID must not start with a digit.
-        let id = format!(
+        request.id = format!(
             "_{}",
             raw.iter().map(|b| format!("{b:02x}")).collect::<String>()
         );
-        request.id = id.clone();
-        let url = request
-            .signed_redirect(relay_state, &self.key)
-            .map_err(|e| invalid(format!("AuthnRequest: {e}")))?
-            .ok_or_else(|| invalid("AuthnRequest has no destination"))?;
-        Ok((url.to_string(), id))
+        Ok(request)
     }
 
     /// Verifies a posted `SAMLResponse` (base64) and yields the identity. Blocking.
@@ -860,6 +865,13 @@ mod tests {
                 && url.contains("Signature=")
                 && url.contains("RelayState=relay")
         );
+        use samael::traits::ToXml;
+        let xml = |force| -> Result<String, ConnectorError> {
+            let r = sp.request(force)?;
+            r.to_string().map_err(|e| invalid(e.to_string()))
+        };
+        assert!(xml(true)?.contains("ForceAuthn=\"true\""), "{}", xml(true)?);
+        assert!(!xml(false)?.contains("ForceAuthn=\"true\""));
         let spmd = sp_metadata(
             "https://hub.example/saml/x/metadata",
             "https://hub.example/saml/x/acs",

@@ -6,15 +6,17 @@
 //! for her password again), comes back to her waiting change and makes it; a colleague
 //! signing in at her IdP instead does not refresh her sign-in. The other admin sees the notices
 //! with who did what and when, linked to the audit events, which record the fresh sign-in.
+//! And an IdP that answers from an old session, or does not say when it authenticated, renews
+//! nothing.
 
 use std::sync::Arc;
 
-use hub_e2e::{Options, TestHub};
+use hub_e2e::{Browser, NodePeer, Options, TestHub};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::console::{text, walk};
-use crate::federation::{audit_actions, connect, org_with_domain, upstream};
+use crate::federation::{audit_actions, connect, org_with_domain, set_mode, upstream};
 
 /// The console's re-authentication window (README: five minutes).
 const WINDOW_MINUTES: i64 = 5;
@@ -417,5 +419,250 @@ async fn an_admin_signed_in_long_ago_signs_in_again_at_her_idp_before_changing_s
         alice_home[1]
     );
     drop((idp, okta));
+    hub.stop().await;
+}
+
+/// What a browser that follows redirects itself ends on, with what it went through.
+struct Landed {
+    status: StatusCode,
+    body: String,
+    url: String,
+    /// Every Location followed.
+    hops: Vec<String>,
+    /// Every session cookie the hub set on the way.
+    sessions: Vec<String>,
+}
+
+async fn land(hub: &TestHub, b: &Browser, mut r: reqwest::Response) -> Landed {
+    let (mut hops, mut sessions) = (Vec::new(), Vec::new());
+    let mut url = r.url().to_string();
+    for _ in 0..10 {
+        for c in r.headers().get_all("set-cookie") {
+            if let Some(v) = c.to_str().unwrap().strip_prefix("hub_session=") {
+                sessions.push(v.split(';').next().unwrap().to_string());
+            }
+        }
+        let Some(loc) = r
+            .headers()
+            .get("location")
+            .map(|v| v.to_str().unwrap().to_string())
+        else {
+            break;
+        };
+        url = if loc.starts_with('/') {
+            format!("{}{loc}", hub.url)
+        } else {
+            loc
+        };
+        hops.push(url.clone());
+        r = b.client.get(&url).send().await.unwrap();
+    }
+    Landed {
+        status: r.status(),
+        body: r.text().await.unwrap(),
+        url,
+        hops,
+        sessions,
+    }
+}
+
+fn csrf(page: &str) -> String {
+    let at = page
+        .find("name=\"csrf\" value=\"")
+        .expect("a form with its CSRF token");
+    let rest = &page[at + "name=\"csrf\" value=\"".len()..];
+    rest[..rest.find('"').unwrap()].to_string()
+}
+
+async fn post(hub: &TestHub, b: &Browser, path: &str, form: &[(&str, &str)]) -> Landed {
+    let r = b
+        .client
+        .post(format!("{}{path}", hub.url))
+        .header("origin", &hub.url)
+        .form(form)
+        .send()
+        .await
+        .unwrap();
+    land(hub, b, r).await
+}
+
+async fn get(hub: &TestHub, b: &Browser, path: &str) -> Landed {
+    let r = b
+        .client
+        .get(format!("{}{path}", hub.url))
+        .send()
+        .await
+        .unwrap();
+    land(hub, b, r).await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_idp_that_answers_from_an_old_session_or_without_auth_time_renews_no_sign_in() {
+    let clock = Arc::new(hub::clock::FixedClock::new(chrono::Utc::now()));
+    let hub = TestHub::start_with(Options {
+        allow_loopback: true,
+        clock: Some(clock.clone()),
+        ..Default::default()
+    })
+    .await;
+    let op = hub.operator_key.clone();
+    org_with_domain(&hub, "acme", "acme.test").await;
+    let scim = crate::scim::Scim::connect(&hub, "acme").await;
+    let r = scim
+        .call(
+            Method::POST,
+            "/Users",
+            Some(
+                json!({"schemas": [crate::scim::USER], "userName": "alice@acme.test",
+                "active": true, "displayName": "Alice",
+                "emails": [{"primary": true, "value": "alice@acme.test"}]}),
+            ),
+        )
+        .await;
+    let alice = r.json["id"].as_str().unwrap().to_string();
+    let r = scim
+        .call(
+            Method::POST,
+            "/Groups",
+            Some(
+                json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+                "displayName": "IT-Admins", "members": [{"value": alice}]}),
+            ),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.json);
+    let r = hub
+        .call(
+            Method::PUT,
+            "/api/v1/orgs/acme/roles",
+            Some(op.as_str()),
+            Some(&json!({"org_admin": ["IT-Admins"]})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    // An IdP that answers at once, with whatever auth_time it is told to claim.
+    let rogue = NodePeer::start(
+        "rogue-op.mjs",
+        &[
+            ("CLIENT_ID", "hub-acme".to_string()),
+            ("EMAIL", "alice@acme.test".to_string()),
+        ],
+    );
+    let idp = rogue.ready["issuer"].as_str().unwrap().to_string();
+    connect(&hub, "acme", "Acme OIDC", &idp, false).await;
+
+    // A fresh console sign-in: the IdP is asked to authenticate again and says it just did.
+    set_mode(&idp, json!({"auth_time": 0})).await;
+    let b = Browser::new();
+    let signed_in = post(&hub, &b, "/console/login", &[("email", "alice@acme.test")]).await;
+    assert!(signed_in.url.ends_with("/console"), "{}", signed_in.body);
+    let to_idp = signed_in.hops.iter().find(|h| h.starts_with(&idp)).unwrap();
+    assert!(
+        to_idp.contains("prompt=login") && to_idp.contains("max_age=0"),
+        "{to_idp}"
+    );
+    let first_cookie = signed_in.sessions[0].clone();
+    let setup = get(&hub, &b, "/console/setup").await;
+    assert!(
+        !setup.body.contains("reauth-needed"),
+        "recent: {}",
+        setup.body
+    );
+
+    // Ten minutes on: too old. The change is refused (and waits).
+    clock.advance(chrono::Duration::minutes(WINDOW_MINUTES * 2));
+    let setup = get(&hub, &b, "/console/setup").await;
+    assert!(setup.body.contains("reauth-needed"), "{}", setup.body);
+    let token = csrf(&setup.body);
+    let roles = [
+        ("csrf", token.as_str()),
+        ("org_admin", "IT-Admins\nSecurity"),
+        ("compliance_officer", ""),
+    ];
+    let refused = post(&hub, &b, "/console/setup/roles", &roles).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert!(refused.body.contains("Nothing was changed"));
+
+    // The IdP answers from an hour-old session: refused, nothing renewed.
+    set_mode(&idp, json!({"auth_time": -3600})).await;
+    let again = post(&hub, &b, "/console/reauth", &[("csrf", token.as_str())]).await;
+    assert_eq!(again.status, StatusCode::FORBIDDEN, "{}", again.body);
+    assert!(again.sessions.is_empty());
+    // It says nothing of when it authenticated: not a confirmed fresh sign-in either.
+    set_mode(&idp, json!({})).await;
+    let again = post(&hub, &b, "/console/reauth", &[("csrf", token.as_str())]).await;
+    assert_eq!(again.status, StatusCode::FORBIDDEN, "{}", again.body);
+    assert!(
+        again.body.contains("could not be confirmed"),
+        "{}",
+        again.body
+    );
+    assert!(again.sessions.is_empty());
+    let still = post(&hub, &b, "/console/setup/roles", &roles).await;
+    assert_eq!(still.status, StatusCode::FORBIDDEN, "still too old");
+
+    // A real fresh sign-in: the session gets a new token, the old cookie stops working, and
+    // the waiting change is made once, on confirmation.
+    set_mode(&idp, json!({"auth_time": 0})).await;
+    let back = post(&hub, &b, "/console/reauth", &[("csrf", token.as_str())]).await;
+    assert!(back.url.ends_with("/console/reauth/resume"), "{}", back.url);
+    assert!(back.body.contains("Make the change") && back.body.contains("Security"));
+    assert_eq!(back.sessions.len(), 1);
+    assert_ne!(back.sessions[0], first_cookie);
+    let old = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(format!("{}/console/setup", hub.url))
+        .header("cookie", format!("hub_session={first_cookie}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(old.status(), StatusCode::SEE_OTHER);
+    assert_eq!(old.headers()["location"], "/console/login");
+    assert_eq!(
+        post(
+            &hub,
+            &b,
+            "/console/reauth/resume",
+            &[("csrf", token.as_str())]
+        )
+        .await
+        .status,
+        StatusCode::FORBIDDEN,
+        "the old page's CSRF token went with the old cookie"
+    );
+    let token = csrf(&back.body);
+    let made = post(
+        &hub,
+        &b,
+        "/console/reauth/resume",
+        &[("csrf", token.as_str())],
+    )
+    .await;
+    assert!(made.url.ends_with("/console/setup"), "{}", made.body);
+    let again = post(
+        &hub,
+        &b,
+        "/console/reauth/resume",
+        &[("csrf", token.as_str())],
+    )
+    .await;
+    assert!(
+        again.url.ends_with("/console/setup"),
+        "nothing waits any more"
+    );
+    let roles = hub.get(&op, "/api/v1/orgs/acme/roles").await.json;
+    assert_eq!(roles["org_admin"], json!(["IT-Admins", "Security"]));
+    let events = until_audited(&hub, |e| !by(e, "roles.updated", &alice).is_empty()).await;
+    let updated = by(&events, "roles.updated", &alice);
+    assert_eq!(updated.len(), 1, "made once: {updated:?}");
+    let reauths = by(&events, "session.reauthenticated", &alice);
+    assert_eq!(reauths.len(), 1, "only the fresh one counted: {reauths:?}");
+    assert_eq!(
+        updated[0]["actor"]["reauthenticated_at"],
+        reauths[0]["at_ms"]
+    );
+    drop(rogue);
     hub.stop().await;
 }

@@ -352,7 +352,7 @@ pub(crate) async fn follow(browser: &Browser, url: &str) -> (StatusCode, String,
     (r.status(), r.text().await.unwrap(), loc)
 }
 
-async fn set_mode(idp: &str, mode: Value) {
+pub(crate) async fn set_mode(idp: &str, mode: Value) {
     let r = reqwest::Client::new()
         .post(format!("{idp}/__mode"))
         .json(&mode)

@@ -565,3 +565,18 @@ pub async fn probe(state: &AppState, conn: &Connection, saml: &StoredSaml) -> Ve
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_an_authn_instant_within_the_sign_in_counts_as_fresh() {
+        let now = chrono::Utc::now();
+        let ms = |d: chrono::Duration| Some(now + d);
+        assert!(fresh_instant(ms(chrono::Duration::seconds(-5))).is_some());
+        assert!(fresh_instant(ms(chrono::Duration::minutes(-30))).is_none());
+        assert!(fresh_instant(ms(chrono::Duration::minutes(5))).is_none());
+        assert!(fresh_instant(None).is_none());
+    }
+}

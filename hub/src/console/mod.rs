@@ -32,6 +32,7 @@ use crate::storage::{self, StoreError};
 use crate::users::{User, UserStatus};
 
 mod access;
+mod audit;
 mod notices;
 mod reauth;
 mod setup;
@@ -48,8 +49,8 @@ pub fn router() -> Router<AppState> {
         .route("/console/logout", post(logout))
         .route("/console/sessions/{session}/end", post(views::end_session))
         .route("/console/organization", get(views::organization))
-        .route("/console/audit", get(views::audit))
-        .route("/console/audit/export", get(views::audit_export))
+        .route("/console/audit", get(audit::audit))
+        .route("/console/audit/export", get(audit::audit_export))
         .route("/console/spaces", get(views::spaces))
         .route(
             "/console/invitations/{grant}/{decision}",

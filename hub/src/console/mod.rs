@@ -6,6 +6,8 @@
 //! officer also the organization's provisioning state, the audit log with exports and its
 //! verification, and the spaces with their access review; an org admin can also answer
 //! invitations and withdraw grants. Every page shows the viewer's own organization only.
+//! Changes to who can sign in or who belongs need a recent fresh sign-in at the admin's IdP
+//! (`reauth`), and overseers see everyone else's such changes as security notices (`notices`).
 //!
 //! Security: the session cookie is HttpOnly and SameSite=Lax; every form carries a CSRF token
 //! derived from the session cookie (which no other site can read) and a POST from another

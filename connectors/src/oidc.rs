@@ -257,6 +257,21 @@ pub struct OidcConnector {
 struct FlowState {
     nonce: String,
     pkce_verifier: String,
+    /// For a sign-in that must be a fresh authentication: when it started (Unix seconds). The
+    /// ID token's `auth_time`, if any, must not be older (OIDC Core §3.1.2.1 `max_age`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    fresh_since: Option<i64>,
+}
+
+/// Whether a sign-in may use the person's session at the provider or must authenticate them
+/// again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Freshness {
+    /// The provider may answer from its own session (single sign-on).
+    Any,
+    /// The provider must authenticate the person again (`prompt=login`, `max_age=0`); an
+    /// `auth_time` older than the start of this sign-in is refused.
+    Fresh,
 }
 
 impl OidcConnector {
@@ -297,12 +312,15 @@ impl OidcConnector {
         .set_redirect_uri(redirect))
     }
 
-    /// Builds the authorization URL carrying the hub's `state`.
+    /// Builds the authorization URL carrying the hub's `state`; with [`Freshness::Fresh`] it
+    /// asks the provider to authenticate the person again (OIDC Core §3.1.2.1 `prompt=login`
+    /// and `max_age=0`).
     pub fn authorization_url(
         &self,
         callback_url: &str,
         state: &str,
         login_hint: Option<&str>,
+        freshness: Freshness,
     ) -> Result<(String, ConnectorState), ConnectorError> {
         let client = self.client(callback_url)?;
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
@@ -320,10 +338,20 @@ impl OidcConnector {
         if let Some(hint) = login_hint {
             request = request.add_extra_param("login_hint", hint.to_owned());
         }
+        let fresh_since = match freshness {
+            Freshness::Any => None,
+            Freshness::Fresh => {
+                request = request
+                    .add_prompt(CoreAuthPrompt::Login)
+                    .set_max_age(Duration::ZERO);
+                Some(Utc::now().timestamp())
+            }
+        };
         let (url, _, nonce) = request.url();
         let flow = FlowState {
             nonce: nonce.secret().clone(),
             pkce_verifier: verifier.secret().clone(),
+            fresh_since,
         };
         let bytes = serde_json::to_vec(&flow)
             .map_err(|e| ConnectorError::InvalidConfig(format!("flow state: {e}")))?;
@@ -388,7 +416,8 @@ impl OidcConnector {
     }
 
     /// Exchanges the code and validates the ID token (signature, algorithm, issuer, audience,
-    /// expiry with [`CLOCK_SKEW`], nonce); merges in UserInfo claims when the provider has it.
+    /// expiry with [`CLOCK_SKEW`], nonce, and for a fresh sign-in an `auth_time` not before it
+    /// started); merges in UserInfo claims when the provider has it.
     pub async fn complete(
         &self,
         callback_url: &str,
@@ -435,7 +464,8 @@ impl OidcConnector {
                 } else {
                     Ok(())
                 }
-            });
+            })
+            .set_auth_time_verifier_fn(move |at| fresh_enough(flow.fresh_since, at));
         let claims = id_token
             .claims(&verifier, &Nonce::new(flow.nonce))
             .map_err(|e| ConnectorError::Rejected(format!("ID token: {}", describe(&e))))?;
@@ -443,6 +473,29 @@ impl OidcConnector {
             .map_err(|e| ConnectorError::Rejected(format!("ID token claims: {e}")))?;
         self.identity(value)
     }
+}
+
+/// A fresh sign-in's `auth_time`, when the provider gives one, must not be older than the
+/// moment the sign-in started (less [`CLOCK_SKEW`]): a provider that answered from an older
+/// session did not authenticate the person again. Whether an absent `auth_time` is enough is
+/// the caller's decision (the claim is in the identity's raw claims when present).
+fn fresh_enough(fresh_since: Option<i64>, at: Option<chrono::DateTime<Utc>>) -> Result<(), String> {
+    let (Some(since), Some(at)) = (fresh_since, at) else {
+        return Ok(());
+    };
+    let skew = i64::try_from(CLOCK_SKEW.as_secs()).unwrap_or(60);
+    if at.timestamp() < since - skew {
+        return Err(format!(
+            "the provider was asked to authenticate the person again (prompt=login, max_age=0) \
+             but its auth_time {} is {} s before the sign-in started",
+            at.to_rfc3339(),
+            since - at.timestamp()
+        ));
+    }
+    if at.timestamp() > Utc::now().timestamp() + skew {
+        return Err("the ID token's auth_time is in the future".into());
+    }
+    Ok(())
 }
 
 impl Connector for OidcConnector {
@@ -463,7 +516,7 @@ impl RedirectConnector for OidcConnector {
         callback_url: &str,
         state: &str,
     ) -> Result<(String, ConnectorState), ConnectorError> {
-        self.authorization_url(callback_url, state, None)
+        self.authorization_url(callback_url, state, None, Freshness::Any)
     }
 
     async fn handle_callback(
@@ -474,5 +527,30 @@ impl RedirectConnector for OidcConnector {
         params: &CallbackParams,
     ) -> Result<UpstreamIdentity, ConnectorError> {
         self.complete(callback_url, state, params).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fresh_sign_in_refuses_an_auth_time_from_before_it_started() {
+        let start = Utc::now().timestamp();
+        let at = |secs: i64| chrono::DateTime::from_timestamp(secs, 0);
+        assert!(fresh_enough(Some(start), at(start + 1)).is_ok());
+        assert!(
+            fresh_enough(Some(start), at(start - 30)).is_ok(),
+            "within the skew"
+        );
+        let old = fresh_enough(Some(start), at(start - 3600));
+        assert!(old.is_err_and(|e| e.contains("before the sign-in started")));
+        assert!(
+            fresh_enough(Some(start), at(start + 3600)).is_err(),
+            "from the future"
+        );
+        // Absent: the hub decides; not asked for a fresh sign-in: any.
+        assert!(fresh_enough(Some(start), None).is_ok());
+        assert!(fresh_enough(None, at(start - 86_400)).is_ok());
     }
 }

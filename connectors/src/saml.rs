@@ -306,6 +306,9 @@ pub struct SamlLogin {
     pub assertion_id: String,
     /// Until when the assertion could be accepted (the replay record must live as long).
     pub valid_until: DateTime<Utc>,
+    /// When the IdP says it authenticated the person (the latest `AuthnStatement`'s
+    /// `AuthnInstant`), if it says.
+    pub authn_instant: Option<DateTime<Utc>>,
 }
 
 /// A SAML connection ready to sign people in.
@@ -370,25 +373,39 @@ impl SamlSp {
     }
 
     /// A signed HTTP-Redirect AuthnRequest carrying `relay_state`; returns the URL to send the
-    /// browser to and the request ID to expect back in `InResponseTo`.
-    pub fn authn_request(&self, relay_state: &str) -> Result<(String, String), ConnectorError> {
-        let mut request = self
-            .sp
-            .make_authentication_request(&self.sso_url)
-            .map_err(|e| invalid(format!("AuthnRequest: {e}")))?;
-        let mut raw = [0u8; 16];
-        openssl::rand::rand_bytes(&mut raw).map_err(|e| invalid(format!("random: {e}")))?;
-        // An xs:ID must not start with a digit.
-        let id = format!(
-            "_{}",
-            raw.iter().map(|b| format!("{b:02x}")).collect::<String>()
-        );
-        request.id = id.clone();
+    /// browser to and the request ID to expect back in `InResponseTo`. With `force_authn` the
+    /// IdP is asked to authenticate the person again rather than use its session (SAML Core
+    /// §3.4.1 `ForceAuthn`).
+    pub fn authn_request(
+        &self,
+        relay_state: &str,
+        force_authn: bool,
+    ) -> Result<(String, String), ConnectorError> {
+        let request = self.request(force_authn)?;
         let url = request
             .signed_redirect(relay_state, &self.key)
             .map_err(|e| invalid(format!("AuthnRequest: {e}")))?
             .ok_or_else(|| invalid("AuthnRequest has no destination"))?;
-        Ok((url.to_string(), id))
+        Ok((url.to_string(), request.id))
+    }
+
+    /// The AuthnRequest itself, with a fresh 128-bit random ID.
+    fn request(&self, force_authn: bool) -> Result<samael::schema::AuthnRequest, ConnectorError> {
+        let mut request = self
+            .sp
+            .make_authentication_request(&self.sso_url)
+            .map_err(|e| invalid(format!("AuthnRequest: {e}")))?;
+        if force_authn {
+            request.force_authn = Some(true);
+        }
+        let mut raw = [0u8; 16];
+        openssl::rand::rand_bytes(&mut raw).map_err(|e| invalid(format!("random: {e}")))?;
+        // An xs:ID must not start with a digit.
+        request.id = format!(
+            "_{}",
+            raw.iter().map(|b| format!("{b:02x}")).collect::<String>()
+        );
+        Ok(request)
     }
 
     /// Verifies a posted `SAMLResponse` (base64) and yields the identity. Blocking.
@@ -532,10 +549,17 @@ impl SamlSp {
             raw_claims,
         };
         identity.validate()?;
+        let authn_instant = a
+            .authn_statements
+            .iter()
+            .flatten()
+            .filter_map(|s| s.authn_instant)
+            .max();
         Ok(SamlLogin {
             identity,
             assertion_id: a.id.clone(),
             valid_until,
+            authn_instant,
         })
     }
 }
@@ -553,7 +577,7 @@ impl Connector for SamlSp {
 #[async_trait]
 impl SamlConnector for SamlSp {
     fn login_url(&self, relay_state: &str) -> Result<(String, String), ConnectorError> {
-        self.authn_request(relay_state)
+        self.authn_request(relay_state, false)
     }
 
     async fn handle_post(
@@ -831,8 +855,8 @@ mod tests {
             },
             &creds.key_pkcs8_der,
         )?;
-        let (url, id) = sp.authn_request("relay")?;
-        let (url2, id2) = sp.authn_request("relay")?;
+        let (url, id) = sp.authn_request("relay", false)?;
+        let (url2, id2) = sp.authn_request("relay", true)?;
         assert_eq!(id.len(), 33);
         assert_ne!(id, id2);
         assert_ne!(url, url2);
@@ -841,6 +865,13 @@ mod tests {
                 && url.contains("Signature=")
                 && url.contains("RelayState=relay")
         );
+        use samael::traits::ToXml;
+        let xml = |force| -> Result<String, ConnectorError> {
+            let r = sp.request(force)?;
+            r.to_string().map_err(|e| invalid(e.to_string()))
+        };
+        assert!(xml(true)?.contains("ForceAuthn=\"true\""), "{}", xml(true)?);
+        assert!(!xml(false)?.contains("ForceAuthn=\"true\""));
         let spmd = sp_metadata(
             "https://hub.example/saml/x/metadata",
             "https://hub.example/saml/x/acs",

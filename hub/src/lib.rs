@@ -18,6 +18,7 @@ pub mod jose;
 pub mod oidc;
 pub mod orgs;
 pub mod outbound;
+pub mod reauth;
 pub mod scim;
 pub mod secrets;
 pub mod signing;

@@ -22,7 +22,7 @@ const PAGES: [&str; 4] = [
 ];
 
 /// Runs the console script for one person; returns its lines (the first is the sign-in).
-async fn walk(hub: &TestHub, who: &str, email: &str, steps: Value) -> Vec<Value> {
+pub(crate) async fn walk(hub: &TestHub, who: &str, email: &str, steps: Value) -> Vec<Value> {
     let shots = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../target/test-artifacts/console");
     std::fs::create_dir_all(&shots).unwrap();
@@ -53,7 +53,7 @@ async fn walk(hub: &TestHub, who: &str, email: &str, steps: Value) -> Vec<Value>
     lines
 }
 
-fn text(line: &Value) -> &str {
+pub(crate) fn text(line: &Value) -> &str {
     line["text"].as_str().unwrap_or_default()
 }
 

@@ -7,6 +7,7 @@ mod audit_log;
 mod bad_input;
 mod cli;
 mod console;
+mod console_reauth;
 mod crash;
 mod deprovision;
 mod domains;

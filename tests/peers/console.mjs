@@ -10,6 +10,12 @@
 //                                                       if csrf, else none; "form": more fields)
 //        {"fetch": "/console/audit/export?format=csv"} GET, reporting status and the first bytes
 //        {"wait": 2000}                                 let the hub work (a sync started) for a while
+//        {"until": "/console/setup", "text": "..."}    reload a page until its text appears (the
+//                                                       test moves the hub's clock meanwhile)
+//        {"reauth": "Sign in again"}                   press that button on the current page and
+//                                                       sign in again at the IdP (as "login" with
+//                                                       "password" if given, else as LOGIN)
+//        {"press": "Make the change"}                  press a button on the current page
 // Prints one JSON line per step: {step, status, url, text, csp}; {"error": ...} on failure.
 import { chromium } from 'playwright-core';
 
@@ -43,6 +49,41 @@ try {
     if (s.wait) {
       await page.waitForTimeout(s.wait);
       out({ step: s });
+    } else if (s.until) {
+      let resp;
+      let text = '';
+      const deadline = Date.now() + 20000;
+      for (let i = 0; !text.includes(s.text) && (i === 0 || Date.now() < deadline); i += 1) {
+        if (i) await page.waitForTimeout(250);
+        resp = await page.goto(`${HUB}${s.until}`);
+        text = await page.textContent('main');
+      }
+      await shot(`until-${s.until.replace(/[^a-z0-9]+/gi, '-')}`);
+      out({ step: s, status: resp.status(), url: page.url(), text });
+    } else if (s.reauth) {
+      await Promise.all([
+        page.waitForSelector('input[name=password]', { timeout: 15000 }),
+        page.getByRole('button', { name: s.reauth }).first().click(),
+      ]);
+      await shot(`reauth-idp-${s.login || LOGIN}`);
+      const idp = await page.textContent('body');
+      const login = s.login || LOGIN;
+      await page.fill('input[name=login]', login);
+      await page.fill('input[name=password]', s.password || `${login}-pw`);
+      await Promise.all([
+        page.waitForURL((u) => u.origin === new URL(HUB).origin, { timeout: 15000 }),
+        page.click('button'),
+      ]);
+      await shot(`reauth-back-${s.login || LOGIN}`);
+      const main = (await page.locator('main').count()) ? 'main' : 'body';
+      out({ step: s, url: page.url(), idp, text: await page.textContent(main) });
+    } else if (s.press) {
+      await Promise.all([
+        page.waitForNavigation({ timeout: 15000 }),
+        page.getByRole('button', { name: s.press }).first().click(),
+      ]);
+      await shot(`press-${s.press.toLowerCase().replace(/[^a-z0-9]+/g, '-')}`);
+      out({ step: s, url: page.url(), text: await page.textContent('main') });
     } else if (s.goto || s.click) {
       const resp = await page.goto(`${HUB}${s.goto || s.on}`);
       const name = (s.goto || s.on).replace(/[^a-z0-9]+/gi, '-');

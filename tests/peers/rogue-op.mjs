@@ -5,7 +5,8 @@
 // POST /__mode with a JSON body sets what the next tokens get wrong:
 //   {"nonce": "x"} a foreign nonce; {"aud": "x"} another audience; {"iss": "x"} another issuer;
 //   {"email": "x"} another email; {"sub": "x"} another subject; {"alg": "none"} an unsigned
-//   token; {"exp": -60} expired; {"meta": {...}} fields merged into the discovery document
+//   token; {"exp": -60} expired; {"auth_time": -3600} an auth_time that long before now (none
+//   by default); {"meta": {...}} fields merged into the discovery document
 //   (endpoints pointing elsewhere).
 import http from 'node:http';
 import crypto from 'node:crypto';
@@ -54,6 +55,7 @@ server.on('request', async (req, res) => {
       iss: mode.iss || ISSUER, aud: mode.aud || process.env.CLIENT_ID, sub: mode.sub || 'rogue-subject',
       nonce: mode.nonce || c.nonce, iat: now, exp: now + (mode.exp || 300),
       email: mode.email || process.env.EMAIL, email_verified: true, name: 'Rogue',
+      ...(mode.auth_time === undefined ? {} : { auth_time: now + mode.auth_time }),
     };
     let idToken;
     if (mode.alg === 'none') {

@@ -72,8 +72,9 @@ async function interaction(req, res) {
       accountId = body.get('login');
       result.login = { accountId };
     }
-    const grant = details.grantId ? await provider.Grant.find(details.grantId)
-      : new provider.Grant({ accountId, clientId: params.client_id });
+    // Another person signing in at the same browser gets their own grant, not the last one's.
+    let grant = details.grantId ? await provider.Grant.find(details.grantId) : undefined;
+    if (!grant || grant.accountId !== accountId) grant = new provider.Grant({ accountId, clientId: params.client_id });
     grant.addOIDCScope(String(params.scope || 'openid'));
     if (prompt.details?.missingOIDCClaims) grant.addOIDCClaims(prompt.details.missingOIDCClaims);
     result.consent = { grantId: await grant.save() };

@@ -444,6 +444,7 @@ impl TestHub {
             "space_apps",
             "space_grants",
             "org_role_groups",
+            "security_notices",
         ] {
             let rows = JsonValue::find_by_statement(Statement::from_string(
                 backend,

@@ -20,10 +20,16 @@ pub enum Actor {
         key_id: ApiKeyId,
         key_name: String,
     },
-    /// A person, acting for themselves (signing in or out).
+    /// A person, acting for themselves (signing in or out) or, through the console, for their
+    /// organization.
     User {
         org_id: OrgId,
         user_id: crate::ids::UserId,
+        /// For a change that needs a recent sign-in: when the person last signed in afresh at
+        /// their IdP (milliseconds; the `session.reauthenticated` or `session.started` event of
+        /// that sign-in has the same time).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reauthenticated_at: Option<i64>,
     },
     /// The hub's command line, run by whoever has access to the host and the database.
     Cli { command: String },
@@ -58,6 +64,7 @@ pub enum AuditAction {
     UserReactivated,
     SessionStarted,
     SessionEnded,
+    SessionReauthenticated,
     TokensRevoked,
     CodeReplayed,
     RefreshTokenReused,
@@ -114,6 +121,7 @@ impl AuditAction {
             Self::UserReactivated => "user.reactivated",
             Self::SessionStarted => "session.started",
             Self::SessionEnded => "session.ended",
+            Self::SessionReauthenticated => "session.reauthenticated",
             Self::TokensRevoked => "tokens.revoked",
             Self::CodeReplayed => "oauth.code_replayed",
             Self::RefreshTokenReused => "oauth.refresh_token_reused",
@@ -294,6 +302,19 @@ impl AuditRecord {
             &self.canonical(),
         ))
     }
+}
+
+/// An organization's copy of an audit event that changed who can sign in or who belongs, for
+/// its admins to see (`audit::notices`). `seq` is the audit event's.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SecurityNotice {
+    pub org_id: OrgId,
+    pub seq: i64,
+    pub at_ms: i64,
+    pub actor: Value,
+    pub action: String,
+    pub target: String,
+    pub details: Value,
 }
 
 /// A signed statement "the chain had this hash at this sequence number".

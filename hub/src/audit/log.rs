@@ -1,4 +1,5 @@
-//! Appending to the chain (inside the caller's transaction) and signing checkpoints.
+//! Appending to the chain (inside the caller's transaction, with the security notices an
+//! event makes) and signing checkpoints.
 
 use crate::audit::{AuditEvent, AuditRecord, Checkpoint};
 use crate::clock::Clock;
@@ -13,6 +14,7 @@ pub async fn append(
     event: AuditEvent,
 ) -> Result<AuditRecord, StoreError> {
     let (seq, prev_hash) = tx.audit_head().await?;
+    let action = event.action;
     let mut orgs = event.orgs;
     orgs.sort();
     orgs.dedup();
@@ -33,6 +35,7 @@ pub async fn append(
         redacted: false,
     };
     record.hash = record.compute_hash();
+    super::notices::record(tx, action, &record).await?;
     tx.push_audit(record.clone());
     tracing::debug!(seq = record.seq, action = %record.action, target = %record.target, "audit");
     Ok(record)

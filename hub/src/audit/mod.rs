@@ -5,9 +5,12 @@
 mod event;
 pub mod failures;
 mod log;
+pub mod notices;
 mod verify;
 
-pub use event::{Actor, AuditAction, AuditEvent, AuditRecord, Checkpoint, GENESIS_HASH};
+pub use event::{
+    Actor, AuditAction, AuditEvent, AuditRecord, Checkpoint, GENESIS_HASH, SecurityNotice,
+};
 pub use log::{append, checkpoint, checkpoint_message};
 /// How long an event may go without a signed checkpoint covering it: two intervals (the hub
 /// signs one every interval while events arrive) and a minute of slack.

@@ -6,6 +6,8 @@
 //! officer also the organization's provisioning state, the audit log with exports and its
 //! verification, and the spaces with their access review; an org admin can also answer
 //! invitations and withdraw grants. Every page shows the viewer's own organization only.
+//! Changes to who can sign in or who belongs need a recent fresh sign-in at the admin's IdP
+//! (`reauth`), and overseers see everyone else's such changes as security notices (`notices`).
 //!
 //! Security: the session cookie is HttpOnly and SameSite=Lax; every form carries a CSRF token
 //! derived from the session cookie (which no other site can read) and a POST from another
@@ -31,6 +33,10 @@ use crate::state::AppState;
 use crate::storage::{self, StoreError};
 use crate::users::{User, UserStatus};
 
+mod access;
+mod audit;
+mod notices;
+mod reauth;
 mod setup;
 mod views;
 
@@ -45,8 +51,8 @@ pub fn router() -> Router<AppState> {
         .route("/console/logout", post(logout))
         .route("/console/sessions/{session}/end", post(views::end_session))
         .route("/console/organization", get(views::organization))
-        .route("/console/audit", get(views::audit))
-        .route("/console/audit/export", get(views::audit_export))
+        .route("/console/audit", get(audit::audit))
+        .route("/console/audit/export", get(audit::audit_export))
         .route("/console/spaces", get(views::spaces))
         .route(
             "/console/invitations/{grant}/{decision}",
@@ -56,29 +62,52 @@ pub fn router() -> Router<AppState> {
             "/console/grants/{grant}/withdraw",
             post(views::withdraw_grant),
         )
+        .route("/console/notices/read", post(notices::mark_read))
+        .route("/console/reauth", get(reauth::explain).post(reauth::start))
+        .route(
+            "/console/reauth/resume",
+            get(reauth::waiting).post(reauth::resume),
+        )
+        .route("/console/reauth/discard", post(reauth::discard))
         .route("/console/setup", get(setup::setup))
-        .route("/console/setup/connections", post(setup::create_connection))
+        .route(
+            "/console/setup/connections",
+            post(access::create_connection),
+        )
+        .route(
+            "/console/setup/connections/{id}",
+            post(access::update_connection),
+        )
+        .route(
+            "/console/setup/connections/{id}/delete",
+            post(access::delete_connection),
+        )
         .route(
             "/console/setup/connections/{id}/test",
-            post(setup::test_connection),
+            post(access::test_connection),
         )
-        .route("/console/setup/directories", post(setup::create_directory))
+        .route("/console/setup/directories", post(access::create_directory))
+        .route(
+            "/console/setup/directories/{id}",
+            post(access::update_directory),
+        )
         .route(
             "/console/setup/directories/{id}/tokens",
-            post(setup::create_token),
+            post(access::create_token),
         )
         .route(
             "/console/setup/directories/{id}/tokens/{token}/revoke",
-            post(setup::revoke_token),
+            post(access::revoke_token),
         )
         .route(
             "/console/setup/directories/{id}/sync",
-            post(setup::sync_now),
+            post(access::sync_now),
         )
         .route(
             "/console/setup/directories/{id}/syncs/{sync}/confirm",
-            post(setup::confirm_sync),
+            post(access::confirm_sync),
         )
+        .route("/console/setup/roles", post(access::set_roles))
         .route(
             "/console/setup/applications",
             post(setup::create_application),
@@ -109,9 +138,20 @@ pub struct Viewer {
     pub user: User,
     pub org: Organization,
     pub roles: Vec<HubRole>,
+    /// The session's last fresh sign-in at the person's IdP, if any.
+    pub step_up: Option<crate::reauth::StepUp>,
 }
 
 impl Viewer {
+    /// The time of the session's fresh sign-in if it is recent enough at `now_ms` for a change
+    /// to who can sign in or who belongs.
+    pub fn recent_sign_in(&self, now_ms: i64) -> Option<i64> {
+        self.step_up
+            .as_ref()
+            .filter(|s| s.is_recent(now_ms))
+            .map(|s| s.at_ms)
+    }
+
     pub fn is(&self, role: HubRole) -> bool {
         self.roles.contains(&role)
     }
@@ -129,6 +169,7 @@ impl Viewer {
         Actor::User {
             org_id: self.org.id,
             user_id: self.user.id,
+            reauthenticated_at: None,
         }
     }
 
@@ -168,12 +209,16 @@ pub async fn viewer(state: &AppState, headers: &HeaderMap) -> Result<Option<View
         return Ok(None);
     }
     let roles = crate::orgs::roles::roles_of(c, &user).await?;
+    let step_up = crate::reauth::step_up(state, &session)
+        .await?
+        .filter(|s| s.user_id == user.id);
     Ok(Some(Viewer {
         session,
         token,
         user,
         org,
         roles,
+        step_up,
     }))
 }
 
@@ -197,7 +242,8 @@ pub fn checked(state: &AppState, headers: &HeaderMap, viewer: &Viewer, csrf: &st
 const CSP: &str = "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; \
                    form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 /// The sign-in form's submission is redirected on to the person's company IdP, wherever it is
-/// (CSP checks a form's redirects too); that page holds nothing else.
+/// (CSP checks a form's redirects too); that page, and the pages whose one form sends the
+/// person to sign in again, hold nothing else.
 const SIGN_IN_CSP: &str = "default-src 'none'; style-src 'self'; script-src 'self'; \
                            form-action 'self' http: https:; frame-ancestors 'none'; base-uri 'none'";
 
@@ -307,7 +353,11 @@ fn login_form(problem: Option<&str>) -> String {
 }
 
 fn sign_in_page(status: StatusCode, problem: Option<&str>) -> Response {
-    let mut r = page(status, None, "Sign in", &login_form(problem));
+    to_idp(page(status, None, "Sign in", &login_form(problem)))
+}
+
+/// A page whose form sends the person to their IdP (see [`SIGN_IN_CSP`]).
+fn to_idp(mut r: Response) -> Response {
     r.headers_mut().insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(SIGN_IN_CSP),
@@ -370,8 +420,10 @@ async fn start_login(State(state): State<AppState>, Form(f): Form<LoginForm>) ->
             state: None,
             nonce: None,
             code_challenge: None,
-            prompt: Vec::new(),
-            max_age: None,
+            // The console's sign-in is a fresh one at the IdP (its SSO session is not enough):
+            // it is what lets an admin change sign-in and directories for five minutes.
+            prompt: vec!["login".into()],
+            max_age: Some(0),
             login_hint: parsed
                 .as_ref()
                 .ok()
@@ -454,6 +506,18 @@ pub async fn end(
 /// set by the caller; the browser goes to the console.
 pub fn signed_in() -> Response {
     Redirect::to("/console").into_response()
+}
+
+/// The end of a console re-authentication (`oidc::login` hands over, the new session cookie
+/// set by the caller): back to the console page the request named.
+pub fn reauthenticated(back_to: &str) -> Response {
+    reauth::back(back_to)
+}
+
+/// A re-authentication that changed nothing (another person, or an IdP that did not confirm a
+/// fresh sign-in), in the console's frame.
+pub fn reauth_refused(title: &str, text: &str) -> Response {
+    reauth::refused(title, text)
 }
 
 #[derive(Deserialize)]

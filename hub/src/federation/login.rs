@@ -116,6 +116,24 @@ pub async fn route(state: &AppState, org: OrgId, email: Option<&str>) -> Result<
     }
 }
 
+/// Whether the pending sign-in must be a fresh authentication at the IdP rather than an answer
+/// from the IdP's own session: the console's re-authentication asks for it (`prompt=login`,
+/// `max_age=0`), as may an application (OIDC Core §3.1.2.1). The hub has no credentials of
+/// its own to check, so the IdP is asked to check them again.
+pub fn wants_fresh(request: &AuthRequest) -> bool {
+    request.params.prompt.iter().any(|p| p == "login") || request.params.max_age == Some(0)
+}
+
+/// How a sign-in that had to be fresh is recorded in `method` (the session's audit details):
+/// `fresh` and the IdP's own time of authentication, when the IdP said it (the connector has
+/// checked that it is not older than the sign-in). Without that time nothing is claimed.
+pub(super) fn mark_fresh(method: &mut serde_json::Value, upstream_auth_ms: Option<i64>) {
+    if let Some(at) = upstream_auth_ms {
+        method["fresh"] = json!(true);
+        method["upstream_auth_time"] = json!(at);
+    }
+}
+
 /// Starts the upstream login: records the state bound to this browser's pending request and
 /// sends the browser to the IdP.
 pub async fn start(
@@ -135,14 +153,23 @@ pub async fn start(
     let Ok(upstream_state) = random_token() else {
         return internal_error();
     };
-    let (url, flow) =
-        match connector.authorization_url(&callback_url(state), &upstream_state, login_hint) {
-            Ok(v) => v,
-            Err(e) => {
-                tracing::error!(connection = %conn.id, error = %e, "could not build the IdP URL");
-                return internal_error();
-            }
-        };
+    let freshness = if wants_fresh(request) {
+        connectors::oidc::Freshness::Fresh
+    } else {
+        connectors::oidc::Freshness::Any
+    };
+    let (url, flow) = match connector.authorization_url(
+        &callback_url(state),
+        &upstream_state,
+        login_hint,
+        freshness,
+    ) {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::error!(connection = %conn.id, error = %e, "could not build the IdP URL");
+            return internal_error();
+        }
+    };
     let recorded = record(
         state,
         request,
@@ -443,7 +470,14 @@ pub async fn callback(
         }
     };
     state.metrics.upstream_login("oidc", "signed_in");
-    let method = json!({"method": "oidc", "connection": conn.name, "issuer": identity.issuer});
+    let mut method = json!({"method": "oidc", "connection": conn.name, "issuer": identity.issuer});
+    if wants_fresh(&request) {
+        let auth_time = identity
+            .raw_claims
+            .get("auth_time")
+            .and_then(|v| v.as_i64());
+        mark_fresh(&mut method, auth_time.map(|s| s.saturating_mul(1000)));
+    }
     crate::oidc::login::sign_in(&state, &request, &user, method).await
 }
 
@@ -597,6 +631,7 @@ pub(super) async fn resolve(
     let actor = Actor::User {
         org_id: org.id,
         user_id: user.id,
+        reauthenticated_at: None,
     };
     if created {
         let event = AuditEvent::new(

@@ -188,7 +188,8 @@ pub async fn start(
     let (Ok(relay_state), Ok(binding)) = (random_token(), random_token()) else {
         return internal_error();
     };
-    let (url, request_id) = match sp.login_url(&relay_state) {
+    let (url, request_id) = match sp.authn_request(&relay_state, super::login::wants_fresh(request))
+    {
         Ok(v) => v,
         Err(e) => {
             tracing::error!(connection = %conn.id, error = %e, "could not build the AuthnRequest");
@@ -368,6 +369,7 @@ pub async fn acs(
             return internal_error();
         }
     }
+    let login_authn_instant = login.authn_instant;
     let identity = login.identity;
     let user = match super::login::resolve(&state, &org, &conn, &identity).await {
         Ok(Ok(u)) => u,
@@ -380,7 +382,12 @@ pub async fn acs(
         }
     };
     state.metrics.upstream_login("saml", "signed_in");
-    let method = json!({"method": "saml", "connection": conn.name, "issuer": identity.issuer});
+    let mut method = json!({"method": "saml", "connection": conn.name, "issuer": identity.issuer});
+    if let Solicited::Request(request, _) = &solicited
+        && super::login::wants_fresh(request)
+    {
+        super::login::mark_fresh(&mut method, fresh_instant(login_authn_instant));
+    }
     let mut response = match solicited {
         Solicited::Request(request, _) => {
             crate::oidc::login::sign_in(&state, &request, &user, method).await
@@ -395,6 +402,17 @@ pub async fn acs(
         response.headers_mut().append(header::SET_COOKIE, v);
     }
     response
+}
+
+/// The IdP's `AuthnInstant` for a sign-in that asked for `ForceAuthn`, if it falls within the
+/// sign-in's lifetime (ten minutes and the clock skew, by the same clock the connector checks
+/// the assertion's validity with): an older one means the IdP answered from its session.
+fn fresh_instant(instant: Option<chrono::DateTime<chrono::Utc>>) -> Option<i64> {
+    let now = chrono::Utc::now();
+    let skew = chrono::Duration::seconds(60);
+    instant
+        .filter(|at| *at >= now - chrono::Duration::minutes(10) - skew && *at <= now + skew)
+        .map(|at| at.timestamp_millis())
 }
 
 /// Finds what the response answers from its RelayState; `Ok(Err(reason))` refuses it.
@@ -546,4 +564,19 @@ pub async fn probe(state: &AppState, conn: &Connection, saml: &StoredSaml) -> Ve
         ));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_an_authn_instant_within_the_sign_in_counts_as_fresh() {
+        let now = chrono::Utc::now();
+        let ms = |d: chrono::Duration| Some(now + d);
+        assert!(fresh_instant(ms(chrono::Duration::seconds(-5))).is_some());
+        assert!(fresh_instant(ms(chrono::Duration::minutes(-30))).is_none());
+        assert!(fresh_instant(ms(chrono::Duration::minutes(5))).is_none());
+        assert!(fresh_instant(None).is_none());
+    }
 }

@@ -76,6 +76,9 @@ pub struct Principal {
     /// A person acting through the console, not an API key: `key` then stands for the
     /// console (no such key exists) and the audit actor is the person.
     pub person: Option<crate::ids::UserId>,
+    /// When that person last signed in afresh at their IdP, for a change that needed it (the
+    /// audit actor records it).
+    pub reauthenticated_at: Option<i64>,
 }
 
 impl Principal {
@@ -94,6 +97,7 @@ impl Principal {
             },
             own_org: Some(org),
             person: Some(user),
+            reauthenticated_at: None,
         }
     }
 
@@ -106,6 +110,7 @@ impl Principal {
             return Actor::User {
                 org_id: org.id,
                 user_id,
+                reauthenticated_at: self.reauthenticated_at,
             };
         }
         match self.key.org_id {
@@ -179,6 +184,7 @@ where
             key,
             own_org,
             person: None,
+            reauthenticated_at: None,
         })
     }
 }

@@ -230,6 +230,7 @@ async fn record_consent(
         &Actor::User {
             org_id: session.org_id,
             user_id: session.user_id,
+            reauthenticated_at: None,
         },
         AuditAction::ConsentGranted,
         format!("application:{}", app.id),

@@ -295,7 +295,23 @@ pub async fn post_login(
             return internal_error();
         }
     };
-    sign_in(&state, &request, &user, json!({"method": "dev_login"})).await
+    let mut method = json!({"method": "dev_login"});
+    if crate::federation::login::wants_fresh(&request) {
+        // The development sign-in asks nothing, ever: it is as fresh as it is worthless.
+        method["fresh"] = json!(true);
+    }
+    sign_in(&state, &request, &user, method).await
+}
+
+/// The IdP's time of a fresh authentication recorded in `method` (see
+/// `federation::login::mark_fresh`): `Some(None)` when fresh without a time (the development
+/// sign-in), `None` when the sign-in was not a fresh authentication.
+fn fresh_auth(method: &serde_json::Value) -> Option<Option<i64>> {
+    (method["fresh"] == json!(true)).then(|| method["upstream_auth_time"].as_i64())
+}
+
+fn method_name(method: &serde_json::Value) -> String {
+    method["method"].as_str().unwrap_or("unknown").to_string()
 }
 
 /// Starts a hub session for `user` (audited, with how the person signed in), consuming the
@@ -325,17 +341,35 @@ async fn open_session(
         return Ok(None);
     }
     storage::oidc::insert_session(tx.conn(), &session, &hash_token(&token)).await?;
+    let fresh = fresh_auth(&method);
+    let name = method_name(&method);
     let event = AuditEvent::new(
         &Actor::User {
             org_id: user.org_id,
             user_id: user.id,
+            reauthenticated_at: None,
         },
         AuditAction::SessionStarted,
         format!("session:{}", session.id),
     )
     .org(user.org_id)
     .details(method);
-    state.commit_audited(tx, event).await?;
+    let record = crate::audit::append(&tx, state.clock.as_ref(), event).await?;
+    if let Some(upstream_auth_ms) = fresh {
+        // The IdP authenticated the person afresh for this sign-in: the session starts with a
+        // recent sign-in, dated like its audit event.
+        let step_up = crate::reauth::StepUp {
+            session_id: session.id.clone(),
+            org_id: user.org_id,
+            user_id: user.id,
+            at_ms: record.at_ms,
+            upstream_auth_ms,
+            method: name,
+        };
+        storage::reauth::put_step_up(tx.conn(), &step_up).await?;
+    }
+    tx.commit().await?;
+    state.metrics.audit_events.inc();
     Ok(Some((session, token)))
 }
 
@@ -409,6 +443,9 @@ async fn console_sign_in(
         return pages::error(StatusCode::FORBIDDEN, EXPIRED, GO_BACK);
     }
     method["client_id"] = json!("hub-console");
+    if let Some(session_id) = request.params.session_id.clone() {
+        return console_reauthenticated(state, request, user, &session_id, method).await;
+    }
     let (_, token) = match open_session(state, user, method, Some(&request.id)).await {
         Ok(Some(v)) => v,
         Ok(None) => return pages::error(StatusCode::BAD_REQUEST, EXPIRED, GO_BACK),
@@ -418,6 +455,140 @@ async fn console_sign_in(
         }
     };
     let mut response = crate::console::signed_in();
+    cookies::set(
+        &mut response,
+        state,
+        SESSION_COOKIE,
+        &token,
+        Some(state.config.oidc.session_ttl_secs),
+    );
+    cookies::set(&mut response, state, AUTH_REQUEST_COOKIE, "", Some(0));
+    response
+}
+
+/// The end of a console re-authentication (the pending request names the session it renews):
+/// the IdP must have authenticated the person afresh, and they must be the session's person.
+/// The session then gets a new token (the old cookie stops working), a new authentication time
+/// and its fresh sign-in recorded, audited as `session.reauthenticated`; the browser goes back
+/// to the console, where a change may wait for it. Anything else changes nothing.
+async fn console_reauthenticated(
+    state: &AppState,
+    request: &AuthRequest,
+    user: &User,
+    session_id: &str,
+    method: serde_json::Value,
+) -> Response {
+    use crate::console::reauth_refused;
+    let c = state.store.conn();
+    // The request is single use, whatever the outcome.
+    let consumed = storage::oidc::delete_auth_request(c, &request.id).await;
+    match consumed {
+        Ok(true) => {}
+        Ok(false) => return pages::error(StatusCode::BAD_REQUEST, EXPIRED, GO_BACK),
+        Err(e) => {
+            tracing::error!(error = %e, "console re-authentication: storage error");
+            return internal_error();
+        }
+    }
+    let now = state.clock.now_ms();
+    let session = match storage::oidc::get_session(c, request.org_id, session_id).await {
+        Ok(Some(s)) if s.is_live(now) => s,
+        Ok(_) => return pages::error(StatusCode::BAD_REQUEST, EXPIRED, GO_BACK),
+        Err(e) => {
+            tracing::error!(error = %e, "console re-authentication: storage error");
+            return internal_error();
+        }
+    };
+    if session.user_id != user.id {
+        tracing::warn!(session = %session.id, "console re-authentication by another person");
+        let event = AuditEvent::new(
+            &Actor::User {
+                org_id: user.org_id,
+                user_id: user.id,
+                reauthenticated_at: None,
+            },
+            AuditAction::LoginRefused,
+            format!("session:{}", session.id),
+        )
+        .org(user.org_id)
+        .details(json!({
+            "reason": "a re-authentication of another person's console session",
+            "session_user_id": session.user_id,
+            "method": method,
+        }));
+        let recorded = async {
+            let tx = state.store.begin().await?;
+            state.commit_audited(tx, event).await
+        };
+        if let Err(e) = recorded.await {
+            tracing::error!(error = %e, "console re-authentication: could not audit");
+            return internal_error();
+        }
+        return reauth_refused(
+            "You signed in as someone else",
+            &format!(
+                "Your company's sign-in answered for {}, not for the person of this console                  session. Nothing was changed: sign in again as yourself.",
+                user.email
+            ),
+        );
+    }
+    let Some(upstream_auth_ms) = fresh_auth(&method) else {
+        return reauth_refused(
+            "Your sign-in could not be confirmed",
+            "Your company's sign-in service did not confirm that it checked who you are just              now (it was asked to, and did not say when it authenticated you). Nothing was              changed. Try again; if this keeps happening, tell your IT administrators that the              hub needs auth_time from the IdP.",
+        );
+    };
+    let Ok(token) = random_token() else {
+        return internal_error();
+    };
+    let renewed = async {
+        let tx = state.store.begin().await?;
+        if !storage::oidc::reauthenticate_session(
+            tx.conn(),
+            session.org_id,
+            &session.id,
+            &hash_token(&token),
+            now,
+        )
+        .await?
+        {
+            return Ok(false);
+        }
+        let step_up_method = method_name(&method);
+        let event = AuditEvent::new(
+            &Actor::User {
+                org_id: user.org_id,
+                user_id: user.id,
+                reauthenticated_at: None,
+            },
+            AuditAction::SessionReauthenticated,
+            format!("session:{}", session.id),
+        )
+        .org(user.org_id)
+        .details(method);
+        let record = crate::audit::append(&tx, state.clock.as_ref(), event).await?;
+        let step_up = crate::reauth::StepUp {
+            session_id: session.id.clone(),
+            org_id: session.org_id,
+            user_id: user.id,
+            at_ms: record.at_ms,
+            upstream_auth_ms,
+            method: step_up_method,
+        };
+        storage::reauth::put_step_up(tx.conn(), &step_up).await?;
+        tx.commit().await?;
+        state.metrics.audit_events.inc();
+        Ok::<_, crate::storage::StoreError>(true)
+    };
+    match renewed.await {
+        Ok(true) => {}
+        Ok(false) => return pages::error(StatusCode::BAD_REQUEST, EXPIRED, GO_BACK),
+        Err(e) => {
+            tracing::error!(error = %e, "console re-authentication: storage error");
+            return internal_error();
+        }
+    }
+    let mut response = crate::console::reauthenticated(&request.params.redirect_uri);
     cookies::set(
         &mut response,
         state,
@@ -441,6 +612,7 @@ async fn no_access(
         &Actor::User {
             org_id: user.org_id,
             user_id: user.id,
+            reauthenticated_at: None,
         },
         AuditAction::LoginRefused,
         format!("application:{}", app.id),

@@ -255,6 +255,7 @@ async fn logout(
         let actor = Actor::User {
             org_id: s.org_id,
             user_id: s.user_id,
+            reauthenticated_at: None,
         };
         let details = json!({"client_id": app.as_ref().map(|a| a.client_id.clone())});
         let ended = end_and_notify(

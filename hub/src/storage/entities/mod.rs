@@ -641,3 +641,70 @@ pub mod outbound_scim_link {
     }
     no_relations!();
 }
+
+pub mod session_step_up {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "session_step_ups")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub session_id: String,
+        pub org_id: String,
+        pub user_id: String,
+        pub at_ms: i64,
+        pub upstream_auth_ms: Option<i64>,
+        pub method: String,
+    }
+    no_relations!();
+}
+
+pub mod console_pending_change {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "console_pending_changes")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub session_id: String,
+        pub org_id: String,
+        pub user_id: String,
+        pub path: String,
+        pub form_sealed: String,
+        pub created_at: i64,
+        pub expires_at: i64,
+    }
+    no_relations!();
+}
+
+pub mod security_notice {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "security_notices")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub org_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub seq: i64,
+        pub at_ms: i64,
+        pub actor: String,
+        pub actor_user_id: Option<String>,
+        pub action: String,
+        pub target: String,
+        pub details: String,
+    }
+    no_relations!();
+}
+
+pub mod security_notice_read {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "security_notice_reads")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub org_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub user_id: String,
+        pub read_seq: i64,
+        pub at_ms: i64,
+    }
+    no_relations!();
+}

@@ -14,6 +14,7 @@ mod m0007_spaces;
 mod m0008_scim_names;
 mod m0009_oauth_hardening;
 mod m0010_outbound_hardening;
+mod m0012_console_notices;
 
 pub struct Migrator;
 
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0008_scim_names::Migration),
             Box::new(m0009_oauth_hardening::Migration),
             Box::new(m0010_outbound_hardening::Migration),
+            Box::new(m0012_console_notices::Migration),
         ]
     }
 }

@@ -68,6 +68,30 @@ pub async fn get_session(c: &impl Conn, org: OrgId, id: &str) -> StoreResult<Opt
         .transpose()
 }
 
+/// A live session's person signed in again: a new token (the old cookie stops working) and the
+/// new authentication time. Returns whether the session was live.
+pub async fn reauthenticate_session(
+    c: &impl Conn,
+    org: OrgId,
+    id: &str,
+    token_hash: &str,
+    auth_time: i64,
+) -> StoreResult<bool> {
+    let res = sess::Entity::update_many()
+        .set(sess::ActiveModel {
+            token_hash: Set(token_hash.to_string()),
+            auth_time: Set(auth_time),
+            ..Default::default()
+        })
+        .filter(sess::Column::OrgId.eq(org.to_string()))
+        .filter(sess::Column::Id.eq(id))
+        .filter(sess::Column::EndedAt.is_null())
+        .filter(sess::Column::ExpiresAt.gt(auth_time))
+        .exec(c)
+        .await?;
+    Ok(res.rows_affected > 0)
+}
+
 /// Ends one live session; returns whether it was live.
 pub async fn end_session(
     c: &impl Conn,

@@ -1,6 +1,7 @@
 //! The federation hub as a library: `build_state` opens storage, secrets and keys; `serve` runs
 //! the HTTP server and background work until shutdown; `app` is the router (for in-process tests).
 
+pub mod access;
 pub mod admin;
 pub mod audit;
 pub mod clock;

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use super::views::{AuditEventView, AuditPage, CheckpointsView, PublicKeyView, RedactedView};
 use crate::audit::{AuditAction, AuditRecord};
 use crate::error::{ApiError, Problem};
-use crate::http::extract::{AppQuery, OrgCtx, Principal, resolve_org};
+use crate::http::extract::{AppQuery, OrgCtx, Principal};
 use crate::ids::OrgId;
 use crate::state::AppState;
 use crate::storage::{self, audit::Scope};
@@ -40,7 +40,7 @@ async fn scope_for(
 ) -> Result<Scope, ApiError> {
     let requested = match org {
         Some(name) => Some(
-            resolve_org(state, name)
+            crate::orgs::organizations::resolve(state.store.conn(), name)
                 .await?
                 .filter(|o| principal.can_see(o.id))
                 .ok_or_else(|| ApiError::not_found("organization"))?
@@ -48,7 +48,7 @@ async fn scope_for(
         ),
         None => None,
     };
-    match (principal.key.org_id, requested) {
+    match (principal.org_id(), requested) {
         (Some(own), _) => Ok(Scope::Org(own)),
         (None, Some(org)) => Ok(Scope::Org(org)),
         (None, None) if principal.is_operator() => Ok(Scope::All),

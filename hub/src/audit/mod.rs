@@ -2,16 +2,16 @@
 //! transaction as the change; each event is hash-chained to the one before (SHA-256 over an RFC
 //! 8785 canonical JSON encoding) and the chain head is signed in periodic checkpoints.
 
-mod event;
 pub mod failures;
-mod log;
+pub mod log;
+pub mod model;
 pub mod notices;
 mod verify;
 
-pub use event::{
+pub use log::{append, checkpoint, checkpoint_message};
+pub use model::{
     Actor, AuditAction, AuditEvent, AuditRecord, Checkpoint, GENESIS_HASH, SecurityNotice,
 };
-pub use log::{append, checkpoint, checkpoint_message};
 /// How long an event may go without a signed checkpoint covering it: two intervals (the hub
 /// signs one every interval while events arrive) and a minute of slack.
 pub fn max_checkpoint_gap_ms(config: &crate::config::AuditConfig) -> i64 {

@@ -175,10 +175,10 @@ impl Viewer {
 
     /// The organization context the services take, acting as this person with the power of
     /// an admin key (callers check the role first).
-    pub fn ctx(&self) -> crate::http::extract::OrgCtx {
-        crate::http::extract::OrgCtx {
+    pub fn ctx(&self) -> crate::access::OrgCtx {
+        crate::access::OrgCtx {
             org: self.org.clone(),
-            principal: crate::http::extract::Principal::console(
+            principal: crate::access::Principal::person(
                 self.org.clone(),
                 self.user.id,
                 crate::orgs::model::Role::Admin,

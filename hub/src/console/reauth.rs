@@ -39,7 +39,7 @@ pub(super) async fn sensitive(
     let now = state.clock.now_ms();
     if let Some(at) = v.recent_sign_in(now) {
         let mut ctx = v.ctx();
-        ctx.principal.reauthenticated_at = Some(at);
+        ctx.principal.reauthenticated(at);
         return Ok((v, ctx));
     }
     if let Err(e) = crate::reauth::keep(state, &v.session, path, f).await {

@@ -10,9 +10,9 @@ use super::model::{
     ClaimMapping, Connection, ConnectionKind, ConnectionStatus, OidcSettings, SamlSettings,
     StoredSaml,
 };
+use crate::access::OrgCtx;
 use crate::audit::{AuditAction, AuditEvent};
 use crate::error::{FieldError, ServiceError};
-use crate::http::extract::OrgCtx;
 use crate::ids::ConnectionId;
 use crate::orgs::validate;
 use crate::state::AppState;

@@ -9,10 +9,9 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
-use crate::audit::Actor;
+pub use crate::access::{OrgCtx, Principal};
 use crate::error::{ApiError, ServiceError};
-use crate::ids::OrgId;
-use crate::orgs::model::{ApiKey, OrgStatus, Organization, Role};
+use crate::orgs::model::OrgStatus;
 use crate::secrets::hash_token;
 use crate::state::AppState;
 use crate::storage;
@@ -67,79 +66,6 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
     }
 }
 
-/// The authenticated caller: an unrevoked admin API key (and, for an organization key, its
-/// organization, already loaded to check that it is active).
-#[derive(Debug, Clone)]
-pub struct Principal {
-    pub key: ApiKey,
-    pub own_org: Option<Organization>,
-    /// A person acting through the console, not an API key: `key` then stands for the
-    /// console (no such key exists) and the audit actor is the person.
-    pub person: Option<crate::ids::UserId>,
-    /// When that person last signed in afresh at their IdP, for a change that needed it (the
-    /// audit actor records it).
-    pub reauthenticated_at: Option<i64>,
-}
-
-impl Principal {
-    /// A person signed in to the console, acting in their own organization with the power
-    /// of `role` (`Admin` for an org admin).
-    pub fn console(org: Organization, user: crate::ids::UserId, role: Role) -> Self {
-        Self {
-            key: ApiKey {
-                id: crate::ids::ApiKeyId(uuid::Uuid::nil()),
-                org_id: Some(org.id),
-                name: "console".into(),
-                role,
-                prefix: String::new(),
-                created_at: 0,
-                revoked_at: None,
-            },
-            own_org: Some(org),
-            person: Some(user),
-            reauthenticated_at: None,
-        }
-    }
-
-    pub fn is_operator(&self) -> bool {
-        self.key.role == Role::Operator && self.key.org_id.is_none()
-    }
-
-    pub fn actor(&self) -> Actor {
-        if let (Some(user_id), Some(org)) = (self.person, &self.own_org) {
-            return Actor::User {
-                org_id: org.id,
-                user_id,
-                reauthenticated_at: self.reauthenticated_at,
-            };
-        }
-        match self.key.org_id {
-            Some(org_id) => Actor::OrgKey {
-                org_id,
-                key_id: self.key.id,
-                key_name: self.key.name.clone(),
-            },
-            None => Actor::Operator {
-                key_id: self.key.id,
-                key_name: self.key.name.clone(),
-            },
-        }
-    }
-
-    pub fn require_operator(&self) -> Result<(), ServiceError> {
-        if self.is_operator() {
-            Ok(())
-        } else {
-            Err(ServiceError::Forbidden("only the hub operator may do this"))
-        }
-    }
-
-    /// May this caller see `org` at all? Operators see every organization; a key sees its own.
-    pub fn can_see(&self, org: OrgId) -> bool {
-        self.is_operator() || self.key.org_id == Some(org)
-    }
-}
-
 /// The bearer token of a request's `Authorization` header (at most 256 bytes).
 pub fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
     headers
@@ -180,37 +106,11 @@ where
             },
             None => None,
         };
-        Ok(Self {
-            key,
-            own_org,
-            person: None,
-            reauthenticated_at: None,
-        })
+        Ok(Self::key(key, own_org))
     }
 }
 
 /// The organization named by the `{org}` path segment (slug or id), visible to the caller.
-pub struct OrgCtx {
-    pub org: Organization,
-    pub principal: Principal,
-}
-
-impl OrgCtx {
-    pub fn actor(&self) -> Actor {
-        self.principal.actor()
-    }
-
-    /// Writes need an operator key or an organization `admin` key.
-    pub fn require_admin(&self) -> Result<(), ServiceError> {
-        match self.principal.key.role {
-            Role::Operator | Role::Admin => Ok(()),
-            Role::Read => Err(ServiceError::Forbidden(
-                "this key is read-only; use an admin key",
-            )),
-        }
-    }
-}
-
 impl<S> FromRequestParts<S> for OrgCtx
 where
     AppState: FromRef<S>,
@@ -237,26 +137,13 @@ where
             .cloned();
         let org = match own {
             Some(org) => Some(org),
-            None => resolve_org(&app, &name).await?,
+            None => crate::orgs::organizations::resolve(app.store.conn(), &name).await?,
         };
         match org {
             Some(org) if principal.can_see(org.id) => Ok(Self { org, principal }),
             _ => Err(ApiError::not_found("organization")),
         }
     }
-}
-
-/// An organization by id or slug.
-pub async fn resolve_org(state: &AppState, name: &str) -> Result<Option<Organization>, ApiError> {
-    let c = state.store.conn();
-    Ok(match name.parse::<OrgId>() {
-        Ok(id) => storage::organizations::get(c, id).await?,
-        // Only a well-formed slug is worth a query (and a NUL byte never reaches PostgreSQL).
-        Err(_) if crate::orgs::validate::slug("org", name).is_ok() => {
-            storage::organizations::find_by_slug(c, name).await?
-        }
-        Err(_) => None,
-    })
 }
 
 /// `Query<T>` with problem-JSON rejections (400 naming the bad parameter).

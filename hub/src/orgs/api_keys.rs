@@ -4,10 +4,10 @@
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::access::OrgCtx;
 use crate::audit::{Actor, AuditAction, AuditEvent};
 use crate::clock::Clock;
 use crate::error::ServiceError;
-use crate::http::extract::OrgCtx;
 use crate::ids::ApiKeyId;
 use crate::orgs::model::{ApiKey, Role};
 use crate::orgs::validate;

@@ -4,9 +4,9 @@
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::access::OrgCtx;
 use crate::audit::{AuditAction, AuditEvent};
 use crate::error::{FieldError, ServiceError};
-use crate::http::extract::OrgCtx;
 use crate::ids::AppId;
 use crate::jose::{Alg, PublicKey};
 use crate::orgs::model::{

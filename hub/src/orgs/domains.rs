@@ -5,9 +5,9 @@
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::access::OrgCtx;
 use crate::audit::{AuditAction, AuditEvent};
 use crate::error::ServiceError;
-use crate::http::extract::OrgCtx;
 use crate::ids::DomainId;
 use crate::orgs::model::{DomainStatus, OrgDomain, VerificationMethod};
 use crate::orgs::validate;

@@ -3,14 +3,14 @@
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::access::Principal;
 use crate::audit::{Actor, AuditAction, AuditEvent};
 use crate::error::ServiceError;
-use crate::http::extract::Principal;
 use crate::ids::OrgId;
 use crate::orgs::model::{OrgStatus, Organization};
 use crate::orgs::validate;
 use crate::state::AppState;
-use crate::storage::{self, Tx};
+use crate::storage::{self, StoreError, Tx};
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -99,13 +99,28 @@ async fn name_is_free(tx: &Tx, org: &Organization) -> Result<(), ServiceError> {
     }
 }
 
+/// An organization by id or slug.
+pub async fn resolve(
+    c: &impl storage::Conn,
+    name: &str,
+) -> Result<Option<Organization>, StoreError> {
+    Ok(match name.parse::<OrgId>() {
+        Ok(id) => storage::organizations::get(c, id).await?,
+        // Only a well-formed slug is worth a query (and a NUL byte never reaches PostgreSQL).
+        Err(_) if validate::slug("org", name).is_ok() => {
+            storage::organizations::find_by_slug(c, name).await?
+        }
+        Err(_) => None,
+    })
+}
+
 /// The organizations the caller may see: all for the operator, its own for an org key.
 pub async fn list(
     state: &AppState,
     principal: &Principal,
 ) -> Result<Vec<Organization>, ServiceError> {
     let c = state.store.conn();
-    match principal.key.org_id {
+    match principal.org_id() {
         None if principal.is_operator() => Ok(storage::organizations::list_all(c).await?),
         None => Ok(Vec::new()),
         Some(own) => Ok(storage::organizations::get(c, own)

@@ -6,9 +6,9 @@
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use crate::access::OrgCtx;
 use crate::audit::{AuditAction, AuditEvent};
 use crate::error::{FieldError, ServiceError};
-use crate::http::extract::OrgCtx;
 use crate::orgs::validate;
 use crate::state::AppState;
 use crate::storage::{self, Conn, StoreError};

@@ -16,9 +16,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::access::OrgCtx;
 use crate::audit::{AuditAction, AuditEvent};
 use crate::error::{FieldError, ServiceError};
-use crate::http::extract::OrgCtx;
 use crate::ids::{AppId, GrantId, OrgId, SpaceId};
 use crate::orgs::model::{Application, OrgStatus, Organization};
 use crate::orgs::validate;
@@ -656,9 +656,8 @@ pub async fn propose(
             ));
         }
     };
-    let partner = crate::http::extract::resolve_org(state, &input.organization)
-        .await
-        .map_err(|_| ServiceError::Internal("organization lookup".into()))?
+    let partner = crate::orgs::organizations::resolve(state.store.conn(), &input.organization)
+        .await?
         .filter(|o| o.status == OrgStatus::Active)
         .ok_or_else(|| {
             ServiceError::invalid("organization", "no active organization by that slug or id")

@@ -5,10 +5,10 @@
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use crate::access::OrgCtx;
 use crate::audit::{AuditAction, AuditEvent};
 use crate::deprovision::{LeaverSource, Signal};
 use crate::error::{FieldError, ServiceError};
-use crate::http::extract::OrgCtx;
 use crate::ids::{OrgId, UserId};
 use crate::orgs::validate;
 use crate::state::AppState;

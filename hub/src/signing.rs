@@ -135,6 +135,23 @@ impl Signer {
         generation: i64,
         not_before: i64,
     ) -> Result<(Self, StoredKey), SigningError> {
+        let (signer, stored) =
+            Self::generate(secrets, clock, purpose, alg, generation, not_before)?;
+        store_new(store, clock, std::slice::from_ref(&stored)).await?;
+        Ok((signer, stored))
+    }
+
+    /// Generates and seals key `generation` of `purpose`, usable from `not_before`, without
+    /// storing it (see [`store_new`]). CPU work (an RSA key takes a while): callers in a request
+    /// run it on a blocking thread.
+    pub fn generate(
+        secrets: &SecretBox,
+        clock: &dyn Clock,
+        purpose: &str,
+        alg: Alg,
+        generation: i64,
+        not_before: i64,
+    ) -> Result<(Self, StoredKey), SigningError> {
         let pkcs8 = generate_pkcs8(alg)?;
         let key = PrivateKey::from_pkcs8(alg, &pkcs8)?;
         let public = key.public_bytes();
@@ -156,25 +173,6 @@ impl Signer {
             not_before,
             retired_at: None,
         };
-        let tx = store.begin().await?;
-        storage::signing_keys::insert(tx.conn(), &stored).await?;
-        let event = AuditEvent::new(
-            &Actor::System {
-                component: "signing".into(),
-            },
-            AuditAction::SigningKeyCreated,
-            format!("signing_key:{kid}"),
-        )
-        .details(json!({
-            "kid": kid,
-            "purpose": purpose,
-            "alg": alg.as_str(),
-            "generation": generation,
-            "public_key": stored.public_key,
-        }));
-        crate::audit::append(&tx, clock, event).await?;
-        tx.commit().await?;
-        tracing::info!(kid = %kid, purpose, generation, "generated a new signing key");
         Ok((Self { kid, key }, stored))
     }
 
@@ -234,6 +232,44 @@ impl Signer {
     pub fn sign_jwt(&self, typ: &str, claims: &Value) -> Result<String, SigningError> {
         Ok(jose::sign(&self.key, &self.kid, typ, claims)?)
     }
+}
+
+/// Stores freshly generated keys in one transaction, each with its audit event: all of them or
+/// none. A `(purpose, generation)` that exists already (another replica made it first) fails
+/// the whole batch with `Conflict`, so no other replica ever sees part of it.
+pub async fn store_new(
+    store: &Store,
+    clock: &dyn Clock,
+    keys: &[StoredKey],
+) -> Result<(), SigningError> {
+    let tx = store.begin().await?;
+    // Every key first, in the callers' fixed order, then the audit chain's head: two replicas
+    // storing the same generations wait on the unique index, never on each other in a cycle.
+    for k in keys {
+        storage::signing_keys::insert(tx.conn(), k).await?;
+    }
+    for k in keys {
+        let event = AuditEvent::new(
+            &Actor::System {
+                component: "signing".into(),
+            },
+            AuditAction::SigningKeyCreated,
+            format!("signing_key:{}", k.kid),
+        )
+        .details(json!({
+            "kid": k.kid,
+            "purpose": k.purpose,
+            "alg": k.alg,
+            "generation": k.generation,
+            "public_key": k.public_key,
+        }));
+        crate::audit::append(&tx, clock, event).await?;
+    }
+    tx.commit().await?;
+    for k in keys {
+        tracing::info!(kid = %k.kid, purpose = %k.purpose, generation = k.generation, "generated a new signing key");
+    }
+    Ok(())
 }
 
 /// Verifies an ES256 signature made by [`Signer::sign`] against a stored public key.

@@ -428,3 +428,120 @@ async fn a_rotated_secret_or_deleted_client_is_refused_at_once_despite_the_clien
     );
     hub.stop().await;
 }
+
+/// POSTs `body` to the UserInfo endpoint with `content_type` and `bearer` (each if given).
+async fn post_userinfo(
+    hub: &TestHub,
+    content_type: Option<&str>,
+    body: &str,
+    bearer: Option<&str>,
+) -> (StatusCode, reqwest::header::HeaderMap, Value) {
+    let mut req = hub
+        .client
+        .post(format!("{}/oauth2/userinfo", hub.url))
+        .body(body.to_string());
+    if let Some(ct) = content_type {
+        req = req.header("content-type", ct);
+    }
+    if let Some(t) = bearer {
+        req = req.bearer_auth(t);
+    }
+    let r = req.send().await.unwrap();
+    let (status, headers) = (r.status(), r.headers().clone());
+    let text = r.text().await.unwrap();
+    let json = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    (status, headers, json)
+}
+
+/// RFC 6750 §2.2 and §3.1, OIDC Core §5.3.3: a malformed UserInfo request is `invalid_request`
+/// as JSON with the Bearer challenge naming the error, never a plain-text 415.
+#[tokio::test]
+async fn userinfo_by_post_answers_malformed_requests_with_bearer_errors() {
+    let (hub, cid, sec) = hub_with_app(REDIRECT).await;
+    let issued = signed_in_tokens(&hub, &Browser::new(), &cid, &sec, REDIRECT).await;
+    let at = issued["access_token"].as_str().unwrap();
+    let form = "application/x-www-form-urlencoded";
+    let in_body = format!("access_token={at}");
+    let twice = format!("access_token={at}&access_token={at}");
+    let json_body = json!({ "access_token": at }).to_string();
+    for (what, ct, body, bearer) in [
+        (
+            "a JSON body",
+            Some("application/json"),
+            json_body.as_str(),
+            Some(at),
+        ),
+        (
+            "a JSON body alone",
+            Some("application/json"),
+            json_body.as_str(),
+            None,
+        ),
+        ("a text body", Some("text/plain"), in_body.as_str(), None),
+        ("a body without a type", None, in_body.as_str(), Some(at)),
+        ("a repeated parameter", Some(form), twice.as_str(), None),
+        (
+            "two methods at once",
+            Some(form),
+            in_body.as_str(),
+            Some(at),
+        ),
+    ] {
+        let (status, headers, json) = post_userinfo(&hub, ct, body, bearer).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{what}: {json}");
+        assert_eq!(json["error"], "invalid_request", "{what}: {json}");
+        assert!(json["error_description"].is_string(), "{what}");
+        assert!(
+            headers["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("application/json"),
+            "{what}"
+        );
+        let challenge = headers["www-authenticate"].to_str().unwrap();
+        assert!(
+            challenge.starts_with("Bearer ") && challenge.contains("error=\"invalid_request\""),
+            "{what}: {challenge}"
+        );
+        assert_eq!(headers["cache-control"], "no-store", "{what}");
+    }
+    let (_, _, json) = post_userinfo(&hub, Some(form), &twice, None).await;
+    assert!(
+        json["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("more than once"),
+        "{json}"
+    );
+    // Well-formed POSTs: the token in the form body, or in the header with an empty body (with
+    // or without a form content type) or beside other form parameters.
+    for (what, ct, body, bearer) in [
+        ("in the form body", Some(form), in_body.as_str(), None),
+        ("in the header, no body", None, "", Some(at)),
+        ("in the header, empty form", Some(form), "", Some(at)),
+        (
+            "in the header, other parameters",
+            Some(form),
+            "x=1",
+            Some(at),
+        ),
+    ] {
+        let (status, _, json) = post_userinfo(&hub, ct, body, bearer).await;
+        assert_eq!(status, StatusCode::OK, "{what}: {json}");
+        assert_eq!(json["email"], "alice@acme.test", "{what}");
+    }
+    // A bad token stays invalid_token (401), whatever the method.
+    let (status, headers, json) =
+        post_userinfo(&hub, Some(form), "access_token=not.a.jwt", None).await;
+    assert_eq!(
+        (status, json["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_token"))
+    );
+    assert!(
+        headers["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .contains("error=\"invalid_token\"")
+    );
+    hub.stop().await;
+}

@@ -380,3 +380,195 @@ async fn two_replicas_share_logins_deprovisioning_deliveries_and_syncs() {
     );
     db.drop_db().await;
 }
+
+/// The OIDC signing keys in the database: `(purpose, created_at, not_before)`.
+async fn oidc_keys(db: &sea_orm::DatabaseConnection) -> Vec<(String, i64, i64)> {
+    use sea_orm::{ConnectionTrait, Statement};
+    db.query_all_raw(Statement::from_string(
+        db.get_database_backend(),
+        "SELECT purpose, created_at, not_before FROM signing_keys \
+         WHERE purpose LIKE 'oidc-%' ORDER BY purpose",
+    ))
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| {
+        (
+            r.try_get("", "purpose").unwrap(),
+            r.try_get("", "created_at").unwrap(),
+            r.try_get("", "not_before").unwrap(),
+        )
+    })
+    .collect()
+}
+
+/// Verifies `token` with the keys of the JWKS document `jwks`; its claims.
+fn verify_with(jwks: &Value, token: &str) -> Value {
+    let keys: Vec<hub::jose::PublicKey> = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| hub::jose::PublicKey::from_jwk(k).unwrap())
+        .collect();
+    hub::jose::verify(token, |kid| keys.iter().find(|k| k.kid == kid).cloned())
+        .unwrap()
+        .claims
+}
+
+/// Two replicas starting together on an empty database, each loading its keys while the other
+/// creates them: one key per advertised algorithm, created at once (a fresh hub has no JWKS
+/// cached anywhere), the same JWKS on both, and a token signed by either verifies with the
+/// other's JWKS. No replica may ever see some of a fresh hub's keys without the others, or it
+/// would take the hub for one in use and publish the missing key with the publish delay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_starting_on_an_empty_database_make_each_signing_key_once() {
+    let db = TestDb::postgres().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (p1, p2) = (free_port(), free_port());
+    let public = format!("http://127.0.0.1:{p1}");
+    let env: Vec<(String, String)> = [
+        ("HUB_DATABASE__URL", db.url.as_str()),
+        ("HUB_SECRETS__KEY", &random_key()),
+        ("HUB_SERVER__PUBLIC_URL", &public),
+        ("HUB_OIDC__DEV_LOGIN", "true"),
+        // A key published with the delay would refuse grants for an hour.
+        ("HUB_OIDC__KEY_PUBLISH_SECS", "3600"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let (one, two) = tokio::join!(replica(&env, dir.path(), p1), replica(&env, dir.path(), p2));
+    let (u1, u2) = (one.url.clone(), two.url.clone());
+    let watch = sea_orm::Database::connect(&db.url).await.unwrap();
+    assert!(
+        oidc_keys(&watch).await.is_empty(),
+        "no key before first use"
+    );
+
+    // What other replicas can see while the keys are made: none of them or all of them.
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watcher = {
+        let done = done.clone();
+        tokio::spawn(async move {
+            let mut seen = BTreeSet::new();
+            while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                let keys = oidc_keys(&watch).await;
+                seen.insert(keys.iter().map(|k| k.0.clone()).collect::<Vec<_>>());
+                tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+            }
+            seen
+        })
+    };
+    // First key loads on both replicas at once, several requests each.
+    let jwks_of = |base: String| async move {
+        let r = client()
+            .get(format!("{base}/oauth2/jwks"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{base}");
+        r.json::<Value>().await.unwrap()
+    };
+    let loads = (0..8).map(|i| jwks_of(if i % 2 == 0 { u1.clone() } else { u2.clone() }));
+    let first = futures_util::future::join_all(loads).await;
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    let seen = watcher.await.unwrap();
+    let all = vec!["oidc-es256".to_string(), "oidc-rs256".to_string()];
+    assert!(
+        seen.iter().all(|s| s.is_empty() || *s == all),
+        "a replica could see some keys of a fresh hub without the others: {seen:?}"
+    );
+    let keys = oidc_keys(&sea_orm::Database::connect(&db.url).await.unwrap()).await;
+    assert_eq!(
+        keys.iter().map(|k| k.0.clone()).collect::<Vec<_>>(),
+        all,
+        "one key per algorithm"
+    );
+    for (purpose, created_at, not_before) in &keys {
+        assert!(
+            not_before <= created_at,
+            "the first {purpose} key signs at once, not after the publish delay"
+        );
+    }
+    let (j1, j2) = (jwks_of(u1.clone()).await, jwks_of(u2.clone()).await);
+    assert_eq!(j1, j2, "both replicas publish the same keys");
+    assert!(first.iter().all(|j| *j == j1), "{first:?}");
+    let mut kinds: Vec<&str> = j1["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kty"].as_str().unwrap())
+        .collect();
+    kinds.sort_unstable();
+    assert_eq!(kinds, ["EC", "RSA"]);
+
+    // Tokens of each algorithm, from each replica, verify with the other's JWKS.
+    let out = hub_command(&env, &["operator", "create-key", "--name", "keys"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let key = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let created = get(
+        &format!("{u2}/api/v1/audit?action=signing_key.created&limit=100"),
+        &key,
+    )
+    .await;
+    let mut audited: Vec<&str> = created["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["details"]["purpose"].as_str())
+        .filter(|p| p.starts_with("oidc-"))
+        .collect();
+    audited.sort_unstable();
+    assert_eq!(audited, all, "each key created (and audited) once");
+    let (s, _) = post(
+        &format!("{u1}/api/v1/orgs"),
+        &key,
+        json!({"slug": "acme", "name": "Acme"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED);
+    post(
+        &format!("{u2}/api/v1/orgs/acme/domains"),
+        &key,
+        json!({"domain": "acme.test"}),
+    )
+    .await;
+    let (s, _) = post(
+        &format!("{u1}/api/v1/orgs/acme/domains/acme.test/attest"),
+        &key,
+        json!({"reason": "test"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, _) = post(
+        &format!("{u2}/api/v1/orgs/acme/users"),
+        &key,
+        json!({"email": "alice@acme.test", "name": "Alice"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let redirect = "https://rs.example/cb";
+    let (s, app) = post(
+        &format!("{u1}/api/v1/orgs/acme/applications"),
+        &key,
+        json!({"name": "RS", "client_type": "confidential", "redirect_uris": [redirect],
+            "id_token_signed_response_alg": "RS256"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{app}");
+    let cid = app["application"]["client_id"].as_str().unwrap();
+    let secret = app["client_secret"].as_str().unwrap();
+    for (signer, other) in [(&u1, &j2), (&u2, &j1)] {
+        let t = sign_in(signer, cid, secret, redirect, "alice@acme.test").await;
+        let id = t["id_token"].as_str().unwrap();
+        assert_eq!(hub::jose::peek_header(id).unwrap()["alg"], "RS256");
+        assert_eq!(verify_with(other, id)["aud"], cid);
+        let at = t["access_token"].as_str().unwrap();
+        assert_eq!(hub::jose::peek_header(at).unwrap()["alg"], "ES256");
+        assert_eq!(verify_with(other, at)["client_id"], cid);
+    }
+    drop((one, two));
+    db.drop_db().await;
+}

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use ldap3::{Ldap, Scope, SearchEntry};
+use ldap3::{Ldap, Scope};
 
 use super::{
     ChangeTracking, DirectoryEntry, DirectoryGroup, LdapConfig, Session, entry, first,
@@ -17,6 +17,9 @@ use crate::error::ConnectorError;
 
 /// The `modifyTimestamp` cursor of an empty directory.
 pub(crate) const EPOCH_TIMESTAMP: &str = "19700101000000Z";
+
+/// How an empty syncrepl cookie is written in a cursor.
+const EMPTY_COOKIE: &str = "=";
 
 /// Where an incremental read starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,8 +36,15 @@ pub(crate) enum Cursor {
 }
 
 impl Cursor {
+    /// A syncrepl cookie is its base64url, empty without a cookie, and `=` (which base64url
+    /// without padding never writes) for an empty one, so that it reads back as it was.
     pub fn encode(&self) -> String {
-        let b64 = |c: &Option<Vec<u8>>| c.as_deref().map(|c| URL_SAFE_NO_PAD.encode(c));
+        let b64 = |c: &Option<Vec<u8>>| {
+            c.as_deref().map(|c| match c {
+                [] => EMPTY_COOKIE.to_string(),
+                c => URL_SAFE_NO_PAD.encode(c),
+            })
+        };
         match self {
             Self::Syncrepl { users, groups } => format!(
                 "syncrepl:{}:{}",
@@ -50,6 +60,8 @@ impl Cursor {
         let cookie = |c: &str| -> Option<Option<Vec<u8>>> {
             if c.is_empty() {
                 Some(None)
+            } else if c == EMPTY_COOKIE {
+                Some(Some(Vec::new()))
             } else {
                 URL_SAFE_NO_PAD.decode(c).ok().map(Some)
             }
@@ -144,7 +156,7 @@ pub(crate) async fn highest_usn(cfg: &LdapConfig, ldap: &mut Ldap) -> Result<u64
     entries
         .into_iter()
         .next()
-        .map(SearchEntry::construct)
+        .and_then(|re| super::decode::search_entry(&re))
         .and_then(|e| first(&e, "highestCommittedUSN"))
         .and_then(|v| v.parse().ok())
         .ok_or_else(|| upstream("the directory's rootDSE has no highestCommittedUSN"))
@@ -274,6 +286,89 @@ mod tests {
         assert_eq!(Cursor::decode("syncrepl:!!:"), None);
         assert_eq!(Cursor::decode("other:1"), None);
         assert_eq!(Cursor::decode(""), None);
+    }
+
+    mod props {
+        //! Cursors are stored by the hub and come back from its database: any text decodes
+        //! quickly without panicking, whatever decodes re-encodes to itself and holds nothing
+        //! but a timestamp's characters where it is spliced into a filter, and every cursor a
+        //! read makes decodes to itself.
+        use proptest::prelude::*;
+
+        use super::super::super::decode::props::timed;
+        use super::*;
+
+        fn timestamp() -> impl Strategy<Value = String> {
+            ("[0-9]{14}", proptest::option::of("[0-9]{1,9}")).prop_map(|(whole, frac)| match frac {
+                Some(f) => format!("{whole}.{f}Z"),
+                None => format!("{whole}Z"),
+            })
+        }
+
+        fn cursor() -> impl Strategy<Value = Cursor> {
+            let cookie = || {
+                proptest::option::of(prop_oneof![
+                    1 => Just(Vec::new()),
+                    4 => proptest::collection::vec(any::<u8>(), 1..256),
+                ])
+            };
+            prop_oneof![
+                (cookie(), cookie()).prop_map(|(users, groups)| Cursor::Syncrepl { users, groups }),
+                timestamp().prop_map(Cursor::Timestamp),
+                any::<u64>().prop_map(Cursor::Usn),
+            ]
+        }
+
+        proptest! {
+            #[test]
+            fn every_cursor_decodes_to_itself(c in cursor()) {
+                prop_assert_eq!(Cursor::decode(&c.encode()), Some(c));
+            }
+
+            #[test]
+            fn any_text_decodes_quickly_to_a_canonical_cursor_or_none(
+                s in prop_oneof![
+                    ".{0,512}",
+                    "(syncrepl|ts|usn|x)(:[A-Za-z0-9_=+/.Z-]{0,40}){0,3}",
+                    cursor().prop_map(|c| c.encode()),
+                ],
+                cut in any::<prop::sample::Index>(),
+                junk in ".{0,8}",
+            ) {
+                let mut s = s;
+                if let Some(i) = (0..=s.len()).filter(|i| s.is_char_boundary(*i)).nth(cut.index(s.len() + 1)) {
+                    s.insert_str(i, &junk);
+                }
+                let Some(c) = timed("decoding a cursor", || Cursor::decode(&s)) else {
+                    return Ok(());
+                };
+                prop_assert_eq!(Cursor::decode(&c.encode()), Some(c.clone()));
+                if let Cursor::Timestamp(ts) = &c {
+                    prop_assert!(ts.bytes().all(|b| b.is_ascii_digit() || b == b'.' || b == b'Z'), "{}", ts);
+                }
+            }
+        }
+    }
+
+    /// Found by `every_cursor_decodes_to_itself`: an empty cookie (a zero-length syncCookie
+    /// from the server) was written like no cookie, so the next read started over without one.
+    #[test]
+    fn an_empty_cookie_is_kept_apart_from_none() {
+        let c = Cursor::Syncrepl {
+            users: Some(Vec::new()),
+            groups: None,
+        };
+        assert_eq!(c.encode(), "syncrepl:=:");
+        assert_eq!(Cursor::decode(&c.encode()), Some(c));
+        assert_eq!(
+            Cursor::decode("syncrepl::"),
+            Some(Cursor::Syncrepl {
+                users: None,
+                groups: None
+            }),
+            "cursors stored before keep their meaning"
+        );
+        assert_eq!(Cursor::decode("syncrepl:==:"), None);
     }
 
     #[test]

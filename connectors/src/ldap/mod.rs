@@ -18,6 +18,7 @@ use crate::error::ConnectorError;
 use crate::secret::SecretString;
 
 mod changes;
+mod decode;
 mod syncrepl;
 
 pub use changes::{Changes, read_changes};
@@ -422,7 +423,10 @@ async fn paged_search(
         .await
         .map_err(upstream)?;
     while let Some(e) = stream.next().await.map_err(upstream)? {
-        each(SearchEntry::construct(e));
+        // Not ldap3's `SearchEntry::construct`, which panics on a malformed entry.
+        let e = decode::search_entry(&e)
+            .ok_or_else(|| upstream("the directory sent a search entry the hub could not read"))?;
+        each(e);
     }
     stream
         .finish()

@@ -3,18 +3,18 @@
 //! that hears every change as the directory commits it. Users and groups are two searches with a
 //! cookie each.
 //!
-//! The sync controls and intermediate messages come from a server the organization chose, so
-//! they are decoded here without panicking (ldap3's own decoders `expect` well-formed input).
+//! The sync controls and intermediate messages come from a server the organization chose; they
+//! are decoded by [`super::decode`], which never panics and bounds the work.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use ldap3::asn1::{PL, StructureTag, TagClass, Types, parse_tag};
 use ldap3::controls::{RawControl, RefreshMode, SyncRequest};
 use ldap3::{Ldap, ResultEntry, Scope, SearchEntry, SearchStream};
 use tokio::sync::mpsc;
 
 use super::changes::{Changes, Cursor};
+use super::decode::{SyncInfo, intermediate_info, parse_done, parse_state, search_entry};
 use super::{
     DirectoryEntry, LdapConfig, ReadResult, Session, entry, flatten, raw_group, read_groups,
     upstream, user_attrs, uuid_string,
@@ -29,168 +29,6 @@ const SYNC_REFRESH_REQUIRED: u32 = 4096;
 const DEBOUNCE: Duration = Duration::from_millis(50);
 /// At most this many live changes per batch.
 const MAX_BATCH: usize = 1000;
-
-fn ber(bytes: &[u8]) -> Option<StructureTag> {
-    parse_tag(bytes).ok().map(|(_, t)| t)
-}
-
-fn children(t: StructureTag) -> Option<Vec<StructureTag>> {
-    match t.payload {
-        PL::C(v) => Some(v),
-        PL::P(_) => None,
-    }
-}
-
-fn primitive(t: StructureTag) -> Option<Vec<u8>> {
-    match t.payload {
-        PL::P(v) => Some(v),
-        PL::C(_) => None,
-    }
-}
-
-fn is_universal(t: &StructureTag, ty: Types) -> bool {
-    t.class == TagClass::Universal && t.id == ty as u64
-}
-
-/// syncStateValue (RFC 4533 §2.3).
-#[derive(Debug, PartialEq, Eq)]
-struct SyncState {
-    /// present (0), add (1), modify (2), delete (3).
-    state: u8,
-    uuid: Vec<u8>,
-    cookie: Option<Vec<u8>>,
-}
-
-fn parse_state(val: &[u8]) -> Option<SyncState> {
-    let mut it = children(ber(val)?)?.into_iter();
-    let st = it.next().filter(|t| is_universal(t, Types::Enumerated))?;
-    let state = match primitive(st)?.as_slice() {
-        [s] if *s <= 3 => *s,
-        _ => return None,
-    };
-    let uuid = primitive(it.next().filter(|t| is_universal(t, Types::OctetString))?)?;
-    let cookie = it
-        .next()
-        .filter(|t| is_universal(t, Types::OctetString))
-        .and_then(primitive);
-    Some(SyncState {
-        state,
-        uuid,
-        cookie,
-    })
-}
-
-/// syncDoneValue (RFC 4533 §2.4): the cookie and refreshDeletes (default FALSE).
-fn parse_done(val: &[u8]) -> Option<(Option<Vec<u8>>, bool)> {
-    let mut cookie = None;
-    let mut deletes = false;
-    for t in children(ber(val)?)? {
-        if is_universal(&t, Types::OctetString) {
-            cookie = primitive(t);
-        } else if is_universal(&t, Types::Boolean) {
-            deletes = primitive(t)?.first().is_some_and(|b| *b != 0);
-        }
-    }
-    Some((cookie, deletes))
-}
-
-/// syncInfoValue (RFC 4533 §2.5).
-#[derive(Debug, PartialEq, Eq)]
-enum SyncInfo {
-    NewCookie(Vec<u8>),
-    /// End (or step) of the refresh stage; `present` tells the present phase from the delete one.
-    Refresh {
-        present: bool,
-        cookie: Option<Vec<u8>>,
-        done: bool,
-    },
-    IdSet {
-        cookie: Option<Vec<u8>>,
-        deletes: bool,
-        uuids: Vec<Vec<u8>>,
-    },
-}
-
-fn parse_info(val: &[u8]) -> Option<SyncInfo> {
-    let t = ber(val)?;
-    if t.class != TagClass::Context {
-        return None;
-    }
-    let id = t.id;
-    if id == 0 {
-        return primitive(t).map(SyncInfo::NewCookie);
-    }
-    if !(1..=3).contains(&id) {
-        return None;
-    }
-    let mut cookie = None;
-    // refreshDone defaults to TRUE, refreshDeletes to FALSE.
-    let mut flag = id != 3;
-    let mut uuids = Vec::new();
-    for c in children(t)? {
-        if is_universal(&c, Types::OctetString) {
-            cookie = primitive(c);
-        } else if is_universal(&c, Types::Boolean) {
-            flag = primitive(c)?.first().is_some_and(|b| *b != 0);
-        } else if is_universal(&c, Types::Set) {
-            uuids = children(c)?
-                .into_iter()
-                .filter_map(primitive)
-                .collect::<Vec<_>>();
-        }
-    }
-    Some(match id {
-        3 => SyncInfo::IdSet {
-            cookie,
-            deletes: flag,
-            uuids,
-        },
-        _ => SyncInfo::Refresh {
-            present: id == 2,
-            cookie,
-            done: flag,
-        },
-    })
-}
-
-/// The syncInfoValue of an IntermediateResponse ([APPLICATION 25] { [0] name, [1] value }).
-fn intermediate_info(re: &ResultEntry) -> Option<SyncInfo> {
-    let parts = children(re.0.clone())?;
-    let value = parts
-        .into_iter()
-        .find(|t| t.class == TagClass::Context && t.id == 1)?;
-    parse_info(&primitive(value)?)
-}
-
-/// A SearchResultEntry decoded without panicking; `None` if malformed.
-pub(crate) fn search_entry(re: &ResultEntry) -> Option<SearchEntry> {
-    if re.0.id != 4 {
-        return None;
-    }
-    let mut parts = children(re.0.clone())?.into_iter();
-    let dn = String::from_utf8(primitive(parts.next()?)?).ok()?;
-    let mut e = SearchEntry {
-        dn,
-        attrs: Default::default(),
-        bin_attrs: Default::default(),
-    };
-    for attr in children(parts.next()?)? {
-        let mut av = children(attr)?.into_iter();
-        let name = String::from_utf8(primitive(av.next()?)?).ok()?;
-        for v in children(av.next()?)? {
-            let v = primitive(v)?;
-            match String::from_utf8(v) {
-                Ok(s) => e.attrs.entry(name.clone()).or_default().push(s),
-                Err(b) => e
-                    .bin_attrs
-                    .entry(name.clone())
-                    .or_default()
-                    .push(b.into_bytes()),
-            }
-        }
-    }
-    Some(e)
-}
 
 /// What one sync search said, accumulated message by message.
 #[derive(Default)]
@@ -628,99 +466,148 @@ async fn ended(
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
+    //! What a sync search accumulates from a hostile or buggy server's messages: never a panic,
+    //! bounded time; from well-formed ones, exactly what they said.
+    use ldap3::asn1::{PL, StructureTag, TagClass};
+    use ldap3::controls::{Control, RawControl};
+    use proptest::prelude::*;
+
+    use super::super::decode::props::{
+        attrs, cookie, entry_tag, info_value, mutate, mutation, state_value, timed, tree, uuid,
+    };
     use super::*;
+    use crate::ldap::{LdapAttributes, uuid_string};
+    use crate::secret::SecretString;
 
-    fn hex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .filter_map(|i| u8::from_str_radix(&s[i..i + 2], 16).ok())
-            .collect()
-    }
-
-    #[test]
-    fn sync_state_decodes_and_garbage_is_refused_without_panicking() {
-        // SEQUENCE { ENUMERATED 3, OCTET STRING (16 bytes), OCTET STRING "ck" }
-        let v = hex("30190a0103041000112233445566778899aabbccddeeff0402636b");
-        let s = parse_state(&v).unwrap();
-        assert_eq!(s.state, 3);
-        assert_eq!(
-            uuid_string(&s.uuid).as_deref(),
-            Some("00112233-4455-6677-8899-aabbccddeeff")
-        );
-        assert_eq!(s.cookie.as_deref(), Some(&b"ck"[..]));
-        for junk in [
-            &b""[..],
-            &[0x30][..],
-            &[0x30, 0x03, 0x0a, 0x01, 0x09][..],
-            &[0x04, 0x00][..],
-            &[0x30, 0x80][..],
-            &[0xff; 40][..],
-        ] {
-            assert_eq!(parse_state(junk), None);
+    fn config() -> LdapConfig {
+        LdapConfig {
+            url: "ldap://127.0.0.1:389".into(),
+            start_tls: false,
+            tls_insecure: false,
+            bind_dn: "cn=hub".into(),
+            bind_password: SecretString::new("x"),
+            base_dn: "dc=example".into(),
+            user_filter: "(objectClass=person)".into(),
+            group_filter: None,
+            attributes: LdapAttributes {
+                id: "entryUUID".into(),
+                username: "uid".into(),
+                email: "mail".into(),
+                name: "cn".into(),
+                given_name: "givenName".into(),
+                family_name: "sn".into(),
+            },
+            active_directory: false,
+            disabled_attribute: Some("pwdAccountLockedTime".into()),
+            tracking: crate::ldap::ChangeTracking::Syncrepl,
+            page_size: 100,
+            timeout: Duration::from_secs(5),
+            policy: std::sync::Arc::new(crate::net::AddressPolicy::new(false, vec![])),
         }
     }
 
-    #[test]
-    fn sync_info_decodes_each_choice() {
-        // [0] newcookie "ab"
-        assert_eq!(
-            parse_info(&hex("80026162")),
-            Some(SyncInfo::NewCookie(b"ab".to_vec()))
-        );
-        // [1] refreshDelete { cookie "x" } (refreshDone defaults to TRUE)
-        assert_eq!(
-            parse_info(&hex("a103040178")),
-            Some(SyncInfo::Refresh {
-                present: false,
-                cookie: Some(b"x".to_vec()),
-                done: true
-            })
-        );
-        // [2] refreshPresent { refreshDone FALSE }
-        assert_eq!(
-            parse_info(&hex("a2030101ff")),
-            Some(SyncInfo::Refresh {
-                present: true,
-                cookie: None,
-                done: true
-            })
-        );
-        assert_eq!(
-            parse_info(&hex("a203010100")),
-            Some(SyncInfo::Refresh {
-                present: true,
-                cookie: None,
-                done: false
-            })
-        );
-        // [3] syncIdSet { refreshDeletes TRUE, SET { uuid } }
-        let uuid = "00112233445566778899aabbccddeeff";
-        let set = format!("3112{}{}", "0410", uuid);
-        let body = format!("0101ff{set}");
-        let v = hex(&format!("a3{:02x}{body}", body.len() / 2));
-        assert_eq!(
-            parse_info(&v),
-            Some(SyncInfo::IdSet {
-                cookie: None,
-                deletes: true,
-                uuids: vec![hex(uuid)]
-            })
-        );
-        assert_eq!(parse_info(&hex("a4020500")), None);
-        assert_eq!(parse_info(&hex("0401ff")), None);
-        assert_eq!(parse_info(&[]), None);
+    fn with_state(tag: StructureTag, value: Option<Vec<u8>>) -> ResultEntry {
+        let ctrl = RawControl {
+            ctype: SYNC_STATE_OID.into(),
+            crit: false,
+            val: value,
+        };
+        let mut re = ResultEntry::new(tag);
+        re.1 = vec![Control(None, ctrl)];
+        re
     }
 
-    #[test]
-    fn sync_done_defaults_refresh_deletes_to_false() {
-        assert_eq!(
-            parse_done(&hex("3004040263ff")),
-            Some((Some(vec![0x63, 0xff]), false))
-        );
-        assert_eq!(parse_done(&hex("30030101ff")), Some((None, true)));
-        assert_eq!(parse_done(&hex("3000")), Some((None, false)));
-        assert_eq!(parse_done(&hex("04")), None);
+    fn intermediate(value: Vec<u8>) -> ResultEntry {
+        let name = StructureTag {
+            class: TagClass::Context,
+            id: 0,
+            payload: PL::P(b"1.3.6.1.4.1.4203.1.9.1.4".to_vec()),
+        };
+        let value = StructureTag {
+            class: TagClass::Context,
+            id: 1,
+            payload: PL::P(value),
+        };
+        ResultEntry::new(StructureTag {
+            class: TagClass::Application,
+            id: 25,
+            payload: PL::C(vec![name, value]),
+        })
+    }
+
+    /// One message of a sync search: well-formed, mutated, or anything at all.
+    fn message() -> impl Strategy<Value = ResultEntry> {
+        let state = || (0..=3u8, uuid(), cookie(), attrs());
+        prop_oneof![
+            state().prop_map(|(s, id, c, a)| {
+                with_state(
+                    entry_tag("uid=x", &a),
+                    Some(state_value(s, &id, c.as_deref())),
+                )
+            }),
+            (state(), proptest::collection::vec(mutation(), 1..4)).prop_map(
+                |((s, id, c, a), ms)| {
+                    let value = ms.iter().fold(state_value(s, &id, c.as_deref()), mutate);
+                    with_state(entry_tag("uid=x", &a), Some(value))
+                }
+            ),
+            info_value().prop_map(|(v, _)| intermediate(v)),
+            (info_value(), proptest::collection::vec(mutation(), 1..4))
+                .prop_map(|((v, _), ms)| { intermediate(ms.iter().fold(v, mutate)) }),
+            (
+                tree(),
+                proptest::option::of(proptest::collection::vec(any::<u8>(), 0..64))
+            )
+                .prop_map(|(t, v)| with_state(t, v)),
+            tree().prop_map(ResultEntry::new),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn any_messages_are_collected_quickly_without_panicking(
+            start in cookie(),
+            messages in proptest::collection::vec(message(), 0..48),
+        ) {
+            let cfg = config();
+            timed("collecting", || {
+                let mut c = Collector::new(start);
+                for m in messages {
+                    c.take(m);
+                }
+                let _ = c.touched();
+                let _ = c.user_changes(&cfg);
+                c.reset();
+            });
+        }
+
+        #[test]
+        fn well_formed_states_are_collected_as_they_say(
+            start in cookie(),
+            states in proptest::collection::vec((0..=3u8, uuid(), cookie()), 0..32),
+        ) {
+            let mut c = Collector::new(start.clone());
+            for (s, id, ck) in &states {
+                let attrs = vec![("entryUUID".to_string(), vec![uuid_string(id).unwrap_or_default().into_bytes()])];
+                c.take(with_state(entry_tag("uid=x,dc=example", &attrs), Some(state_value(*s, id, ck.as_deref()))));
+            }
+            prop_assert_eq!(c.malformed, 0);
+            let last_cookie = states.iter().rev().find_map(|(_, _, ck)| ck.clone()).or(start);
+            prop_assert_eq!(&c.cookie, &last_cookie);
+            let of = |want: &[u8]| -> Vec<String> {
+                states.iter().filter(|(s, _, _)| want.contains(s)).filter_map(|(_, id, _)| uuid_string(id)).collect()
+            };
+            prop_assert_eq!(&c.deleted, &of(&[3]));
+            prop_assert_eq!(c.entries.len(), of(&[1, 2]).len());
+            prop_assert_eq!(c.present.iter().cloned().collect::<Vec<_>>(), {
+                let mut p = of(&[0]);
+                p.sort();
+                p.dedup();
+                p
+            });
+            let changes = c.user_changes(&config());
+            prop_assert_eq!(changes.entries.iter().map(|e| e.id.clone()).collect::<Vec<_>>(), of(&[1, 2]));
+        }
     }
 }

@@ -1,7 +1,8 @@
 //! `OAuthError`: RFC 6749 §5.2 error responses (JSON, `Cache-Control: no-store`). A failed
 //! client authentication challenges only the scheme the client tried (`Basic` after HTTP Basic;
 //! none after credentials in the body, which clients such as openid-client would otherwise take
-//! for a resource server's challenge); a bad bearer token gets RFC 6750 §3's challenge. A
+//! for a resource server's challenge); a bad bearer token or a malformed request at UserInfo
+//! gets RFC 6750 §3's challenge. A
 //! throttled client gets 429 with `invalid_client` and `Retry-After`.
 
 use axum::http::{HeaderValue, StatusCode, header};
@@ -85,6 +86,15 @@ impl OAuthError {
             description: d.into(),
             www_authenticate: Some("Bearer realm=\"hub\", error=\"invalid_token\""),
             retry_after: None,
+        }
+    }
+
+    /// 400 for a malformed request at a protected resource (RFC 6750 §3.1), with the Bearer
+    /// challenge naming the error.
+    pub fn bearer_invalid_request(d: impl Into<String>) -> Self {
+        Self {
+            www_authenticate: Some("Bearer realm=\"hub\", error=\"invalid_request\""),
+            ..Self::invalid_request(d)
         }
     }
 

@@ -3,17 +3,15 @@
 //! session has not ended and its person is still active: that is what makes revocation and
 //! deprovisioning take effect before the token's `exp`.
 
-use axum::Form;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
-use std::collections::HashMap;
 
 use super::client_auth;
 use super::error::{OAuthError, required};
 use super::model::{RevocationKind, join_scope, split_scope};
-use super::request::{OAuthForm, SourceIp};
+use super::request::{BearerToken, OAuthForm, SourceIp};
 use super::tokens::user_claims;
 use crate::audit::{Actor, AuditAction, AuditEvent};
 use crate::ids::{OrgId, UserId};
@@ -261,18 +259,6 @@ pub async fn post_revoke(
     Ok((StatusCode::OK, [(header::CACHE_CONTROL, "no-store")]).into_response())
 }
 
-fn bearer(headers: &HeaderMap, form: Option<&HashMap<String, String>>) -> Option<String> {
-    headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .map(|t| t.trim().to_string())
-        .or_else(|| form.and_then(|f| f.get("access_token").cloned()))
-}
-
 async fn userinfo(state: &AppState, token: Option<String>) -> Result<Response, OAuthError> {
     let token = token
         .ok_or_else(|| OAuthError::invalid_token("send the access token as a bearer token"))?;
@@ -287,7 +273,7 @@ async fn userinfo(state: &AppState, token: Option<String>) -> Result<Response, O
             status: StatusCode::FORBIDDEN,
             error: "insufficient_scope",
             description: "openid scope required".into(),
-            www_authenticate: Some("Bearer error=\"insufficient_scope\""),
+            www_authenticate: Some("Bearer realm=\"hub\", error=\"insufficient_scope\""),
             retry_after: None,
         });
     }
@@ -308,17 +294,10 @@ async fn userinfo(state: &AppState, token: Option<String>) -> Result<Response, O
     Ok(axum::Json(Value::Object(claims)).into_response())
 }
 
-pub async fn get_userinfo(
+/// OIDC Core §5.3.1: GET or POST, the token as RFC 6750 allows.
+pub async fn userinfo_endpoint(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    BearerToken(token): BearerToken,
 ) -> Result<Response, OAuthError> {
-    userinfo(&state, bearer(&headers, None)).await
-}
-
-pub async fn post_userinfo(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Form(form): Form<HashMap<String, String>>,
-) -> Result<Response, OAuthError> {
-    userinfo(&state, bearer(&headers, Some(&form))).await
+    userinfo(&state, token).await
 }

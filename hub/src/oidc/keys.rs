@@ -4,18 +4,20 @@
 //! exists yet); a key added to a hub already in use, like a rotated one, is published
 //! `oidc.key_publish_secs` before it signs. A retired key stays published until every token it
 //! signed has expired. Replicas cache what they read for `oidc.key_cache_secs`, and re-read at
-//! once when they meet an unknown `kid`.
+//! once when they meet an unknown `kid`. First keys are made race-free across replicas: all in
+//! one transaction under the unique `(purpose, generation)`, one load at a time per replica, and
+//! a view is cached only once every advertised algorithm has its key.
 
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::RwLock;
+use tokio::sync::{Mutex, RwLock};
 
 use crate::clock::Clock;
 use crate::jose::{Alg, PublicKey};
 use crate::secrets::SecretBox;
-use crate::signing::{Signer, SigningError, StoredKey};
+use crate::signing::{Signer, SigningError, StoredKey, store_new};
 use crate::storage::{self, Store, StoreError};
 
 /// The algorithms discovery advertises for ID tokens; each has a key from the first load on.
@@ -37,10 +39,6 @@ struct Loaded {
     first_use: HashMap<Alg, i64>,
 }
 
-struct ReadOutcome {
-    missing: bool,
-}
-
 pub struct KeyRing {
     store: Store,
     secrets: Arc<SecretBox>,
@@ -49,6 +47,9 @@ pub struct KeyRing {
     retention_ms: i64,
     publish_ms: i64,
     loaded: RwLock<Loaded>,
+    /// Held while (re)loading: one load at a time per replica, so concurrent requests neither
+    /// create keys side by side nor publish a view taken before the keys existed.
+    reloading: Mutex<()>,
 }
 
 impl KeyRing {
@@ -69,6 +70,7 @@ impl KeyRing {
             retention_ms: i64::try_from(retention.as_millis()).unwrap_or(i64::MAX),
             publish_ms: 0,
             loaded: RwLock::new(Loaded::default()),
+            reloading: Mutex::new(()),
         }
     }
 
@@ -80,8 +82,10 @@ impl KeyRing {
 
     /// Creates generation 1 of every advertised algorithm that has no key yet. On a fresh hub
     /// (no OIDC key at all) they sign at once; otherwise tokens, and JWKS caches, exist already
-    /// and a new key signs only after the publish delay. A replica that loses the race to
-    /// create one keeps the winner's.
+    /// and a new key signs only after the publish delay. The missing keys are stored in one
+    /// transaction, so other replicas see a fresh hub's keys all at once or not at all (never
+    /// some of them, which would make them take the hub for one in use); a replica that loses
+    /// the race on the unique `(purpose, generation)` keeps the winner's keys.
     async fn ensure_all(&self) -> Result<(), SigningError> {
         let c = self.store.conn();
         let mut missing = Vec::new();
@@ -90,44 +94,53 @@ impl KeyRing {
                 missing.push(alg);
             }
         }
+        if missing.is_empty() {
+            return Ok(());
+        }
         let now = self.clock.now_ms();
         let from = if missing.len() == ALGS.len() {
             now
         } else {
             now.saturating_add(self.publish_ms)
         };
-        for alg in missing {
-            match Signer::create(
-                &self.store,
-                &self.secrets,
-                self.clock.as_ref(),
-                purpose(alg),
-                alg,
-                1,
-                from,
-            )
-            .await
-            {
-                Ok(_) | Err(SigningError::Store(StoreError::Conflict(_))) => {}
-                Err(e) => return Err(e),
-            }
+        let (secrets, clock) = (self.secrets.clone(), self.clock.clone());
+        let keys = tokio::task::spawn_blocking(move || {
+            missing
+                .into_iter()
+                .map(|alg| {
+                    Signer::generate(&secrets, clock.as_ref(), purpose(alg), alg, 1, from)
+                        .map(|(_, stored)| stored)
+                })
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .await
+        .map_err(|_| SigningError::Generate)??;
+        match store_new(&self.store, self.clock.as_ref(), &keys).await {
+            Ok(()) | Err(SigningError::Store(StoreError::Conflict(_))) => Ok(()),
+            Err(e) => Err(e),
         }
-        Ok(())
     }
 
-    /// Reads every published key once: each is opened (decrypted) once, and the signer of an
-    /// algorithm is the newest generation already usable. An algorithm without any key gets
-    /// one first.
-    async fn reload(&self) -> Result<(), SigningError> {
-        if self.read().await?.missing {
+    /// Reads every published key once (each opened, i.e. decrypted, once) and makes it the
+    /// cached view; the signer of an algorithm is its newest generation already usable. An
+    /// algorithm without any key gets one first. Callers hold `reloading`.
+    async fn reload_locked(&self) -> Result<(), SigningError> {
+        let (mut view, missing) = self.read().await?;
+        if missing {
             self.ensure_all().await?;
-            self.read().await?;
+            (view, _) = self.read().await?;
         }
+        *self.loaded.write().await = view;
         Ok(())
     }
 
-    /// Loads what is stored; `missing` if some advertised algorithm has no published key.
-    async fn read(&self) -> Result<ReadOutcome, SigningError> {
+    async fn reload(&self) -> Result<(), SigningError> {
+        let _one = self.reloading.lock().await;
+        self.reload_locked().await
+    }
+
+    /// What is stored, and whether some advertised algorithm has no published key.
+    async fn read(&self) -> Result<(Loaded, bool), SigningError> {
         let now = self.clock.now_ms();
         let mut fresh = Loaded {
             at: Some(Instant::now()),
@@ -155,19 +168,24 @@ impl KeyRing {
             }
         }
         fresh.first_use = first_use;
-        *self.loaded.write().await = fresh;
-        Ok(ReadOutcome { missing })
+        Ok((fresh, missing))
     }
 
-    async fn fresh(&self) -> Result<(), SigningError> {
-        let stale = self
-            .loaded
+    async fn stale(&self) -> bool {
+        self.loaded
             .read()
             .await
             .at
-            .is_none_or(|t| t.elapsed() > self.cache_for);
-        if stale {
-            self.reload().await?;
+            .is_none_or(|t| t.elapsed() > self.cache_for)
+    }
+
+    async fn fresh(&self) -> Result<(), SigningError> {
+        if self.stale().await {
+            let _one = self.reloading.lock().await;
+            // Another request may have reloaded while this one waited.
+            if self.stale().await {
+                self.reload_locked().await?;
+            }
         }
         Ok(())
     }

@@ -40,7 +40,7 @@ pub fn router() -> Router<AppState> {
         .route("/oauth2/token", post(token::post_token))
         .route(
             "/oauth2/userinfo",
-            get(introspect::get_userinfo).post(introspect::post_userinfo),
+            get(introspect::userinfo_endpoint).post(introspect::userinfo_endpoint),
         )
         .route("/oauth2/introspect", post(introspect::post_introspect))
         .route("/oauth2/revoke", post(introspect::post_revoke))

@@ -1,12 +1,14 @@
 //! What a request to the provider carries, read strictly: the form body of the token,
-//! introspection, revocation and userinfo endpoints (`application/x-www-form-urlencoded`, each
-//! parameter at most once: RFC 6749 §3.1 and §3.2, else `invalid_request` as OAuth JSON), and
-//! the address a request comes from (for throttles and caps), behind a known number of proxies.
+//! introspection and revocation endpoints (`application/x-www-form-urlencoded`, each parameter
+//! at most once: RFC 6749 §3.1 and §3.2, else `invalid_request` as OAuth JSON), the bearer
+//! token of a UserInfo request (RFC 6750 §2, else `invalid_request` with the Bearer challenge),
+//! and the address a request comes from (for throttles and caps), behind a known number of
+//! proxies.
 
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, Method, header};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 
@@ -47,25 +49,101 @@ fn is_form(headers: &HeaderMap) -> bool {
         })
 }
 
+/// Why a body is not a usable form.
+enum FormError {
+    NotForm,
+    Unreadable,
+    Repeated(String),
+}
+
+/// Reads a form body strictly. `empty_ok`: a request without a body (no content type, no
+/// bytes) reads as an empty form.
+async fn read_form<S: Send + Sync>(
+    req: Request,
+    state: &S,
+    empty_ok: bool,
+) -> Result<HashMap<String, String>, FormError> {
+    let form = is_form(req.headers());
+    if !form && (!empty_ok || req.headers().contains_key(header::CONTENT_TYPE)) {
+        return Err(FormError::NotForm);
+    }
+    let body = Bytes::from_request(req, state)
+        .await
+        .map_err(|_| FormError::Unreadable)?;
+    if !form {
+        return if body.is_empty() {
+            Ok(HashMap::new())
+        } else {
+            Err(FormError::NotForm)
+        };
+    }
+    single_valued(url::form_urlencoded::parse(&body)).map_err(FormError::Repeated)
+}
+
 impl<S: Send + Sync> FromRequest<S> for OAuthForm {
     type Rejection = OAuthError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, OAuthError> {
-        if !is_form(req.headers()) {
-            return Err(OAuthError::invalid_request(
-                "send the parameters as an application/x-www-form-urlencoded body (RFC 6749 §3.2)",
-            ));
-        }
-        let body = Bytes::from_request(req, state)
+        read_form(req, state, false)
             .await
-            .map_err(|_| OAuthError::invalid_request("the request body could not be read"))?;
-        single_valued(url::form_urlencoded::parse(&body))
             .map(OAuthForm)
-            .map_err(|name| {
-                OAuthError::invalid_request(format!(
-                    "{name} is sent more than once (RFC 6749 §3.2)"
-                ))
+            .map_err(|e| {
+                OAuthError::invalid_request(match e {
+                    FormError::NotForm => "send the parameters as an \
+                                           application/x-www-form-urlencoded body (RFC 6749 §3.2)"
+                        .to_string(),
+                    FormError::Unreadable => "the request body could not be read".to_string(),
+                    FormError::Repeated(name) => {
+                        format!("{name} is sent more than once (RFC 6749 §3.2)")
+                    }
+                })
             })
+    }
+}
+
+/// The access token of a request to a protected resource (UserInfo), sent by one of RFC 6750's
+/// methods: the `Authorization: Bearer` header (§2.1) or, in a POST, the `access_token` of an
+/// `application/x-www-form-urlencoded` body (§2.2). A body that is not such a form, a repeated
+/// parameter or a token sent both ways is `invalid_request` (§3.1) with the Bearer challenge
+/// naming it. `None`: the request carries no token.
+pub struct BearerToken(pub Option<String>);
+
+/// The token of an `Authorization: Bearer` header (the scheme is case-insensitive: RFC 9110
+/// §11.1).
+fn header_token(headers: &HeaderMap) -> Option<String> {
+    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = v.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then(|| token.to_string())
+}
+
+impl<S: Send + Sync> FromRequest<S> for BearerToken {
+    type Rejection = OAuthError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, OAuthError> {
+        let in_header = header_token(req.headers());
+        if req.method() == Method::GET || req.method() == Method::HEAD {
+            return Ok(BearerToken(in_header));
+        }
+        let form = read_form(req, state, true).await.map_err(|e| {
+            OAuthError::bearer_invalid_request(match e {
+                FormError::NotForm => "send the access token in the Authorization header, or \
+                                       as access_token in an application/x-www-form-urlencoded \
+                                       body (RFC 6750 §2)"
+                    .to_string(),
+                FormError::Unreadable => "the request body could not be read".to_string(),
+                FormError::Repeated(name) => {
+                    format!("{name} is sent more than once (RFC 6750 §3.1)")
+                }
+            })
+        })?;
+        match (in_header, form.get("access_token")) {
+            (Some(_), Some(_)) => Err(OAuthError::bearer_invalid_request(
+                "send the access token once: in the Authorization header or in the body, not \
+                 both (RFC 6750 §3.1)",
+            )),
+            (in_header, in_body) => Ok(BearerToken(in_header.or_else(|| in_body.cloned()))),
+        }
     }
 }
 
@@ -145,6 +223,20 @@ mod tests {
         let ok = single_valued([("a", "1"), ("b", ""), ("b", "2")]).unwrap();
         assert_eq!(ok.get("b").map(String::as_str), Some("2"));
         assert_eq!(single_valued([("a", "1"), ("a", "1")]), Err("a".into()));
+    }
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive_and_other_schemes_carry_no_token() {
+        let token = |v: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(header::AUTHORIZATION, v.parse().unwrap());
+            header_token(&h)
+        };
+        assert_eq!(token("Bearer abc").as_deref(), Some("abc"));
+        assert_eq!(token("BEARER  abc ").as_deref(), Some("abc"));
+        assert_eq!(token("Basic YTpi"), None);
+        assert_eq!(token("Bearer "), None);
+        assert_eq!(token("Bearer"), None);
     }
 
     #[test]

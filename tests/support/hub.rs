@@ -1,0 +1,284 @@
+//! The hub running in-process ([`TestHub`]): a fresh [`TestDb`], a random secrets key, an operator
+//! key, and `hub::serve` on a listener bound to 127.0.0.1:0, configured through [`Options`].
+//! [`TestHub::stop`] shuts the server down (a final checkpoint) and drops a PostgreSQL database;
+//! dropping a `TestHub` without `stop` leaves its serving task to end with the test's runtime.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use base64::Engine;
+use connectors::SecretString;
+use hub::{AppState, Config};
+use reqwest::{Method, StatusCode};
+use sea_orm::{FromQueryResult, JsonValue, Statement};
+use serde_json::Value;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::db::TestDb;
+use crate::net::http_client;
+
+/// A random base64 AEAD key.
+pub fn random_key() -> String {
+    base64::engine::general_purpose::STANDARD.encode(uuid::Uuid::new_v4().as_bytes().repeat(2))
+}
+
+/// Options for [`TestHub::start_with`].
+#[derive(Default)]
+pub struct Options {
+    /// Nameserver for domain verification lookups (a dnsmasq port).
+    pub dns_port: Option<u16>,
+    /// A small body limit, to test oversized bodies cheaply.
+    pub max_body_bytes: Option<usize>,
+    /// Enable the development-only sign-in form.
+    pub dev_login: bool,
+    /// Let the hub call loopback receivers (back-channel logout to a local test app).
+    pub allow_loopback: bool,
+    /// `outbound.allow`: internal addresses the hub may call although `allow_loopback` is off.
+    pub outbound_allow: Vec<String>,
+    /// A clock the test controls.
+    pub clock: Option<std::sync::Arc<hub::clock::FixedClock>>,
+    /// Run the directory sync scheduler every second (off: it never ticks after the start,
+    /// so tests that sync by hand see only their own runs).
+    pub scheduler: bool,
+    /// Outbox retries: (base backoff ms, max attempts); default (2000, 12) as configured.
+    pub outbox_retries: Option<(u64, u32)>,
+    /// Lease length in seconds (default 30).
+    pub lease_secs: Option<u64>,
+    /// Any other configuration change, applied last (before validation).
+    pub config: Option<fn(&mut Config)>,
+}
+
+/// The hub running in-process, with an operator key.
+pub struct TestHub {
+    pub url: String,
+    pub operator_key: String,
+    pub secrets_key: String,
+    pub db: TestDb,
+    pub state: AppState,
+    pub config: Config,
+    pub client: reqwest::Client,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+/// A response: status and parsed JSON body (`Null` if none).
+#[derive(Debug)]
+pub struct Resp {
+    pub status: StatusCode,
+    pub json: Value,
+    pub content_type: String,
+}
+
+impl TestHub {
+    pub async fn start() -> Self {
+        Self::start_with(Options::default()).await
+    }
+
+    pub async fn start_with(options: Options) -> Self {
+        let db = TestDb::new().await;
+        let secrets_key = random_key();
+        let mut config = Config::load(None).unwrap();
+        config.database.url = SecretString::new(db.url.clone());
+        config.secrets.key = Some(SecretString::new(secrets_key.clone()));
+        config.secrets.key_file = None;
+        config.secrets.create_key_file = false;
+        config.log.level = "warn".into();
+        if let Some(port) = options.dns_port {
+            config.dns.nameservers = vec![SocketAddr::from(([127, 0, 0, 1], port))];
+            config.dns.timeout_secs = 2;
+        }
+        if let Some(max) = options.max_body_bytes {
+            config.server.max_body_bytes = max;
+        }
+        config.oidc.dev_login = options.dev_login;
+        config.outbound.allow_loopback = options.allow_loopback;
+        config.outbound.allow = options.outbound_allow.clone();
+        config.audit.failure_window_secs = 1;
+        config.jobs.scheduler_tick_secs = if options.scheduler { 1 } else { 86_400 };
+        config.outbox.poll_ms = 200;
+        if let Some((base, attempts)) = options.outbox_retries {
+            config.outbox.backoff_base_ms = base;
+            config.outbox.max_attempts = attempts;
+            config.outbox.backoff_max_secs = 2;
+            config.outbox.timeout_secs = 2;
+            config.outbox.claim_secs = 5;
+        }
+        if let Some(l) = options.lease_secs {
+            config.jobs.lease_secs = l;
+        }
+        if let Some(change) = options.config {
+            change(&mut config);
+        }
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        config.server.public_url = format!("http://{addr}");
+        config.validate().unwrap();
+        let clock: std::sync::Arc<dyn hub::clock::Clock> = match &options.clock {
+            Some(c) => c.clone(),
+            None => std::sync::Arc::new(hub::clock::SystemClock),
+        };
+        let state = hub::build_state_with_clock(config.clone(), clock)
+            .await
+            .unwrap();
+        let actor = hub::audit::Actor::Cli {
+            command: "test".into(),
+        };
+        let (_, operator_key) = hub::orgs::api_keys::create_operator_key(
+            &state.store,
+            state.clock.as_ref(),
+            &actor,
+            "test-operator",
+        )
+        .await
+        .unwrap();
+        let (tx, rx) = oneshot::channel();
+        let serving = state.clone();
+        let task = tokio::spawn(async move {
+            let _ = hub::serve(serving, listener, async {
+                let _ = rx.await;
+            })
+            .await;
+        });
+        Self {
+            url: format!("http://{addr}"),
+            operator_key,
+            secrets_key,
+            db,
+            state,
+            config,
+            client: http_client(),
+            shutdown: Some(tx),
+            task: Some(task),
+        }
+    }
+
+    /// Stops the server (signing a final checkpoint) and drops a PostgreSQL database.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
+        }
+        self.state.store.clone().close().await.ok();
+        self.db.drop_db().await;
+    }
+
+    /// Sends a request with `key` as bearer (if any) and `body` as JSON (if any).
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        key: Option<&str>,
+        body: Option<&Value>,
+    ) -> Resp {
+        let mut req = self.client.request(method, format!("{}{path}", self.url));
+        if let Some(key) = key {
+            req = req.bearer_auth(key);
+        }
+        if let Some(body) = body {
+            req = req.json(body);
+        }
+        Self::read(req.send().await.unwrap()).await
+    }
+
+    pub async fn read(resp: reqwest::Response) -> Resp {
+        let status = resp.status();
+        let content_type = resp
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        let text = resp.text().await.unwrap();
+        let json = serde_json::from_str(&text).unwrap_or(if text.is_empty() {
+            Value::Null
+        } else {
+            Value::String(text)
+        });
+        Resp {
+            status,
+            json,
+            content_type,
+        }
+    }
+
+    pub async fn get(&self, key: &str, path: &str) -> Resp {
+        self.call(Method::GET, path, Some(key), None).await
+    }
+
+    pub async fn post(&self, key: &str, path: &str, body: Value) -> Resp {
+        self.call(Method::POST, path, Some(key), Some(&body)).await
+    }
+
+    /// Creates an organization as operator and returns `(id, slug)`.
+    pub async fn create_org(&self, slug: &str) -> (String, String) {
+        let r = self
+            .post(
+                &self.operator_key,
+                "/api/v1/orgs",
+                serde_json::json!({"slug": slug, "name": format!("{slug} Inc.")}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
+        (r.json["id"].as_str().unwrap().to_string(), slug.to_string())
+    }
+
+    /// Creates an organization key (`admin` or `read`) and returns `(key id, secret)`.
+    pub async fn create_org_key(&self, org: &str, role: &str) -> (String, String) {
+        let r = self
+            .post(
+                &self.operator_key,
+                &format!("/api/v1/orgs/{org}/api-keys"),
+                serde_json::json!({"name": format!("{org}-{role}-{}", uuid::Uuid::new_v4().simple()), "role": role}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
+        (
+            r.json["key"]["id"].as_str().unwrap().to_string(),
+            r.json["secret"].as_str().unwrap().to_string(),
+        )
+    }
+
+    /// Every row of every table, plus the chain head: equal snapshots mean nothing changed.
+    pub async fn snapshot(&self) -> Value {
+        let db = self.db.connect().await;
+        let backend = db.get_database_backend();
+        let mut out = serde_json::Map::new();
+        for table in [
+            "organizations",
+            "org_domains",
+            "applications",
+            "api_keys",
+            "audit_events",
+            "audit_event_orgs",
+            "audit_head",
+            "signing_keys",
+            "users",
+            "connections",
+            "directories",
+            "scim_tokens",
+            "groups",
+            "group_members",
+            "leavers",
+            "outbox",
+            "spaces",
+            "space_apps",
+            "space_grants",
+            "org_role_groups",
+            "security_notices",
+        ] {
+            let rows = JsonValue::find_by_statement(Statement::from_string(
+                backend,
+                format!("SELECT * FROM {table} ORDER BY 1"),
+            ))
+            .all(&db)
+            .await
+            .unwrap();
+            out.insert(table.into(), Value::Array(rows));
+        }
+        db.close().await.ok();
+        Value::Object(out)
+    }
+}

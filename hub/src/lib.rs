@@ -4,6 +4,7 @@
 pub mod access;
 pub mod admin;
 pub mod audit;
+pub mod clients;
 pub mod clock;
 pub mod config;
 pub mod console;
@@ -16,6 +17,8 @@ pub mod http;
 pub mod ids;
 pub mod jobs;
 pub mod jose;
+pub mod keys;
+pub mod metrics;
 pub mod oidc;
 pub mod orgs;
 pub mod outbound;
@@ -26,6 +29,7 @@ pub mod signing;
 pub mod spaces;
 pub mod state;
 pub mod storage;
+pub mod throttle;
 pub mod users;
 
 use std::future::Future;
@@ -111,7 +115,7 @@ pub async fn build_state_with_clock(
     let secrets = Arc::new(secrets);
     let o = &config.oidc;
     let retention = o.id_token_ttl_secs.max(o.access_token_ttl_secs) + o.key_publish_secs;
-    let keys = oidc::keys::KeyRing::new(
+    let keys = keys::KeyRing::new(
         store.clone(),
         secrets.clone(),
         clock.clone(),
@@ -119,8 +123,8 @@ pub async fn build_state_with_clock(
         Duration::from_secs(retention),
     )
     .with_publish_delay(Duration::from_secs(o.key_publish_secs));
-    let throttle = Arc::new(oidc::throttle::ClientAuthThrottle::new(o));
-    let clients = oidc::clients::ClientCache::new(Duration::from_secs(o.client_cache_secs));
+    let throttle = Arc::new(throttle::ClientAuthThrottle::new(o));
+    let clients = clients::ClientCache::new(Duration::from_secs(o.client_cache_secs));
     Ok(AppState {
         config: Arc::new(config),
         store,
@@ -128,7 +132,7 @@ pub async fn build_state_with_clock(
         signer: Arc::new(signer),
         clock,
         dns,
-        metrics: Arc::new(http::metrics::Metrics::new()),
+        metrics: Arc::new(metrics::Metrics::new()),
         keys: Arc::new(keys),
         clients: Arc::new(clients),
         throttle,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::dns::TxtResolver;
-use crate::http::metrics::Metrics;
+use crate::metrics::Metrics;
 use crate::secrets::SecretBox;
 use crate::signing::Signer;
 use crate::storage::Store;
@@ -20,13 +20,13 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     pub dns: Arc<dyn TxtResolver>,
     pub metrics: Arc<Metrics>,
-    pub keys: Arc<crate::oidc::keys::KeyRing>,
+    pub keys: Arc<crate::keys::KeyRing>,
     /// Registered clients by `client_id`, briefly cached.
-    pub clients: Arc<crate::oidc::clients::ClientCache>,
+    pub clients: Arc<crate::clients::ClientCache>,
     /// Failed OAuth client authentications, per client and address (this replica's).
-    pub throttle: Arc<crate::oidc::throttle::ClientAuthThrottle>,
+    pub throttle: Arc<crate::throttle::ClientAuthThrottle>,
     /// Upstream OIDC providers' discovered metadata, by issuer.
-    pub upstream_meta: Arc<crate::federation::oidc::MetaCache>,
+    pub upstream_meta: Arc<crate::federation::cache::MetaCache>,
     /// The outbound client for tenant-supplied URLs (address policy, timeouts).
     pub http: reqwest::Client,
     /// The address policy `http` and LDAP connections enforce; also checks URLs when saved.
@@ -44,9 +44,9 @@ impl AppState {
     pub async fn commit_audited(
         &self,
         tx: crate::storage::Tx,
-        event: crate::audit::AuditEvent,
-    ) -> Result<crate::audit::AuditRecord, crate::storage::StoreError> {
-        let record = crate::audit::append(&tx, self.clock.as_ref(), event).await?;
+        event: crate::audit::model::AuditEvent,
+    ) -> Result<crate::audit::model::AuditRecord, crate::storage::StoreError> {
+        let record = crate::audit::log::append(&tx, self.clock.as_ref(), event).await?;
         tx.commit().await?;
         self.metrics.audit_events.inc();
         Ok(record)

@@ -4,7 +4,7 @@
 //! app (main, lib, http root, server) > surfaces (admin, scim, console, oidc, login) > edge
 //! (http::extract, http::health, http::metrics) > domain (orgs, users, directories, federation,
 //! spaces, deprovision, sessions, audit, reauth, jobs) > shared (state, access, error, keys,
-//! metrics, signing, throttle) > storage > leaves (every `model` module, ids, clock, jose,
+//! metrics, signing, throttle, clients, the audit log's append and notices) > storage > leaves (every `model` module, ids, clock, jose,
 //! secrets, config, dns, outbound, and the pure helpers named below). The `connectors` crate,
 //! below all of it, is checked to name no `hub` item.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -23,7 +23,10 @@ enum Layer {
 }
 
 /// Modules that sit lower than their parent: pure code with no I/O.
-const PURE: &[&str] = &["users::names", "audit::failures"];
+const PURE: &[&str] = &["users::names", "audit::failures", "federation::cache"];
+/// Shared infrastructure inside a domain area: appending to the audit log (every change in the
+/// same transaction) and signing its checkpoints.
+const SHARED: &[&str] = &["audit::log", "audit::notices"];
 
 fn layer(path: &[&str]) -> Layer {
     if path.contains(&"model") {
@@ -36,6 +39,12 @@ fn layer(path: &[&str]) -> Layer {
     {
         return Layer::Leaf;
     }
+    if SHARED
+        .iter()
+        .any(|p| joined == *p || joined.starts_with(&format!("{p}::")))
+    {
+        return Layer::Shared;
+    }
     match path {
         [] | ["main" | "lib"] => Layer::App,
         ["http"] | ["http", "server", ..] => Layer::App,
@@ -47,7 +56,7 @@ fn layer(path: &[&str]) -> Layer {
             ..,
         ] => Layer::Domain,
         [
-            "state" | "access" | "error" | "keys" | "metrics" | "signing" | "throttle",
+            "state" | "access" | "error" | "keys" | "metrics" | "signing" | "throttle" | "clients",
             ..,
         ] => Layer::Shared,
         ["storage", ..] => Layer::Storage,

@@ -289,7 +289,7 @@ async fn discovery_jwks_and_key_rotation() {
         String::from_utf8_lossy(&out.stderr)
     );
     // This hub caches keys; a fresh state sees the rotation at once (replicas do after key_cache_secs).
-    let fresh = hub::oidc::keys::KeyRing::new(
+    let fresh = hub::keys::KeyRing::new(
         hub.state.store.clone(),
         hub.state.secrets.clone(),
         hub.state.clock.clone(),

@@ -1,7 +1,7 @@
 //! Appending to the chain (inside the caller's transaction, with the security notices an
 //! event makes) and signing checkpoints.
 
-use crate::audit::{AuditEvent, AuditRecord, Checkpoint};
+use crate::audit::model::{AuditEvent, AuditRecord, Checkpoint};
 use crate::clock::Clock;
 use crate::signing::{Signer, SigningError};
 use crate::storage::{self, Store, StoreError, Tx};

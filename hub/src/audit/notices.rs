@@ -5,7 +5,7 @@
 //! Whatever made the change (a person in the console, an API key, the operator, the CLI) is
 //! copied alike.
 
-use super::{AuditAction, AuditRecord, SecurityNotice};
+use crate::audit::model::{AuditAction, AuditRecord, SecurityNotice};
 use crate::storage::{self, StoreError, Tx};
 
 /// Whether an event of this kind is a security notice for its organizations' admins.

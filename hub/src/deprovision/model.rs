@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::{AppId, DeliveryId, LeaverId, OrgId, UserId};
 use crate::orgs::model::string_enum;
-use crate::users::UserStatus;
+use crate::users::model::UserStatus;
 
 string_enum!(
     /// What a delivery tells the application.

@@ -2,6 +2,7 @@
 //! Connections are managed through the admin API (`connections`); the browser flow lives in
 //! `login`; `oidc` and `saml` build the connector for each kind of connection.
 
+pub mod cache;
 pub mod connections;
 pub mod login;
 pub mod model;

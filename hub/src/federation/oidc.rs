@@ -1,10 +1,6 @@
 //! The hub's side of OIDC connections: building the connector for a connection (discovery is
 //! cached per issuer for a few minutes) and the checks of "test connection".
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
-
 use connectors::ConnectorId;
 use connectors::oidc::{ClaimNames, OidcConnector, OidcHttp, ProviderMeta};
 
@@ -12,37 +8,7 @@ use super::connections::{Check, SECRET_CONTEXT};
 use super::model::{Connection, OidcSettings};
 use crate::state::AppState;
 
-/// How long discovered metadata (and keys) are reused.
-const META_TTL: Duration = Duration::from_secs(300);
-
-/// Discovered provider metadata by issuer.
-#[derive(Default)]
-pub struct MetaCache(Mutex<HashMap<String, (Instant, ProviderMeta)>>);
-
-impl MetaCache {
-    fn get(&self, issuer: &str) -> Option<ProviderMeta> {
-        let map = self.0.lock().ok()?;
-        map.get(issuer)
-            .filter(|(at, _)| at.elapsed() < META_TTL)
-            .map(|(_, m)| m.clone())
-    }
-
-    fn put(&self, issuer: &str, meta: &ProviderMeta) {
-        if let Ok(mut map) = self.0.lock() {
-            if map.len() > 1000 {
-                map.clear();
-            }
-            map.insert(issuer.to_string(), (Instant::now(), meta.clone()));
-        }
-    }
-
-    /// Forgets an issuer's metadata (its keys may have rotated).
-    pub fn forget(&self, issuer: &str) {
-        if let Ok(mut map) = self.0.lock() {
-            map.remove(issuer);
-        }
-    }
-}
+pub use super::cache::MetaCache;
 
 /// Why a connection cannot be used right now.
 #[derive(Debug, thiserror::Error)]

@@ -30,7 +30,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tower::ServiceExt;
 
-use super::metrics::Metrics;
+use crate::metrics::Metrics;
 
 /// The server's limits.
 #[derive(Debug, Clone, Copy)]

@@ -10,19 +10,16 @@ use crate::state::AppState;
 
 pub mod authorize;
 pub mod client_auth;
-pub mod clients;
 pub mod cookies;
 pub mod discovery;
 pub mod error;
 pub mod interaction;
 pub mod introspect;
-pub mod keys;
 pub mod login;
 pub mod logout;
 pub mod model;
 pub mod pages;
 pub mod request;
-pub mod throttle;
 pub mod token;
 pub mod tokens;
 

@@ -171,3 +171,54 @@ pub struct ApiKey {
     pub created_at: i64,
     pub revoked_at: Option<i64>,
 }
+
+/// A role a person holds in their own organization, through a group.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    serde::Serialize,
+    serde::Deserialize,
+    utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum HubRole {
+    OrgAdmin,
+    ComplianceOfficer,
+}
+
+impl HubRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::OrgAdmin => "org_admin",
+            Self::ComplianceOfficer => "compliance_officer",
+        }
+    }
+}
+
+impl std::str::FromStr for HubRole {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        match s {
+            "org_admin" => Ok(Self::OrgAdmin),
+            "compliance_officer" => Ok(Self::ComplianceOfficer),
+            _ => Err(()),
+        }
+    }
+}
+
+/// The groups that hold each role (display names, compared exactly).
+#[derive(
+    Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+#[serde(deny_unknown_fields)]
+pub struct RoleGroups {
+    #[serde(default)]
+    pub org_admin: Vec<String>,
+    #[serde(default)]
+    pub compliance_officer: Vec<String>,
+}

@@ -3,7 +3,6 @@
 //! organization in the console; `compliance_officer` reads its provisioning state and audit
 //! trail. The operator role is separate: it is never granted by a group.
 
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::access::OrgCtx;
@@ -16,45 +15,7 @@ use crate::users::{User, UserStatus};
 
 const MAX_GROUPS: usize = 50;
 
-/// A role a person holds in their own organization, through a group.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum HubRole {
-    OrgAdmin,
-    ComplianceOfficer,
-}
-
-impl HubRole {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::OrgAdmin => "org_admin",
-            Self::ComplianceOfficer => "compliance_officer",
-        }
-    }
-}
-
-impl std::str::FromStr for HubRole {
-    type Err = ();
-    fn from_str(s: &str) -> Result<Self, ()> {
-        match s {
-            "org_admin" => Ok(Self::OrgAdmin),
-            "compliance_officer" => Ok(Self::ComplianceOfficer),
-            _ => Err(()),
-        }
-    }
-}
-
-/// The groups that hold each role (display names, compared exactly).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RoleGroups {
-    #[serde(default)]
-    pub org_admin: Vec<String>,
-    #[serde(default)]
-    pub compliance_officer: Vec<String>,
-}
+pub use crate::orgs::model::{HubRole, RoleGroups};
 
 /// The roles `user` holds in their organization (none unless active).
 pub async fn roles_of(c: &impl Conn, user: &User) -> Result<Vec<HubRole>, StoreError> {

@@ -101,7 +101,7 @@ impl Subject {
     }
 
     /// Whether `user` (of the partner organization) is one of the people admitted.
-    pub fn admits(&self, user: &crate::users::User) -> bool {
+    pub fn admits(&self, user: &crate::users::model::User) -> bool {
         match self {
             Self::Organization => true,
             Self::Group(g) => user.groups.iter().any(|x| x == g),

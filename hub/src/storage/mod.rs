@@ -80,7 +80,7 @@ pub struct Tx {
 struct PendingAudit {
     seq: i64,
     hash: String,
-    records: Vec<crate::audit::AuditRecord>,
+    records: Vec<crate::audit::model::AuditRecord>,
 }
 
 impl Store {
@@ -243,7 +243,7 @@ impl Tx {
     }
 
     /// Queues a chained record to write at commit; it becomes the head.
-    pub(crate) fn push_audit(&self, record: crate::audit::AuditRecord) {
+    pub(crate) fn push_audit(&self, record: crate::audit::model::AuditRecord) {
         let mut pending = self.pending();
         let p = pending.get_or_insert_with(|| PendingAudit {
             seq: 0,

@@ -149,7 +149,7 @@ async fn rotate_keys_if_due(state: &AppState) -> Result<(), crate::signing::Sign
         return Ok(());
     }
     let due = |created: i64| state.clock.now_ms() - created >= (days * 86_400_000) as i64;
-    let purpose = crate::oidc::keys::purpose(crate::jose::Alg::ES256);
+    let purpose = crate::keys::purpose(crate::jose::Alg::ES256);
     let newest = |c| async move {
         let g = storage::signing_keys::latest_generation(c, purpose).await?;
         storage::signing_keys::by_generation(c, purpose, g).await

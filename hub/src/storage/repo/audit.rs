@@ -4,7 +4,7 @@
 use sea_orm::sea_query::Query;
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
-use crate::audit::{AuditRecord, Checkpoint};
+use crate::audit::model::{AuditRecord, Checkpoint};
 use crate::ids::OrgId;
 use crate::storage::entities::{audit_checkpoint, audit_event, audit_event_org, audit_head};
 use crate::storage::{Conn, StoreError, StoreResult};

@@ -3,7 +3,7 @@
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
 use super::parse;
-use crate::directories::{Directory, ScimToken};
+use crate::directories::model::{Directory, ScimToken};
 use crate::ids::{DirectoryId, OrgId, ScimTokenId};
 use crate::storage::entities::{directory, directory_sync, scim_token};
 use crate::storage::{Conn, StoreError, StoreResult};

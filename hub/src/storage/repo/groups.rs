@@ -10,7 +10,7 @@ use sea_orm::{
 };
 
 use super::parse;
-use crate::directories::Group;
+use crate::directories::model::Group;
 use crate::ids::{GroupId, OrgId, UserId};
 use crate::scim::filter::{Filter, Op};
 use crate::storage::entities::{group, group_member, user};

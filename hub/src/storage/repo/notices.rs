@@ -7,7 +7,7 @@ use sea_orm::{
     QuerySelect,
 };
 
-use crate::audit::SecurityNotice;
+use crate::audit::model::SecurityNotice;
 use crate::ids::{OrgId, UserId};
 use crate::storage::entities::{security_notice as n, security_notice_read as r};
 use crate::storage::{Conn, StoreError, StoreResult};

@@ -563,7 +563,7 @@ pub async fn redeem_code(
 
 /// A person with their organization and, if asked, the state of one of their sessions.
 pub struct SubjectContext {
-    pub user: crate::users::User,
+    pub user: crate::users::model::User,
     pub org: crate::orgs::model::Organization,
     /// `(ended_at, expires_at)` of the session, if one was asked for and exists.
     pub session: Option<(Option<i64>, i64)>,
@@ -605,7 +605,7 @@ pub async fn subject_context(
     let Some(row) = c.query_one_raw(stmt).await? else {
         return Ok(None);
     };
-    let user = crate::users::User::try_from(
+    let user = crate::users::model::User::try_from(
         crate::storage::entities::user::Model::from_query_result(&row, "")?,
     )?;
     let org = crate::orgs::model::Organization {

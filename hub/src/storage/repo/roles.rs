@@ -3,7 +3,7 @@
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
 use crate::ids::OrgId;
-use crate::orgs::roles::{HubRole, RoleGroups};
+use crate::orgs::model::{HubRole, RoleGroups};
 use crate::storage::entities::org_role_group::{ActiveModel, Column, Entity};
 use crate::storage::{Conn, StoreResult};
 

@@ -12,8 +12,8 @@ use crate::ids::OrgId;
 use crate::scim::filter::{AttrPath, Filter, Op};
 use crate::storage::entities::user::{Column, Entity};
 use crate::storage::{Conn, StoreResult};
+use crate::users::model::{User, UserStatus};
 use crate::users::names::username_key;
-use crate::users::{User, UserStatus};
 
 #[derive(Clone, Copy)]
 enum Kind {

@@ -4,7 +4,7 @@ use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
-use crate::signing::StoredKey;
+use crate::signing::model::StoredKey;
 use crate::storage::entities::signing_key::{ActiveModel, Column, Entity, Model};
 use crate::storage::{Conn, StoreResult};
 

@@ -8,7 +8,7 @@ use super::parse;
 use crate::ids::{OrgId, UserId};
 use crate::storage::entities::user::{ActiveModel, Column, Entity, Model};
 use crate::storage::{Conn, StoreError, StoreResult};
-use crate::users::User;
+use crate::users::model::User;
 use crate::users::names::username_key;
 
 impl TryFrom<Model> for User {

@@ -11,7 +11,7 @@ use ring::signature::{
 };
 use serde_json::{Value, json};
 
-use crate::audit::{Actor, AuditAction, AuditEvent};
+use crate::audit::model::{Actor, AuditAction, AuditEvent};
 use crate::clock::Clock;
 use crate::jose::{self, Alg, JoseError, PrivateKey};
 use crate::secrets::{SecretBox, SecretsError};
@@ -19,22 +19,9 @@ use crate::storage::{self, Store, StoreError};
 
 pub const AUDIT_PURPOSE: &str = "audit";
 
-/// A key as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredKey {
-    pub kid: String,
-    pub purpose: String,
-    pub alg: String,
-    pub generation: i64,
-    /// Base64url of the public key bytes (P-256 point, or DER RSAPublicKey).
-    pub public_key: String,
-    pub private_key_sealed: String,
-    pub created_at: i64,
-    /// Not used for signing before this time (it is published first).
-    pub not_before: i64,
-    /// No longer used for signing after this time.
-    pub retired_at: Option<i64>,
-}
+pub mod model;
+
+pub use model::StoredKey;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SigningError {
@@ -263,7 +250,7 @@ pub async fn store_new(
             "generation": k.generation,
             "public_key": k.public_key,
         }));
-        crate::audit::append(&tx, clock, event).await?;
+        crate::audit::log::append(&tx, clock, event).await?;
     }
     tx.commit().await?;
     for k in keys {

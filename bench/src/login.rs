@@ -214,7 +214,7 @@ pub(crate) async fn federated(
     operator_key: &str,
     n: usize,
 ) -> Result<LoginResult> {
-    let callback = format!("{base_url}{}", hub::federation::login::CALLBACK_PATH);
+    let callback = format!("{base_url}{}", hub::login::upstream::CALLBACK_PATH);
     let mut child = Command::new("node")
         .arg("upstream-op.mjs")
         .current_dir(dir)

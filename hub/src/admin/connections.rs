@@ -78,7 +78,7 @@ fn view(state: &AppState, c: Connection) -> ConnectionView {
         has_client_secret: c.kind == ConnectionKind::Oidc && c.secret_sealed.is_some(),
         jit_provisioning: c.jit_provisioning,
         require_email_verified: c.require_email_verified,
-        callback_url: crate::federation::login::callback_url(state),
+        callback_url: crate::login::upstream::callback_url(state),
         created_at: ms_to_rfc3339(c.created_at),
         updated_at: ms_to_rfc3339(c.updated_at),
     }

@@ -16,7 +16,7 @@ use super::{Viewer, csrf_field, page};
 use crate::clock::ms_to_rfc3339;
 use crate::directories::{Directory, DirectoryKind};
 use crate::federation::model::{Connection, ConnectionKind, ConnectionStatus};
-use crate::oidc::pages::escape;
+use crate::login::pages::escape;
 use crate::state::AppState;
 use crate::storage::{self, StoreError};
 

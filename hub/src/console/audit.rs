@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use super::views::{overseer, stored, time};
 use super::{AuditQuery, Viewer, page};
 use crate::clock::ms_to_rfc3339;
-use crate::oidc::pages::escape;
+use crate::login::pages::escape;
 use crate::state::AppState;
 use crate::storage::{self, StoreError};
 

@@ -23,9 +23,9 @@ use serde_json::json;
 
 use crate::audit::Actor;
 use crate::ids::AppId;
-use crate::oidc::cookies::{self, AUTH_REQUEST_COOKIE, SESSION_COOKIE};
+use crate::login::cookies::{self, AUTH_REQUEST_COOKIE, SESSION_COOKIE};
+use crate::login::pages::escape;
 use crate::oidc::model::{AuthParams, AuthRequest, Session};
-use crate::oidc::pages::escape;
 use crate::orgs::model::{OrgStatus, Organization};
 use crate::orgs::roles::HubRole;
 use crate::secrets::{hash_token, random_token};
@@ -491,7 +491,7 @@ pub async fn end(
     session_id: &str,
     reason: &str,
 ) -> Result<bool, StoreError> {
-    crate::oidc::logout::end_and_notify(
+    crate::sessions::end_and_notify(
         state,
         (v.org.id, v.user.id),
         session_id,

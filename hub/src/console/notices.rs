@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use super::{CsrfForm, Viewer, checked, csrf_field, forbidden_post, internal_error};
 use crate::audit::SecurityNotice;
 use crate::clock::ms_to_rfc3339;
-use crate::oidc::pages::escape;
+use crate::login::pages::escape;
 use crate::state::AppState;
 use crate::storage::{self, StoreError};
 

@@ -15,9 +15,9 @@ use super::{CONSOLE_APP, CsrfForm, Viewer, checked, csrf_field, forbidden_post, 
 use super::{page, to_idp};
 use crate::clock::ms_to_rfc3339;
 use crate::http::extract::OrgCtx;
-use crate::oidc::cookies::{self, AUTH_REQUEST_COOKIE};
+use crate::login::cookies::{self, AUTH_REQUEST_COOKIE};
+use crate::login::pages::escape;
 use crate::oidc::model::{AuthParams, AuthRequest};
-use crate::oidc::pages::escape;
 use crate::reauth::{Fields, PENDING_TTL_MS, WINDOW_MS};
 use crate::secrets::{hash_token, random_token};
 use crate::state::AppState;

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use super::{Viewer, checked, csrf_field, forbidden_post, internal_error, message, page};
 use crate::error::ServiceError;
-use crate::oidc::pages::escape;
+use crate::login::pages::escape;
 use crate::orgs::roles::HubRole;
 use crate::state::AppState;
 use crate::storage;

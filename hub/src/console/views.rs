@@ -13,7 +13,7 @@ use super::{
 use crate::clock::ms_to_rfc3339;
 use crate::deprovision::DeliveryStatus;
 use crate::error::ServiceError;
-use crate::oidc::pages::escape;
+use crate::login::pages::escape;
 use crate::orgs::roles::HubRole;
 use crate::spaces::{self, Decision, GrantStatus, Side};
 use crate::state::AppState;

@@ -92,7 +92,7 @@ async fn backchannel(
     };
     callable(state, uri)?;
     let token =
-        crate::oidc::logout::logout_token(state, app, &d.id.to_string(), &p.sub, p.sid.as_deref())
+        crate::sessions::logout_token(state, app, &d.id.to_string(), &p.sub, p.sid.as_deref())
             .await
             .map_err(|e| format!("the hub could not sign the logout token: {e}"))?;
     let r = state

@@ -13,8 +13,8 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::ids::{AppId, DeliveryId, LeaverId, OrgId, UserId};
-use crate::oidc::logout::LogoutNotice;
 use crate::orgs::model::{Application, ScimOnLeave};
+use crate::sessions::LogoutNotice;
 use crate::state::AppState;
 use crate::storage::{self, StoreError, Tx};
 use crate::users::{User, UserStatus};
@@ -228,8 +228,7 @@ pub async fn leaver(
     let org = user.org_id;
     let now = state.clock.now_ms();
     let token_apps = storage::oidc::live_token_apps(tx.conn(), org, user.id, now).await?;
-    let notices =
-        crate::oidc::logout::end_user_access(tx, state, org, user.id, &signal.reason).await?;
+    let notices = crate::sessions::end_user_access(tx, state, org, user.id, &signal.reason).await?;
     let apps = reach_apps(tx, org, Some(user), &used_apps(&notices, &token_apps)).await?;
     let id = LeaverId::new();
     let mut rows = logout_deliveries(&apps, user.id, Some(id), &notices, &token_apps, now);

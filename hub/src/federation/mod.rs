@@ -4,7 +4,7 @@
 
 pub mod cache;
 pub mod connections;
-pub mod login;
+pub mod linking;
 pub mod model;
 pub mod oidc;
 pub mod saml;

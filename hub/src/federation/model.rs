@@ -185,3 +185,20 @@ pub struct UpstreamLogin {
     pub created_at: i64,
     pub expires_at: i64,
 }
+
+/// Why a sign-in was refused: the audit trail's words, and the page's.
+pub struct Refusal {
+    /// For the log and the audit trail.
+    pub reason: String,
+    /// For the person, naming no technical detail.
+    pub page: String,
+}
+
+impl Refusal {
+    pub fn new(reason: impl Into<String>, page: impl Into<String>) -> Self {
+        Self {
+            reason: reason.into(),
+            page: page.into(),
+        }
+    }
+}

@@ -28,6 +28,7 @@ pub fn app(state: AppState) -> Router {
         .route("/metrics", get(metrics::get_metrics))
         .merge(crate::admin::router())
         .merge(crate::oidc::router())
+        .merge(crate::login::router())
         .merge(crate::console::router())
         .merge(crate::scim::router())
         .fallback(not_found)

@@ -11,11 +11,11 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use std::collections::HashMap;
 
-use super::cookies::{self, AUTH_REQUEST_COOKIE, SESSION_COOKIE};
 use super::model::{AuthParams, AuthRequest, Code, Session};
-use super::pages;
 use super::request::SourceIp;
 use super::tokens::SCOPES;
+use crate::login::cookies::{self, AUTH_REQUEST_COOKIE, SESSION_COOKIE};
+use crate::login::pages;
 use crate::orgs::model::{Application, ClientType, OrgStatus};
 use crate::secrets::{hash_token, random_token};
 use crate::state::AppState;

@@ -12,10 +12,10 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde_json::json;
 
 use super::authorize::{Redirectable, current_session, finish, keep_pending, set_binding};
-use super::cookies::AUTH_REQUEST_COOKIE;
 use super::model::{AuthParams, Session};
-use super::pages::{self, escape};
 use crate::audit::{Actor, AuditAction, AuditEvent};
+use crate::login::cookies::AUTH_REQUEST_COOKIE;
+use crate::login::pages::{self, escape};
 use crate::orgs::model::Application;
 use crate::state::AppState;
 use crate::storage;
@@ -158,7 +158,7 @@ pub async fn post_interaction(
     let Some(f) = answer(&body) else {
         return pages::error(StatusCode::BAD_REQUEST, EXPIRED, GO_BACK);
     };
-    let request = match super::login::pending(&state, &headers, &f.request).await {
+    let request = match crate::login::pending(&state, &headers, &f.request).await {
         Ok(r) => r,
         Err(page) => return page,
     };
@@ -214,8 +214,8 @@ pub async fn post_interaction(
             .error("access_denied", "the person did not allow the application"),
         _ => expired(),
     };
-    if !super::login::sets_cookie(&response, AUTH_REQUEST_COOKIE) {
-        super::cookies::set(&mut response, &state, AUTH_REQUEST_COOKIE, "", Some(0));
+    if !crate::login::sets_cookie(&response, AUTH_REQUEST_COOKIE) {
+        crate::login::cookies::set(&mut response, &state, AUTH_REQUEST_COOKIE, "", Some(0));
     }
     response
 }

@@ -10,15 +10,12 @@ use crate::state::AppState;
 
 pub mod authorize;
 pub mod client_auth;
-pub mod cookies;
 pub mod discovery;
 pub mod error;
 pub mod interaction;
 pub mod introspect;
-pub mod login;
 pub mod logout;
 pub mod model;
-pub mod pages;
 pub mod request;
 pub mod token;
 pub mod tokens;
@@ -46,14 +43,4 @@ pub fn router() -> Router<AppState> {
             "/oauth2/logout",
             get(logout::get_logout).post(logout::post_logout),
         )
-        .route("/login", get(login::get_login).post(login::post_login))
-        .route(
-            crate::federation::login::CALLBACK_PATH,
-            get(crate::federation::login::callback),
-        )
-        .route(
-            "/saml/{connection}/metadata",
-            get(crate::federation::saml::metadata),
-        )
-        .route("/saml/{connection}/acs", post(crate::federation::saml::acs))
 }

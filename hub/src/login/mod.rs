@@ -1,7 +1,23 @@
 //! The hub's sign-in page: home-realm discovery sends the person to their organization's own
-//! IdP (`federation::login`). An organization with no connection can, only where
+//! IdP (`upstream`). An organization with no connection can, only where
 //! `oidc.dev_login = true`, use the DEVELOPMENT-ONLY passwordless login, which must never be
 //! enabled where real people sign in.
+
+pub mod cookies;
+pub mod pages;
+pub mod saml;
+pub mod upstream;
+
+/// The browser sign-in's routes: the sign-in page, the upstream OIDC callback, each SAML
+/// connection's SP metadata and assertion consumer service.
+pub fn router() -> axum::Router<AppState> {
+    use axum::routing::{get, post};
+    axum::Router::new()
+        .route("/login", get(get_login).post(post_login))
+        .route(upstream::CALLBACK_PATH, get(upstream::callback))
+        .route("/saml/{connection}/metadata", get(saml::metadata))
+        .route("/saml/{connection}/acs", post(saml::acs))
+}
 
 use axum::Form;
 use axum::extract::{Query, State};
@@ -10,12 +26,12 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::authorize::finish;
-use super::cookies::{self, AUTH_REQUEST_COOKIE, SESSION_COOKIE};
-use super::model::{AuthRequest, Session};
-use super::pages::{self, escape};
+use self::cookies::{AUTH_REQUEST_COOKIE, SESSION_COOKIE};
+use self::pages::escape;
 use crate::audit::{Actor, AuditAction, AuditEvent};
-use crate::federation::{self, login::Route, login::route};
+use crate::federation::linking::{Route, route};
+use crate::oidc::authorize::finish;
+use crate::oidc::model::{AuthRequest, Session};
 use crate::orgs::model::Organization;
 use crate::secrets::{hash_token, random_token};
 use crate::state::AppState;
@@ -145,9 +161,7 @@ async fn routed(
     // "@domain" stands for a domain hint: it routes, but is no address to hint or prefill.
     let address = email.filter(|e| !e.starts_with('@'));
     match route(state, org.id, email).await {
-        Ok(Route::Connection(conn)) => {
-            federation::login::start(state, request, org, &conn, address).await
-        }
+        Ok(Route::Connection(conn)) => upstream::start(state, request, org, &conn, address).await,
         Ok(Route::AskEmail) => pages::page(
             StatusCode::OK,
             "Sign in",
@@ -296,7 +310,7 @@ pub async fn post_login(
         }
     };
     let mut method = json!({"method": "dev_login"});
-    if crate::federation::login::wants_fresh(&request) {
+    if upstream::wants_fresh(&request) {
         // The development sign-in asks nothing, ever: it is as fresh as it is worthless.
         method["fresh"] = json!(true);
     }
@@ -304,7 +318,7 @@ pub async fn post_login(
 }
 
 /// The IdP's time of a fresh authentication recorded in `method` (see
-/// `federation::login::mark_fresh`): `Some(None)` when fresh without a time (the development
+/// `upstream::mark_fresh`): `Some(None)` when fresh without a time (the development
 /// sign-in), `None` when the sign-in was not a fresh authentication.
 fn fresh_auth(method: &serde_json::Value) -> Option<Option<i64>> {
     (method["fresh"] == json!(true)).then(|| method["upstream_auth_time"].as_i64())

@@ -3,8 +3,8 @@
 //! groups, an IdP connection, a directory and its SCIM token, an application, a space with its
 //! description, the role groups and a leaver's reason (an audit detail) the same hostile value:
 //! a `<script>` element, an attribute break-out with an `<img onerror>` and a `javascript:` URL.
-//! Alice's come from her directory, Bob's (Globex has none) from his IdP at sign-in.
-//! Each console page that shows them is opened in headless Chromium (Playwright) by each
+//! (Acme's admin gets her name and groups from its directory, Globex's from his IdP at his first
+//! sign-in.) Each console page that shows them is opened in headless Chromium (Playwright) by each
 //! organization's admin: the HTML the hub serves holds the value escaped and no element or
 //! attribute made from it, the DOM has no handler, no `javascript:` URL and no script but the
 //! console's own, the page shows the value as typed, and no dialog opens. The sign-in flow's

@@ -6,12 +6,13 @@ use axum::Form;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
+use maud::html;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 
 use super::authorize::with_params;
 use super::cookies::{self, SESSION_COOKIE};
-use super::pages::{self, escape};
+use super::pages;
 use crate::audit::{Actor, AuditAction, AuditEvent};
 use crate::ids::{AppId, OrgId, UserId};
 use crate::jose;
@@ -231,24 +232,23 @@ async fn logout(
             .is_none_or(|s| h["sid"].as_str() == Some(&s.id))
     });
     if session.is_some() && !hint_matches && !confirmed {
-        let mut fields = String::new();
-        for (k, v) in &q {
-            if ["post_logout_redirect_uri", "state", "client_id"].contains(&k.as_str()) {
-                fields.push_str(&format!(
-                    "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
-                    escape(k),
-                    escape(v)
-                ));
-            }
-        }
+        // Only these three are carried over, and only as text values.
+        let kept = ["post_logout_redirect_uri", "state", "client_id"];
+        let fields = q.iter().filter(|(k, _)| kept.contains(&k.as_str()));
         return pages::page(
             StatusCode::OK,
             "Sign out",
-            &format!(
-                "<h1>Sign out of the hub?</h1><p>You will be signed out of every application you reached through the hub.</p>\
-             <form method=\"post\" action=\"/oauth2/logout\">{fields}<input type=\"hidden\" name=\"confirm\" value=\"yes\">\
-             <button type=\"submit\">Sign out</button></form>"
-            ),
+            html! {
+                h1 { "Sign out of the hub?" }
+                p { "You will be signed out of every application you reached through the hub." }
+                form method="post" action="/oauth2/logout" {
+                    @for (k, v) in fields {
+                        input type="hidden" name=(k) value=(v);
+                    }
+                    input type="hidden" name="confirm" value="yes";
+                    button type="submit" { "Sign out" }
+                }
+            },
         );
     }
     if let Some(s) = &session {
@@ -290,7 +290,7 @@ async fn logout(
         None => pages::page(
             StatusCode::OK,
             "Signed out",
-            "<h1>You are signed out</h1><p>You can close this window.</p>",
+            html! { h1 { "You are signed out" } p { "You can close this window." } },
         ),
     };
     cookies::set(&mut response, state, SESSION_COOKIE, "", Some(0));

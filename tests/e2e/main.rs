@@ -8,6 +8,7 @@ mod bad_input;
 mod cli;
 mod console;
 mod console_reauth;
+mod console_xss;
 mod crash;
 mod deprovision;
 mod domains;

@@ -8,257 +8,294 @@
 use axum::extract::{Form, OriginalUri, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
+use maud::{Markup, html};
 use serde_json::json;
 
+use super::html::{Href, button, head};
 use super::reauth::sensitive;
 use super::setup::{Fields, acting, field, input, list, refused, shown_once};
 use super::{Viewer, csrf_field, page};
 use crate::clock::ms_to_rfc3339;
 use crate::directories::{Directory, DirectoryKind};
 use crate::federation::model::{Connection, ConnectionKind, ConnectionStatus};
-use crate::login::pages::escape;
 use crate::state::AppState;
 use crate::storage::{self, StoreError};
 
 /// Steps 1 and 2 of the setup page, and the role mapping, with a word first when the admin's
 /// sign-in is too old to change them.
-pub(super) async fn section(
-    state: &AppState,
-    v: &Viewer,
-    b: &mut String,
-) -> Result<(), StoreError> {
+pub(super) async fn section(state: &AppState, v: &Viewer) -> Result<Markup, StoreError> {
     let c = state.store.conn();
     let org = v.org.id;
     let csrf = csrf_field(v);
-    if v.recent_sign_in(state.clock.now_ms()).is_none() {
-        b.push_str(&format!(
-            "<p class=\"problem\" id=\"reauth-needed\">Changes to sign-in, directories and roles \
-             need a sign-in at your company's IdP from the last {} minutes: {}. \
-             <a href=\"/console/reauth\">Sign in again</a> first, or you will be asked when you \
-             make the change (what you entered waits for you).</p>",
-            crate::reauth::WINDOW_MS / 60_000,
-            escape(&super::reauth::last_sign_in(v)),
-        ));
-    }
-    // Step 1: the IdP.
-    b.push_str("<h2>1. Sign-in: your identity provider</h2>");
+    let base = state.config.server.public_url.trim_end_matches('/');
     let conns = storage::connections::list(c, org).await?;
-    if conns.is_empty() {
-        b.push_str("<p class=\"muted\">No connection yet: your people cannot sign in.</p>");
-    } else {
-        b.push_str(
-            "<table><thead><tr><th scope=\"col\">Name</th><th scope=\"col\">Kind</th>\
-             <th scope=\"col\">Issuer or IdP</th><th scope=\"col\">Domains</th>\
-             <th scope=\"col\">Status</th><th scope=\"col\"></th></tr></thead><tbody>",
-        );
-        for cn in &conns {
-            let issuer = match &cn.oidc {
-                Some(o) => escape(&o.issuer),
-                None => format!(
-                    "SAML; the hub's metadata: <code>{}/saml/{}/metadata</code>",
-                    escape(state.config.server.public_url.trim_end_matches('/')),
-                    cn.id
-                ),
-            };
-            b.push_str(&format!(
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>\
-                 <form method=\"post\" action=\"/console/setup/connections/{}/test\" class=\"inline\">\
-                 {csrf}<button type=\"submit\">Test connection</button></form> {}</td></tr>",
-                escape(&cn.name),
-                cn.kind.as_str(),
-                issuer,
-                escape(&if cn.domains.is_empty() {
-                    "all verified".to_string()
-                } else {
-                    cn.domains.join(", ")
-                }),
-                cn.status.as_str(),
-                cn.id,
-                connection_controls(cn, &csrf),
-            ));
-        }
-        b.push_str("</tbody></table>");
+    let mut dirs = Vec::new();
+    for d in storage::directories::list(c, org).await? {
+        let tokens = match d.kind {
+            DirectoryKind::Scim => storage::directories::tokens(c, org, d.id).await?,
+            DirectoryKind::Ldap => Vec::new(),
+        };
+        let held: Vec<_> = storage::directories::syncs(c, org, d.id, 5)
+            .await?
+            .into_iter()
+            .filter(|r| r.status == "held")
+            .collect();
+        dirs.push((d, tokens, held));
     }
-    b.push_str(&format!(
-        "<details><summary>Connect an OpenID Connect IdP</summary>\
-         <form method=\"post\" action=\"/console/setup/connections\">{csrf}\
-         <label for=\"c-name\">Name</label><input id=\"c-name\" name=\"name\" type=\"text\" required>\
-         <label for=\"c-issuer\">Issuer URL</label><input id=\"c-issuer\" name=\"issuer\" type=\"text\" required>\
-         <label for=\"c-client\">Client ID the IdP gave the hub</label><input id=\"c-client\" name=\"client_id\" type=\"text\" required>\
-         <label for=\"c-secret\">Client secret</label><input id=\"c-secret\" name=\"client_secret\" type=\"password\" required>\
-         <label for=\"c-domains\">Email domains it serves (empty: all verified)</label><input id=\"c-domains\" name=\"domains\" type=\"text\">\
-         <label><input name=\"jit\" type=\"checkbox\" value=\"true\"> Create people at first sign-in (only without a directory)</label>\
-         <p class=\"note\">Register <code>{}/login/oidc/callback</code> as the redirect URI at the IdP.</p>\
-         <button type=\"submit\">Connect the OIDC IdP</button></form></details>\
-         <details><summary>Connect a SAML 2.0 IdP</summary>\
-         <form method=\"post\" action=\"/console/setup/connections\">{csrf}\
-         <input type=\"hidden\" name=\"kind\" value=\"saml\">\
-         <label for=\"sm-name\">Name</label><input id=\"sm-name\" name=\"name\" type=\"text\" required>\
-         <label for=\"sm-meta\">IdP metadata URL</label><input id=\"sm-meta\" name=\"metadata_url\" type=\"text\" required>\
-         <label for=\"sm-domains\">Email domains it serves (empty: all verified)</label><input id=\"sm-domains\" name=\"domains\" type=\"text\">\
-         <label><input name=\"jit\" type=\"checkbox\" value=\"true\"> Create people at first sign-in (only without a directory)</label>\
-         <p class=\"note\">Then give the IdP the hub's metadata for this connection (its link appears in the table above). Responses must be signed.</p>\
-         <button type=\"submit\">Connect the SAML IdP</button></form></details>",
-        escape(state.config.server.public_url.trim_end_matches('/'))
-    ));
-    // Step 2: the directory.
-    b.push_str("<h2>2. Who belongs: your directory</h2>");
-    let dirs = storage::directories::list(c, org).await?;
-    for d in &dirs {
-        b.push_str(&format!(
-            "<h3>{} <span class=\"muted\">({}, {})</span></h3>{}",
-            escape(&d.name),
-            d.kind.as_str(),
-            d.status.as_str(),
-            directory_controls(d, &csrf),
-        ));
-        if d.kind == DirectoryKind::Scim {
-            b.push_str(&format!(
-                "<p>SCIM base URL for Entra ID or Okta: <code>{}/scim/v2/{}</code></p>",
-                escape(state.config.server.public_url.trim_end_matches('/')),
-                escape(&v.org.slug)
-            ));
-            let tokens = storage::directories::tokens(c, org, d.id).await?;
-            b.push_str("<ul>");
-            for t in tokens.iter().filter(|t| t.revoked_at.is_none()) {
-                b.push_str(&format!(
-                    "<li>token {} (made {}{}) <form method=\"post\" class=\"inline\" \
-                     action=\"/console/setup/directories/{}/tokens/{}/revoke\" \
-                     data-confirm=\"Revoke this token? Pushes with it stop at once.\">{csrf}\
-                     <button type=\"submit\">Revoke</button></form></li>",
-                    escape(&t.name),
-                    escape(&ms_to_rfc3339(t.created_at)),
-                    t.last_used_at
-                        .map(|u| format!(", last used {}", ms_to_rfc3339(u)))
-                        .unwrap_or_default(),
-                    d.id,
-                    t.id
-                ));
-            }
-            b.push_str(&format!(
-                "</ul><form method=\"post\" action=\"/console/setup/directories/{}/tokens\">{csrf}\
-                 <label for=\"t-{0}\">New token for</label><input id=\"t-{0}\" name=\"name\" type=\"text\" \
-                 required placeholder=\"Entra ID provisioning\"><button type=\"submit\">Make a token</button></form>",
-                d.id
-            ));
-        } else {
-            b.push_str(&format!(
-                "<form method=\"post\" action=\"/console/setup/directories/{}/sync\" class=\"inline\">{csrf}\
-                 <button type=\"submit\">Sync now</button></form>",
-                d.id
-            ));
-        }
-        for r in storage::directories::syncs(c, org, d.id, 5).await? {
-            if r.status == "held" {
-                b.push_str(&format!(
-                    "<p class=\"problem\">The sync of {} holds {} people it would deprovision \
-                     (more than the mass-deprovision threshold). \
-                     <form method=\"post\" class=\"inline\" \
-                     action=\"/console/setup/directories/{}/syncs/{}/confirm\" \
-                     data-confirm=\"Deprovision these people?\">{csrf}\
-                     <button type=\"submit\">Confirm the deprovisioning</button></form></p>",
-                    escape(&ms_to_rfc3339(r.started_at)),
-                    r.held.len(),
-                    d.id,
-                    escape(&r.id)
-                ));
+    let roles = roles_section(state, v).await?;
+    Ok(html! {
+        @if v.recent_sign_in(state.clock.now_ms()).is_none() {
+            p.problem #reauth-needed {
+                "Changes to sign-in, directories and roles need a sign-in at your company's IdP \
+                 from the last " (crate::reauth::WINDOW_MS / 60_000) " minutes: "
+                (super::reauth::last_sign_in(v)) ". "
+                a href=(Href::to("/console/reauth")) { "Sign in again" }
+                " first, or you will be asked when you make the change (what you entered waits \
+                 for you)."
             }
         }
-    }
-    b.push_str(&format!(
-        "<details><summary>Connect a directory</summary>\
-         <form method=\"post\" action=\"/console/setup/directories\">{csrf}\
-         <label for=\"d-name\">Name</label><input id=\"d-name\" name=\"name\" type=\"text\" required>\
-         <label for=\"d-kind\">Kind</label><select id=\"d-kind\" name=\"kind\">\
-         <option value=\"scim\">SCIM 2.0 (pushed by Entra ID, Okta)</option>\
-         <option value=\"ldap\">LDAP or Active Directory (read by the hub)</option></select>\
-         <fieldset><legend>LDAP only</legend>\
-         <label for=\"d-url\">URL</label><input id=\"d-url\" name=\"url\" type=\"text\" placeholder=\"ldaps://ldap.example.com\">\
-         <label for=\"d-bind\">Bind DN</label><input id=\"d-bind\" name=\"bind_dn\" type=\"text\">\
-         <label for=\"d-pw\">Bind password</label><input id=\"d-pw\" name=\"bind_password\" type=\"password\">\
-         <label for=\"d-base\">Base DN</label><input id=\"d-base\" name=\"base_dn\" type=\"text\">\
-         <label><input name=\"active_directory\" type=\"checkbox\" value=\"true\"> Active Directory</label>\
-         <label><input name=\"start_tls\" type=\"checkbox\" value=\"true\"> StartTLS</label></fieldset>\
-         <button type=\"submit\">Connect the directory</button></form></details>"
-    ));
-    roles_section(state, v, b).await
+        // Step 1: the IdP.
+        h2 { "1. Sign-in: your identity provider" }
+        @if conns.is_empty() {
+            p.muted { "No connection yet: your people cannot sign in." }
+        } @else {
+            table {
+                (head(&["Name", "Kind", "Issuer or IdP", "Domains", "Status", ""]))
+                tbody { @for cn in &conns { (connection_row(base, cn, &csrf)) } }
+            }
+        }
+        details {
+            summary { "Connect an OpenID Connect IdP" }
+            form method="post" action="/console/setup/connections" {
+                (csrf)
+                label for="c-name" { "Name" }
+                input #c-name name="name" type="text" required;
+                label for="c-issuer" { "Issuer URL" }
+                input #c-issuer name="issuer" type="text" required;
+                label for="c-client" { "Client ID the IdP gave the hub" }
+                input #c-client name="client_id" type="text" required;
+                label for="c-secret" { "Client secret" }
+                input #c-secret name="client_secret" type="password" required;
+                label for="c-domains" { "Email domains it serves (empty: all verified)" }
+                input #c-domains name="domains" type="text";
+                label {
+                    input name="jit" type="checkbox" value="true";
+                    " Create people at first sign-in (only without a directory)"
+                }
+                p.note {
+                    "Register " code { (base) "/login/oidc/callback" }
+                    " as the redirect URI at the IdP."
+                }
+                button type="submit" { "Connect the OIDC IdP" }
+            }
+        }
+        details {
+            summary { "Connect a SAML 2.0 IdP" }
+            form method="post" action="/console/setup/connections" {
+                (csrf)
+                input type="hidden" name="kind" value="saml";
+                label for="sm-name" { "Name" }
+                input #sm-name name="name" type="text" required;
+                label for="sm-meta" { "IdP metadata URL" }
+                input #sm-meta name="metadata_url" type="text" required;
+                label for="sm-domains" { "Email domains it serves (empty: all verified)" }
+                input #sm-domains name="domains" type="text";
+                label {
+                    input name="jit" type="checkbox" value="true";
+                    " Create people at first sign-in (only without a directory)"
+                }
+                p.note {
+                    "Then give the IdP the hub's metadata for this connection (its link appears \
+                     in the table above). Responses must be signed."
+                }
+                button type="submit" { "Connect the SAML IdP" }
+            }
+        }
+        // Step 2: the directory.
+        h2 { "2. Who belongs: your directory" }
+        @for (d, tokens, held) in &dirs {
+            (directory_section(base, v, d, tokens, held, &csrf))
+        }
+        details {
+            summary { "Connect a directory" }
+            form method="post" action="/console/setup/directories" {
+                (csrf)
+                label for="d-name" { "Name" }
+                input #d-name name="name" type="text" required;
+                label for="d-kind" { "Kind" }
+                select #d-kind name="kind" {
+                    option value="scim" { "SCIM 2.0 (pushed by Entra ID, Okta)" }
+                    option value="ldap" { "LDAP or Active Directory (read by the hub)" }
+                }
+                fieldset {
+                    legend { "LDAP only" }
+                    label for="d-url" { "URL" }
+                    input #d-url name="url" type="text" placeholder="ldaps://ldap.example.com";
+                    label for="d-bind" { "Bind DN" }
+                    input #d-bind name="bind_dn" type="text";
+                    label for="d-pw" { "Bind password" }
+                    input #d-pw name="bind_password" type="password";
+                    label for="d-base" { "Base DN" }
+                    input #d-base name="base_dn" type="text";
+                    label {
+                        input name="active_directory" type="checkbox" value="true";
+                        " Active Directory"
+                    }
+                    label { input name="start_tls" type="checkbox" value="true"; " StartTLS" }
+                }
+                button type="submit" { "Connect the directory" }
+            }
+        }
+        (roles)
+    })
 }
 
-/// A connection's buttons: switch off or on, delete, and for OIDC a new client secret.
-fn connection_controls(cn: &Connection, csrf: &str) -> String {
+/// A connection's row: what it is, and its buttons (test, switch off or on, delete, and for
+/// OIDC a new client secret).
+fn connection_row(base: &str, cn: &Connection, csrf: &Markup) -> Markup {
     let (status, label) = match cn.status {
         ConnectionStatus::Active => ("disabled", "Switch off"),
         ConnectionStatus::Disabled => ("active", "Switch on"),
     };
-    let name = escape(&cn.name);
-    let mut out = format!(
-        "<form method=\"post\" action=\"/console/setup/connections/{id}\" class=\"inline\" \
-         data-confirm=\"{label} sign-in through {name}?\">{csrf}\
-         <input type=\"hidden\" name=\"status\" value=\"{status}\">\
-         <button type=\"submit\">{label} {name}</button></form> \
-         <form method=\"post\" action=\"/console/setup/connections/{id}/delete\" class=\"inline\" \
-         data-confirm=\"Delete {name}? Its people can no longer sign in through it.\">{csrf}\
-         <button type=\"submit\">Delete {name}</button></form>",
-        id = cn.id,
-    );
-    if cn.kind == ConnectionKind::Oidc {
-        out.push_str(&format!(
-            "<details><summary>New client secret for {name}</summary>\
-             <form method=\"post\" action=\"/console/setup/connections/{id}\">{csrf}\
-             <label for=\"cs-{id}\">Client secret</label>\
-             <input id=\"cs-{id}\" name=\"client_secret\" type=\"password\" required>\
-             <button type=\"submit\">Replace the secret</button></form></details>",
-            id = cn.id,
-        ));
+    let to = Href::to("/console/setup/connections").seg(cn.id);
+    let name = &cn.name;
+    let domains = if cn.domains.is_empty() {
+        "all verified".to_string()
+    } else {
+        cn.domains.join(", ")
+    };
+    html! {
+        tr {
+            td { (name) }
+            td { (cn.kind.as_str()) }
+            td {
+                @match &cn.oidc {
+                    Some(o) => (o.issuer),
+                    None => {
+                        "SAML; the hub's metadata: "
+                        code { (base) "/saml/" (cn.id) "/metadata" }
+                    }
+                }
+            }
+            td { (domains) }
+            td { (cn.status.as_str()) }
+            td {
+                (button(&to.clone().lit("test"), csrf, None, "Test connection"))
+                " "
+                form method="post" action=(to) class="inline"
+                    data-confirm={ (label) " sign-in through " (name) "?" } {
+                    (csrf)
+                    input type="hidden" name="status" value=(status);
+                    button type="submit" { (label) " " (name) }
+                }
+                " "
+                (button(&to.clone().lit("delete"), csrf,
+                    Some(&format!("Delete {name}? Its people can no longer sign in through it.")),
+                    html! { "Delete " (name) }))
+                @if cn.kind == ConnectionKind::Oidc {
+                    details {
+                        summary { "New client secret for " (name) }
+                        form method="post" action=(to) {
+                            (csrf)
+                            label for={ "cs-" (cn.id) } { "Client secret" }
+                            input id={ "cs-" (cn.id) } name="client_secret" type="password" required;
+                            button type="submit" { "Replace the secret" }
+                        }
+                    }
+                }
+            }
+        }
     }
-    out
 }
 
-/// A directory's buttons: switch off or on, and for LDAP a new bind password.
-fn directory_controls(d: &Directory, csrf: &str) -> String {
+/// A directory: its heading and buttons (switch off or on, and for LDAP a new bind password
+/// and "sync now"), a SCIM one's base URL and tokens, and the syncs held for confirmation.
+fn directory_section(
+    base: &str,
+    v: &Viewer,
+    d: &Directory,
+    tokens: &[crate::directories::ScimToken],
+    held: &[storage::directories::SyncRow],
+    csrf: &Markup,
+) -> Markup {
     let (status, label) = match d.status {
         crate::directories::DirectoryStatus::Active => ("disabled", "Switch off"),
         crate::directories::DirectoryStatus::Disabled => ("active", "Switch on"),
     };
-    let name = escape(&d.name);
-    let mut out = format!(
-        "<form method=\"post\" action=\"/console/setup/directories/{id}\" class=\"inline\" \
-         data-confirm=\"{label} {name}?\">{csrf}\
-         <input type=\"hidden\" name=\"status\" value=\"{status}\">\
-         <button type=\"submit\">{label} {name}</button></form>",
-        id = d.id,
-    );
-    if d.kind == DirectoryKind::Ldap {
-        out.push_str(&format!(
-            "<details><summary>New bind password for {name}</summary>\
-             <form method=\"post\" action=\"/console/setup/directories/{id}\">{csrf}\
-             <label for=\"bp-{id}\">Bind password</label>\
-             <input id=\"bp-{id}\" name=\"bind_password\" type=\"password\" required>\
-             <button type=\"submit\">Replace the password</button></form></details>",
-            id = d.id,
-        ));
+    let to = Href::to("/console/setup/directories").seg(d.id);
+    let name = &d.name;
+    html! {
+        h3 { (name) " " span.muted { "(" (d.kind.as_str()) ", " (d.status.as_str()) ")" } }
+        form method="post" action=(to) class="inline" data-confirm={ (label) " " (name) "?" } {
+            (csrf)
+            input type="hidden" name="status" value=(status);
+            button type="submit" { (label) " " (name) }
+        }
+        @if d.kind == DirectoryKind::Ldap {
+            details {
+                summary { "New bind password for " (name) }
+                form method="post" action=(to) {
+                    (csrf)
+                    label for={ "bp-" (d.id) } { "Bind password" }
+                    input id={ "bp-" (d.id) } name="bind_password" type="password" required;
+                    button type="submit" { "Replace the password" }
+                }
+            }
+        }
+        @if d.kind == DirectoryKind::Scim {
+            p { "SCIM base URL for Entra ID or Okta: " code { (base) "/scim/v2/" (v.org.slug) } }
+            ul {
+                @for t in tokens.iter().filter(|t| t.revoked_at.is_none()) {
+                    li {
+                        "token " (t.name) " (made " (ms_to_rfc3339(t.created_at))
+                        @if let Some(used) = t.last_used_at { ", last used " (ms_to_rfc3339(used)) }
+                        ") "
+                        (button(&to.clone().lit("tokens").seg(t.id).lit("revoke"), csrf,
+                            Some("Revoke this token? Pushes with it stop at once."), "Revoke"))
+                    }
+                }
+            }
+            form method="post" action=(to.clone().lit("tokens")) {
+                (csrf)
+                label for={ "t-" (d.id) } { "New token for" }
+                input id={ "t-" (d.id) } name="name" type="text" required
+                    placeholder="Entra ID provisioning";
+                button type="submit" { "Make a token" }
+            }
+        } @else {
+            (button(&to.clone().lit("sync"), csrf, None, "Sync now"))
+        }
+        @for r in held {
+            p.problem {
+                "The sync of " (ms_to_rfc3339(r.started_at)) " holds " (r.held.len())
+                " people it would deprovision (more than the mass-deprovision threshold). "
+                (button(&to.clone().lit("syncs").seg(&r.id).lit("confirm"), csrf,
+                    Some("Deprovision these people?"), "Confirm the deprovisioning"))
+            }
+        }
     }
-    out
 }
 
 /// Which directory groups make the organization's admins and compliance officers.
-async fn roles_section(state: &AppState, v: &Viewer, b: &mut String) -> Result<(), StoreError> {
+async fn roles_section(state: &AppState, v: &Viewer) -> Result<Markup, StoreError> {
     let groups = storage::roles::get(state.store.conn(), v.org.id).await?;
-    b.push_str(&format!(
-        "<h3>Roles from your directory's groups</h3>\
-         <p>Members of these groups (as your directory or IdP names them) are the hub's admins \
-         and compliance officers for your organization.</p>\
-         <form method=\"post\" action=\"/console/setup/roles\">{csrf}\
-         <label for=\"r-admin\">Admin groups (one per line or comma-separated)</label>\
-         <textarea id=\"r-admin\" name=\"org_admin\" rows=\"2\">{}</textarea>\
-         <label for=\"r-compliance\">Compliance officer groups</label>\
-         <textarea id=\"r-compliance\" name=\"compliance_officer\" rows=\"2\">{}</textarea>\
-         <button type=\"submit\">Save the roles</button></form>",
-        escape(&groups.org_admin.join("\n")),
-        escape(&groups.compliance_officer.join("\n")),
-        csrf = csrf_field(v),
-    ));
-    Ok(())
+    Ok(html! {
+        h3 { "Roles from your directory's groups" }
+        p {
+            "Members of these groups (as your directory or IdP names them) are the hub's admins \
+             and compliance officers for your organization."
+        }
+        form method="post" action="/console/setup/roles" {
+            (csrf_field(v))
+            label for="r-admin" { "Admin groups (one per line or comma-separated)" }
+            textarea #r-admin name="org_admin" rows="2" { (groups.org_admin.join("\n")) }
+            label for="r-compliance" { "Compliance officer groups" }
+            textarea #r-compliance name="compliance_officer" rows="2" {
+                (groups.compliance_officer.join("\n"))
+            }
+            button type="submit" { "Save the roles" }
+        }
+    })
 }
 
 // ---- the forms
@@ -310,37 +347,36 @@ pub async fn test_connection(
         Err(r) => return r,
     };
     match crate::federation::connections::test(&state, &v.ctx(), &id).await {
-        Ok(report) => {
-            let rows: String = report
-                .checks
-                .iter()
-                .map(|c| {
-                    format!(
-                        "<tr><td>{}</td><td class=\"{}\">{}</td><td>{}</td></tr>",
-                        escape(c.check),
-                        if c.ok { "ok" } else { "bad" },
-                        if c.ok { "passed" } else { "failed" },
-                        escape(&c.detail)
-                    )
-                })
-                .collect();
-            page(
-                StatusCode::OK,
-                Some(&v),
-                "Test connection",
-                &format!(
-                    "<p class=\"{}\" id=\"result\">{}</p><table><thead><tr><th scope=\"col\">Check</th>\
-                     <th scope=\"col\">Result</th><th scope=\"col\">Detail</th></tr></thead>\
-                     <tbody>{rows}</tbody></table><p><a href=\"/console/setup\">Back to setup</a></p>",
-                    if report.ok { "ok" } else { "bad" },
-                    if report.ok {
+        Ok(report) => page(
+            StatusCode::OK,
+            Some(&v),
+            "Test connection",
+            html! {
+                @let class = if report.ok { "ok" } else { "bad" };
+                p class=(class) #result {
+                    @if report.ok {
                         "Every check passed: the IdP is reachable and its keys are usable."
-                    } else {
+                    } @else {
                         "Some checks failed: see below."
                     }
-                ),
-            )
-        }
+                }
+                table {
+                    (head(&["Check", "Result", "Detail"]))
+                    tbody {
+                        @for c in &report.checks {
+                            tr {
+                                td { (c.check) }
+                                td class=(if c.ok { "ok" } else { "bad" }) {
+                                    (if c.ok { "passed" } else { "failed" })
+                                }
+                                td { (c.detail) }
+                            }
+                        }
+                    }
+                }
+                p { a href=(Href::to("/console/setup")) { "Back to setup" } }
+            },
+        ),
         Err(e) => refused(&v, e),
     }
 }
@@ -399,7 +435,6 @@ pub async fn create_token(
                 t.name
             ),
             &secret,
-            "",
         ),
         Err(e) => refused(&v, e),
     }

@@ -5,11 +5,12 @@
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use maud::{Markup, html};
 
+use super::html::{Href, head};
 use super::views::{overseer, stored, time};
 use super::{AuditQuery, Viewer, page};
 use crate::clock::ms_to_rfc3339;
-use crate::login::pages::escape;
 use crate::state::AppState;
 use crate::storage::{self, StoreError};
 
@@ -53,12 +54,26 @@ pub async fn audit(
         Err(r) => return r,
     };
     match audit_body(&state, &v, &q).await {
-        Ok(body) => page(StatusCode::OK, Some(&v), "Audit log", &body),
+        Ok(body) => page(StatusCode::OK, Some(&v), "Audit log", body),
         Err(e) => stored(e),
     }
 }
 
-async fn audit_body(state: &AppState, v: &Viewer, q: &AuditQuery) -> Result<String, StoreError> {
+/// An event's details as the table shows them: its JSON, cut after 300 bytes.
+fn shown_details(details: &serde_json::Value) -> String {
+    let mut text = details.to_string();
+    if text.len() > 300 {
+        let cut = (0..=300)
+            .rev()
+            .find(|i| text.is_char_boundary(*i))
+            .unwrap_or(0);
+        text.truncate(cut);
+        text.push('…');
+    }
+    text
+}
+
+async fn audit_body(state: &AppState, v: &Viewer, q: &AuditQuery) -> Result<Markup, StoreError> {
     let action = action_filter(q);
     let after = q.after.unwrap_or(0).max(0);
     let events = storage::audit::list(
@@ -81,66 +96,59 @@ async fn audit_body(state: &AppState, v: &Viewer, q: &AuditQuery) -> Result<Stri
         },
     )
     .await?;
-    let verdict = if report.ok() {
-        format!(
-            "<p class=\"ok\" id=\"verification\">The audit log verifies: {} events chained, {} \
-             signed checkpoints, none altered.</p>",
-            report.events, report.checkpoints
-        )
-    } else {
-        format!(
-            "<p class=\"bad\" id=\"verification\">The audit log does NOT verify: {:?}. Tell the \
-             hub's operator.</p>",
-            report.problem
-        )
-    };
     let a = action.as_deref().unwrap_or("");
-    let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
-    let mut body = format!(
-        "{verdict}<form method=\"get\" action=\"/console/audit\">\
-         <label for=\"action\">Action</label>\
-         <input id=\"action\" name=\"action\" type=\"text\" value=\"{}\" placeholder=\"e.g. user.deprovisioned\">\
-         <button type=\"submit\">Filter</button></form>\
-         <p>Export: <a href=\"/console/audit/export?format=csv&amp;action={e}\">CSV</a> · \
-         <a href=\"/console/audit/export?format=json&amp;action={e}\">JSON</a></p>\
-         <table><thead><tr><th scope=\"col\">#</th><th scope=\"col\">Time</th>\
-         <th scope=\"col\">Actor</th><th scope=\"col\">Action</th><th scope=\"col\">Target</th>\
-         <th scope=\"col\">Details</th></tr></thead><tbody>",
-        escape(a),
-        e = escape(&enc(a)),
-    );
-    for r in &events {
-        let mut details = r.details.to_string();
-        if details.len() > 300 {
-            let cut = (0..=300)
-                .rev()
-                .find(|i| details.is_char_boundary(*i))
-                .unwrap_or(0);
-            details.truncate(cut);
-            details.push('…');
+    let export = |format: &str| {
+        Href::to("/console/audit/export")
+            .query("format", format)
+            .query("action", a)
+    };
+    let next = events
+        .last()
+        .filter(|_| events.len() as u64 == AUDIT_PAGE)
+        .map(|last| {
+            Href::to("/console/audit")
+                .query("after", last.seq)
+                .query("action", a)
+        });
+    Ok(html! {
+        @if report.ok() {
+            p.ok #verification {
+                "The audit log verifies: " (report.events) " events chained, "
+                (report.checkpoints) " signed checkpoints, none altered."
+            }
+        } @else {
+            p.bad #verification {
+                "The audit log does NOT verify: " (format!("{:?}", report.problem))
+                ". Tell the hub's operator."
+            }
         }
-        body.push_str(&format!(
-            "<tr id=\"event-{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
-            r.seq,
-            r.seq,
-            time(r.at_ms),
-            escape(&actor_text(&r.actor)),
-            escape(&r.action),
-            escape(&r.target),
-            escape(&details),
-        ));
-    }
-    body.push_str("</tbody></table>");
-    if events.len() as u64 == AUDIT_PAGE
-        && let Some(last) = events.last()
-    {
-        body.push_str(&format!(
-            "<p><a href=\"/console/audit?after={}&amp;action={}\">Next page</a></p>",
-            last.seq,
-            escape(&enc(a))
-        ));
-    }
-    Ok(body)
+        form method="get" action="/console/audit" {
+            label for="action" { "Action" }
+            input #action name="action" type="text" value=(a) placeholder="e.g. user.deprovisioned";
+            button type="submit" { "Filter" }
+        }
+        p {
+            "Export: " a href=(export("csv")) { "CSV" } " · " a href=(export("json")) { "JSON" }
+        }
+        table {
+            (head(&["#", "Time", "Actor", "Action", "Target", "Details"]))
+            tbody {
+                @for r in &events {
+                    tr id={ "event-" (r.seq) } {
+                        td { (r.seq) }
+                        td { (time(r.at_ms)) }
+                        td { (actor_text(&r.actor)) }
+                        td { (r.action) }
+                        td { (r.target) }
+                        td { code { (shown_details(&r.details)) } }
+                    }
+                }
+            }
+        }
+        @if let Some(next) = next {
+            p { a href=(next) { "Next page" } }
+        }
+    })
 }
 
 fn csv_field(s: &str) -> String {

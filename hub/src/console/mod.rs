@@ -11,20 +11,22 @@
 //!
 //! Security: the session cookie is HttpOnly and SameSite=Lax; every form carries a CSRF token
 //! derived from the session cookie (which no other site can read) and a POST from another
-//! origin is refused; pages forbid framing and anything not served by the hub itself.
+//! origin is refused; pages forbid framing and anything not served by the hub itself. Pages are
+//! maud templates (`html`): every value is escaped where it lands, and links are the hub's own
+//! paths.
 
 use axum::Router;
 use axum::extract::{Form, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
+use maud::{DOCTYPE, Markup, html};
 use serde::Deserialize;
 use serde_json::json;
 
 use crate::audit::Actor;
 use crate::ids::AppId;
 use crate::login::cookies::{self, AUTH_REQUEST_COOKIE, SESSION_COOKIE};
-use crate::login::pages::escape;
 use crate::oidc::model::{AuthParams, AuthRequest, Session};
 use crate::orgs::model::{OrgStatus, Organization};
 use crate::orgs::roles::HubRole;
@@ -32,9 +34,11 @@ use crate::secrets::{hash_token, random_token};
 use crate::state::AppState;
 use crate::storage::{self, StoreError};
 use crate::users::{User, UserStatus};
+use html::Href;
 
 mod access;
 mod audit;
+mod html;
 mod notices;
 mod reauth;
 mod setup;
@@ -248,20 +252,29 @@ const SIGN_IN_CSP: &str = "default-src 'none'; style-src 'self'; script-src 'sel
                            form-action 'self' http: https:; frame-ancestors 'none'; base-uri 'none'";
 
 /// A console page: the frame, its navigation by role, and the security headers.
-pub fn page(status: StatusCode, viewer: Option<&Viewer>, title: &str, body: &str) -> Response {
-    let nav = viewer.map(nav).unwrap_or_default();
-    let html = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{t} · Hub console</title>\
-         <link rel=\"stylesheet\" href=\"/console/assets/console.css\">\
-         <script src=\"/console/assets/console.js\" defer></script></head>\
-         <body><a class=\"skip\" href=\"#main\">Skip to content</a>\
-         <header><span class=\"brand\">Hub console</span>{nav}</header>\
-         <main id=\"main\"><h1>{t}</h1>{body}</main></body></html>",
-        t = escape(title)
-    );
-    secured((status, Html(html)).into_response())
+pub fn page(status: StatusCode, viewer: Option<&Viewer>, title: &str, body: Markup) -> Response {
+    let html = html! {
+        // Raw: maud's constant `<!DOCTYPE html>`.
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · Hub console" }
+                link rel="stylesheet" href="/console/assets/console.css";
+                script src="/console/assets/console.js" defer {}
+            }
+            body {
+                a.skip href="#main" { "Skip to content" }
+                header {
+                    span.brand { "Hub console" }
+                    @if let Some(v) = viewer { (nav(v)) }
+                }
+                main #main { h1 { (title) } (body) }
+            }
+        }
+    };
+    secured((status, Html(html.into_string())).into_response())
 }
 
 fn secured(mut r: Response) -> Response {
@@ -284,7 +297,7 @@ fn secured(mut r: Response) -> Response {
     r
 }
 
-fn nav(v: &Viewer) -> String {
+fn nav(v: &Viewer) -> Markup {
     let mut links = vec![("/console", "My account")];
     if v.is(HubRole::OrgAdmin) {
         links.push(("/console/setup", "Setup"));
@@ -294,37 +307,29 @@ fn nav(v: &Viewer) -> String {
         links.push(("/console/audit", "Audit log"));
         links.push(("/console/spaces", "Spaces"));
     }
-    let items: String = links
-        .iter()
-        .map(|(href, label)| format!("<li><a href=\"{href}\">{label}</a></li>"))
-        .collect();
     let roles: Vec<&str> = v.roles.iter().map(|r| r.as_str()).collect();
-    format!(
-        "<nav aria-label=\"Console\"><ul>{items}</ul></nav>\
-         <div class=\"who\">{name} · {org}{roles}\
-         <form method=\"post\" action=\"/console/logout\" class=\"inline\">{csrf}\
-         <button type=\"submit\">Sign out</button></form></div>",
-        name = escape(&v.user.email),
-        org = escape(&v.org.name),
-        roles = if roles.is_empty() {
-            String::new()
-        } else {
-            format!(" ({})", escape(&roles.join(", ")))
-        },
-        csrf = csrf_field(v),
-    )
+    html! {
+        nav aria-label="Console" {
+            ul { @for (href, label) in links { li { a href=(Href::to(href)) { (label) } } } }
+        }
+        div.who {
+            (v.user.email) " · " (v.org.name)
+            @if !roles.is_empty() { " (" (roles.join(", ")) ")" }
+            form method="post" action="/console/logout" class="inline" {
+                (csrf_field(v))
+                button type="submit" { "Sign out" }
+            }
+        }
+    }
 }
 
-pub fn csrf_field(v: &Viewer) -> String {
-    format!(
-        "<input type=\"hidden\" name=\"csrf\" value=\"{}\">",
-        v.csrf()
-    )
+pub fn csrf_field(v: &Viewer) -> Markup {
+    html! { input type="hidden" name="csrf" value=(v.csrf()); }
 }
 
 /// A plain message page (errors, refusals), in the console's frame.
 pub fn message(status: StatusCode, viewer: Option<&Viewer>, title: &str, text: &str) -> Response {
-    page(status, viewer, title, &format!("<p>{}</p>", escape(text)))
+    page(status, viewer, title, html! { p { (text) } })
 }
 
 pub fn internal_error() -> Response {
@@ -338,22 +343,25 @@ pub fn internal_error() -> Response {
 
 // ---- signing in
 
-fn login_form(problem: Option<&str>) -> String {
-    let problem = problem
-        .map(|p| format!("<p class=\"problem\" role=\"alert\">{}</p>", escape(p)))
-        .unwrap_or_default();
-    format!(
-        "{problem}<p>Sign in with your company's own account: enter your work email and the hub \
-         sends you to your company's sign-in.</p>\
-         <form method=\"post\" action=\"/console/login\">\
-         <label for=\"email\">Work email</label>\
-         <input id=\"email\" name=\"email\" type=\"email\" autocomplete=\"username\" required>\
-         <button type=\"submit\">Continue</button></form>"
-    )
+fn login_form(problem: Option<&str>) -> Markup {
+    html! {
+        @if let Some(problem) = problem {
+            p.problem role="alert" { (problem) }
+        }
+        p {
+            "Sign in with your company's own account: enter your work email and the hub sends you \
+             to your company's sign-in."
+        }
+        form method="post" action="/console/login" {
+            label for="email" { "Work email" }
+            input #email name="email" type="email" autocomplete="username" required;
+            button type="submit" { "Continue" }
+        }
+    }
 }
 
 fn sign_in_page(status: StatusCode, problem: Option<&str>) -> Response {
-    to_idp(page(status, None, "Sign in", &login_form(problem)))
+    to_idp(page(status, None, "Sign in", login_form(problem)))
 }
 
 /// A page whose form sends the person to their IdP (see [`SIGN_IN_CSP`]).

@@ -6,11 +6,12 @@
 use axum::extract::{Form, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
+use maud::{Markup, html};
 
+use super::html::{Href, head};
 use super::{CsrfForm, Viewer, checked, csrf_field, forbidden_post, internal_error};
 use crate::audit::SecurityNotice;
 use crate::clock::ms_to_rfc3339;
-use crate::login::pages::escape;
 use crate::state::AppState;
 use crate::storage::{self, StoreError};
 
@@ -61,73 +62,71 @@ async fn who(state: &AppState, v: &Viewer, n: &SecurityNotice) -> Result<String,
 }
 
 /// The notices section of the home page (empty for people who do not oversee).
-pub(super) async fn section(state: &AppState, v: &Viewer) -> Result<String, StoreError> {
+pub(super) async fn section(state: &AppState, v: &Viewer) -> Result<Markup, StoreError> {
     if !v.oversees() {
-        return Ok(String::new());
+        return Ok(html! {});
     }
     let c = state.store.conn();
     let unread = storage::notices::unread(c, v.org.id, v.user.id).await?;
     let mark = storage::notices::read_mark(c, v.org.id, v.user.id).await?;
     let notices = storage::notices::list_for(c, v.org.id, v.user.id, SHOWN).await?;
-    let mut out = format!(
-        "<h2 id=\"notices\">Security notices <span class=\"badge\">{}</span></h2>\
-         <p class=\"note\">Changes to who can sign in to {} or who belongs to it, made by \
-         anyone but you.</p>",
-        if unread == 0 {
-            "No unread notices".to_string()
-        } else {
-            format!("{unread} unread")
-        },
-        escape(&v.org.name),
-    );
-    if notices.is_empty() {
-        out.push_str("<p class=\"muted\">None yet.</p>");
-        return Ok(out);
-    }
-    out.push_str(
-        "<table><thead><tr><th scope=\"col\">When</th><th scope=\"col\">Who</th>\
-         <th scope=\"col\">What</th><th scope=\"col\">Evidence</th></tr></thead><tbody>",
-    );
+    let mut rows = Vec::new();
     for n in &notices {
-        let name = ["name", "domain"]
-            .iter()
-            .find_map(|k| n.details[*k].as_str())
-            .map(|s| format!(": {}", escape(s)))
-            .unwrap_or_default();
-        let fresh = n.actor["reauthenticated_at"]
-            .as_i64()
-            .map(|at| {
-                format!(
-                    " <span class=\"muted\">(signed in again at {})</span>",
-                    escape(&ms_to_rfc3339(at))
-                )
-            })
-            .unwrap_or_default();
-        let new = if n.seq > mark {
-            " <strong class=\"new\">new</strong>"
-        } else {
-            ""
-        };
-        out.push_str(&format!(
-            "<tr><td>{}{new}</td><td>{}{fresh}</td><td>{}{name}</td>\
-             <td><a href=\"/console/audit?after={}#event-{}\">audit event #{}</a></td></tr>",
-            escape(&ms_to_rfc3339(n.at_ms)),
-            escape(&who(state, v, n).await?),
-            escape(what(&n.action)),
-            n.seq - 1,
-            n.seq,
-            n.seq,
-        ));
+        rows.push((n, who(state, v, n).await?));
     }
-    out.push_str("</tbody></table>");
-    if unread > 0 {
-        out.push_str(&format!(
-            "<form method=\"post\" action=\"/console/notices/read\">{}\
-             <button type=\"submit\">Mark all as read</button></form>",
-            csrf_field(v)
-        ));
+    Ok(html! {
+        h2 #notices {
+            "Security notices "
+            span.badge {
+                @if unread == 0 { "No unread notices" } @else { (unread) " unread" }
+            }
+        }
+        p.note {
+            "Changes to who can sign in to " (v.org.name) " or who belongs to it, made by anyone \
+             but you."
+        }
+        @if notices.is_empty() {
+            p.muted { "None yet." }
+        } @else {
+            table {
+                (head(&["When", "Who", "What", "Evidence"]))
+                tbody { @for (n, who) in &rows { (row(n, who, mark)) } }
+            }
+            @if unread > 0 {
+                form method="post" action="/console/notices/read" {
+                    (csrf_field(v))
+                    button type="submit" { "Mark all as read" }
+                }
+            }
+        }
+    })
+}
+
+/// One notice: when (new since the viewer's read mark), who (with the fresh sign-in it relied
+/// on), what, and the link to its audit event.
+fn row(n: &SecurityNotice, who: &str, mark: i64) -> Markup {
+    let name = ["name", "domain"]
+        .iter()
+        .find_map(|k| n.details[*k].as_str());
+    let event = Href::to("/console/audit")
+        .query("after", n.seq - 1)
+        .fragment(format!("event-{}", n.seq));
+    html! {
+        tr {
+            td {
+                (ms_to_rfc3339(n.at_ms))
+                @if n.seq > mark { " " strong.new { "new" } }
+            }
+            td {
+                (who)
+                @if let Some(at) = n.actor["reauthenticated_at"].as_i64() {
+                    " " span.muted { "(signed in again at " (ms_to_rfc3339(at)) ")" }
+                }
+            }
+            td { (what(&n.action)) @if let Some(name) = name { ": " (name) } }
+            td { a href=(event) { "audit event #" (n.seq) } }
+        }
     }
-    Ok(out)
 }
 
 /// `POST /console/notices/read`: the viewer has read every notice there is now.

@@ -9,14 +9,15 @@ use axum::body::Body;
 use axum::extract::{Form, State};
 use axum::http::{HeaderMap, Request, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
+use maud::{Markup, html};
 use tower::ServiceExt;
 
+use super::html::Href;
 use super::{CONSOLE_APP, CsrfForm, Viewer, checked, csrf_field, forbidden_post, internal_error};
 use super::{page, to_idp};
 use crate::clock::ms_to_rfc3339;
 use crate::http::extract::OrgCtx;
 use crate::login::cookies::{self, AUTH_REQUEST_COOKIE};
-use crate::login::pages::escape;
 use crate::oidc::model::{AuthParams, AuthRequest};
 use crate::reauth::{Fields, PENDING_TTL_MS, WINDOW_MS};
 use crate::secrets::{hash_token, random_token};
@@ -68,37 +69,40 @@ pub(super) fn last_sign_in(v: &Viewer) -> String {
 }
 
 /// The form that sends the viewer to their IdP to sign in again.
-fn sign_in_again(v: &Viewer) -> String {
-    format!(
-        "<form method=\"post\" action=\"/console/reauth\">{}\
-         <button type=\"submit\">Sign in again</button></form>",
-        csrf_field(v)
-    )
+fn sign_in_again(v: &Viewer) -> Markup {
+    html! {
+        form method="post" action="/console/reauth" {
+            (csrf_field(v))
+            button type="submit" { "Sign in again" }
+        }
+    }
+}
+
+fn back_to_setup() -> Markup {
+    html! { p { a href=(Href::to("/console/setup")) { "Back to setup" } } }
 }
 
 /// The answer to a change made without a recent sign-in (`refused`: it was just refused).
 fn stale(v: &Viewer, status: StatusCode, refused: bool) -> Response {
-    let head = if refused {
-        "<p class=\"problem\" role=\"alert\">Nothing was changed.</p>"
-    } else {
-        ""
-    };
     to_idp(page(
         status,
         Some(v),
         "Sign in again to make this change",
-        &format!(
-            "{head}<p>Changes to who can sign in to {org} or who belongs to it need a sign-in \
-             at your company's IdP from the last {w} minutes; {last}.</p>\
-             <p>Your change waits for {p} minutes: sign in again at your IdP (it asks for your \
-             password even if you are signed in there), then confirm the change here.</p>{form}\
-             <p><a href=\"/console/setup\">Back to setup</a></p>",
-            org = escape(&v.org.name),
-            w = minutes(WINDOW_MS),
-            p = minutes(PENDING_TTL_MS),
-            last = escape(&last_sign_in(v)),
-            form = sign_in_again(v),
-        ),
+        html! {
+            @if refused { p.problem role="alert" { "Nothing was changed." } }
+            p {
+                "Changes to who can sign in to " (v.org.name) " or who belongs to it need a \
+                 sign-in at your company's IdP from the last " (minutes(WINDOW_MS)) " minutes; "
+                (last_sign_in(v)) "."
+            }
+            p {
+                "Your change waits for " (minutes(PENDING_TTL_MS)) " minutes: sign in again at \
+                 your IdP (it asks for your password even if you are signed in there), then \
+                 confirm the change here."
+            }
+            (sign_in_again(v))
+            (back_to_setup())
+        },
     ))
 }
 
@@ -109,26 +113,25 @@ pub async fn explain(State(state): State<AppState>, headers: HeaderMap) -> Respo
         Err(r) => return r,
     };
     let now = state.clock.now_ms();
-    let status = match v.recent_sign_in(now) {
-        Some(at) => format!(
-            "<p class=\"ok\">Your sign-in is recent (at {}): you can make such changes until \
-             {}.</p>",
-            escape(&ms_to_rfc3339(at)),
-            escape(&ms_to_rfc3339(at + WINDOW_MS))
-        ),
-        None => format!("<p>{}.</p>", escape(&capitalized(&last_sign_in(&v)))),
-    };
     to_idp(page(
         StatusCode::OK,
         Some(&v),
         "Sign in again",
-        &format!(
-            "<p>Changes to who can sign in or who belongs (identity providers, directories, \
-             their secrets and tokens, held deprovisionings, roles) need a sign-in at your \
-             company's IdP from the last {} minutes.</p>{status}{}",
-            minutes(WINDOW_MS),
-            sign_in_again(&v)
-        ),
+        html! {
+            p {
+                "Changes to who can sign in or who belongs (identity providers, directories, \
+                 their secrets and tokens, held deprovisionings, roles) need a sign-in at your \
+                 company's IdP from the last " (minutes(WINDOW_MS)) " minutes."
+            }
+            @match v.recent_sign_in(now) {
+                Some(at) => p.ok {
+                    "Your sign-in is recent (at " (ms_to_rfc3339(at)) "): you can make such \
+                     changes until " (ms_to_rfc3339(at + WINDOW_MS)) "."
+                },
+                None => p { (capitalized(&last_sign_in(&v))) "." },
+            }
+            (sign_in_again(&v))
+        },
     ))
 }
 
@@ -212,11 +215,10 @@ pub(super) fn refused(title: &str, text: &str) -> Response {
         StatusCode::FORBIDDEN,
         None,
         title,
-        &format!(
-            "<p class=\"problem\" role=\"alert\">{}</p>\
-             <p><a href=\"{RESUME}\">Back to the console</a></p>",
-            escape(text)
-        ),
+        html! {
+            p.problem role="alert" { (text) }
+            p { a href=(Href::to(RESUME)) { "Back to the console" } }
+        },
     )
 }
 
@@ -258,52 +260,50 @@ pub async fn waiting(State(state): State<AppState>, headers: HeaderMap) -> Respo
             return internal_error();
         }
     };
-    let rows: String = form
-        .iter()
-        .filter(|(_, value)| !value.trim().is_empty())
-        .map(|(k, value)| {
-            let shown = if SECRET_FIELDS.contains(&k.as_str()) {
-                "(given; kept sealed, not shown again)".to_string()
-            } else {
-                value.clone()
-            };
-            format!(
-                "<tr><th scope=\"row\">{}</th><td>{}</td></tr>",
-                escape(k),
-                escape(&shown)
-            )
-        })
-        .collect();
     let now = state.clock.now_ms();
     let recent = v.recent_sign_in(now).is_some();
-    let discard = format!(
-        "<form method=\"post\" action=\"/console/reauth/discard\" class=\"inline\">{}\
-         <button type=\"submit\">Discard it</button></form>",
-        csrf_field(&v)
-    );
-    let action = if recent {
-        format!(
-            "<p class=\"ok\">You signed in again. Confirm the change to make it.</p>\
-             <form method=\"post\" action=\"{RESUME}\" class=\"inline\">{}\
-             <button type=\"submit\">Make the change</button></form> {discard}",
-            csrf_field(&v)
-        )
-    } else {
-        format!(
-            "<p>It needs a sign-in at your company's IdP from the last {} minutes; {}.</p>{}{discard}",
-            minutes(WINDOW_MS),
-            escape(&last_sign_in(&v)),
-            sign_in_again(&v)
-        )
+    let csrf = csrf_field(&v);
+    let body = html! {
+        p {
+            "Your change waits: " strong { (describe(&path)) } " (" code { (path) } ")."
+        }
+        table {
+            tbody {
+                @for (k, value) in form.iter().filter(|(_, value)| !value.trim().is_empty()) {
+                    tr {
+                        th scope="row" { (k) }
+                        td {
+                            @if SECRET_FIELDS.contains(&k.as_str()) {
+                                "(given; kept sealed, not shown again)"
+                            } @else {
+                                (value)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        @if recent {
+            p.ok { "You signed in again. Confirm the change to make it." }
+            form method="post" action=(Href::to(RESUME)) class="inline" {
+                (csrf)
+                button type="submit" { "Make the change" }
+            }
+            " "
+        } @else {
+            p {
+                "It needs a sign-in at your company's IdP from the last " (minutes(WINDOW_MS))
+                " minutes; " (last_sign_in(&v)) "."
+            }
+            (sign_in_again(&v))
+        }
+        form method="post" action="/console/reauth/discard" class="inline" {
+            (csrf)
+            button type="submit" { "Discard it" }
+        }
+        (back_to_setup())
     };
-    let body = format!(
-        "<p>Your change waits: <strong>{}</strong> (<code>{}</code>).</p>\
-         <table><tbody>{rows}</tbody></table>{action}\
-         <p><a href=\"/console/setup\">Back to setup</a></p>",
-        describe(&path),
-        escape(&path),
-    );
-    let r = page(StatusCode::OK, Some(&v), "Your waiting change", &body);
+    let r = page(StatusCode::OK, Some(&v), "Your waiting change", body);
     if recent { r } else { to_idp(r) }
 }
 

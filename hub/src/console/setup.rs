@@ -6,11 +6,12 @@
 use axum::extract::{Form, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
+use maud::{Markup, html};
 use serde_json::{Value, json};
 
+use super::html::{Href, button, head};
 use super::{Viewer, checked, csrf_field, forbidden_post, internal_error, message, page};
 use crate::error::ServiceError;
-use crate::login::pages::escape;
 use crate::orgs::roles::HubRole;
 use crate::state::AppState;
 use crate::storage;
@@ -74,27 +75,16 @@ pub(super) async fn acting(
 /// What a refused change looks like: the fields and what is wrong with them.
 pub(super) fn refused(v: &Viewer, e: ServiceError) -> Response {
     match e {
-        ServiceError::Invalid(fields) => {
-            let items: String = fields
-                .iter()
-                .map(|f| {
-                    format!(
-                        "<li><strong>{}</strong>: {}</li>",
-                        escape(&f.field),
-                        escape(&f.message)
-                    )
-                })
-                .collect();
-            page(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                Some(v),
-                "Not saved",
-                &format!(
-                    "<p class=\"problem\" role=\"alert\">Nothing was changed:</p><ul>{items}</ul>\
-                     <p><a href=\"/console/setup\">Back to setup</a></p>"
-                ),
-            )
-        }
+        ServiceError::Invalid(fields) => page(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some(v),
+            "Not saved",
+            html! {
+                p.problem role="alert" { "Nothing was changed:" }
+                ul { @for f in &fields { li { strong { (f.field) } ": " (f.message) } } }
+                p { a href=(Href::to("/console/setup")) { "Back to setup" } }
+            },
+        ),
         ServiceError::NotFound(what) => message(
             StatusCode::NOT_FOUND,
             Some(v),
@@ -118,24 +108,21 @@ pub(super) fn input<T: serde::de::DeserializeOwned>(v: Value) -> Result<T, Servi
     serde_json::from_value(v).map_err(|e| ServiceError::invalid("form", e.to_string()))
 }
 
-pub(super) fn shown_once(
-    v: &Viewer,
-    title: &str,
-    what: &str,
-    secret: &str,
-    more: &str,
-) -> Response {
+/// A secret the hub keeps only hashed or sealed, shown this once.
+pub(super) fn shown_once(v: &Viewer, title: &str, what: &str, secret: &str) -> Response {
     page(
         StatusCode::OK,
         Some(v),
         title,
-        &format!(
-            "<p class=\"ok\">{}</p><p>Copy it now: the hub keeps only its hash (or a sealed \
-             copy) and will not show it again.</p><p><code id=\"secret\">{}</code></p>{more}\
-             <p><a href=\"/console/setup\">Back to setup</a></p>",
-            escape(what),
-            escape(secret)
-        ),
+        html! {
+            p.ok { (what) }
+            p {
+                "Copy it now: the hub keeps only its hash (or a sealed copy) and will not show it \
+                 again."
+            }
+            p { code #secret { (secret) } }
+            p { a href=(Href::to("/console/setup")) { "Back to setup" } }
+        },
     )
 }
 
@@ -147,7 +134,7 @@ pub async fn setup(State(state): State<AppState>, headers: HeaderMap) -> Respons
         Err(r) => return r,
     };
     match body(&state, &v).await {
-        Ok(b) => page(StatusCode::OK, Some(&v), "Setup", &b),
+        Ok(b) => page(StatusCode::OK, Some(&v), "Setup", b),
         Err(e) => {
             tracing::error!(error = %e, "console setup: storage error");
             internal_error()
@@ -155,120 +142,118 @@ pub async fn setup(State(state): State<AppState>, headers: HeaderMap) -> Respons
     }
 }
 
-async fn body(state: &AppState, v: &Viewer) -> Result<String, crate::storage::StoreError> {
+async fn body(state: &AppState, v: &Viewer) -> Result<Markup, crate::storage::StoreError> {
     let c = state.store.conn();
     let org = v.org.id;
     let csrf = csrf_field(v);
-    let mut b = String::from(
-        "<p>Four steps: connect your company's sign-in, connect its directory, register the \
-         applications, and share spaces with partner organizations.</p>",
-    );
-    super::access::section(state, v, &mut b).await?;
-    // Step 3: applications.
-    b.push_str("<h2>3. Applications</h2>");
+    let access = super::access::section(state, v).await?;
     let apps = storage::applications::list(c, org).await?;
-    if !apps.is_empty() {
-        b.push_str(
-            "<table><thead><tr><th scope=\"col\">Name</th><th scope=\"col\">Client ID</th>\
-             <th scope=\"col\">Redirect URIs</th><th scope=\"col\"></th></tr></thead><tbody>",
-        );
-        for a in &apps {
-            let rotate = if a.secret_hash.is_some() {
-                format!(
-                    "<form method=\"post\" class=\"inline\" action=\"/console/setup/applications/{}/secret\" \
-                     data-confirm=\"Issue a new secret? The current one stops working at once.\">{csrf}\
-                     <button type=\"submit\">New secret for {}</button></form> ",
-                    a.id,
-                    escape(&a.name)
-                )
-            } else {
-                String::new()
-            };
-            b.push_str(&format!(
-                "<tr><td>{}</td><td><code>{}</code></td><td>{}</td><td>{rotate}\
-                 <form method=\"post\" class=\"inline\" action=\"/console/setup/applications/{}/delete\" \
-                 data-confirm=\"Delete this application? Its tokens stop working.\">{csrf}\
-                 <button type=\"submit\">Delete {}</button></form></td></tr>",
-                escape(&a.name),
-                escape(&a.client_id),
-                escape(&a.redirect_uris.join(" ")),
-                a.id,
-                escape(&a.name)
-            ));
-        }
-        b.push_str("</tbody></table>");
-    }
-    b.push_str(&format!(
-        "<details><summary>Register an application</summary>\
-         <form method=\"post\" action=\"/console/setup/applications\">{csrf}\
-         <label for=\"a-name\">Name</label><input id=\"a-name\" name=\"name\" type=\"text\" required>\
-         <label for=\"a-uri\">Redirect URI (exact)</label><input id=\"a-uri\" name=\"redirect_uri\" type=\"text\" required>\
-         <label for=\"a-bcl\">Back-channel logout URI (optional)</label><input id=\"a-bcl\" name=\"backchannel_logout_uri\" type=\"text\">\
-         <label><input name=\"public\" type=\"checkbox\" value=\"true\"> Public client (a browser or mobile app: PKCE, no secret)</label>\
-         <button type=\"submit\">Register</button></form></details>"
-    ));
-    // Step 4: spaces.
-    b.push_str("<h2>4. Spaces shared with partner organizations</h2>");
     let spaces = storage::spaces::list(c, org).await?;
-    let app_boxes: String = apps
-        .iter()
-        .map(|a| {
-            format!(
-                "<label><input name=\"applications\" type=\"checkbox\" value=\"{}\"> {}</label>",
-                a.id,
-                escape(&a.name)
-            )
-        })
-        .collect();
-    if !spaces.is_empty() {
-        b.push_str("<ul>");
-        for sp in &spaces {
-            b.push_str(&format!(
-                "<li>{} <span class=\"muted\">({}, {} applications)</span> \
-                 <form method=\"post\" class=\"inline\" action=\"/console/setup/spaces/{}/delete\" \
-                 data-confirm=\"Delete this space? Every grant ends and its partners lose access.\">{csrf}\
-                 <button type=\"submit\">Delete space {}</button></form></li>",
-                escape(&sp.name),
-                escape(&sp.slug),
-                sp.apps.len(),
-                escape(&sp.slug),
-                escape(&sp.name)
-            ));
+    Ok(html! {
+        p {
+            "Four steps: connect your company's sign-in, connect its directory, register the \
+             applications, and share spaces with partner organizations."
         }
-        b.push_str("</ul>");
-    }
-    b.push_str(&format!(
-        "<details><summary>Create a space</summary>\
-         <form method=\"post\" action=\"/console/setup/spaces\">{csrf}\
-         <label for=\"s-name\">Name</label><input id=\"s-name\" name=\"name\" type=\"text\" required>\
-         <label for=\"s-desc\">Description</label><input id=\"s-desc\" name=\"description\" type=\"text\">\
-         <fieldset><legend>Applications that serve it</legend>{app_boxes}</fieldset>\
-         <button type=\"submit\">Create</button></form></details>"
-    ));
-    if !spaces.is_empty() {
-        let options: String = spaces
-            .iter()
-            .map(|s| {
-                format!(
-                    "<option value=\"{}\">{}</option>",
-                    escape(&s.slug),
-                    escape(&s.name)
-                )
-            })
-            .collect();
-        b.push_str(&format!(
-            "<details><summary>Invite a partner organization</summary>\
-             <form method=\"post\" action=\"/console/setup/grants\">{csrf}\
-             <label for=\"g-space\">Space</label><select id=\"g-space\" name=\"space\">{options}</select>\
-             <label for=\"g-org\">Partner organization (its slug on the hub)</label><input id=\"g-org\" name=\"organization\" type=\"text\" required>\
-             <label for=\"g-group\">One of its groups (optional)</label><input id=\"g-group\" name=\"group\" type=\"text\">\
-             <label for=\"g-user\">Or one person, by email (optional)</label><input id=\"g-user\" name=\"user\" type=\"email\">\
-             <p class=\"note\">Nobody gets in until that organization's administrators accept.</p>\
-             <button type=\"submit\">Invite</button></form></details>"
-        ));
-    }
-    b.push_str("<p>Invitations and grants: see <a href=\"/console/spaces\">Spaces</a>.</p>");
-    Ok(b)
+        (access)
+        // Step 3: applications.
+        h2 { "3. Applications" }
+        @if !apps.is_empty() {
+            table {
+                (head(&["Name", "Client ID", "Redirect URIs", ""]))
+                tbody {
+                    @for a in &apps {
+                        @let to = Href::to("/console/setup/applications").seg(a.id);
+                        tr {
+                            td { (a.name) }
+                            td { code { (a.client_id) } }
+                            td { (a.redirect_uris.join(" ")) }
+                            td {
+                                @if a.secret_hash.is_some() {
+                                    (button(&to.clone().lit("secret"), &csrf,
+                                        Some("Issue a new secret? The current one stops working at once."),
+                                        html! { "New secret for " (a.name) }))
+                                    " "
+                                }
+                                (button(&to.clone().lit("delete"), &csrf,
+                                    Some("Delete this application? Its tokens stop working."),
+                                    html! { "Delete " (a.name) }))
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        details {
+            summary { "Register an application" }
+            form method="post" action="/console/setup/applications" {
+                (csrf)
+                label for="a-name" { "Name" }
+                input #a-name name="name" type="text" required;
+                label for="a-uri" { "Redirect URI (exact)" }
+                input #a-uri name="redirect_uri" type="text" required;
+                label for="a-bcl" { "Back-channel logout URI (optional)" }
+                input #a-bcl name="backchannel_logout_uri" type="text";
+                label {
+                    input name="public" type="checkbox" value="true";
+                    " Public client (a browser or mobile app: PKCE, no secret)"
+                }
+                button type="submit" { "Register" }
+            }
+        }
+        // Step 4: spaces.
+        h2 { "4. Spaces shared with partner organizations" }
+        @if !spaces.is_empty() {
+            ul {
+                @for sp in &spaces {
+                    li {
+                        (sp.name) " " span.muted { "(" (sp.slug) ", " (sp.apps.len()) " applications)" }
+                        " "
+                        (button(&Href::to("/console/setup/spaces").seg(&sp.slug).lit("delete"), &csrf,
+                            Some("Delete this space? Every grant ends and its partners lose access."),
+                            html! { "Delete space " (sp.name) }))
+                    }
+                }
+            }
+        }
+        details {
+            summary { "Create a space" }
+            form method="post" action="/console/setup/spaces" {
+                (csrf)
+                label for="s-name" { "Name" }
+                input #s-name name="name" type="text" required;
+                label for="s-desc" { "Description" }
+                input #s-desc name="description" type="text";
+                fieldset {
+                    legend { "Applications that serve it" }
+                    @for a in &apps {
+                        label { input name="applications" type="checkbox" value=(a.id); " " (a.name) }
+                    }
+                }
+                button type="submit" { "Create" }
+            }
+        }
+        @if !spaces.is_empty() {
+            details {
+                summary { "Invite a partner organization" }
+                form method="post" action="/console/setup/grants" {
+                    (csrf)
+                    label for="g-space" { "Space" }
+                    select #g-space name="space" {
+                        @for s in &spaces { option value=(s.slug) { (s.name) } }
+                    }
+                    label for="g-org" { "Partner organization (its slug on the hub)" }
+                    input #g-org name="organization" type="text" required;
+                    label for="g-group" { "One of its groups (optional)" }
+                    input #g-group name="group" type="text";
+                    label for="g-user" { "Or one person, by email (optional)" }
+                    input #g-user name="user" type="email";
+                    p.note { "Nobody gets in until that organization's administrators accept." }
+                    button type="submit" { "Invite" }
+                }
+            }
+        }
+        p { "Invitations and grants: see " a href=(Href::to("/console/spaces")) { "Spaces" } "." }
+    })
 }
 
 // ---- the forms
@@ -300,7 +285,6 @@ pub async fn create_application(
                     c.app.name, c.app.client_id
                 ),
                 &secret,
-                "",
             ),
             None => Redirect::to("/console/setup").into_response(),
         },
@@ -371,7 +355,6 @@ pub async fn rotate_secret(
                 app.name
             ),
             &secret,
-            "",
         ),
         Err(e) => refused(&v, e),
     }

@@ -6,14 +6,15 @@ use std::collections::BTreeMap;
 use axum::extract::{Form, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
+use maud::{Markup, html};
 
+use super::html::{Href, button, head};
 use super::{
     CsrfForm, Viewer, checked, csrf_field, forbidden_post, internal_error, message, page, viewer,
 };
 use crate::clock::ms_to_rfc3339;
 use crate::deprovision::DeliveryStatus;
 use crate::error::ServiceError;
-use crate::login::pages::escape;
 use crate::orgs::roles::HubRole;
 use crate::spaces::{self, Decision, GrantStatus, Side};
 use crate::state::AppState;
@@ -56,7 +57,7 @@ pub(super) fn stored(e: StoreError) -> Response {
 }
 
 pub(super) fn time(ms: i64) -> String {
-    escape(&ms_to_rfc3339(ms))
+    ms_to_rfc3339(ms)
 }
 
 fn duration(ms: i64) -> String {
@@ -70,39 +71,34 @@ fn duration(ms: i64) -> String {
 }
 
 /// A bar chart (inline SVG, accessible): one bar per `(label, milliseconds, failed)`.
-fn bar_chart(id: &str, title: &str, bars: &[(String, i64, bool)]) -> String {
+fn bar_chart(id: &str, title: &str, bars: &[(String, i64, bool)]) -> Markup {
     if bars.is_empty() {
-        return format!("<p class=\"muted\">{}: nothing yet.</p>", escape(title));
+        return html! { p.muted { (title) ": nothing yet." } };
     }
     let (w, h, pad) = (640.0_f64, 160.0_f64, 24.0_f64);
     let max = bars.iter().map(|b| b.1).max().unwrap_or(1).max(1) as f64;
     let slot = ((w - 2.0 * pad) / bars.len() as f64).min(48.0);
-    let mut out = format!(
-        "<figure><svg class=\"chart\" viewBox=\"0 0 {w} {h}\" role=\"img\" \
-         aria-labelledby=\"{id}-t\" id=\"{id}\"><title id=\"{id}-t\">{t}</title>",
-        t = escape(title)
-    );
-    for (i, (label, ms, failed)) in bars.iter().enumerate() {
-        let bh = ((*ms).max(0) as f64 / max) * (h - 2.0 * pad);
-        let x = pad + i as f64 * slot + slot * 0.1;
-        let y = h - pad - bh;
-        out.push_str(&format!(
-            "<rect class=\"bar{f}\" x=\"{x:.1}\" y=\"{y:.1}\" width=\"{bw:.1}\" height=\"{bh:.1}\">\
-             <title>{l}: {d}</title></rect>",
-            f = if *failed { " failed" } else { "" },
-            bw = slot * 0.8,
-            l = escape(label),
-            d = duration(*ms),
-        ));
+    let label_id = format!("{id}-t");
+    html! {
+        figure {
+            svg class="chart" viewBox={ "0 0 " (w) " " (h) } role="img"
+                aria-labelledby=(label_id) id=(id) {
+                title id=(label_id) { (title) }
+                @for (i, (label, ms, failed)) in bars.iter().enumerate() {
+                    @let bh = ((*ms).max(0) as f64 / max) * (h - 2.0 * pad);
+                    @let x = pad + i as f64 * slot + slot * 0.1;
+                    rect class=(if *failed { "bar failed" } else { "bar" })
+                        x=(format!("{x:.1}")) y=(format!("{:.1}", h - pad - bh))
+                        width=(format!("{:.1}", slot * 0.8)) height=(format!("{bh:.1}")) {
+                        title { (label) ": " (duration(*ms)) }
+                    }
+                }
+                text x=(pad) y="14" { "max " (duration(max as i64)) }
+                text x=(pad) y=(h - 6.0) { "0" }
+            }
+            figcaption { (title) }
+        }
     }
-    out.push_str(&format!(
-        "<text x=\"{pad}\" y=\"14\">max {}</text><text x=\"{pad}\" y=\"{}\">0</text></svg>\
-         <figcaption>{}</figcaption></figure>",
-        duration(max as i64),
-        h - 6.0,
-        escape(title)
-    ));
-    out
 }
 
 // ---- my account
@@ -113,46 +109,17 @@ pub async fn home(State(state): State<AppState>, headers: HeaderMap) -> Response
         Err(r) => return r,
     };
     match home_body(&state, &v).await {
-        Ok(body) => page(StatusCode::OK, Some(&v), "My account", &body),
+        Ok(body) => page(StatusCode::OK, Some(&v), "My account", body),
         Err(e) => stored(e),
     }
 }
 
-async fn home_body(state: &AppState, v: &Viewer) -> Result<String, StoreError> {
+async fn home_body(state: &AppState, v: &Viewer) -> Result<Markup, StoreError> {
     let c = state.store.conn();
     let now = state.clock.now_ms();
     let u = &v.user;
-    let mut body = super::notices::section(state, v).await?;
-    body.push_str(&format!(
-        "<h2>Profile</h2><table><tbody>\
-         <tr><th scope=\"row\">Name</th><td>{}</td></tr>\
-         <tr><th scope=\"row\">Email</th><td>{}</td></tr>\
-         <tr><th scope=\"row\">Organization</th><td>{}</td></tr>\
-         <tr><th scope=\"row\">Groups</th><td>{}</td></tr>\
-         <tr><th scope=\"row\">Roles in the hub</th><td>{}</td></tr>\
-         <tr><th scope=\"row\">Managed by</th><td>{}</td></tr></tbody></table>",
-        escape(&u.name),
-        escape(&u.email),
-        escape(&v.org.name),
-        escape(&u.groups.join(", ")),
-        escape(
-            &v.roles
-                .iter()
-                .map(|r| r.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-        if u.directory_id.is_some() {
-            "your organization's directory"
-        } else {
-            "your organization's administrators"
-        },
-    ));
-    body.push_str(
-        "<h2>Sessions</h2><table><thead><tr><th scope=\"col\">Signed in</th>\
-         <th scope=\"col\">Expires</th><th scope=\"col\">Applications</th><th scope=\"col\"></th>\
-         </tr></thead><tbody>",
-    );
+    let notices = super::notices::section(state, v).await?;
+    let mut sessions = Vec::new();
     let mut all_apps = Vec::new();
     for sid in storage::oidc::live_sessions_of(c, v.org.id, u.id, now).await? {
         let Some(s) = storage::oidc::get_session(c, v.org.id, &sid).await? else {
@@ -165,46 +132,75 @@ async fn home_body(state: &AppState, v: &Viewer) -> Result<String, StoreError> {
             .into_iter()
             .map(|a| a.name)
             .collect();
-        let this = if s.id == v.session.id {
-            " <span class=\"muted\">(this browser)</span>"
-        } else {
-            ""
-        };
-        body.push_str(&format!(
-            "<tr><td>{}{this}</td><td>{}</td><td>{}</td><td>\
-             <form method=\"post\" action=\"/console/sessions/{}/end\" class=\"inline\" \
-             data-confirm=\"End this session?\">{}<button type=\"submit\">End</button></form></td></tr>",
-            time(s.auth_time),
-            time(s.expires_at),
-            escape(&names.join(", ")),
-            escape(&s.id),
-            csrf_field(v),
-        ));
+        sessions.push((s, names.join(", ")));
     }
-    body.push_str("</tbody></table>");
     all_apps.extend(storage::oidc::live_token_apps(c, v.org.id, u.id, now).await?);
     all_apps.sort();
     all_apps.dedup();
-    body.push_str("<h2>Applications</h2>");
-    let apps = storage::applications::by_ids_any(c, &all_apps).await?;
-    if apps.is_empty() {
-        body.push_str("<p class=\"muted\">You have not signed in to an application yet.</p>");
-    } else {
-        body.push_str("<ul>");
-        for a in apps {
-            let owner = if a.org_id == v.org.id {
-                String::new()
-            } else {
-                storage::organizations::get(c, a.org_id)
-                    .await?
-                    .map(|o| format!(" <span class=\"muted\">(of {})</span>", escape(&o.name)))
-                    .unwrap_or_default()
-            };
-            body.push_str(&format!("<li>{}{owner}</li>", escape(&a.name)));
-        }
-        body.push_str("</ul>");
+    let mut apps = Vec::new();
+    for a in storage::applications::by_ids_any(c, &all_apps).await? {
+        let owner = if a.org_id == v.org.id {
+            None
+        } else {
+            storage::organizations::get(c, a.org_id)
+                .await?
+                .map(|o| o.name)
+        };
+        apps.push((a.name, owner));
     }
-    Ok(body)
+    let roles: Vec<&str> = v.roles.iter().map(|r| r.as_str()).collect();
+    let csrf = csrf_field(v);
+    Ok(html! {
+        (notices)
+        h2 { "Profile" }
+        table { tbody {
+            tr { th scope="row" { "Name" } td { (u.name) } }
+            tr { th scope="row" { "Email" } td { (u.email) } }
+            tr { th scope="row" { "Organization" } td { (v.org.name) } }
+            tr { th scope="row" { "Groups" } td { (u.groups.join(", ")) } }
+            tr { th scope="row" { "Roles in the hub" } td { (roles.join(", ")) } }
+            tr {
+                th scope="row" { "Managed by" }
+                td {
+                    @if u.directory_id.is_some() { "your organization's directory" }
+                    @else { "your organization's administrators" }
+                }
+            }
+        } }
+        h2 { "Sessions" }
+        table {
+            (head(&["Signed in", "Expires", "Applications", ""]))
+            tbody {
+                @for (s, names) in &sessions {
+                    tr {
+                        td {
+                            (time(s.auth_time))
+                            @if s.id == v.session.id { " " span.muted { "(this browser)" } }
+                        }
+                        td { (time(s.expires_at)) }
+                        td { (names) }
+                        td {
+                            (button(&Href::to("/console/sessions").seg(&s.id).lit("end"), &csrf,
+                                Some("End this session?"), "End"))
+                        }
+                    }
+                }
+            }
+        }
+        h2 { "Applications" }
+        @if apps.is_empty() {
+            p.muted { "You have not signed in to an application yet." }
+        } @else {
+            ul {
+                @for (name, owner) in &apps {
+                    li {
+                        (name)
+                        @if let Some(owner) = owner { " " span.muted { "(of " (owner) ")" } }
+                    }
+                }
+            }
+        }
+    })
 }
 
 pub async fn end_session(
@@ -249,12 +245,12 @@ pub async fn organization(State(state): State<AppState>, headers: HeaderMap) -> 
         Err(r) => return r,
     };
     match organization_body(&state, &v).await {
-        Ok(body) => page(StatusCode::OK, Some(&v), "Organization", &body),
+        Ok(body) => page(StatusCode::OK, Some(&v), "Organization", body),
         Err(e) => stored(e),
     }
 }
 
-async fn organization_body(state: &AppState, v: &Viewer) -> Result<String, StoreError> {
+async fn organization_body(state: &AppState, v: &Viewer) -> Result<Markup, StoreError> {
     let c = state.store.conn();
     let org = v.org.id;
     let now = state.clock.now_ms();
@@ -276,124 +272,17 @@ async fn organization_body(state: &AppState, v: &Viewer) -> Result<String, Store
         .filter(|u| u.status == UserStatus::Active)
         .count();
     let summary = crate::deprovision::report::summary(state, org, now - 30 * DAY_MS).await?;
-    let mut body = format!(
-        "<div class=\"cards\">\
-         <div class=\"card\"><strong>{active}</strong>active people</div>\
-         <div class=\"card\"><strong>{}</strong>people in all</div>\
-         <div class=\"card\"><strong>{}</strong>leavers (30 days)</div>\
-         <div class=\"card\"><strong>{}</strong>revocation p99</div>\
-         <div class=\"card\"><strong>{}</strong>all deliveries p99</div>\
-         <div class=\"card\"><strong>{}</strong>outstanding deliveries</div>\
-         <div class=\"card\"><strong>{}</strong>failed deliveries</div></div>",
-        users.len(),
-        summary.leavers,
-        summary
-            .revocation
-            .p99_ms
-            .map(duration)
-            .unwrap_or("-".into()),
-        summary
-            .completion
-            .p99_ms
-            .map(duration)
-            .unwrap_or("-".into()),
-        summary.outstanding_deliveries,
-        summary.dead_deliveries,
-    );
-    body.push_str(
-        "<h2>People by state and source</h2><table><thead><tr><th scope=\"col\">State</th>\
-         <th scope=\"col\">Source</th><th scope=\"col\">People</th></tr></thead><tbody>",
-    );
-    for ((status, source), n) in &by_state {
-        body.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td>{n}</td></tr>",
-            escape(status),
-            escape(source)
-        ));
-    }
-    body.push_str("</tbody></table>");
-    if !directories.is_empty() {
-        let outside: Vec<&crate::users::User> = users
-            .iter()
-            .filter(|u| u.status == UserStatus::Active && u.directory_id.is_none())
-            .collect();
-        body.push_str(&format!(
-            "<h2>People with access who are not in the directory</h2><p>{} of them{}</p>",
-            outside.len(),
-            if outside.is_empty() {
-                "."
-            } else {
-                ": created by an administrator or at sign-in, not by a directory."
-            }
-        ));
-        if !outside.is_empty() {
-            body.push_str("<ul>");
-            for u in outside.iter().take(100) {
-                body.push_str(&format!("<li>{}</li>", escape(&u.email)));
-            }
-            body.push_str("</ul>");
-        }
-    }
-    body.push_str("<h2>Directories and their syncs</h2>");
-    if directories.is_empty() {
-        body.push_str("<p class=\"muted\">No directory is connected.</p>");
-    }
+    let p99 = |ms: Option<i64>| ms.map(duration).unwrap_or("-".into());
+    let outside: Vec<&crate::users::User> = users
+        .iter()
+        .filter(|u| u.status == UserStatus::Active && u.directory_id.is_none())
+        .collect();
+    let mut runs_of = Vec::new();
     for d in &directories {
-        let runs = storage::directories::syncs(c, org, d.id, 20).await?;
-        let running = runs.iter().any(|r| r.status == "running");
-        body.push_str(&format!(
-            "<h3{}>{} <span class=\"muted\">({}, {})</span></h3>",
-            if running { " data-running" } else { "" },
-            escape(&d.name),
-            d.kind.as_str(),
-            d.status.as_str(),
-        ));
-        let bars: Vec<(String, i64, bool)> = runs
-            .iter()
-            .rev()
-            .filter_map(|r| {
-                r.finished_at.map(|f| {
-                    (
-                        format!("{} {}", ms_to_rfc3339(r.started_at), r.mode),
-                        f - r.started_at,
-                        r.status != "succeeded",
-                    )
-                })
-            })
-            .collect();
-        body.push_str(&bar_chart(
-            &format!("sync-{}", d.id),
-            &format!("Duration of the last syncs of {}", d.name),
-            &bars,
-        ));
-        body.push_str(
-            "<table><thead><tr><th scope=\"col\">Started</th><th scope=\"col\">Mode</th>\
-             <th scope=\"col\">Status</th><th scope=\"col\">Read</th><th scope=\"col\">Changes</th>\
-             <th scope=\"col\">Error</th></tr></thead><tbody>",
-        );
-        for r in runs.iter().take(10) {
-            let n = |k: &str| r.counts[k].as_i64().unwrap_or(0);
-            body.push_str(&format!(
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>+{} ~{} -{}</td><td>{}</td></tr>",
-                time(r.started_at),
-                escape(&r.mode),
-                escape(&r.status),
-                if r.status == "running" {
-                    r.progress
-                } else {
-                    n("read")
-                },
-                n("created"),
-                n("updated"),
-                n("suspended") + n("deprovisioned"),
-                escape(r.error.as_deref().unwrap_or("")),
-            ));
-        }
-        body.push_str("</tbody></table>");
+        runs_of.push((d, storage::directories::syncs(c, org, d.id, 20).await?));
     }
     let leavers = storage::leavers::list(c, org, None, 30).await?;
-    body.push_str("<h2>Leavers and their time to deprovision</h2>");
-    let bars: Vec<(String, i64, bool)> = leavers
+    let leaver_bars: Vec<(String, i64, bool)> = leavers
         .iter()
         .rev()
         .map(|l| {
@@ -404,54 +293,144 @@ async fn organization_body(state: &AppState, v: &Viewer) -> Result<String, Store
             )
         })
         .collect();
-    body.push_str(&bar_chart(
-        "leavers",
-        "Time from the leaver signal to the last delivery (unfinished in red)",
-        &bars,
-    ));
-    body.push_str(
-        "<table><thead><tr><th scope=\"col\">Signal</th><th scope=\"col\">Person</th>\
-         <th scope=\"col\">Source</th><th scope=\"col\">Reason</th><th scope=\"col\">Revoked in</th>\
-         <th scope=\"col\">Deliveries done in</th></tr></thead><tbody>",
-    );
     let people: BTreeMap<_, _> = users.iter().map(|u| (u.id, u.email.clone())).collect();
-    for l in &leavers {
-        body.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            time(l.signal_at),
-            escape(people.get(&l.user_id).map(String::as_str).unwrap_or("?")),
-            l.source.as_str(),
-            escape(&l.reason),
-            duration(l.revoked_at - l.signal_at),
-            l.completed_at
-                .map(|c| duration(c - l.signal_at))
-                .unwrap_or_else(|| "<span class=\"bad\">outstanding</span>".into()),
-        ));
-    }
-    body.push_str("</tbody></table><h2>Outstanding and failed deliveries</h2>");
-    let mut rows = storage::outbox::list(c, org, Some(DeliveryStatus::Dead), None, 50).await?;
-    rows.extend(storage::outbox::list(c, org, Some(DeliveryStatus::Pending), None, 50).await?);
-    if rows.is_empty() {
-        body.push_str("<p class=\"ok\">None: every notification was delivered.</p>");
-    } else {
-        body.push_str(
-            "<table><thead><tr><th scope=\"col\">Queued</th><th scope=\"col\">Kind</th>\
-             <th scope=\"col\">Status</th><th scope=\"col\">Attempts</th>\
-             <th scope=\"col\">Last error</th></tr></thead><tbody>",
-        );
-        for d in rows {
-            body.push_str(&format!(
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                time(d.created_at),
-                d.kind().as_str(),
-                d.status.as_str(),
-                d.attempts,
-                escape(d.last_error.as_deref().unwrap_or("")),
-            ));
+    let mut deliveries =
+        storage::outbox::list(c, org, Some(DeliveryStatus::Dead), None, 50).await?;
+    deliveries
+        .extend(storage::outbox::list(c, org, Some(DeliveryStatus::Pending), None, 50).await?);
+    Ok(html! {
+        div.cards {
+            div.card { strong { (active) } "active people" }
+            div.card { strong { (users.len()) } "people in all" }
+            div.card { strong { (summary.leavers) } "leavers (30 days)" }
+            div.card { strong { (p99(summary.revocation.p99_ms)) } "revocation p99" }
+            div.card { strong { (p99(summary.completion.p99_ms)) } "all deliveries p99" }
+            div.card { strong { (summary.outstanding_deliveries) } "outstanding deliveries" }
+            div.card { strong { (summary.dead_deliveries) } "failed deliveries" }
         }
-        body.push_str("</tbody></table>");
+        h2 { "People by state and source" }
+        table {
+            (head(&["State", "Source", "People"]))
+            tbody {
+                @for ((status, source), n) in &by_state {
+                    tr { td { (status) } td { (source) } td { (n) } }
+                }
+            }
+        }
+        @if !directories.is_empty() {
+            h2 { "People with access who are not in the directory" }
+            p {
+                (outside.len()) " of them"
+                @if outside.is_empty() { "." }
+                @else { ": created by an administrator or at sign-in, not by a directory." }
+            }
+            @if !outside.is_empty() {
+                ul { @for u in outside.iter().take(100) { li { (u.email) } } }
+            }
+        }
+        h2 { "Directories and their syncs" }
+        @if directories.is_empty() {
+            p.muted { "No directory is connected." }
+        }
+        @for (d, runs) in &runs_of {
+            (directory_syncs(d, runs))
+        }
+        h2 { "Leavers and their time to deprovision" }
+        (bar_chart(
+            "leavers",
+            "Time from the leaver signal to the last delivery (unfinished in red)",
+            &leaver_bars,
+        ))
+        table {
+            (head(&["Signal", "Person", "Source", "Reason", "Revoked in", "Deliveries done in"]))
+            tbody {
+                @for l in &leavers {
+                    tr {
+                        td { (time(l.signal_at)) }
+                        td { (people.get(&l.user_id).map(String::as_str).unwrap_or("?")) }
+                        td { (l.source.as_str()) }
+                        td { (l.reason) }
+                        td { (duration(l.revoked_at - l.signal_at)) }
+                        td {
+                            @match l.completed_at {
+                                Some(done) => (duration(done - l.signal_at)),
+                                None => span.bad { "outstanding" },
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        h2 { "Outstanding and failed deliveries" }
+        @if deliveries.is_empty() {
+            p.ok { "None: every notification was delivered." }
+        } @else {
+            table {
+                (head(&["Queued", "Kind", "Status", "Attempts", "Last error"]))
+                tbody {
+                    @for d in &deliveries {
+                        tr {
+                            td { (time(d.created_at)) }
+                            td { (d.kind().as_str()) }
+                            td { (d.status.as_str()) }
+                            td { (d.attempts) }
+                            td { (d.last_error.as_deref().unwrap_or("")) }
+                        }
+                    }
+                }
+            }
+        }
+    })
+}
+
+/// A directory's heading (refreshing the page while a sync runs), its sync chart and table.
+fn directory_syncs(
+    d: &crate::directories::Directory,
+    runs: &[storage::directories::SyncRow],
+) -> Markup {
+    let running = runs.iter().any(|r| r.status == "running");
+    let bars: Vec<(String, i64, bool)> = runs
+        .iter()
+        .rev()
+        .filter_map(|r| {
+            r.finished_at.map(|f| {
+                (
+                    format!("{} {}", ms_to_rfc3339(r.started_at), r.mode),
+                    f - r.started_at,
+                    r.status != "succeeded",
+                )
+            })
+        })
+        .collect();
+    html! {
+        h3 data-running[running] {
+            (d.name) " " span.muted { "(" (d.kind.as_str()) ", " (d.status.as_str()) ")" }
+        }
+        (bar_chart(
+            &format!("sync-{}", d.id),
+            &format!("Duration of the last syncs of {}", d.name),
+            &bars,
+        ))
+        table {
+            (head(&["Started", "Mode", "Status", "Read", "Changes", "Error"]))
+            tbody {
+                @for r in runs.iter().take(10) {
+                    @let n = |k: &str| r.counts[k].as_i64().unwrap_or(0);
+                    tr {
+                        td { (time(r.started_at)) }
+                        td { (r.mode) }
+                        td { (r.status) }
+                        td { (if r.status == "running" { r.progress } else { n("read") }) }
+                        td {
+                            "+" (n("created")) " ~" (n("updated")) " -"
+                            (n("suspended") + n("deprovisioned"))
+                        }
+                        td { (r.error.as_deref().unwrap_or("")) }
+                    }
+                }
+            }
+        }
     }
-    Ok(body)
 }
 
 // ---- spaces
@@ -462,7 +441,7 @@ pub async fn spaces(State(state): State<AppState>, headers: HeaderMap) -> Respon
         Err(r) => return r,
     };
     match spaces_body(&state, &v).await {
-        Ok(body) => page(StatusCode::OK, Some(&v), "Spaces", &body),
+        Ok(body) => page(StatusCode::OK, Some(&v), "Spaces", body),
         Err(ServiceError::Store(e)) => stored(e),
         Err(e) => {
             tracing::error!(error = %e, "console: spaces");
@@ -478,74 +457,16 @@ fn subject_text(g: &crate::spaces::Grant) -> String {
     }
 }
 
-async fn spaces_body(state: &AppState, v: &Viewer) -> Result<String, ServiceError> {
+async fn spaces_body(state: &AppState, v: &Viewer) -> Result<Markup, ServiceError> {
     let c = state.store.conn();
     let admin = v.is(HubRole::OrgAdmin);
-    let mut body = String::from("<h2>Invitations to other organizations' spaces</h2>");
+    let csrf = csrf_field(v);
     let invitations = spaces::invitations(state, v.org.id).await?;
-    if invitations.is_empty() {
-        body.push_str("<p class=\"muted\">None.</p>");
-    } else {
-        body.push_str(
-            "<table><thead><tr><th scope=\"col\">Space</th><th scope=\"col\">Owner</th>\
-             <th scope=\"col\">Admits</th><th scope=\"col\">Status</th><th scope=\"col\"></th>\
-             </tr></thead><tbody>",
-        );
-        for (g, space, owner) in &invitations {
-            let actions = if !admin {
-                String::new()
-            } else {
-                let button = |d: &str, label: &str, confirm: &str| {
-                    format!(
-                        "<form method=\"post\" action=\"/console/invitations/{}/{d}\" class=\"inline\" \
-                         data-confirm=\"{confirm}\">{}<button type=\"submit\">{label}</button></form> ",
-                        g.id,
-                        csrf_field(v)
-                    )
-                };
-                match g.status {
-                    GrantStatus::Pending => format!(
-                        "{}{}",
-                        button("accept", "Accept", "Let these people into the space?"),
-                        button("decline", "Decline", "Decline the invitation?")
-                    ),
-                    GrantStatus::Accepted => button(
-                        "withdraw",
-                        "Withdraw",
-                        "Withdraw: these people lose access at once. Continue?",
-                    ),
-                    _ => String::new(),
-                }
-            };
-            body.push_str(&format!(
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{actions}</td></tr>",
-                escape(
-                    space
-                        .as_ref()
-                        .map(|s| s.name.as_str())
-                        .unwrap_or("(deleted)")
-                ),
-                escape(owner.as_ref().map(|o| o.name.as_str()).unwrap_or("?")),
-                escape(&subject_text(g)),
-                g.status.as_str(),
-            ));
-        }
-        body.push_str("</tbody></table>");
-    }
-    body.push_str("<h2>Your organization's spaces</h2>");
     let own = storage::spaces::list(c, v.org.id).await?;
-    if own.is_empty() {
-        body.push_str("<p class=\"muted\">None.</p>");
-    }
+    let mut names: BTreeMap<crate::ids::OrgId, String> = BTreeMap::new();
+    let mut grants_of = Vec::new();
     for s in &own {
-        body.push_str(&format!(
-            "<h3>{} <span class=\"muted\">({})</span></h3><p>{}</p>",
-            escape(&s.name),
-            escape(&s.slug),
-            escape(&s.description)
-        ));
         let grants = storage::spaces::grants_of_space(c, v.org.id, s.id).await?;
-        let mut names: BTreeMap<crate::ids::OrgId, String> = BTreeMap::new();
         for g in &grants {
             if let std::collections::btree_map::Entry::Vacant(e) = names.entry(g.partner_org_id) {
                 let n = storage::organizations::get(c, g.partner_org_id)
@@ -555,54 +476,88 @@ async fn spaces_body(state: &AppState, v: &Viewer) -> Result<String, ServiceErro
                 e.insert(n);
             }
         }
-        body.push_str(
-            "<table><thead><tr><th scope=\"col\">Organization</th><th scope=\"col\">Admits</th>\
-             <th scope=\"col\">Status</th><th scope=\"col\">Proposed</th><th scope=\"col\"></th>\
-             </tr></thead><tbody>",
-        );
-        for g in &grants {
-            let withdraw = if admin && g.status.is_open() {
-                format!(
-                    "<form method=\"post\" action=\"/console/grants/{}/withdraw\" class=\"inline\" \
-                     data-confirm=\"Withdraw this grant?\">{}<button type=\"submit\">Withdraw</button></form>",
-                    g.id,
-                    csrf_field(v)
-                )
-            } else {
-                String::new()
-            };
-            body.push_str(&format!(
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{withdraw}</td></tr>",
-                escape(
-                    names
-                        .get(&g.partner_org_id)
-                        .map(String::as_str)
-                        .unwrap_or("?")
-                ),
-                escape(&subject_text(g)),
-                g.status.as_str(),
-                time(g.proposed_at),
-            ));
+        grants_of.push((s, grants));
+    }
+    let review = spaces::access_review(state, v.org.id).await?;
+    // An invitation's answers, for the partner's admins.
+    let answer = |g: &crate::spaces::Grant| -> Markup {
+        let to = |d: &'static str| Href::to("/console/invitations").seg(g.id).lit(d);
+        let b = |d, label, confirm| html! { (button(&to(d), &csrf, Some(confirm), label)) " " };
+        match g.status {
+            _ if !admin => html! {},
+            GrantStatus::Pending => html! {
+                (b("accept", "Accept", "Let these people into the space?"))
+                (b("decline", "Decline", "Decline the invitation?"))
+            },
+            GrantStatus::Accepted => b(
+                "withdraw",
+                "Withdraw",
+                "Withdraw: these people lose access at once. Continue?",
+            ),
+            _ => html! {},
         }
-        body.push_str("</tbody></table>");
-    }
-    body.push_str(
-        "<h2>Access review</h2><p>Who can reach which space: everyone admitted to your spaces, \
-         and your people admitted to other organizations' spaces.</p>\
-         <table><thead><tr><th scope=\"col\">Space</th><th scope=\"col\">Owner</th>\
-         <th scope=\"col\">Person</th><th scope=\"col\">Their organization</th></tr></thead><tbody>",
-    );
-    for a in spaces::access_review(state, v.org.id).await? {
-        body.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            escape(&a.space_slug),
-            escape(&a.owner),
-            escape(&a.email),
-            escape(&a.organization)
-        ));
-    }
-    body.push_str("</tbody></table>");
-    Ok(body)
+    };
+    Ok(html! {
+        h2 { "Invitations to other organizations' spaces" }
+        @if invitations.is_empty() {
+            p.muted { "None." }
+        } @else {
+            table {
+                (head(&["Space", "Owner", "Admits", "Status", ""]))
+                tbody {
+                    @for (g, space, owner) in &invitations {
+                        tr {
+                            td { (space.as_ref().map(|s| s.name.as_str()).unwrap_or("(deleted)")) }
+                            td { (owner.as_ref().map(|o| o.name.as_str()).unwrap_or("?")) }
+                            td { (subject_text(g)) }
+                            td { (g.status.as_str()) }
+                            td { (answer(g)) }
+                        }
+                    }
+                }
+            }
+        }
+        h2 { "Your organization's spaces" }
+        @if own.is_empty() {
+            p.muted { "None." }
+        }
+        @for (s, grants) in &grants_of {
+            h3 { (s.name) " " span.muted { "(" (s.slug) ")" } }
+            p { (s.description) }
+            table {
+                (head(&["Organization", "Admits", "Status", "Proposed", ""]))
+                tbody {
+                    @for g in grants {
+                        tr {
+                            td { (names.get(&g.partner_org_id).map(String::as_str).unwrap_or("?")) }
+                            td { (subject_text(g)) }
+                            td { (g.status.as_str()) }
+                            td { (time(g.proposed_at)) }
+                            td {
+                                @if admin && g.status.is_open() {
+                                    (button(&Href::to("/console/grants").seg(g.id).lit("withdraw"),
+                                        &csrf, Some("Withdraw this grant?"), "Withdraw"))
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        h2 { "Access review" }
+        p {
+            "Who can reach which space: everyone admitted to your spaces, and your people \
+             admitted to other organizations' spaces."
+        }
+        table {
+            (head(&["Space", "Owner", "Person", "Their organization"]))
+            tbody {
+                @for a in &review {
+                    tr { td { (a.space_slug) } td { (a.owner) } td { (a.email) } td { (a.organization) } }
+                }
+            }
+        }
+    })
 }
 
 async fn decided(

@@ -23,11 +23,11 @@ use axum::Form;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
+use maud::{Markup, html};
 use serde::Deserialize;
 use serde_json::json;
 
 use self::cookies::{AUTH_REQUEST_COOKIE, SESSION_COOKIE};
-use self::pages::escape;
 use crate::audit::{Actor, AuditAction, AuditEvent};
 use crate::federation::linking::{Route, route};
 use crate::oidc::authorize::finish;
@@ -129,26 +129,24 @@ fn internal_error() -> Response {
     )
 }
 
-fn form(request: &AuthRequest, org: &str, email: &str, problem: Option<&str>, dev: bool) -> String {
-    let problem = problem
-        .map(|p| format!("<p role=\"alert\"><strong>{}</strong></p>", escape(p)))
-        .unwrap_or_default();
-    let note = if dev {
-        "<p class=\"note\">Development sign-in: no password is asked. Never use it where real people sign in.</p>"
-    } else {
-        "<p class=\"note\">Enter your work email: the hub sends you to your company's own sign-in.</p>"
-    };
-    format!(
-        "<h1>Sign in to {org}</h1>{problem}{note}\
-         <form method=\"post\" action=\"/login\">\
-         <input type=\"hidden\" name=\"request\" value=\"{req}\">\
-         <label for=\"email\">Work email</label>\
-         <input id=\"email\" name=\"email\" type=\"email\" autocomplete=\"username\" required value=\"{email}\">\
-         <button type=\"submit\">Continue</button></form>",
-        org = escape(org),
-        req = escape(&request.id),
-        email = escape(email),
-    )
+fn form(request: &AuthRequest, org: &str, email: &str, problem: Option<&str>, dev: bool) -> Markup {
+    html! {
+        h1 { "Sign in to " (org) }
+        @if let Some(problem) = problem {
+            p role="alert" { strong { (problem) } }
+        }
+        @if dev {
+            p.note { "Development sign-in: no password is asked. Never use it where real people sign in." }
+        } @else {
+            p.note { "Enter your work email: the hub sends you to your company's own sign-in." }
+        }
+        form method="post" action="/login" {
+            input type="hidden" name="request" value=(request.id);
+            label for="email" { "Work email" }
+            input id="email" name="email" type="email" autocomplete="username" required value=(email);
+            button type="submit" { "Continue" }
+        }
+    }
 }
 
 /// The page (or redirect) that home-realm discovery leads to.
@@ -165,7 +163,7 @@ async fn routed(
         Ok(Route::AskEmail) => pages::page(
             StatusCode::OK,
             "Sign in",
-            &form(request, &org.name, "", None, false),
+            form(request, &org.name, "", None, false),
         ),
         Ok(Route::ForeignDomain(domain)) => {
             let problem = format!(
@@ -176,7 +174,7 @@ async fn routed(
             pages::page(
                 StatusCode::OK,
                 "Sign in",
-                &form(
+                form(
                     request,
                     &org.name,
                     address.unwrap_or_default(),
@@ -188,7 +186,7 @@ async fn routed(
         Ok(Route::NoConnection) if state.config.oidc.dev_login => pages::page(
             StatusCode::OK,
             "Sign in",
-            &form(request, &org.name, address.unwrap_or_default(), None, true),
+            form(request, &org.name, address.unwrap_or_default(), None, true),
         ),
         Ok(Route::NoConnection) => pages::error(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -238,7 +236,7 @@ pub async fn get_login(
                 return pages::page(
                     StatusCode::OK,
                     "Sign in",
-                    &form(&request, &org.name, "", None, false),
+                    form(&request, &org.name, "", None, false),
                 );
             }
             Err(e) => {
@@ -301,7 +299,7 @@ pub async fn post_login(
             return pages::page(
                 StatusCode::UNAUTHORIZED,
                 "Sign in",
-                &form(&request, &org.name, &email, Some(&problem), true),
+                form(&request, &org.name, &email, Some(&problem), true),
             );
         }
         Err(e) => {
@@ -672,12 +670,13 @@ pub async fn sign_in_to_hub(
     let mut response = pages::page(
         StatusCode::OK,
         "Signed in",
-        &format!(
-            "<h1>You are signed in</h1><p>{} signed you in to the hub as {}. Open the \
-             application you want to use; it will not ask you to sign in again.</p>",
-            escape(&org.name),
-            escape(&user.email)
-        ),
+        html! {
+            h1 { "You are signed in" }
+            p {
+                (org.name) " signed you in to the hub as " (user.email) ". Open the application \
+                 you want to use; it will not ask you to sign in again."
+            }
+        },
     );
     cookies::set(
         &mut response,

@@ -1,39 +1,36 @@
 //! The few HTML pages of the browser flows: sign-in, signed-out and error pages. Plain
-//! server-rendered HTML, no scripts, every value escaped; the technical detail goes to the log.
+//! server-rendered HTML, no scripts, built with maud's `html!`, which escapes every value it is
+//! given (text and attributes alike); the technical detail goes to the log.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
+use maud::{DOCTYPE, Markup, html};
 
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
+/// The pages' own style sheet (a constant: the CSP allows inline styles, never scripts).
+const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;\
+                     padding:0 1rem;color:#1a1a1a}label,input,button{display:block;font-size:1rem;\
+                     margin:.5rem 0}input{width:100%;padding:.5rem}button{padding:.5rem 1rem}\
+                     .note{color:#555;font-size:.9rem}";
+
+fn layout(title: &str, body: Markup) -> Markup {
+    html! {
+        // Raw: maud's constant `<!DOCTYPE html>`.
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) }
+                style { (STYLE) }
+            }
+            body { main { (body) } }
         }
     }
-    out
-}
-
-fn layout(title: &str, body: &str) -> String {
-    format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{t}</title><style>body{{font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem;color:#1a1a1a}}\
-         label,input,button{{display:block;font-size:1rem;margin:.5rem 0}}input{{width:100%;padding:.5rem}}\
-         button{{padding:.5rem 1rem}}.note{{color:#555;font-size:.9rem}}</style></head>\
-         <body><main>{body}</main></body></html>",
-        t = escape(title)
-    )
 }
 
 /// A page with security headers that forbid framing and scripts.
-pub fn page(status: StatusCode, title: &str, body: &str) -> Response {
-    let mut r = (status, Html(layout(title, body))).into_response();
+pub fn page(status: StatusCode, title: &str, body: Markup) -> Response {
+    let mut r = (status, Html(layout(title, body).into_string())).into_response();
     let h = r.headers_mut();
     h.insert(
         header::CONTENT_SECURITY_POLICY,
@@ -49,10 +46,32 @@ pub fn error(status: StatusCode, what: &str, whom: &str) -> Response {
     page(
         status,
         "Sign-in problem",
-        &format!(
-            "<h1>We could not sign you in</h1><p>{}</p><p class=\"note\">{}</p>",
-            escape(what),
-            escape(whom)
-        ),
+        html! {
+            h1 { "We could not sign you in" }
+            p { (what) }
+            p.note { (whom) }
+        },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_are_text_and_the_style_is_unchanged() {
+        let body = layout(
+            "<script>alert(1)</script>",
+            html! { p { "\"><img src=x onerror=alert(1)>" } },
+        )
+        .into_string();
+        assert!(
+            body.starts_with("<!DOCTYPE html><html lang=\"en\">"),
+            "{body}"
+        );
+        assert!(body.contains("<title>&lt;script&gt;alert(1)&lt;/script&gt;</title>"));
+        assert!(body.contains("<p>&quot;&gt;&lt;img src=x onerror=alert(1)&gt;</p>"));
+        assert!(!body.contains("<img") && !body.contains("<script"));
+        assert!(body.contains(&format!("<style>{STYLE}</style>")), "{body}");
+    }
 }

@@ -9,13 +9,14 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
+use maud::{Markup, html};
 use serde_json::json;
 
 use super::authorize::{Redirectable, current_session, finish, keep_pending, set_binding};
 use super::model::{AuthParams, Session};
 use crate::audit::{Actor, AuditAction, AuditEvent};
 use crate::login::cookies::AUTH_REQUEST_COOKIE;
-use crate::login::pages::{self, escape};
+use crate::login::pages;
 use crate::orgs::model::Application;
 use crate::state::AppState;
 use crate::storage;
@@ -40,19 +41,15 @@ fn released(scope: &[String]) -> Vec<&'static str> {
     out
 }
 
-fn form(request: &str, buttons: &[(&str, &str)]) -> String {
-    let mut html = format!(
-        "<form method=\"post\" action=\"{PATH}\"><input type=\"hidden\" name=\"request\" value=\"{}\">",
-        escape(request)
-    );
-    for (action, label) in buttons {
-        html.push_str(&format!(
-            "<button type=\"submit\" name=\"action\" value=\"{action}\">{}</button>",
-            escape(label)
-        ));
+fn form(request: &str, buttons: &[(&str, &str)]) -> Markup {
+    html! {
+        form method="post" action=(PATH) {
+            input type="hidden" name="request" value=(request);
+            @for (action, label) in buttons {
+                button type="submit" name="action" value=(action) { (label) }
+            }
+        }
     }
-    html.push_str("</form>");
-    html
 }
 
 /// Keeps `params` waiting for this browser and the session shown, and answers with `page`.
@@ -62,12 +59,12 @@ async fn shown(
     session: &Session,
     mut params: AuthParams,
     title: &str,
-    body: impl FnOnce(&str) -> String,
+    body: impl FnOnce(&str) -> Markup,
 ) -> Response {
     params.session_id = Some(session.id.clone());
     match keep_pending(state, app, params, None).await {
         Ok((id, binding)) => {
-            let mut response = pages::page(StatusCode::OK, title, &body(&id));
+            let mut response = pages::page(StatusCode::OK, title, body(&id));
             set_binding(&mut response, state, &binding);
             response
         }
@@ -88,19 +85,19 @@ pub async fn consent_page(
         .flatten()
         .map(|o| o.name)
         .unwrap_or_default();
-    let items: String = released(&params.scope)
-        .iter()
-        .map(|i| format!("<li>{}</li>", escape(i)))
-        .collect();
     let name = app.name.clone();
     shown(state, app, session, params.clone(), "Allow access", |id| {
-        format!(
-            "<h1>Allow {} to use your account?</h1><p class=\"note\">An application of {}.</p>\
-             <p>It will receive:</p><ul>{items}</ul>{}",
-            escape(&name),
-            escape(&owner),
-            form(id, &[("approve", "Allow"), ("deny", "Deny")])
-        )
+        html! {
+            h1 { "Allow " (name) " to use your account?" }
+            p.note { "An application of " (owner) "." }
+            p { "It will receive:" }
+            ul {
+                @for item in released(&params.scope) {
+                    li { (item) }
+                }
+            }
+            (form(id, &[("approve", "Allow"), ("deny", "Deny")]))
+        }
     })
     .await
 }
@@ -117,21 +114,21 @@ pub async fn chooser_page(
         return pages::error(StatusCode::BAD_REQUEST, EXPIRED, GO_BACK);
     };
     let name = app.name.clone();
-    shown(state, app, session, params.clone(), "Choose an account", |id| {
-        format!(
-            "<h1>Choose an account for {}</h1><p>You are signed in as <strong>{}</strong> ({}).</p>{}",
-            escape(&name),
-            escape(&user.name),
-            escape(&user.email),
-            form(
-                id,
-                &[
-                    ("continue", &format!("Continue as {}", user.email)),
-                    ("another", "Use another account"),
-                ]
-            )
-        )
-    })
+    let continue_as = format!("Continue as {}", user.email);
+    shown(
+        state,
+        app,
+        session,
+        params.clone(),
+        "Choose an account",
+        |id| {
+            html! {
+                h1 { "Choose an account for " (name) }
+                p { "You are signed in as " strong { (user.name) } " (" (user.email) ")." }
+                (form(id, &[("continue", &continue_as), ("another", "Use another account")]))
+            }
+        },
+    )
     .await
 }
 

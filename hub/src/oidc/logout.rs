@@ -5,6 +5,7 @@ use axum::Form;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
+use maud::html;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 
@@ -12,7 +13,7 @@ use super::authorize::with_params;
 use crate::audit::Actor;
 use crate::jose;
 use crate::login::cookies::{self, SESSION_COOKIE};
-use crate::login::pages::{self, escape};
+use crate::login::pages;
 use crate::orgs::model::Application;
 use crate::secrets::hash_token;
 use crate::state::AppState;
@@ -117,24 +118,23 @@ async fn logout(
             .is_none_or(|s| h["sid"].as_str() == Some(&s.id))
     });
     if session.is_some() && !hint_matches && !confirmed {
-        let mut fields = String::new();
-        for (k, v) in &q {
-            if ["post_logout_redirect_uri", "state", "client_id"].contains(&k.as_str()) {
-                fields.push_str(&format!(
-                    "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
-                    escape(k),
-                    escape(v)
-                ));
-            }
-        }
+        // Only these three are carried over, and only as text values.
+        let kept = ["post_logout_redirect_uri", "state", "client_id"];
+        let fields = q.iter().filter(|(k, _)| kept.contains(&k.as_str()));
         return pages::page(
             StatusCode::OK,
             "Sign out",
-            &format!(
-                "<h1>Sign out of the hub?</h1><p>You will be signed out of every application you reached through the hub.</p>\
-             <form method=\"post\" action=\"/oauth2/logout\">{fields}<input type=\"hidden\" name=\"confirm\" value=\"yes\">\
-             <button type=\"submit\">Sign out</button></form>"
-            ),
+            html! {
+                h1 { "Sign out of the hub?" }
+                p { "You will be signed out of every application you reached through the hub." }
+                form method="post" action="/oauth2/logout" {
+                    @for (k, v) in fields {
+                        input type="hidden" name=(k) value=(v);
+                    }
+                    input type="hidden" name="confirm" value="yes";
+                    button type="submit" { "Sign out" }
+                }
+            },
         );
     }
     if let Some(s) = &session {
@@ -176,7 +176,7 @@ async fn logout(
         None => pages::page(
             StatusCode::OK,
             "Signed out",
-            "<h1>You are signed out</h1><p>You can close this window.</p>",
+            html! { h1 { "You are signed out" } p { "You can close this window." } },
         ),
     };
     cookies::set(&mut response, state, SESSION_COOKIE, "", Some(0));

@@ -222,3 +222,63 @@ pub struct ScimToken {
     pub last_used_at: Option<i64>,
     pub revoked_at: Option<i64>,
 }
+
+/// A query over an organization's people or groups, in the domain's own attributes: what a
+/// surface (the SCIM service's filters) asks of storage, which turns it into SQL conditions.
+/// No protocol's names reach storage.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Query<A> {
+    And(Box<Query<A>>, Box<Query<A>>),
+    Or(Box<Query<A>>, Box<Query<A>>),
+    Not(Box<Query<A>>),
+    /// The attribute has a (non-empty) value.
+    Present(A),
+    /// A text attribute compared with a string.
+    Text(A, Cmp, String),
+    /// A time attribute (milliseconds) compared with a time.
+    Time(A, Cmp, i64),
+    /// People who are active (`true`), or who are not (`false`).
+    Active(bool),
+    /// Always true or always false (a condition on something the hub does not keep apart).
+    Const(bool),
+}
+
+/// How a value is compared: text comparisons are case-insensitive except on identifiers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cmp {
+    Eq,
+    Ne,
+    Contains,
+    StartsWith,
+    EndsWith,
+    Gt,
+    Ge,
+    Lt,
+    Le,
+}
+
+/// What people are queried by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserAttr {
+    Id,
+    /// Equality compares the look-alike-folded key (the uniqueness rule).
+    UserName,
+    ExternalId,
+    DisplayName,
+    NameFormatted,
+    GivenName,
+    FamilyName,
+    /// Equality matches the sign-in email or any listed email; other comparisons the sign-in
+    /// email.
+    Email,
+    Created,
+    Modified,
+}
+
+/// What groups are queried by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupAttr {
+    Id,
+    DisplayName,
+    ExternalId,
+}

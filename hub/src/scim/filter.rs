@@ -1,6 +1,6 @@
 //! SCIM filters (RFC 7644 §3.4.2.2) parsed into a small AST, with limits on size and depth so
-//! no input can exhaust the stack. Storage translates the AST to SQL conditions (never to a
-//! string-built query); `matches` evaluates it against a JSON element (PATCH value filters).
+//! no input can exhaust the stack. `scim::query` turns the AST into the domain's query (never a
+//! string-built one reaches storage); `matches` evaluates it against a JSON element (PATCH value filters).
 
 use serde_json::Value;
 

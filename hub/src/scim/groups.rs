@@ -359,15 +359,20 @@ pub async fn delete(
 }
 
 async fn page(state: &AppState, ctx: &ScimCtx, p: ListParams) -> Result<Response, ScimError> {
+    let query = p
+        .filter
+        .as_ref()
+        .map(super::query::groups)
+        .transpose()
+        .map_err(|e| ScimError::bad_request("invalidFilter", e))?;
     let (total, groups) = storage::groups::page(
         state.store.conn(),
         ctx.org.id,
-        p.filter.as_ref(),
+        query.as_ref(),
         p.start - 1,
         p.count,
     )
-    .await?
-    .map_err(|e| ScimError::bad_request("invalidFilter", e))?;
+    .await?;
     let with_members = p.projection.includes(&GROUPS, "members");
     let mut resources = Vec::with_capacity(groups.len());
     for g in &groups {

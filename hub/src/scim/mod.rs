@@ -27,6 +27,7 @@ mod groups;
 mod list;
 pub mod patch;
 mod projection;
+mod query;
 mod schema;
 mod user_doc;
 mod users;

@@ -337,15 +337,20 @@ pub async fn delete(
 }
 
 async fn page(state: &AppState, ctx: &ScimCtx, p: ListParams) -> Result<Response, ScimError> {
+    let query = p
+        .filter
+        .as_ref()
+        .map(super::query::users)
+        .transpose()
+        .map_err(|e| ScimError::bad_request("invalidFilter", e))?;
     let (total, users) = storage::scim::users_page(
         state.store.conn(),
         ctx.org.id,
-        p.filter.as_ref(),
+        query.as_ref(),
         p.start - 1,
         p.count,
     )
-    .await?
-    .map_err(|e| ScimError::bad_request("invalidFilter", e))?;
+    .await?;
     let resources: Vec<Value> = users
         .iter()
         .map(|u| p.projection.apply(&USERS, to_scim(u, &ctx.base)))

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
+use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, EntityTrait, JoinType, PaginatorTrait, QueryFilter,
     QueryOrder, QuerySelect, RelationDef,
@@ -11,8 +11,8 @@ use sea_orm::{
 
 use super::parse;
 use crate::directories::model::Group;
+use crate::directories::model::{GroupAttr, Query};
 use crate::ids::{GroupId, OrgId, UserId};
-use crate::scim::filter::{Filter, Op};
 use crate::storage::entities::{group, group_member, user};
 use crate::storage::{Conn, StoreError, StoreResult};
 
@@ -301,54 +301,42 @@ pub async fn groups_of_user(c: &impl Conn, org: OrgId, user: UserId) -> StoreRes
     rows.iter().map(|g| parse(g, "group_members")).collect()
 }
 
-fn condition(f: &Filter) -> Result<Condition, String> {
-    Ok(match f {
-        Filter::And(a, b) => Condition::all().add(condition(a)?).add(condition(b)?),
-        Filter::Or(a, b) => Condition::any().add(condition(a)?).add(condition(b)?),
-        Filter::Not(a) => condition(a)?.not(),
-        Filter::Compare(p, op, v)
-            if p.schema.is_none()
-                || p.schema.as_deref() == Some("urn:ietf:params:scim:schemas:core:2.0:group") =>
-        {
-            let s = v
-                .as_str()
-                .ok_or_else(|| format!("cannot compare {} with {v}", p.dotted()))?;
-            let (lhs, s) = match p.dotted().as_str() {
-                "displayname" => (
-                    Func::lower(Expr::col(group::Column::DisplayName)).into(),
-                    s.to_lowercase(),
-                ),
-                "externalid" => (Expr::col(group::Column::ExternalId), s.to_string()),
-                "id" => (Expr::col(group::Column::Id), s.to_string()),
-                other => return Err(format!("filtering groups on {other} is not supported")),
-            };
-            let lhs: sea_orm::sea_query::SimpleExpr = lhs;
-            Condition::all().add(match op {
-                Op::Eq => lhs.eq(s),
-                Op::Ne => lhs.ne(s),
-                Op::Sw => lhs
-                    .like(LikeExpr::new(format!("{}%", super::scim::escape_like(&s))).escape('\\')),
-                _ => return Err("groups support eq, ne and sw".into()),
-            })
+fn condition(q: &Query<GroupAttr>) -> Condition {
+    let col = |a: GroupAttr| match a {
+        GroupAttr::Id => group::Column::Id,
+        GroupAttr::DisplayName => group::Column::DisplayName,
+        GroupAttr::ExternalId => group::Column::ExternalId,
+    };
+    match q {
+        Query::And(a, b) => Condition::all().add(condition(a)).add(condition(b)),
+        Query::Or(a, b) => Condition::any().add(condition(a)).add(condition(b)),
+        Query::Not(a) => condition(a).not(),
+        Query::Present(a) => Condition::all().add(Expr::col(col(*a)).is_not_null()),
+        Query::Text(GroupAttr::DisplayName, op, s) => Condition::all().add(super::scim::text_cmp(
+            Func::lower(Expr::col(group::Column::DisplayName)).into(),
+            *op,
+            s.to_lowercase(),
+        )),
+        Query::Text(a, op, s) => {
+            Condition::all().add(super::scim::text_cmp(Expr::col(col(*a)), *op, s.clone()))
         }
-        _ => return Err("unsupported group filter".into()),
-    })
+        // Groups have no times or status to ask about.
+        Query::Time(..) | Query::Active(_) => Condition::all().add(Expr::val(1).eq(0)),
+        Query::Const(b) => Condition::all().add(Expr::val(1).eq(if *b { 1 } else { 0 })),
+    }
 }
 
 /// One page of the organization's groups matching `filter`; and how many match in all.
 pub async fn page(
     c: &impl Conn,
     org: OrgId,
-    filter: Option<&Filter>,
+    query: Option<&Query<GroupAttr>>,
     offset: u64,
     limit: u64,
-) -> StoreResult<Result<(u64, Vec<Group>), String>> {
+) -> StoreResult<(u64, Vec<Group>)> {
     let mut cond = Condition::all().add(group::Column::OrgId.eq(org.to_string()));
-    if let Some(f) = filter {
-        match condition(f) {
-            Ok(fc) => cond = cond.add(fc),
-            Err(e) => return Ok(Err(e)),
-        }
+    if let Some(q) = query {
+        cond = cond.add(condition(q));
     }
     let total = group::Entity::find().filter(cond.clone()).count(c).await?;
     let rows = group::Entity::find()
@@ -359,12 +347,12 @@ pub async fn page(
         .limit(limit)
         .all(c)
         .await?;
-    Ok(Ok((
+    Ok((
         total,
         rows.into_iter()
             .map(Group::try_from)
             .collect::<StoreResult<Vec<_>>>()?,
-    )))
+    ))
 }
 
 /// The groups a directory manages.

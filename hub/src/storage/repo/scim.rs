@@ -1,70 +1,31 @@
-//! SCIM filters translated to SQL conditions on users (never string-built SQL): each attribute
-//! maps to a column, case-insensitively where SCIM says `caseExact: false`; an attribute the hub
-//! does not index is an error the caller reports as `invalidFilter`.
+//! The domain's queries over people translated to SQL conditions (never string-built SQL): each
+//! attribute maps to a column, compared case-insensitively except identifiers.
 
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, SimpleExpr};
 use sea_orm::{
     ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
-use serde_json::Value;
 
+use crate::directories::model::{Cmp, Query, UserAttr};
 use crate::ids::OrgId;
-use crate::scim::filter::{AttrPath, Filter, Op};
 use crate::storage::entities::user::{Column, Entity};
 use crate::storage::{Conn, StoreResult};
 use crate::users::model::{User, UserStatus};
 use crate::users::names::username_key;
 
-#[derive(Clone, Copy)]
-enum Kind {
-    /// Compared lower-cased.
-    Text,
-    /// Compared as stored.
-    Exact,
-    /// `active`: the status column.
-    Active,
-    /// Milliseconds, compared with an RFC 3339 value.
-    Time,
-    /// Always true (`emails.type eq "work"`, `emails.primary eq true`: type and primary are
-    /// not indexed; the value comparison beside them decides).
-    Const(bool),
-    /// `userName`: `eq` compares the look-alike-folded key (the uniqueness rule), the other
-    /// operators the lower-cased name.
-    UserName,
-    /// `emails.value`: `eq` matches the sign-in email or any listed email; the other operators
-    /// the sign-in email.
-    Email,
-}
-
-fn column(p: &AttrPath, in_emails: bool) -> Result<(Option<Column>, Kind), String> {
-    let core = p
-        .schema
-        .as_deref()
-        .is_none_or(|s| s == "urn:ietf:params:scim:schemas:core:2.0:user");
-    if !core {
-        return Err(format!("filtering on {} is not supported", p.dotted()));
+fn column(a: UserAttr) -> Column {
+    match a {
+        UserAttr::Id => Column::Id,
+        UserAttr::UserName => Column::Username,
+        UserAttr::ExternalId => Column::ExternalId,
+        UserAttr::DisplayName => Column::Name,
+        UserAttr::NameFormatted => Column::NameFormatted,
+        UserAttr::GivenName => Column::GivenName,
+        UserAttr::FamilyName => Column::FamilyName,
+        UserAttr::Email => Column::Email,
+        UserAttr::Created => Column::CreatedAt,
+        UserAttr::Modified => Column::UpdatedAt,
     }
-    let name = if in_emails {
-        format!("emails.{}", p.dotted())
-    } else {
-        p.dotted()
-    };
-    Ok(match name.as_str() {
-        "id" => (Some(Column::Id), Kind::Exact),
-        "username" => (Some(Column::Username), Kind::UserName),
-        "externalid" => (Some(Column::ExternalId), Kind::Exact),
-        "displayname" => (Some(Column::Name), Kind::Text),
-        "name.formatted" => (Some(Column::NameFormatted), Kind::Text),
-        "name.givenname" => (Some(Column::GivenName), Kind::Text),
-        "name.familyname" => (Some(Column::FamilyName), Kind::Text),
-        "emails" | "emails.value" => (Some(Column::Email), Kind::Email),
-        "emails.type" => (None, Kind::Const(true)),
-        "emails.primary" => (None, Kind::Const(true)),
-        "active" => (Some(Column::Status), Kind::Active),
-        "meta.created" => (Some(Column::CreatedAt), Kind::Time),
-        "meta.lastmodified" => (Some(Column::UpdatedAt), Kind::Time),
-        other => return Err(format!("filtering on {other} is not supported")),
-    })
 }
 
 pub(crate) fn escape_like(s: &str) -> String {
@@ -77,108 +38,79 @@ fn truth(b: bool) -> SimpleExpr {
     Expr::val(1).eq(if b { 1 } else { 0 })
 }
 
-fn compare(p: &AttrPath, op: Op, v: &Value, in_emails: bool) -> Result<SimpleExpr, String> {
-    let (col, kind) = column(p, in_emails)?;
-    let bad = || format!("cannot compare {} with {v}", p.dotted());
-    match kind {
-        Kind::Const(b) => Ok(truth(b)),
-        Kind::Active => {
-            let want = v.as_bool().ok_or_else(bad)?;
-            let active = Expr::col(Column::Status).eq(UserStatus::Active.as_str());
-            match op {
-                Op::Eq if want => Ok(active),
-                Op::Ne if !want => Ok(active),
-                Op::Eq | Op::Ne => Ok(Expr::col(Column::Status).ne(UserStatus::Active.as_str())),
-                _ => Err(bad()),
-            }
-        }
-        Kind::Time => {
-            let s = v.as_str().ok_or_else(bad)?;
-            let ms = chrono::DateTime::parse_from_rfc3339(s)
-                .map_err(|_| format!("{s:?} is not an RFC 3339 time"))?
-                .timestamp_millis();
-            let c = Expr::col(col.ok_or_else(bad)?);
-            Ok(match op {
-                Op::Eq => c.eq(ms),
-                Op::Ne => c.ne(ms),
-                Op::Gt => c.gt(ms),
-                Op::Ge => c.gte(ms),
-                Op::Lt => c.lt(ms),
-                Op::Le => c.lte(ms),
-                _ => return Err(bad()),
-            })
-        }
-        Kind::UserName if op == Op::Eq || op == Op::Ne => {
-            let s = v.as_str().ok_or_else(bad)?;
-            let key = Expr::col(Column::UsernameKey);
-            Ok(if op == Op::Eq {
-                key.eq(username_key(s))
-            } else {
-                key.ne(username_key(s))
-            })
-        }
-        Kind::Email if op == Op::Eq => {
-            let s = v.as_str().ok_or_else(bad)?.to_lowercase();
-            // The stored list is JSON with `value` first in each element (users::Email).
-            let quoted = serde_json::to_string(&s).map_err(|_| bad())?;
-            let listed = Func::lower(Expr::col(Column::Emails)).like(
-                LikeExpr::new(format!("%{{\"value\":{}%", escape_like(&quoted))).escape('\\'),
-            );
-            Ok(Func::lower(Expr::col(Column::Email)).eq(s).or(listed))
-        }
-        Kind::Text | Kind::Exact | Kind::UserName | Kind::Email => {
-            let s = v.as_str().ok_or_else(bad)?;
-            let col = col.ok_or_else(bad)?;
-            let (lhs, s): (SimpleExpr, String) = match kind {
-                Kind::Text | Kind::UserName | Kind::Email => {
-                    (Func::lower(Expr::col(col)).into(), s.to_lowercase())
-                }
-                _ => (Expr::col(col), s.to_string()),
-            };
-            let like = |pat: String| lhs.clone().like(LikeExpr::new(pat).escape('\\'));
-            Ok(match op {
-                Op::Eq => lhs.eq(s),
-                Op::Ne => lhs.ne(s),
-                Op::Co => like(format!("%{}%", escape_like(&s))),
-                Op::Sw => like(format!("{}%", escape_like(&s))),
-                Op::Ew => like(format!("%{}", escape_like(&s))),
-                Op::Gt => lhs.gt(s),
-                Op::Ge => lhs.gte(s),
-                Op::Lt => lhs.lt(s),
-                Op::Le => lhs.lte(s),
-            })
-        }
+/// `lhs op value` for text, `LIKE` patterns escaped.
+pub(crate) fn text_cmp(lhs: SimpleExpr, op: Cmp, s: String) -> SimpleExpr {
+    let like = |pat: String| lhs.clone().like(LikeExpr::new(pat).escape('\\'));
+    match op {
+        Cmp::Eq => lhs.eq(s),
+        Cmp::Ne => lhs.ne(s),
+        Cmp::Contains => like(format!("%{}%", escape_like(&s))),
+        Cmp::StartsWith => like(format!("{}%", escape_like(&s))),
+        Cmp::EndsWith => like(format!("%{}", escape_like(&s))),
+        Cmp::Gt => lhs.gt(s),
+        Cmp::Ge => lhs.gte(s),
+        Cmp::Lt => lhs.lt(s),
+        Cmp::Le => lhs.lte(s),
     }
 }
 
-fn condition(f: &Filter, in_emails: bool) -> Result<Condition, String> {
-    Ok(match f {
-        Filter::And(a, b) => Condition::all()
-            .add(condition(a, in_emails)?)
-            .add(condition(b, in_emails)?),
-        Filter::Or(a, b) => Condition::any()
-            .add(condition(a, in_emails)?)
-            .add(condition(b, in_emails)?),
-        Filter::Not(a) => condition(a, in_emails)?.not(),
-        Filter::Present(p) => {
-            let (col, kind) = column(p, in_emails)?;
-            match (col, kind) {
-                (_, Kind::Const(b)) => Condition::all().add(truth(b)),
-                (Some(c), Kind::Text | Kind::Exact | Kind::UserName | Kind::Email) => {
-                    Condition::all()
-                        .add(Expr::col(c).is_not_null())
-                        .add(Expr::col(c).ne(""))
-                }
-                (Some(c), _) => Condition::all().add(Expr::col(c).is_not_null()),
-                (None, _) => Condition::all().add(truth(false)),
-            }
+fn text(a: UserAttr, op: Cmp, s: &str) -> SimpleExpr {
+    match (a, op) {
+        (UserAttr::UserName, Cmp::Eq) => Expr::col(Column::UsernameKey).eq(username_key(s)),
+        (UserAttr::UserName, Cmp::Ne) => Expr::col(Column::UsernameKey).ne(username_key(s)),
+        (UserAttr::Email, Cmp::Eq) => {
+            let s = s.to_lowercase();
+            // The stored list is JSON with `value` first in each element (users::Email).
+            let quoted = serde_json::to_string(&s).unwrap_or_default();
+            let listed = Func::lower(Expr::col(Column::Emails)).like(
+                LikeExpr::new(format!("%{{\"value\":{}%", escape_like(&quoted))).escape('\\'),
+            );
+            Func::lower(Expr::col(Column::Email)).eq(s).or(listed)
         }
-        Filter::Compare(p, op, v) => Condition::all().add(compare(p, *op, v, in_emails)?),
-        Filter::ValuePath(p, inner) if p.name == "emails" && !in_emails => condition(inner, true)?,
-        Filter::ValuePath(p, _) => {
-            return Err(format!("filtering on {}[...] is not supported", p.name));
+        (UserAttr::Id | UserAttr::ExternalId, _) => text_cmp(Expr::col(column(a)), op, s.into()),
+        _ => text_cmp(
+            Func::lower(Expr::col(column(a))).into(),
+            op,
+            s.to_lowercase(),
+        ),
+    }
+}
+
+fn time(a: UserAttr, op: Cmp, ms: i64) -> SimpleExpr {
+    let c = Expr::col(column(a));
+    match op {
+        Cmp::Eq => c.eq(ms),
+        Cmp::Ne => c.ne(ms),
+        Cmp::Gt => c.gt(ms),
+        Cmp::Ge => c.gte(ms),
+        Cmp::Lt => c.lt(ms),
+        Cmp::Le => c.lte(ms),
+        // Not asked for times (the surface refuses them).
+        Cmp::Contains | Cmp::StartsWith | Cmp::EndsWith => truth(false),
+    }
+}
+
+fn condition(q: &Query<UserAttr>) -> Condition {
+    match q {
+        Query::And(a, b) => Condition::all().add(condition(a)).add(condition(b)),
+        Query::Or(a, b) => Condition::any().add(condition(a)).add(condition(b)),
+        Query::Not(a) => condition(a).not(),
+        Query::Present(a @ (UserAttr::Created | UserAttr::Modified)) => {
+            Condition::all().add(Expr::col(column(*a)).is_not_null())
         }
-    })
+        Query::Present(a) => Condition::all()
+            .add(Expr::col(column(*a)).is_not_null())
+            .add(Expr::col(column(*a)).ne("")),
+        Query::Text(a, op, s) => Condition::all().add(text(*a, *op, s)),
+        Query::Time(a, op, ms) => Condition::all().add(time(*a, *op, *ms)),
+        Query::Active(true) => {
+            Condition::all().add(Expr::col(Column::Status).eq(UserStatus::Active.as_str()))
+        }
+        Query::Active(false) => {
+            Condition::all().add(Expr::col(Column::Status).ne(UserStatus::Active.as_str()))
+        }
+        Query::Const(b) => Condition::all().add(truth(*b)),
+    }
 }
 
 /// One page of the organization's users matching `filter` (deprovisioned users are gone from
@@ -186,18 +118,15 @@ fn condition(f: &Filter, in_emails: bool) -> Result<Condition, String> {
 pub async fn users_page(
     c: &impl Conn,
     org: OrgId,
-    filter: Option<&Filter>,
+    query: Option<&Query<UserAttr>>,
     offset: u64,
     limit: u64,
-) -> StoreResult<Result<(u64, Vec<User>), String>> {
+) -> StoreResult<(u64, Vec<User>)> {
     let mut cond = Condition::all()
         .add(Column::OrgId.eq(org.to_string()))
         .add(Column::Status.ne(UserStatus::Deprovisioned.as_str()));
-    if let Some(f) = filter {
-        match condition(f, false) {
-            Ok(fc) => cond = cond.add(fc),
-            Err(e) => return Ok(Err(e)),
-        }
+    if let Some(q) = query {
+        cond = cond.add(condition(q));
     }
     let total = Entity::find().filter(cond.clone()).count(c).await?;
     let rows = Entity::find()
@@ -212,7 +141,7 @@ pub async fn users_page(
         .into_iter()
         .map(User::try_from)
         .collect::<StoreResult<Vec<_>>>()?;
-    Ok(Ok((total, users)))
+    Ok((total, users))
 }
 
 /// The organization's user whose userName has the same comparison key as `username` (case,

@@ -62,15 +62,6 @@ impl UpstreamIdentity {
     }
 }
 
-/// The scopes a downstream application asked for, as the connector needs to know them.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Scopes {
-    /// Whether group membership was requested.
-    pub groups: bool,
-    /// Whether offline access (refresh) was requested.
-    pub offline_access: bool,
-}
-
 /// State a connector keeps between starting a login and its callback. Opaque to the hub, which
 /// stores it bound to the browser and hands it back unchanged (Dex `ConnectorData`).
 #[derive(Clone, Default, PartialEq, Eq)]

@@ -1,10 +1,10 @@
 //! Upstream identity connectors for the hub.
 //!
 //! This crate knows nothing of HTTP frameworks, storage or the hub itself: connectors take plain
-//! data (callback parameters, a posted SAML response) and yield one normalized [`UpstreamIdentity`].
-//! The hub chooses an implementation through the closed [`ConnectorConfig`] enum. For now it holds
-//! the capability traits and the shared types; the OIDC, SAML and LDAP implementations arrive with
-//! the federation and directory issues.
+//! data (callback parameters, a posted SAML response, an LDAP server's answers) and yield one
+//! normalized [`UpstreamIdentity`] (or directory entries). `oidc` is the relying party, `saml`
+//! the service provider, `ldap` the directory reads, `net` the address policy every outbound
+//! connection goes through, `email` the one reading of an email address.
 #![warn(missing_docs)]
 
 mod connector;
@@ -17,10 +17,7 @@ pub mod oidc;
 pub mod saml;
 mod secret;
 
-pub use connector::{
-    Connector, ConnectorConfig, ConnectorId, DirectorySource, Login, LogoutConnector,
-    PasswordConnector, RedirectConnector, RefreshConnector, SamlConnector,
-};
+pub use connector::{ConnectorId, SamlConnector};
 pub use error::ConnectorError;
-pub use identity::{CallbackParams, ConnectorState, IdentityError, Scopes, UpstreamIdentity};
+pub use identity::{CallbackParams, ConnectorState, IdentityError, UpstreamIdentity};
 pub use secret::SecretString;

@@ -9,7 +9,6 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use chrono::Utc;
 use openidconnect::core::{
     CoreAuthDisplay, CoreAuthPrompt, CoreAuthenticationFlow, CoreClaimName, CoreClaimType,
@@ -27,10 +26,10 @@ use openidconnect::{
 };
 use serde::{Deserialize, Serialize};
 
+use crate::ConnectorId;
 use crate::error::ConnectorError;
-use crate::identity::{CallbackParams, ConnectorState, Scopes, UpstreamIdentity};
+use crate::identity::{CallbackParams, ConnectorState, UpstreamIdentity};
 use crate::secret::SecretString;
-use crate::{Connector, ConnectorId, Login, RedirectConnector};
 
 /// ID token signature algorithms accepted from an upstream, whatever its metadata advertises.
 pub const ALLOWED_ALGS: [CoreJwsSigningAlgorithm; 4] = [
@@ -296,6 +295,11 @@ impl OidcConnector {
         }
     }
 
+    /// The connection this connector serves.
+    pub fn id(&self) -> &ConnectorId {
+        &self.id
+    }
+
     /// The provider's issuer.
     pub fn issuer(&self) -> &str {
         self.meta.issuer().as_str()
@@ -496,38 +500,6 @@ fn fresh_enough(fresh_since: Option<i64>, at: Option<chrono::DateTime<Utc>>) -> 
         return Err("the ID token's auth_time is in the future".into());
     }
     Ok(())
-}
-
-impl Connector for OidcConnector {
-    fn id(&self) -> &ConnectorId {
-        &self.id
-    }
-
-    fn login(&self) -> Login<'_> {
-        Login::Redirect(self)
-    }
-}
-
-#[async_trait]
-impl RedirectConnector for OidcConnector {
-    async fn login_url(
-        &self,
-        _scopes: &Scopes,
-        callback_url: &str,
-        state: &str,
-    ) -> Result<(String, ConnectorState), ConnectorError> {
-        self.authorization_url(callback_url, state, None, Freshness::Any)
-    }
-
-    async fn handle_callback(
-        &self,
-        _scopes: &Scopes,
-        callback_url: &str,
-        state: &ConnectorState,
-        params: &CallbackParams,
-    ) -> Result<UpstreamIdentity, ConnectorError> {
-        self.complete(callback_url, state, params).await
-    }
 }
 
 #[cfg(test)]

@@ -33,7 +33,7 @@ use async_trait::async_trait;
 
 use crate::error::ConnectorError;
 use crate::identity::UpstreamIdentity;
-use crate::{Connector, ConnectorId, Login, SamlConnector};
+use crate::{ConnectorId, SamlConnector};
 
 mod prescreen;
 
@@ -331,6 +331,11 @@ impl std::fmt::Debug for SamlSp {
 }
 
 impl SamlSp {
+    /// The connection this service provider serves.
+    pub fn id(&self) -> &ConnectorId {
+        &self.id
+    }
+
     /// Builds the SP from its configuration and its PKCS#8 signing key.
     pub fn new(
         id: ConnectorId,
@@ -560,16 +565,6 @@ impl SamlSp {
             valid_until,
             authn_instant,
         })
-    }
-}
-
-impl Connector for SamlSp {
-    fn id(&self) -> &ConnectorId {
-        &self.id
-    }
-
-    fn login(&self) -> Login<'_> {
-        Login::SamlPost(self)
     }
 }
 

@@ -25,7 +25,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::audit::Actor;
-use crate::ids::AppId;
+
 use crate::login::cookies::{self, AUTH_REQUEST_COOKIE, SESSION_COOKIE};
 use crate::oidc::model::{AuthParams, AuthRequest, Session};
 use crate::orgs::model::{OrgStatus, Organization};
@@ -43,10 +43,6 @@ mod notices;
 mod reauth;
 mod setup;
 mod views;
-
-/// The pending sign-in of the console names this application id: no registered application
-/// has it (ids are UUIDv7), and the sign-in ends in the console instead of at a client.
-pub const CONSOLE_APP: AppId = AppId(uuid::Uuid::nil());
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -419,7 +415,7 @@ async fn start_login(State(state): State<AppState>, Form(f): Form<LoginForm>) ->
     let request = AuthRequest {
         id: id.clone(),
         org_id: org.id,
-        app_id: CONSOLE_APP,
+        target: crate::oidc::model::AuthTarget::Console,
         browser_hash: hash_token(&binding),
         params: AuthParams {
             client_id: "hub-console".into(),

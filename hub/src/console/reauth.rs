@@ -13,7 +13,7 @@ use maud::{Markup, html};
 use tower::ServiceExt;
 
 use super::html::Href;
-use super::{CONSOLE_APP, CsrfForm, Viewer, checked, csrf_field, forbidden_post, internal_error};
+use super::{CsrfForm, Viewer, checked, csrf_field, forbidden_post, internal_error};
 use super::{page, to_idp};
 use crate::clock::ms_to_rfc3339;
 use crate::http::extract::OrgCtx;
@@ -166,7 +166,7 @@ pub async fn start(
     let request = AuthRequest {
         id: id.clone(),
         org_id: v.org.id,
-        app_id: CONSOLE_APP,
+        target: crate::oidc::model::AuthTarget::Console,
         browser_hash: hash_token(&binding),
         params: AuthParams {
             client_id: "hub-console".into(),

@@ -31,7 +31,7 @@ use self::cookies::{AUTH_REQUEST_COOKIE, SESSION_COOKIE};
 use crate::audit::{Actor, AuditAction, AuditEvent};
 use crate::federation::linking::{Route, route};
 use crate::oidc::authorize::finish;
-use crate::oidc::model::{AuthRequest, Session};
+use crate::oidc::model::{AuthRequest, AuthTarget, Session};
 use crate::orgs::model::Organization;
 use crate::secrets::{hash_token, random_token};
 use crate::state::AppState;
@@ -109,7 +109,10 @@ async fn home(
     if owner == org.id {
         return Ok(org);
     }
-    let Some(app) = storage::applications::get(c, request.org_id, request.app_id).await? else {
+    let Some(app_id) = request.target.app() else {
+        return Ok(org);
+    };
+    let Some(app) = storage::applications::get(c, request.org_id, app_id).await? else {
         return Ok(org);
     };
     if !crate::spaces::partner_admitted(c, &app, owner).await? {
@@ -224,11 +227,15 @@ pub async fn get_login(
         .or_else(|| request.params.domain_hint.as_ref().map(|d| format!("@{d}")));
     if hint.is_none() {
         // People of partner organizations sign in here too: ask whose they are first.
-        let app = storage::applications::get(state.store.conn(), request.org_id, request.app_id);
-        let partners = match app.await {
-            Ok(Some(app)) => crate::spaces::admits_partners(state.store.conn(), &app).await,
-            Ok(None) => Ok(false),
-            Err(e) => Err(e),
+        let partners = match request.target.app() {
+            Some(app_id) => {
+                match storage::applications::get(state.store.conn(), request.org_id, app_id).await {
+                    Ok(Some(app)) => crate::spaces::admits_partners(state.store.conn(), &app).await,
+                    Ok(None) => Ok(false),
+                    Err(e) => Err(e),
+                }
+            }
+            None => Ok(false),
         };
         match partners {
             Ok(false) => {}
@@ -393,12 +400,11 @@ pub async fn sign_in(
     user: &User,
     mut method: serde_json::Value,
 ) -> Response {
-    if request.app_id == crate::console::CONSOLE_APP {
-        return console_sign_in(state, request, user, method).await;
-    }
-    let app = match storage::applications::get(state.store.conn(), request.org_id, request.app_id)
-        .await
-    {
+    let app_id = match request.target {
+        AuthTarget::Console => return console_sign_in(state, request, user, method).await,
+        AuthTarget::App(a) => a,
+    };
+    let app = match storage::applications::get(state.store.conn(), request.org_id, app_id).await {
         Ok(Some(app)) => app,
         _ => return pages::error(StatusCode::BAD_REQUEST, EXPIRED, GO_BACK),
     };

@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use std::collections::HashMap;
 
-use super::model::{AuthParams, AuthRequest, Code, Session};
+use super::model::{AuthParams, AuthRequest, AuthTarget, Code, Session};
 use super::request::SourceIp;
 use super::tokens::SCOPES;
 use crate::login::cookies::{self, AUTH_REQUEST_COOKIE, SESSION_COOKIE};
@@ -379,7 +379,7 @@ pub(crate) async fn keep_pending(
     let request = AuthRequest {
         id: id.clone(),
         org_id: app.org_id,
-        app_id: app.id,
+        target: AuthTarget::App(app.id),
         browser_hash: hash_token(&binding),
         params: params.clone(),
         created_at: now,

@@ -161,8 +161,10 @@ pub async fn post_interaction(
     };
     let expired = || pages::error(StatusCode::BAD_REQUEST, EXPIRED, GO_BACK);
     let conn = state.store.conn();
-    let Ok(Some(app)) = storage::applications::get(conn, request.org_id, request.app_id).await
-    else {
+    let Some(app_id) = request.target.app() else {
+        return expired();
+    };
+    let Ok(Some(app)) = storage::applications::get(conn, request.org_id, app_id).await else {
         return expired();
     };
     // The page was shown for this browser's live session; a sign-in since then voids it.

@@ -50,13 +50,47 @@ pub struct AuthParams {
 pub struct AuthRequest {
     pub id: String,
     pub org_id: OrgId,
-    pub app_id: AppId,
+    pub target: AuthTarget,
     pub browser_hash: String,
     pub params: AuthParams,
     pub created_at: i64,
     pub expires_at: i64,
     /// A hash of the address that started it (`request::SourceIp`), for the per-address cap.
     pub source: Option<String>,
+}
+
+/// What a pending sign-in is for: a registered application of the organization, or the hub's
+/// own console (which is no application and has no client id).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthTarget {
+    App(AppId),
+    Console,
+}
+
+impl AuthTarget {
+    /// The application, if the sign-in is for one.
+    pub fn app(self) -> Option<AppId> {
+        match self {
+            Self::App(a) => Some(a),
+            Self::Console => None,
+        }
+    }
+
+    /// As stored: the application's id, or `console`.
+    pub fn as_stored(self) -> String {
+        match self {
+            Self::App(a) => a.to_string(),
+            Self::Console => "console".into(),
+        }
+    }
+
+    /// From the stored text (`console`, or before it the nil id, is the console).
+    pub fn from_stored(s: &str) -> Option<Self> {
+        match s {
+            "console" | "00000000-0000-0000-0000-000000000000" => Some(Self::Console),
+            other => other.parse().ok().map(Self::App),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

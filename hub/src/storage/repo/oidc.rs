@@ -8,7 +8,8 @@ use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QuerySele
 use super::parse;
 use crate::ids::{AppId, OrgId, UserId};
 use crate::oidc::model::{
-    AuthParams, AuthRequest, Code, RefreshToken, RevocationKind, Session, join_scope, split_scope,
+    AuthParams, AuthRequest, AuthTarget, Code, RefreshToken, RevocationKind, Session, join_scope,
+    split_scope,
 };
 use crate::storage::entities::{
     oidc_auth_request as ar, oidc_client_assertion as ca, oidc_code as code,
@@ -175,7 +176,7 @@ pub async fn insert_auth_request(c: &impl Conn, r: &AuthRequest) -> StoreResult<
     let row = ar::ActiveModel {
         id: Set(r.id.clone()),
         org_id: Set(r.org_id.to_string()),
-        app_id: Set(r.app_id.to_string()),
+        app_id: Set(r.target.as_stored()),
         browser_hash: Set(r.browser_hash.clone()),
         params: Set(serde_json::to_string(&r.params)
             .map_err(|_| StoreError::Corrupt("oidc_auth_requests"))?),
@@ -234,7 +235,8 @@ pub async fn get_auth_request(c: &impl Conn, id: &str) -> StoreResult<Option<Aut
     Ok(Some(AuthRequest {
         id: m.id,
         org_id: parse(&m.org_id, "oidc_auth_requests")?,
-        app_id: parse(&m.app_id, "oidc_auth_requests")?,
+        target: AuthTarget::from_stored(&m.app_id)
+            .ok_or(StoreError::Corrupt("oidc_auth_requests"))?,
         browser_hash: m.browser_hash,
         params,
         created_at: m.created_at,

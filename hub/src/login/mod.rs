@@ -28,6 +28,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use self::cookies::{AUTH_REQUEST_COOKIE, SESSION_COOKIE};
+use self::pages::{PageError, PageResult};
 use crate::audit::{Actor, AuditAction, AuditEvent};
 use crate::federation::linking::{Route, route};
 use crate::oidc::authorize::finish;
@@ -57,37 +58,29 @@ pub(crate) async fn pending(
     state: &AppState,
     headers: &HeaderMap,
     id: &str,
-) -> Result<AuthRequest, Response> {
+) -> PageResult<AuthRequest> {
     let binding = cookies::get(headers, AUTH_REQUEST_COOKIE);
     let found = if id.len() > 100 {
-        Ok(None)
+        None
     } else {
-        storage::oidc::get_auth_request(state.store.conn(), id).await
+        storage::oidc::get_auth_request(state.store.conn(), id).await?
     };
     match found {
-        Ok(Some(r))
+        Some(r)
             if r.expires_at > state.clock.now_ms()
                 && binding.is_some_and(|b| hash_token(&b) == r.browser_hash) =>
         {
             Ok(r)
         }
-        Ok(_) => Err(pages::error(StatusCode::BAD_REQUEST, EXPIRED, GO_BACK)),
-        Err(e) => {
-            tracing::error!(error = %e, "login: storage error");
-            Err(pages::error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "The hub could not handle this sign-in.",
-                "Please try again in a moment.",
-            ))
-        }
+        _ => Err(PageError::page(StatusCode::BAD_REQUEST, EXPIRED, GO_BACK)),
     }
 }
 
-async fn organization(state: &AppState, r: &AuthRequest) -> Option<Organization> {
+/// The organization of the pending request (it exists while the request does).
+async fn organization(state: &AppState, r: &AuthRequest) -> PageResult<Organization> {
     storage::organizations::get(state.store.conn(), r.org_id)
-        .await
-        .ok()
-        .flatten()
+        .await?
+        .ok_or(PageError::Internal)
 }
 
 /// The organization a person signs in with: the application's own, or the organization that
@@ -124,14 +117,6 @@ async fn home(
         .unwrap_or(org))
 }
 
-fn internal_error() -> Response {
-    pages::error(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "The hub could not handle this sign-in.",
-        "Please try again in a moment.",
-    )
-}
-
 fn form(request: &AuthRequest, org: &str, email: &str, problem: Option<&str>, dev: bool) -> Markup {
     html! {
         h1 { "Sign in to " (org) }
@@ -158,17 +143,17 @@ async fn routed(
     request: &AuthRequest,
     org: &Organization,
     email: Option<&str>,
-) -> Response {
+) -> PageResult {
     // "@domain" stands for a domain hint: it routes, but is no address to hint or prefill.
     let address = email.filter(|e| !e.starts_with('@'));
-    match route(state, org.id, email).await {
-        Ok(Route::Connection(conn)) => upstream::start(state, request, org, &conn, address).await,
-        Ok(Route::AskEmail) => pages::page(
+    Ok(match route(state, org.id, email).await? {
+        Route::Connection(conn) => upstream::start(state, request, org, &conn, address).await?,
+        Route::AskEmail => pages::page(
             StatusCode::OK,
             "Sign in",
             form(request, &org.name, "", None, false),
         ),
-        Ok(Route::ForeignDomain(domain)) => {
+        Route::ForeignDomain(domain) => {
             let problem = format!(
                 "{domain} is not an address of {}. This application is for {} people: use your \
                  {} email.",
@@ -186,12 +171,12 @@ async fn routed(
                 ),
             )
         }
-        Ok(Route::NoConnection) if state.config.oidc.dev_login => pages::page(
+        Route::NoConnection if state.config.oidc.dev_login => pages::page(
             StatusCode::OK,
             "Sign in",
             form(request, &org.name, address.unwrap_or_default(), None, true),
         ),
-        Ok(Route::NoConnection) => pages::error(
+        Route::NoConnection => pages::error(
             StatusCode::SERVICE_UNAVAILABLE,
             &format!("{} has not connected its sign-in to the hub yet.", org.name),
             &format!(
@@ -199,11 +184,7 @@ async fn routed(
                 org.name
             ),
         ),
-        Err(e) => {
-            tracing::error!(error = %e, "login: storage error");
-            internal_error()
-        }
-    }
+    })
 }
 
 /// `GET /login`: routes the pending request to the organization's IdP, or asks for the email.
@@ -211,14 +192,9 @@ pub async fn get_login(
     State(state): State<AppState>,
     headers: HeaderMap,
     Query(q): Query<LoginQuery>,
-) -> Response {
-    let request = match pending(&state, &headers, &q.request).await {
-        Ok(r) => r,
-        Err(page) => return page,
-    };
-    let Some(org) = organization(&state, &request).await else {
-        return internal_error();
-    };
+) -> PageResult {
+    let request = pending(&state, &headers, &q.request).await?;
+    let org = organization(&state, &request).await?;
     // A domain hint stands for an address at that domain (the IdP learns no login hint).
     let hint = request
         .params
@@ -227,38 +203,23 @@ pub async fn get_login(
         .or_else(|| request.params.domain_hint.as_ref().map(|d| format!("@{d}")));
     if hint.is_none() {
         // People of partner organizations sign in here too: ask whose they are first.
-        let partners = match request.target.app() {
+        let app = match request.target.app() {
             Some(app_id) => {
-                match storage::applications::get(state.store.conn(), request.org_id, app_id).await {
-                    Ok(Some(app)) => crate::spaces::admits_partners(state.store.conn(), &app).await,
-                    Ok(None) => Ok(false),
-                    Err(e) => Err(e),
-                }
+                storage::applications::get(state.store.conn(), request.org_id, app_id).await?
             }
-            None => Ok(false),
+            None => None,
         };
-        match partners {
-            Ok(false) => {}
-            Ok(true) => {
-                return pages::page(
-                    StatusCode::OK,
-                    "Sign in",
-                    form(&request, &org.name, "", None, false),
-                );
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "login: storage error");
-                return internal_error();
-            }
+        if let Some(app) = app
+            && crate::spaces::admits_partners(state.store.conn(), &app).await?
+        {
+            return Ok(pages::page(
+                StatusCode::OK,
+                "Sign in",
+                form(&request, &org.name, "", None, false),
+            ));
         }
     }
-    let org = match home(&state, &request, org, hint.as_deref()).await {
-        Ok(o) => o,
-        Err(e) => {
-            tracing::error!(error = %e, "login: storage error");
-            return internal_error();
-        }
-    };
+    let org = home(&state, &request, org, hint.as_deref()).await?;
     routed(&state, &request, &org, hint.as_deref()).await
 }
 
@@ -268,50 +229,31 @@ pub async fn post_login(
     State(state): State<AppState>,
     headers: HeaderMap,
     Form(f): Form<LoginForm>,
-) -> Response {
-    let request = match pending(&state, &headers, &f.request).await {
-        Ok(r) => r,
-        Err(page) => return page,
-    };
-    let Some(org) = organization(&state, &request).await else {
-        return internal_error();
-    };
+) -> PageResult {
+    let request = pending(&state, &headers, &f.request).await?;
+    let org = organization(&state, &request).await?;
     let email = f.email.trim().to_ascii_lowercase();
     if email.len() > 320 {
-        return pages::error(
+        return Err(PageError::page(
             StatusCode::BAD_REQUEST,
             "That is not an email address.",
             GO_BACK,
-        );
+        ));
     }
-    let org = match home(&state, &request, org, Some(&email)).await {
-        Ok(o) => o,
-        Err(e) => {
-            tracing::error!(error = %e, "login: storage error");
-            return internal_error();
-        }
-    };
-    match route(&state, org.id, Some(&email)).await {
-        Ok(Route::NoConnection) if state.config.oidc.dev_login => {}
-        Ok(_) => return routed(&state, &request, &org, Some(&email)).await,
-        Err(e) => {
-            tracing::error!(error = %e, "login: storage error");
-            return internal_error();
-        }
+    let org = home(&state, &request, org, Some(&email)).await?;
+    match route(&state, org.id, Some(&email)).await? {
+        Route::NoConnection if state.config.oidc.dev_login => {}
+        _ => return routed(&state, &request, &org, Some(&email)).await,
     }
-    let user = match storage::users::find_by_email(state.store.conn(), org.id, &email).await {
-        Ok(Some(u)) if u.status == UserStatus::Active => u,
-        Ok(_) => {
+    let user = match storage::users::find_by_email(state.store.conn(), org.id, &email).await? {
+        Some(u) if u.status == UserStatus::Active => u,
+        _ => {
             let problem = format!("{} has no active account for that email address.", org.name);
-            return pages::page(
+            return Ok(pages::page(
                 StatusCode::UNAUTHORIZED,
                 "Sign in",
                 form(&request, &org.name, &email, Some(&problem), true),
-            );
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "login: storage error");
-            return internal_error();
+            ));
         }
     };
     let mut method = json!({"method": "dev_login"});
@@ -399,31 +341,24 @@ pub async fn sign_in(
     request: &AuthRequest,
     user: &User,
     mut method: serde_json::Value,
-) -> Response {
+) -> PageResult {
     let app_id = match request.target {
         AuthTarget::Console => return console_sign_in(state, request, user, method).await,
         AuthTarget::App(a) => a,
     };
-    let app = match storage::applications::get(state.store.conn(), request.org_id, app_id).await {
-        Ok(Some(app)) => app,
-        _ => return pages::error(StatusCode::BAD_REQUEST, EXPIRED, GO_BACK),
+    let Some(app) = storage::applications::get(state.store.conn(), request.org_id, app_id).await?
+    else {
+        return Err(PageError::page(StatusCode::BAD_REQUEST, EXPIRED, GO_BACK));
     };
-    match crate::spaces::may_use(state.store.conn(), &app, user).await {
-        Ok((true, _)) => {}
-        Ok((false, _)) => return no_access(state, &app, user).await,
-        Err(e) => {
-            tracing::error!(error = %e, "login: storage error");
-            return internal_error();
-        }
+    if !crate::spaces::may_use(state.store.conn(), &app, user)
+        .await?
+        .0
+    {
+        return no_access(state, &app, user).await;
     }
     method["client_id"] = json!(app.client_id);
-    let (session, token) = match open_session(state, user, method, Some(&request.id)).await {
-        Ok(Some(v)) => v,
-        Ok(None) => return pages::error(StatusCode::BAD_REQUEST, EXPIRED, GO_BACK),
-        Err(e) => {
-            tracing::error!(error = %e, "login: storage error");
-            return internal_error();
-        }
+    let Some((session, token)) = open_session(state, user, method, Some(&request.id)).await? else {
+        return Err(PageError::page(StatusCode::BAD_REQUEST, EXPIRED, GO_BACK));
     };
     let mut response = finish(state, &app, &session, &request.params).await;
     cookies::set(
@@ -437,7 +372,7 @@ pub async fn sign_in(
     if !sets_cookie(&response, AUTH_REQUEST_COOKIE) {
         cookies::set(&mut response, state, AUTH_REQUEST_COOKIE, "", Some(0));
     }
-    response
+    Ok(response)
 }
 
 /// Whether `response` sets the cookie `name`.
@@ -456,21 +391,16 @@ async fn console_sign_in(
     request: &AuthRequest,
     user: &User,
     mut method: serde_json::Value,
-) -> Response {
+) -> PageResult {
     if user.org_id != request.org_id {
-        return pages::error(StatusCode::FORBIDDEN, EXPIRED, GO_BACK);
+        return Err(PageError::page(StatusCode::FORBIDDEN, EXPIRED, GO_BACK));
     }
     method["client_id"] = json!("hub-console");
     if let Some(session_id) = request.params.session_id.clone() {
         return console_reauthenticated(state, request, user, &session_id, method).await;
     }
-    let (_, token) = match open_session(state, user, method, Some(&request.id)).await {
-        Ok(Some(v)) => v,
-        Ok(None) => return pages::error(StatusCode::BAD_REQUEST, EXPIRED, GO_BACK),
-        Err(e) => {
-            tracing::error!(error = %e, "console login: storage error");
-            return internal_error();
-        }
+    let Some((_, token)) = open_session(state, user, method, Some(&request.id)).await? else {
+        return Err(PageError::page(StatusCode::BAD_REQUEST, EXPIRED, GO_BACK));
     };
     let mut response = crate::console::signed_in();
     cookies::set(
@@ -481,7 +411,7 @@ async fn console_sign_in(
         Some(state.config.oidc.session_ttl_secs),
     );
     cookies::set(&mut response, state, AUTH_REQUEST_COOKIE, "", Some(0));
-    response
+    Ok(response)
 }
 
 /// The end of a console re-authentication (the pending request names the session it renews):
@@ -495,27 +425,18 @@ async fn console_reauthenticated(
     user: &User,
     session_id: &str,
     method: serde_json::Value,
-) -> Response {
+) -> PageResult {
     use crate::console::reauth_refused;
     let c = state.store.conn();
+    let expired = || PageError::page(StatusCode::BAD_REQUEST, EXPIRED, GO_BACK);
     // The request is single use, whatever the outcome.
-    let consumed = storage::oidc::delete_auth_request(c, &request.id).await;
-    match consumed {
-        Ok(true) => {}
-        Ok(false) => return pages::error(StatusCode::BAD_REQUEST, EXPIRED, GO_BACK),
-        Err(e) => {
-            tracing::error!(error = %e, "console re-authentication: storage error");
-            return internal_error();
-        }
+    if !storage::oidc::delete_auth_request(c, &request.id).await? {
+        return Err(expired());
     }
     let now = state.clock.now_ms();
-    let session = match storage::oidc::get_session(c, request.org_id, session_id).await {
-        Ok(Some(s)) if s.is_live(now) => s,
-        Ok(_) => return pages::error(StatusCode::BAD_REQUEST, EXPIRED, GO_BACK),
-        Err(e) => {
-            tracing::error!(error = %e, "console re-authentication: storage error");
-            return internal_error();
-        }
+    let session = match storage::oidc::get_session(c, request.org_id, session_id).await? {
+        Some(s) if s.is_live(now) => s,
+        _ => return Err(expired()),
     };
     if session.user_id != user.id {
         tracing::warn!(session = %session.id, "console re-authentication by another person");
@@ -534,31 +455,23 @@ async fn console_reauthenticated(
             "session_user_id": session.user_id,
             "method": method,
         }));
-        let recorded = async {
-            let tx = state.store.begin().await?;
-            state.commit_audited(tx, event).await
-        };
-        if let Err(e) = recorded.await {
-            tracing::error!(error = %e, "console re-authentication: could not audit");
-            return internal_error();
-        }
-        return reauth_refused(
+        let tx = state.store.begin().await?;
+        state.commit_audited(tx, event).await?;
+        return Ok(reauth_refused(
             "You signed in as someone else",
             &format!(
                 "Your company's sign-in answered for {}, not for the person of this console                  session. Nothing was changed: sign in again as yourself.",
                 user.email
             ),
-        );
+        ));
     }
     let Some(upstream_auth_ms) = fresh_auth(&method) else {
-        return reauth_refused(
+        return Ok(reauth_refused(
             "Your sign-in could not be confirmed",
             "Your company's sign-in service did not confirm that it checked who you are just              now (it was asked to, and did not say when it authenticated you). Nothing was              changed. Try again; if this keeps happening, tell your IT administrators that the              hub needs auth_time from the IdP.",
-        );
+        ));
     };
-    let Ok(token) = random_token() else {
-        return internal_error();
-    };
+    let token = random_token().map_err(|_| PageError::Internal)?;
     let renewed = async {
         let tx = state.store.begin().await?;
         if !storage::oidc::reauthenticate_session(
@@ -598,13 +511,8 @@ async fn console_reauthenticated(
         state.metrics.audit_events.inc();
         Ok::<_, crate::storage::StoreError>(true)
     };
-    match renewed.await {
-        Ok(true) => {}
-        Ok(false) => return pages::error(StatusCode::BAD_REQUEST, EXPIRED, GO_BACK),
-        Err(e) => {
-            tracing::error!(error = %e, "console re-authentication: storage error");
-            return internal_error();
-        }
+    if !renewed.await? {
+        return Err(expired());
     }
     let mut response = crate::console::reauthenticated(&request.params.redirect_uri);
     cookies::set(
@@ -615,7 +523,7 @@ async fn console_reauthenticated(
         Some(state.config.oidc.session_ttl_secs),
     );
     cookies::set(&mut response, state, AUTH_REQUEST_COOKIE, "", Some(0));
-    response
+    Ok(response)
 }
 
 /// The page for a person the application does not admit (no space of it admits them, or it
@@ -624,7 +532,7 @@ async fn no_access(
     state: &AppState,
     app: &crate::orgs::model::Application,
     user: &User,
-) -> Response {
+) -> PageResult {
     tracing::info!(app = %app.client_id, user = %user.id, "sign-in refused: no access to the application");
     let event = AuditEvent::new(
         &Actor::User {
@@ -641,20 +549,14 @@ async fn no_access(
         json!({"reason": "no space of the application admits the person",
         "client_id": app.client_id}),
     );
-    let recorded = async {
-        let tx = state.store.begin().await?;
-        state.commit_audited(tx, event).await
-    };
-    if let Err(e) = recorded.await {
-        tracing::error!(error = %e, "login: could not record the refusal");
-        return internal_error();
-    }
-    pages::error(
+    let tx = state.store.begin().await?;
+    state.commit_audited(tx, event).await?;
+    Err(PageError::page(
         StatusCode::FORBIDDEN,
         &format!("You do not have access to {}.", app.name),
         "Access for people of your organization comes through a shared space. Ask your \
          organization's administrators, or the application's owner, to invite you.",
-    )
+    ))
 }
 
 /// Signs a person in to the hub alone, with no application waiting (an IdP-initiated SAML
@@ -664,15 +566,10 @@ pub async fn sign_in_to_hub(
     org: &Organization,
     user: &User,
     method: serde_json::Value,
-) -> Response {
-    let (_, token) = match open_session(state, user, method, None).await {
-        Ok(Some(v)) => v,
-        Ok(None) => return internal_error(),
-        Err(e) => {
-            tracing::error!(error = %e, "login: storage error");
-            return internal_error();
-        }
-    };
+) -> PageResult {
+    let (_, token) = open_session(state, user, method, None)
+        .await?
+        .ok_or(PageError::Internal)?;
     let mut response = pages::page(
         StatusCode::OK,
         "Signed in",
@@ -691,5 +588,5 @@ pub async fn sign_in_to_hub(
         &token,
         Some(state.config.oidc.session_ttl_secs),
     );
-    response
+    Ok(response)
 }

@@ -6,6 +6,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use maud::{DOCTYPE, Markup, html};
 
+use crate::storage::StoreError;
+
 /// The pages' own style sheet (a constant: the CSP allows inline styles, never scripts).
 const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;\
                      padding:0 1rem;color:#1a1a1a}label,input,button{display:block;font-size:1rem;\
@@ -51,6 +53,58 @@ pub fn error(status: StatusCode, what: &str, whom: &str) -> Response {
             p { (what) }
             p.note { (whom) }
         },
+    )
+}
+
+/// Why a browser flow stopped early: a page for the person, the detail in the log. Handlers
+/// return [`PageResult`] and use `?`; a storage error becomes the one "could not handle this
+/// sign-in" page, logged once where it happened.
+#[derive(Debug)]
+pub enum PageError {
+    /// A page that says what happened and whom to ask.
+    Page(Response),
+    /// A failure inside the hub, already logged: the person is asked to try again.
+    Internal,
+}
+
+/// What a browser flow's step returns.
+pub type PageResult<T = Response> = Result<T, PageError>;
+
+impl PageError {
+    /// The error page `error(status, what, whom)` as an early return.
+    pub fn page(status: StatusCode, what: &str, whom: &str) -> Self {
+        Self::Page(error(status, what, whom))
+    }
+}
+
+impl From<StoreError> for PageError {
+    fn from(e: StoreError) -> Self {
+        tracing::error!(error = %e, source = ?std::error::Error::source(&e), "browser sign-in: storage error");
+        Self::Internal
+    }
+}
+
+impl From<Response> for PageError {
+    fn from(page: Response) -> Self {
+        Self::Page(page)
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        match self {
+            Self::Page(page) => page,
+            Self::Internal => internal_error(),
+        }
+    }
+}
+
+/// The page for a failure inside the hub (the detail is in the log).
+pub fn internal_error() -> Response {
+    error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "The hub could not handle this sign-in.",
+        "Please try again in a moment.",
     )
 }
 

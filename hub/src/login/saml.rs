@@ -11,19 +11,19 @@
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Form, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use connectors::SamlConnector;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::upstream::{internal_error, refuse};
+use super::pages::{PageError, PageResult};
+use super::upstream::refuse;
 use crate::federation::model::Refusal;
 use crate::federation::model::{Connection, ConnectionStatus};
 use crate::federation::saml::{acs_url, connector, sp_entity_id};
 use crate::ids::ConnectionId;
-use crate::login::pages;
 use crate::oidc::model::AuthRequest;
 use crate::orgs::model::Organization;
 use crate::secrets::{hash_token, random_token};
@@ -36,27 +36,22 @@ const BINDING_COOKIE: &str = "hub_saml";
 const STATE_CONTEXT: &str = "upstream_login.saml";
 
 /// `GET /saml/{connection}/metadata`: the SP metadata to import at the IdP.
-pub async fn metadata(State(state): State<AppState>, Path(id): Path<String>) -> Response {
+pub async fn metadata(State(state): State<AppState>, Path(id): Path<String>) -> PageResult {
     let not_found = || {
-        pages::error(
+        PageError::page(
             StatusCode::NOT_FOUND,
             "There is no SAML connection here.",
             "Check the address the hub's admin API gave you.",
         )
     };
     let Ok(id) = id.parse::<ConnectionId>() else {
-        return not_found();
+        return Err(not_found());
     };
-    let conn = match storage::connections::get_by_id(state.store.conn(), id).await {
-        Ok(Some(c)) => c,
-        Ok(None) => return not_found(),
-        Err(e) => {
-            tracing::error!(error = %e, "saml metadata: storage error");
-            return internal_error();
-        }
+    let Some(conn) = storage::connections::get_by_id(state.store.conn(), id).await? else {
+        return Err(not_found());
     };
     let Some(saml) = &conn.saml else {
-        return not_found();
+        return Err(not_found());
     };
     let xml = STANDARD
         .decode(&saml.sp_certificate)
@@ -70,17 +65,15 @@ pub async fn metadata(State(state): State<AppState>, Path(id): Path<String>) -> 
             )
             .map_err(|e| e.to_string())
         });
-    match xml {
-        Ok(xml) => (
-            [(header::CONTENT_TYPE, "application/samlmetadata+xml")],
-            xml,
-        )
-            .into_response(),
-        Err(e) => {
-            tracing::error!(connection = %conn.id, error = %e, "could not write SP metadata");
-            internal_error()
-        }
-    }
+    let xml = xml.map_err(|e| {
+        tracing::error!(connection = %conn.id, error = %e, "could not write SP metadata");
+        PageError::Internal
+    })?;
+    Ok((
+        [(header::CONTENT_TYPE, "application/samlmetadata+xml")],
+        xml,
+    )
+        .into_response())
 }
 
 /// Sends the browser to the IdP with a signed AuthnRequest; the RelayState is the hub's state,
@@ -90,31 +83,25 @@ pub async fn start(
     request: &AuthRequest,
     org: &Organization,
     conn: &Connection,
-) -> Response {
-    let sp = match connector(state, conn) {
-        Ok(sp) => sp,
-        Err(e) => {
-            tracing::error!(connection = %conn.id, error = %e, "SAML connection unusable");
-            return pages::error(
-                StatusCode::BAD_GATEWAY,
-                &format!("{}'s sign-in service is not set up correctly.", org.name),
-                &format!("Please tell {}'s IT administrators.", org.name),
-            );
-        }
-    };
+) -> PageResult {
+    let sp = connector(state, conn).map_err(|e| {
+        tracing::error!(connection = %conn.id, error = %e, "SAML connection unusable");
+        PageError::page(
+            StatusCode::BAD_GATEWAY,
+            &format!("{}'s sign-in service is not set up correctly.", org.name),
+            &format!("Please tell {}'s IT administrators.", org.name),
+        )
+    })?;
     let (Ok(relay_state), Ok(binding)) = (random_token(), random_token()) else {
-        return internal_error();
+        return Err(PageError::Internal);
     };
-    let (url, request_id) = match sp
+    let (url, request_id) = sp
         .authn_request(&relay_state, super::upstream::wants_fresh(request))
-    {
-        Ok(v) => v,
-        Err(e) => {
+        .map_err(|e| {
             tracing::error!(connection = %conn.id, error = %e, "could not build the AuthnRequest");
-            return internal_error();
-        }
-    };
-    let recorded = super::upstream::record(
+            PageError::Internal
+        })?;
+    super::upstream::record(
         state,
         request,
         conn,
@@ -122,10 +109,7 @@ pub async fn start(
         hash_token(&binding),
         (STATE_CONTEXT, request_id.as_bytes()),
     )
-    .await;
-    if let Err(page) = recorded {
-        return page;
-    }
+    .await?;
     tracing::info!(org = %org.slug, connection = %conn.name, "sending the browser to the SAML IdP");
     let mut response = Redirect::to(&url).into_response();
     let cookie = if state.config.server.public_url.starts_with("https://") {
@@ -138,7 +122,7 @@ pub async fn start(
     if let Ok(v) = HeaderValue::from_str(&cookie) {
         response.headers_mut().append(header::SET_COOKIE, v);
     }
-    response
+    Ok(response)
 }
 
 /// The form an IdP posts to the assertion consumer service.
@@ -164,46 +148,37 @@ pub async fn acs(
     Path(id): Path<String>,
     headers: HeaderMap,
     form: Result<Form<AcsForm>, FormRejection>,
-) -> Response {
+) -> PageResult {
     let unknown = || {
-        pages::error(
+        PageError::page(
             StatusCode::NOT_FOUND,
             "There is no SAML connection here.",
             "Go back to the application and start again.",
         )
     };
     let Ok(id) = id.parse::<ConnectionId>() else {
-        return unknown();
+        return Err(unknown());
     };
-    let conn = match storage::connections::get_by_id(state.store.conn(), id).await {
-        Ok(Some(c)) if c.saml.is_some() => c,
-        Ok(_) => return unknown(),
-        Err(e) => {
-            tracing::error!(error = %e, "acs: storage error");
-            return internal_error();
-        }
+    let conn = match storage::connections::get_by_id(state.store.conn(), id).await? {
+        Some(c) if c.saml.is_some() => c,
+        _ => return Err(unknown()),
     };
-    let org = match storage::organizations::get(state.store.conn(), conn.org_id).await {
-        Ok(Some(o)) => o,
-        Ok(None) => return unknown(),
-        Err(e) => {
-            tracing::error!(error = %e, "acs: storage error");
-            return internal_error();
-        }
+    let Some(org) = storage::organizations::get(state.store.conn(), conn.org_id).await? else {
+        return Err(unknown());
     };
     let refused = |reason: String| Refusal::new(reason, "This sign-in could not be completed.");
     let Ok(Form(form)) = form else {
-        return refuse(
+        return Err(refuse(
             &state,
             Some(&org),
             Some(&conn),
             None,
             refused("the POST to the SAML endpoint carried no SAMLResponse".into()),
         )
-        .await;
+        .await);
     };
     if conn.status != ConnectionStatus::Active {
-        return refuse(
+        return Err(refuse(
             &state,
             Some(&org),
             Some(&conn),
@@ -216,25 +191,18 @@ pub async fn acs(
                 ),
             ),
         )
-        .await;
+        .await);
     }
-    let solicited = match solicited(&state, &headers, &conn, form.relay_state.as_deref()).await {
-        Ok(Ok(s)) => s,
-        Ok(Err(reason)) => {
-            return refuse(&state, Some(&org), Some(&conn), None, refused(reason)).await;
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "acs: storage error");
-            return internal_error();
+    let solicited = match solicited(&state, &headers, &conn, form.relay_state.as_deref()).await? {
+        Ok(s) => s,
+        Err(reason) => {
+            return Err(refuse(&state, Some(&org), Some(&conn), None, refused(reason)).await);
         }
     };
-    let sp = match connector(&state, &conn) {
-        Ok(sp) => sp,
-        Err(e) => {
-            tracing::error!(connection = %conn.id, error = %e, "SAML connection unusable");
-            return internal_error();
-        }
-    };
+    let sp = connector(&state, &conn).map_err(|e| {
+        tracing::error!(connection = %conn.id, error = %e, "SAML connection unusable");
+        PageError::Internal
+    })?;
     let in_response_to = match &solicited {
         Solicited::Request(_, id) => Some(id.as_str()),
         Solicited::Unsolicited => None,
@@ -242,7 +210,7 @@ pub async fn acs(
     let login = match sp.handle_post(&form.saml_response, in_response_to).await {
         Ok(l) => l,
         Err(e) => {
-            return refuse(
+            return Err(refuse(
                 &state,
                 Some(&org),
                 Some(&conn),
@@ -255,7 +223,7 @@ pub async fn acs(
                     ),
                 ),
             )
-            .await;
+            .await);
         }
     };
     let now = state.clock.now_ms();
@@ -266,37 +234,26 @@ pub async fn acs(
         login.valid_until.timestamp_millis().max(now) + 60_000,
         now,
     )
-    .await;
-    match fresh {
-        Ok(true) => {}
-        Ok(false) => {
-            return refuse(
-                &state,
-                Some(&org),
-                Some(&conn),
-                Some(&login.identity),
-                refused(format!(
-                    "replayed assertion: {} was already used",
-                    login.assertion_id
-                )),
-            )
-            .await;
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "acs: storage error");
-            return internal_error();
-        }
+    .await?;
+    if !fresh {
+        return Err(refuse(
+            &state,
+            Some(&org),
+            Some(&conn),
+            Some(&login.identity),
+            refused(format!(
+                "replayed assertion: {} was already used",
+                login.assertion_id
+            )),
+        )
+        .await);
     }
     let login_authn_instant = login.authn_instant;
     let identity = login.identity;
-    let user = match crate::federation::linking::resolve(&state, &org, &conn, &identity).await {
-        Ok(Ok(u)) => u,
-        Ok(Err(refusal)) => {
-            return refuse(&state, Some(&org), Some(&conn), Some(&identity), refusal).await;
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "acs: storage error");
-            return internal_error();
+    let user = match crate::federation::linking::resolve(&state, &org, &conn, &identity).await? {
+        Ok(u) => u,
+        Err(refusal) => {
+            return Err(refuse(&state, Some(&org), Some(&conn), Some(&identity), refusal).await);
         }
     };
     state.metrics.upstream_login("saml", "signed_in");
@@ -306,18 +263,20 @@ pub async fn acs(
     {
         super::upstream::mark_fresh(&mut method, fresh_instant(login_authn_instant));
     }
-    let mut response = match solicited {
+    let signed_in = match solicited {
         Solicited::Request(request, _) => {
             crate::login::sign_in(&state, &request, &user, method).await
         }
         Solicited::Unsolicited => crate::login::sign_in_to_hub(&state, &org, &user, method).await,
     };
+    // The binding cookie is spent whatever the outcome.
+    let mut response = signed_in.unwrap_or_else(IntoResponse::into_response);
     if let Ok(v) = HeaderValue::from_str(&format!(
         "{BINDING_COOKIE}=; Path=/saml; HttpOnly; SameSite=Lax; Max-Age=0"
     )) {
         response.headers_mut().append(header::SET_COOKIE, v);
     }
-    response
+    Ok(response)
 }
 
 /// The IdP's `AuthnInstant` for a sign-in that asked for `ForceAuthn`, if it falls within the

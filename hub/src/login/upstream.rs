@@ -17,12 +17,12 @@ use crate::audit::{Actor, AuditAction, AuditEvent};
 use crate::federation::model::{
     Connection, ConnectionKind, ConnectionStatus, Refusal, UpstreamLogin,
 };
-use crate::login::pages;
+use crate::login::pages::{self, PageError, PageResult};
 use crate::oidc::model::AuthRequest;
 use crate::orgs::model::Organization;
 use crate::secrets::{hash_token, random_token};
 use crate::state::AppState;
-use crate::storage::{self, StoreError};
+use crate::storage;
 
 /// Where every OIDC IdP sends people back (register it at the IdP).
 pub const CALLBACK_PATH: &str = "/login/oidc/callback";
@@ -42,12 +42,12 @@ async fn connector_or_page(
     state: &AppState,
     org: &Organization,
     conn: &Connection,
-) -> Result<connectors::oidc::OidcConnector, Response> {
+) -> PageResult<connectors::oidc::OidcConnector> {
     crate::federation::oidc::connector(state, conn)
         .await
         .map_err(|e| {
             tracing::warn!(connection = %conn.id, error = %e, "upstream IdP unavailable");
-            pages::error(
+            PageError::page(
                 StatusCode::BAD_GATEWAY,
                 &format!(
                     "{}'s sign-in service cannot be reached right now.",
@@ -59,14 +59,6 @@ async fn connector_or_page(
                 ),
             )
         })
-}
-
-pub(super) fn internal_error() -> Response {
-    pages::error(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "The hub could not handle this sign-in.",
-        "Please try again in a moment.",
-    )
 }
 
 /// Whether the pending sign-in must be a fresh authentication at the IdP rather than an answer
@@ -95,35 +87,24 @@ pub async fn start(
     org: &Organization,
     conn: &Connection,
     login_hint: Option<&str>,
-) -> Response {
+) -> PageResult {
     if conn.kind == ConnectionKind::Saml {
         return super::saml::start(state, request, org, conn).await;
     }
-    let connector = match connector_or_page(state, org, conn).await {
-        Ok(c) => c,
-        Err(page) => return page,
-    };
-    let Ok(upstream_state) = random_token() else {
-        return internal_error();
-    };
+    let connector = connector_or_page(state, org, conn).await?;
+    let upstream_state = random_token().map_err(|_| PageError::Internal)?;
     let freshness = if wants_fresh(request) {
         connectors::oidc::Freshness::Fresh
     } else {
         connectors::oidc::Freshness::Any
     };
-    let (url, flow) = match connector.authorization_url(
-        &callback_url(state),
-        &upstream_state,
-        login_hint,
-        freshness,
-    ) {
-        Ok(v) => v,
-        Err(e) => {
+    let (url, flow) = connector
+        .authorization_url(&callback_url(state), &upstream_state, login_hint, freshness)
+        .map_err(|e| {
             tracing::error!(connection = %conn.id, error = %e, "could not build the IdP URL");
-            return internal_error();
-        }
-    };
-    let recorded = record(
+            PageError::Internal
+        })?;
+    record(
         state,
         request,
         conn,
@@ -131,12 +112,9 @@ pub async fn start(
         request.browser_hash.clone(),
         (STATE_CONTEXT, flow.as_bytes()),
     )
-    .await;
-    if let Err(page) = recorded {
-        return page;
-    }
+    .await?;
     tracing::info!(org = %org.slug, connection = %conn.name, "sending the browser to the upstream IdP");
-    Redirect::to(&url).into_response()
+    Ok(Redirect::to(&url).into_response())
 }
 
 /// Whether the browser carries the cookie `login` was bound to.
@@ -155,11 +133,11 @@ pub(super) async fn record(
     upstream_state: &str,
     browser_hash: String,
     (context, connector_state): (&str, &[u8]),
-) -> Result<(), Response> {
+) -> PageResult<()> {
     let sealed = state
         .secrets
         .seal(context, connector_state)
-        .map_err(|_| internal_error())?;
+        .map_err(|_| PageError::Internal)?;
     let now = state.clock.now_ms();
     let login = UpstreamLogin {
         state_hash: hash_token(upstream_state),
@@ -171,12 +149,8 @@ pub(super) async fn record(
         created_at: now,
         expires_at: now + UPSTREAM_TTL_MS,
     };
-    storage::connections::insert_upstream_login(state.store.conn(), &login)
-        .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "could not record the upstream login");
-            internal_error()
-        })
+    storage::connections::insert_upstream_login(state.store.conn(), &login).await?;
+    Ok(())
 }
 
 /// Records a refused sign-in and shows the page. Where an IdP vouched for an identity, the
@@ -188,7 +162,7 @@ pub(super) async fn refuse(
     conn: Option<&Connection>,
     identity: Option<&UpstreamIdentity>,
     refusal: Refusal,
-) -> Response {
+) -> PageError {
     state
         .metrics
         .upstream_login(conn.map_or("unknown", |c| c.kind.as_str()), "refused");
@@ -210,7 +184,7 @@ pub(super) async fn refuse(
         );
         tracing::debug!(org = org.map(|o| o.slug.as_str()), reason = %refusal.reason,
             "anonymous sign-in failure counted");
-        return refusal_page(org, &refusal);
+        return PageError::Page(refusal_page(org, &refusal));
     }
     tracing::warn!(
         org = org.map(|o| o.slug.as_str()),
@@ -242,7 +216,7 @@ pub(super) async fn refuse(
     if let Err(e) = recorded.await {
         tracing::error!(error = %e, "could not audit a refused sign-in");
     }
-    refusal_page(org, &refusal)
+    PageError::Page(refusal_page(org, &refusal))
 }
 
 fn refusal_page(org: Option<&Organization>, refusal: &Refusal) -> Response {
@@ -262,16 +236,16 @@ pub async fn callback(
     State(state): State<AppState>,
     headers: HeaderMap,
     Query(params): Query<BTreeMap<String, String>>,
-) -> Response {
+) -> PageResult {
     let expired = || {
-        pages::error(
+        PageError::page(
             StatusCode::BAD_REQUEST,
             "This sign-in has expired or was started in another browser.",
             "Go back to the application and start again.",
         )
     };
     let Some(upstream_state) = params.get("state").filter(|s| s.len() <= 200) else {
-        return refuse(
+        return Err(refuse(
             &state,
             None,
             None,
@@ -281,50 +255,36 @@ pub async fn callback(
                 "This sign-in could not be completed.",
             ),
         )
-        .await;
+        .await);
     };
-    let login = async {
-        let tx = state.store.begin().await?;
-        let l = storage::connections::take_upstream_login(tx.conn(), &hash_token(upstream_state))
-            .await?;
-        tx.commit().await?;
-        Ok::<_, StoreError>(l)
+    let tx = state.store.begin().await?;
+    let login =
+        storage::connections::take_upstream_login(tx.conn(), &hash_token(upstream_state)).await?;
+    tx.commit().await?;
+    let Some(login) = login else {
+        return Err(refuse(
+            &state,
+            None,
+            None,
+            None,
+            Refusal::new(
+                "callback with a state the hub did not issue or already used",
+                "This sign-in could not be completed: it was not started here, or it was \
+                 already used.",
+            ),
+        )
+        .await);
     };
-    let login = match login.await {
-        Ok(Some(l)) => l,
-        Ok(None) => {
-            return refuse(
-                &state,
-                None,
-                None,
-                None,
-                Refusal::new(
-                    "callback with a state the hub did not issue or already used",
-                    "This sign-in could not be completed: it was not started here, or it was \
-                     already used.",
-                ),
-            )
-            .await;
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "callback: storage error");
-            return internal_error();
-        }
-    };
-    let (org, conn) = match (
-        storage::organizations::get(state.store.conn(), login.org_id).await,
-        storage::connections::get(state.store.conn(), login.org_id, login.connection_id).await,
-    ) {
-        (Ok(Some(o)), Ok(Some(c))) => (o, c),
-        (Ok(_), Ok(_)) => return expired(),
-        (Err(e), _) | (_, Err(e)) => {
-            tracing::error!(error = %e, "callback: storage error");
-            return internal_error();
-        }
+    let c = state.store.conn();
+    let (Some(org), Some(conn)) = (
+        storage::organizations::get(c, login.org_id).await?,
+        storage::connections::get(c, login.org_id, login.connection_id).await?,
+    ) else {
+        return Err(expired());
     };
     // The state must come back to the browser that started the sign-in (login CSRF).
     if !same_browser(&headers, crate::login::cookies::AUTH_REQUEST_COOKIE, &login) {
-        return refuse(
+        return Err(refuse(
             &state,
             Some(&org),
             Some(&conn),
@@ -334,13 +294,13 @@ pub async fn callback(
                 "This sign-in was started in another browser.",
             ),
         )
-        .await;
+        .await);
     }
     if login.expires_at <= state.clock.now_ms() {
-        return expired();
+        return Err(expired());
     }
     if conn.status != ConnectionStatus::Active {
-        return refuse(
+        return Err(refuse(
             &state,
             Some(&org),
             Some(&conn),
@@ -353,35 +313,25 @@ pub async fn callback(
                 ),
             ),
         )
-        .await;
+        .await);
     }
-    let request =
-        match storage::oidc::get_auth_request(state.store.conn(), &login.auth_request_id).await {
-            Ok(Some(r)) if r.expires_at > state.clock.now_ms() => r,
-            Ok(_) => return expired(),
-            Err(e) => {
-                tracing::error!(error = %e, "callback: storage error");
-                return internal_error();
-            }
-        };
-    let flow = match state
+    let request = match storage::oidc::get_auth_request(c, &login.auth_request_id).await? {
+        Some(r) if r.expires_at > state.clock.now_ms() => r,
+        _ => return Err(expired()),
+    };
+    let flow = state
         .secrets
         .open_bytes(STATE_CONTEXT, &login.connector_state)
-    {
-        Ok(b) => ConnectorState::new(b),
-        Err(_) => return internal_error(),
-    };
-    let connector = match connector_or_page(&state, &org, &conn).await {
-        Ok(c) => c,
-        Err(page) => return page,
-    };
+        .map(ConnectorState::new)
+        .map_err(|_| PageError::Internal)?;
+    let connector = connector_or_page(&state, &org, &conn).await?;
     let identity = match connector
         .complete(&callback_url(&state), &flow, &CallbackParams(params))
         .await
     {
         Ok(i) => i,
         Err(e) => {
-            return refuse(
+            return Err(refuse(
                 &state,
                 Some(&org),
                 Some(&conn),
@@ -394,17 +344,13 @@ pub async fn callback(
                     ),
                 ),
             )
-            .await;
+            .await);
         }
     };
-    let user = match crate::federation::linking::resolve(&state, &org, &conn, &identity).await {
-        Ok(Ok(u)) => u,
-        Ok(Err(refusal)) => {
-            return refuse(&state, Some(&org), Some(&conn), Some(&identity), refusal).await;
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "callback: storage error");
-            return internal_error();
+    let user = match crate::federation::linking::resolve(&state, &org, &conn, &identity).await? {
+        Ok(u) => u,
+        Err(refusal) => {
+            return Err(refuse(&state, Some(&org), Some(&conn), Some(&identity), refusal).await);
         }
     };
     state.metrics.upstream_login("oidc", "signed_in");

@@ -138,14 +138,7 @@ async fn authorize(
             tracing::info!(client_id, "authorization request for an unknown client");
             return pages::error(StatusCode::BAD_REQUEST, UNKNOWN_APP, ASK_APP_OWNER);
         }
-        Err(e) => {
-            tracing::error!(error = %e, "authorize: storage error");
-            return pages::error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "The hub could not handle this sign-in.",
-                "Please try again in a moment.",
-            );
-        }
+        Err(e) => return pages::PageError::from(e).into_response(),
     };
     // Exact string match (RFC 9700 §4.1.3): no prefix, case or normalization tolerance.
     let Some(redirect_uri) =

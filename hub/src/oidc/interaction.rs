@@ -16,7 +16,7 @@ use super::authorize::{Redirectable, current_session, finish, keep_pending, set_
 use super::model::{AuthParams, Session};
 use crate::audit::{Actor, AuditAction, AuditEvent};
 use crate::login::cookies::AUTH_REQUEST_COOKIE;
-use crate::login::pages;
+use crate::login::pages::{self, PageResult};
 use crate::orgs::model::Application;
 use crate::state::AppState;
 use crate::storage;
@@ -151,50 +151,34 @@ pub async fn post_interaction(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
-    let Some(f) = answer(&body) else {
-        return pages::error(StatusCode::BAD_REQUEST, EXPIRED, GO_BACK);
-    };
-    let request = match crate::login::pending(&state, &headers, &f.request).await {
-        Ok(r) => r,
-        Err(page) => return page,
-    };
+) -> PageResult {
     let expired = || pages::error(StatusCode::BAD_REQUEST, EXPIRED, GO_BACK);
+    let Some(f) = answer(&body) else {
+        return Err(expired().into());
+    };
+    let request = crate::login::pending(&state, &headers, &f.request).await?;
     let conn = state.store.conn();
     let Some(app_id) = request.target.app() else {
-        return expired();
+        return Err(expired().into());
     };
-    let Ok(Some(app)) = storage::applications::get(conn, request.org_id, app_id).await else {
-        return expired();
+    let Some(app) = storage::applications::get(conn, request.org_id, app_id).await? else {
+        return Err(expired().into());
     };
     // The page was shown for this browser's live session; a sign-in since then voids it.
-    let session = match current_session(&state, &headers, &app).await {
-        Ok(Some(s)) if request.params.session_id.as_deref() == Some(s.id.as_str()) => s,
-        Ok(_) => return expired(),
-        Err(e) => {
-            tracing::error!(error = %e, "interaction: storage error");
-            return pages::error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "The hub could not handle this sign-in.",
-                "Please try again in a moment.",
-            );
-        }
+    let session = match current_session(&state, &headers, &app).await? {
+        Some(s) if request.params.session_id.as_deref() == Some(s.id.as_str()) => s,
+        _ => return Err(expired().into()),
     };
     let mut params = request.params.clone();
     params.session_id = None;
     let choosing = params.prompt.iter().any(|p| p == "select_account");
     if f.action == "another" && choosing {
         // Sign in again: the same request waits, bound to this browser.
-        return Redirect::to(&format!("/login?request={}", request.id)).into_response();
+        return Ok(Redirect::to(&format!("/login?request={}", request.id)).into_response());
     }
     // Every other answer uses the request up.
-    match storage::oidc::delete_auth_request(conn, &request.id).await {
-        Ok(true) => {}
-        Ok(false) => return expired(),
-        Err(e) => {
-            tracing::error!(error = %e, "interaction: storage error");
-            return expired();
-        }
+    if !storage::oidc::delete_auth_request(conn, &request.id).await? {
+        return Err(expired().into());
     }
     let mut response = match (f.action.as_str(), choosing) {
         ("continue", true) => {
@@ -202,10 +186,7 @@ pub async fn post_interaction(
             finish(&state, &app, &session, &params).await
         }
         ("approve", false) => {
-            if let Err(e) = record_consent(&state, &app, &session, &params).await {
-                tracing::error!(error = %e, "interaction: could not record the consent");
-                return expired();
-            }
+            record_consent(&state, &app, &session, &params).await?;
             params.prompt.retain(|p| p != "consent");
             finish(&state, &app, &session, &params).await
         }
@@ -216,7 +197,7 @@ pub async fn post_interaction(
     if !crate::login::sets_cookie(&response, AUTH_REQUEST_COOKIE) {
         crate::login::cookies::set(&mut response, &state, AUTH_REQUEST_COOKIE, "", Some(0));
     }
-    response
+    Ok(response)
 }
 
 async fn record_consent(

@@ -1,38 +1,24 @@
 //! The federation hub as a library: `build_state` opens storage, secrets and keys; `serve` runs
 //! the HTTP server and background work until shutdown; `app` is the router (for in-process tests).
+//!
+//! This crate holds the surfaces (admin API, SCIM, console, OpenID provider, browser sign-in)
+//! and the app around them; everything below (leaves, storage, shared state, the domain and
+//! the request extractors) is the `hub-core` crate, re-exported here under the same paths, so
+//! `crate::users` means the same module in both crates and a change to a surface never
+//! recompiles the domain.
 
-pub mod access;
+pub use hub_core::{
+    access, audit, clients, clock, config, deprovision, directories, dns, error, federation, ids,
+    jobs, jose, keys, metrics, orgs, outbound, reauth, secrets, sessions, signing, spaces, state,
+    storage, throttle, users,
+};
+
 pub mod admin;
-pub mod audit;
-pub mod clients;
-pub mod clock;
-pub mod config;
 pub mod console;
-pub mod deprovision;
-pub mod directories;
-pub mod dns;
-pub mod error;
-pub mod federation;
 pub mod http;
-pub mod ids;
-pub mod jobs;
-pub mod jose;
-pub mod keys;
 pub mod login;
-pub mod metrics;
 pub mod oidc;
-pub mod orgs;
-pub mod outbound;
-pub mod reauth;
 pub mod scim;
-pub mod secrets;
-pub mod sessions;
-pub mod signing;
-pub mod spaces;
-pub mod state;
-pub mod storage;
-pub mod throttle;
-pub mod users;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -1,4 +1,4 @@
-//! The layering of `hub/src`, checked on the sources: every `crate::` path a file names must
+//! The layering of `core/src` (crate `hub-core`) and `hub/src`, checked on the sources: every `crate::` path a file names must
 //! point at its own layer or one below. A failure names the file, the line and the import.
 //!
 //! app (main, lib, http root, server) > surfaces (admin, scim, console, oidc, login) > edge
@@ -148,15 +148,52 @@ fn target_module(segs: &[String]) -> Vec<&str> {
     m
 }
 
+/// The two crates of the hub: `hub-core` (leaves to edge) and `hub` (surfaces and the app),
+/// which re-exports the core's modules under the same paths.
+fn crate_dirs() -> [PathBuf; 2] {
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    [here.join("../core/src"), here.join("src")]
+}
+
 #[test]
 fn every_import_points_down_the_layers() {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let mut files = Vec::new();
-    sources(&src, &mut files);
-    files.sort();
     let mut wrong = Vec::new();
+    for src in crate_dirs() {
+        check_layers(&src, &mut wrong);
+    }
+    assert!(
+        wrong.is_empty(),
+        "imports that point up the layers:\n{}",
+        wrong.join("\n")
+    );
+}
+
+/// The crate boundary is a layer boundary: nothing above the edge lives in `hub-core`, so a
+/// change to a surface never recompiles the domain.
+#[test]
+fn the_core_crate_holds_only_the_layers_below_the_surfaces() {
+    let [core, _] = crate_dirs();
+    let mut files = Vec::new();
+    sources(&core, &mut files);
+    let above: Vec<String> = files
+        .iter()
+        .map(|f| module_of(&core, f))
+        .filter(|m| m != &["lib"])
+        .filter(|m| layer(&m.iter().map(String::as_str).collect::<Vec<_>>()) > Layer::Edge)
+        .map(|m| m.join("::"))
+        .collect();
+    assert!(
+        above.is_empty(),
+        "surface or app modules in hub-core: {above:?}"
+    );
+}
+
+fn check_layers(src: &Path, wrong: &mut Vec<String>) {
+    let mut files = Vec::new();
+    sources(src, &mut files);
+    files.sort();
     for file in &files {
-        let module = module_of(&src, file);
+        let module = module_of(src, file);
         let from: Vec<&str> = module.iter().map(String::as_str).collect();
         let from_layer = layer(&from);
         let text = std::fs::read_to_string(file).unwrap();
@@ -183,7 +220,9 @@ fn every_import_points_down_the_layers() {
                 if to_layer > from_layer {
                     wrong.push(format!(
                         "{}:{}: crate::{} ({:?}) imports crate::{} ({:?})",
-                        file.strip_prefix(src.parent().unwrap()).unwrap().display(),
+                        file.strip_prefix(src.parent().unwrap().parent().unwrap())
+                            .unwrap()
+                            .display(),
                         n + 1,
                         from.join("::"),
                         from_layer,
@@ -194,11 +233,6 @@ fn every_import_points_down_the_layers() {
             }
         }
     }
-    assert!(
-        wrong.is_empty(),
-        "imports that point up the layers:\n{}",
-        wrong.join("\n")
-    );
 }
 
 #[test]
@@ -211,7 +245,7 @@ fn the_connectors_crate_knows_nothing_of_the_hub() {
         let text = std::fs::read_to_string(file).unwrap();
         for (n, line) in text.lines().enumerate() {
             let code = line.split("//").next().unwrap_or_default();
-            for banned in ["hub::", "axum", "sea_orm"] {
+            for banned in ["hub::", "hub_core::", "axum", "sea_orm"] {
                 if code.contains(&format!("use {banned}")) || code.contains(&format!(" {banned}::"))
                 {
                     wrong.push(format!("{}:{}: {}", file.display(), n + 1, line.trim()));

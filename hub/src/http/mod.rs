@@ -15,7 +15,7 @@ use tower_http::trace::TraceLayer;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-pub mod extract;
+pub use hub_core::http::extract;
 mod health;
 pub mod metrics;
 pub mod server;

@@ -15,7 +15,7 @@ pub mod error;
 pub mod interaction;
 pub mod introspect;
 pub mod logout;
-pub mod model;
+pub use hub_core::oidc::model;
 pub mod request;
 pub mod token;
 pub mod tokens;

@@ -234,7 +234,7 @@ impl Tx {
 
     /// The chain head this transaction holds: locked in the database at the first append,
     /// then as extended by the events appended since.
-    pub(crate) async fn audit_head(&self) -> StoreResult<(i64, String)> {
+    pub async fn audit_head(&self) -> StoreResult<(i64, String)> {
         if let Some(p) = self.pending().as_ref() {
             return Ok((p.seq, p.hash.clone()));
         }
@@ -243,7 +243,7 @@ impl Tx {
     }
 
     /// Queues a chained record to write at commit; it becomes the head.
-    pub(crate) fn push_audit(&self, record: crate::audit::model::AuditRecord) {
+    pub fn push_audit(&self, record: crate::audit::model::AuditRecord) {
         let mut pending = self.pending();
         let p = pending.get_or_insert_with(|| PendingAudit {
             seq: 0,

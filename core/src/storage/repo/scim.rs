@@ -28,7 +28,7 @@ fn column(a: UserAttr) -> Column {
     }
 }
 
-pub(crate) fn escape_like(s: &str) -> String {
+pub fn escape_like(s: &str) -> String {
     s.replace('\\', "\\\\")
         .replace('%', "\\%")
         .replace('_', "\\_")
@@ -39,7 +39,7 @@ fn truth(b: bool) -> SimpleExpr {
 }
 
 /// `lhs op value` for text, `LIKE` patterns escaped.
-pub(crate) fn text_cmp(lhs: SimpleExpr, op: Cmp, s: String) -> SimpleExpr {
+pub fn text_cmp(lhs: SimpleExpr, op: Cmp, s: String) -> SimpleExpr {
     let like = |pat: String| lhs.clone().like(LikeExpr::new(pat).escape('\\'));
     match op {
         Cmp::Eq => lhs.eq(s),

@@ -56,7 +56,7 @@ impl Ended {
 }
 
 /// Whom a delivery is for: the application, and the person it is about.
-pub(crate) struct To {
+pub struct To {
     pub org: OrgId,
     pub app: AppId,
     pub user: UserId,
@@ -64,7 +64,7 @@ pub(crate) struct To {
 }
 
 /// A pending delivery, due now.
-pub(crate) fn delivery(to: To, key: String, payload: Payload, now: i64) -> Delivery {
+pub fn delivery(to: To, key: String, payload: Payload, now: i64) -> Delivery {
     Delivery {
         id: DeliveryId::new(),
         org_id: to.org,
@@ -157,7 +157,7 @@ fn logout_deliveries(
 }
 
 /// What downstream SCIM and webhooks are told about `user`.
-pub(crate) fn person(user: &User) -> Person {
+pub fn person(user: &User) -> Person {
     Person {
         user_id: user.id,
         user_name: user.username.clone(),
@@ -167,7 +167,7 @@ pub(crate) fn person(user: &User) -> Person {
 }
 
 /// The SCIM action that tells an application a person left, as the application chose.
-pub(crate) fn leave_action(on_leave: ScimOnLeave) -> ScimAction {
+pub fn leave_action(on_leave: ScimOnLeave) -> ScimAction {
     match on_leave {
         ScimOnLeave::Deactivate => ScimAction::Deactivate,
         ScimOnLeave::Delete => ScimAction::Delete,

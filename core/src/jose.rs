@@ -114,7 +114,7 @@ impl PrivateKey {
         }
     }
 
-    pub(crate) fn sign_input(&self, input: &[u8]) -> Result<Vec<u8>, JoseError> {
+    pub fn sign_input(&self, input: &[u8]) -> Result<Vec<u8>, JoseError> {
         let rng = SystemRandom::new();
         match self {
             PrivateKey::Ec(k) => k

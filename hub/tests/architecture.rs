@@ -177,8 +177,8 @@ fn the_core_crate_holds_only_the_layers_below_the_surfaces() {
     sources(&core, &mut files);
     let above: Vec<String> = files
         .iter()
+        .filter(|f| !only_declares_modules(f))
         .map(|f| module_of(&core, f))
-        .filter(|m| m != &["lib"])
         .filter(|m| layer(&m.iter().map(String::as_str).collect::<Vec<_>>()) > Layer::Edge)
         .map(|m| m.join("::"))
         .collect();
@@ -186,6 +186,16 @@ fn the_core_crate_holds_only_the_layers_below_the_surfaces() {
         above.is_empty(),
         "surface or app modules in hub-core: {above:?}"
     );
+}
+
+/// A file whose code is only `pub mod` lines (the crate root, or a shell such as `core`'s
+/// `oidc/mod.rs` holding only the provider's `model`) is no module of its own layer.
+fn only_declares_modules(file: &Path) -> bool {
+    std::fs::read_to_string(file)
+        .unwrap()
+        .lines()
+        .map(|l| l.split("//").next().unwrap_or_default().trim())
+        .all(|l| l.is_empty() || (l.starts_with("pub mod ") && l.ends_with(';')))
 }
 
 fn check_layers(src: &Path, wrong: &mut Vec<String>) {

@@ -13,14 +13,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde::Deserialize;
 use serde_json::json;
 
 use crate::access::OrgCtx;
 use crate::audit::{AuditAction, AuditEvent};
 use crate::error::{FieldError, ServiceError};
 use crate::ids::{AppId, GrantId, OrgId, SpaceId};
-use crate::orgs::model::{Application, OrgStatus, Organization};
+use crate::orgs::model::Application;
 use crate::orgs::validate;
 use crate::state::AppState;
 use crate::storage::{self, Conn, StoreError, Tx};
@@ -28,7 +27,13 @@ use crate::users::{User, UserStatus};
 
 pub mod model;
 
-pub use model::{Grant, GrantStatus, Space, Subject};
+pub mod grants;
+
+pub use grants::{access_review, decide, grants, invitations, propose};
+pub use model::{
+    Admitted, CreateSpace, Decision, Grant, GrantStatus, ProposeGrant, Settled, Side, Space,
+    Subject, UpdateSpace,
+};
 
 const MAX_DESCRIPTION: usize = 2000;
 const MAX_APPS: usize = 50;
@@ -126,14 +131,6 @@ pub async fn reachable_apps(c: &impl Conn, user: &User) -> Result<Vec<Applicatio
 }
 
 // ---- withdrawing access
-
-/// What ending access at the applications did.
-#[derive(Debug, Default, Clone, Copy, serde::Serialize)]
-pub struct Settled {
-    /// People who lost access to at least one application.
-    pub people: usize,
-    pub deliveries: usize,
-}
 
 /// The active people of `partner` that `subject` names.
 async fn named_people(
@@ -339,40 +336,6 @@ fn notifications(
 }
 
 // ---- the admin API's operations
-
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateSpace {
-    pub name: String,
-    /// Unique in the organization; the value of the `spaces` claim. Made from the name if
-    /// omitted.
-    pub slug: Option<String>,
-    pub description: Option<String>,
-    /// Ids of the organization's applications that serve the space.
-    #[serde(default)]
-    pub applications: Vec<String>,
-}
-
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct UpdateSpace {
-    pub name: Option<String>,
-    pub description: Option<String>,
-    /// Replaces the list; an application taken off it stops admitting the space's partners.
-    pub applications: Option<Vec<String>>,
-}
-
-/// The people of another organization (or the owner's own) a grant would admit.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ProposeGrant {
-    /// The partner organization, by slug or id.
-    pub organization: String,
-    /// One of the partner's groups, by display name.
-    pub group: Option<String>,
-    /// One person of the partner, by email address.
-    pub user: Option<String>,
-}
 
 fn space_target(id: SpaceId) -> String {
     format!("space:{id}")
@@ -618,325 +581,4 @@ pub async fn delete(state: &AppState, ctx: &OrgCtx, name: &str) -> Result<Settle
         crate::deprovision::wake(state);
     }
     Ok(settled)
-}
-
-pub async fn grants(
-    state: &AppState,
-    ctx: &OrgCtx,
-    name: &str,
-) -> Result<Vec<Grant>, ServiceError> {
-    let space = get(state, ctx, name).await?;
-    Ok(storage::spaces::grants_of_space(state.store.conn(), ctx.org.id, space.id).await?)
-}
-
-/// The owner proposes admitting people of an organization; it stays pending until that
-/// organization's admin accepts. A grant to the owner's own people is in force at once.
-pub async fn propose(
-    state: &AppState,
-    ctx: &OrgCtx,
-    name: &str,
-    input: ProposeGrant,
-) -> Result<Grant, ServiceError> {
-    ctx.require_admin()?;
-    let subject = match (input.group, input.user) {
-        (None, None) => Subject::Organization,
-        (Some(g), None) => {
-            Subject::Group(validate::name("group", &g).map_err(|e| ServiceError::Invalid(vec![e]))?)
-        }
-        (None, Some(u)) => {
-            let u = connectors::email::Email::parse(u.trim_matches(' ')).map_err(|e| {
-                ServiceError::invalid("user", format!("give the person's email address ({e})"))
-            })?;
-            Subject::User(u.to_string().to_ascii_lowercase())
-        }
-        (Some(_), Some(_)) => {
-            return Err(ServiceError::invalid(
-                "group",
-                "name a group or a person, not both",
-            ));
-        }
-    };
-    let partner = crate::orgs::organizations::resolve(state.store.conn(), &input.organization)
-        .await?
-        .filter(|o| o.status == OrgStatus::Active)
-        .ok_or_else(|| {
-            ServiceError::invalid("organization", "no active organization by that slug or id")
-        })?;
-    let tx = state.store.begin().await?;
-    let space = storage::spaces::get(tx.conn(), ctx.org.id, name)
-        .await?
-        .ok_or(ServiceError::NotFound("space"))?;
-    let existing = storage::spaces::grants_of_space(tx.conn(), ctx.org.id, space.id).await?;
-    if existing
-        .iter()
-        .any(|g| g.status.is_open() && g.partner_org_id == partner.id && g.subject == subject)
-    {
-        return Err(ServiceError::Conflict(
-            "the same people of that organization are already invited to this space".into(),
-        ));
-    }
-    let now = state.clock.now_ms();
-    let own = partner.id == ctx.org.id;
-    let grant = Grant {
-        id: GrantId::new(),
-        space_id: space.id,
-        org_id: ctx.org.id,
-        partner_org_id: partner.id,
-        subject,
-        status: if own {
-            GrantStatus::Accepted
-        } else {
-            GrantStatus::Pending
-        },
-        proposed_at: now,
-        decided_at: own.then_some(now),
-        withdrawn_at: None,
-        withdrawn_by: None,
-    };
-    storage::spaces::insert_grant(tx.conn(), &grant).await?;
-    let queued = if own {
-        admit(&tx, state, &space, &grant).await?
-    } else {
-        0
-    };
-    let event = AuditEvent::new(
-        &ctx.actor(),
-        AuditAction::SpaceGrantProposed,
-        grant_target(grant.id),
-    )
-    .org(ctx.org.id)
-    .org(partner.id)
-    .details(grant_details(&space, &grant, &partner));
-    state.commit_audited(tx, event).await?;
-    if queued > 0 {
-        crate::deprovision::wake(state);
-    }
-    Ok(grant)
-}
-
-fn grant_details(space: &Space, g: &Grant, partner: &Organization) -> serde_json::Value {
-    json!({"space": space.id, "space_slug": space.slug, "partner": partner.slug,
-        "subject": {"kind": g.subject.kind(), "value": g.subject.value()},
-        "status": g.status})
-}
-
-/// Which side of a grant is acting.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Side {
-    Owner,
-    Partner,
-}
-
-/// What a side does to a grant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Decision {
-    Accept,
-    Decline,
-    Withdraw,
-}
-
-/// The partner's invitations: every grant naming its people, with the space and its owner.
-pub async fn invitations(
-    state: &AppState,
-    org: OrgId,
-) -> Result<Vec<(Grant, Option<Space>, Option<Organization>)>, ServiceError> {
-    let c = state.store.conn();
-    let mut out = Vec::new();
-    for g in storage::spaces::invitations(c, org).await? {
-        let space = storage::spaces::by_ids(c, g.org_id, &[g.space_id])
-            .await?
-            .into_iter()
-            .next();
-        let owner = storage::organizations::get(c, g.org_id).await?;
-        out.push((g, space, owner));
-    }
-    Ok(out)
-}
-
-/// One side decides on a grant: the partner accepts or declines a pending one (its own admin
-/// only: consent is not the operator's to give), either side withdraws a pending or accepted
-/// one. Withdrawing access in force ends it at the space's applications.
-pub async fn decide(
-    state: &AppState,
-    ctx: &OrgCtx,
-    side: Side,
-    id: &str,
-    decision: Decision,
-) -> Result<(Grant, Settled), ServiceError> {
-    ctx.require_admin()?;
-    if side == Side::Owner && decision != Decision::Withdraw {
-        return Err(ServiceError::Forbidden(
-            "only the invited organization can accept or decline",
-        ));
-    }
-    if side == Side::Partner && decision != Decision::Withdraw && ctx.principal.is_operator() {
-        return Err(ServiceError::Forbidden(
-            "only the organization's own admin can accept or decline access to its people",
-        ));
-    }
-    let id: GrantId = id.parse().map_err(|_| ServiceError::NotFound("grant"))?;
-    let tx = state.store.begin().await?;
-    let grant = match side {
-        Side::Owner => storage::spaces::owner_grant(tx.conn(), ctx.org.id, id).await?,
-        Side::Partner => storage::spaces::partner_grant(tx.conn(), ctx.org.id, id).await?,
-    }
-    .ok_or(ServiceError::NotFound("grant"))?;
-    let from = grant.status;
-    let now = state.clock.now_ms();
-    let mut next = grant.clone();
-    let action = match (decision, from) {
-        (Decision::Accept, GrantStatus::Pending) => {
-            next.status = GrantStatus::Accepted;
-            next.decided_at = Some(now);
-            AuditAction::SpaceGrantAccepted
-        }
-        (Decision::Decline, GrantStatus::Pending) => {
-            next.status = GrantStatus::Declined;
-            next.decided_at = Some(now);
-            AuditAction::SpaceGrantDeclined
-        }
-        (Decision::Withdraw, GrantStatus::Pending | GrantStatus::Accepted) => {
-            next.status = GrantStatus::Withdrawn;
-            next.withdrawn_at = Some(now);
-            next.withdrawn_by = Some(ctx.org.id);
-            AuditAction::SpaceGrantWithdrawn
-        }
-        (_, s) => {
-            return Err(ServiceError::Conflict(format!(
-                "the grant is {}; that cannot be done to it now",
-                s.as_str()
-            )));
-        }
-    };
-    if !storage::spaces::set_status(tx.conn(), &next, from).await? {
-        return Err(ServiceError::Conflict(
-            "the grant changed meanwhile; read it again".into(),
-        ));
-    }
-    let space = storage::spaces::by_ids(tx.conn(), grant.org_id, &[grant.space_id])
-        .await?
-        .into_iter()
-        .next()
-        .ok_or(ServiceError::NotFound("space"))?;
-    let settled = if from == GrantStatus::Accepted {
-        let named = named_people(tx.conn(), grant.partner_org_id, &grant.subject).await?;
-        settle(
-            &tx,
-            state,
-            &space,
-            &space.apps,
-            grant.partner_org_id,
-            &named,
-            &format!("grant:{}", grant.id),
-        )
-        .await?
-    } else if next.status == GrantStatus::Accepted {
-        Settled {
-            people: 0,
-            deliveries: admit(&tx, state, &space, &next).await?,
-        }
-    } else {
-        Settled::default()
-    };
-    let c = tx.conn();
-    let partner = storage::organizations::get(c, grant.partner_org_id)
-        .await?
-        .ok_or(ServiceError::NotFound("organization"))?;
-    let mut details = grant_details(&space, &next, &partner);
-    details["by"] = json!(match side {
-        Side::Owner => "owner",
-        Side::Partner => "partner",
-    });
-    details["people_lost_access"] = json!(settled.people);
-    details["deliveries_queued"] = json!(settled.deliveries);
-    let event = AuditEvent::new(&ctx.actor(), action, grant_target(grant.id))
-        .org(grant.org_id)
-        .org(grant.partner_org_id)
-        .details(details);
-    state.commit_audited(tx, event).await?;
-    if settled.deliveries > 0 {
-        crate::deprovision::wake(state);
-    }
-    Ok((next, settled))
-}
-
-/// One row of an access review: a person who can reach a space, and through which grant.
-#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
-pub struct Admitted {
-    pub space_id: String,
-    pub space_slug: String,
-    pub owner: String,
-    pub organization: String,
-    pub grant_id: String,
-    pub user_id: String,
-    pub email: String,
-}
-
-/// Who can reach which space, as `ctx`'s organization may see it: for the spaces it owns,
-/// everyone admitted (its partners consented to that); for the spaces of others, its own
-/// people admitted there.
-pub async fn access_review(state: &AppState, org: OrgId) -> Result<Vec<Admitted>, ServiceError> {
-    let c = state.store.conn();
-    let mut grants: Vec<Grant> = Vec::new();
-    for s in storage::spaces::list(c, org).await? {
-        grants.extend(
-            storage::spaces::grants_of_space(c, org, s.id)
-                .await?
-                .into_iter()
-                .filter(|g| g.status == GrantStatus::Accepted),
-        );
-    }
-    grants.extend(
-        storage::spaces::accepted_of_partner(c, org)
-            .await?
-            .into_iter()
-            .filter(|g| g.org_id != org),
-    );
-    let mut orgs: BTreeMap<OrgId, String> = BTreeMap::new();
-    let mut people: BTreeMap<OrgId, Vec<User>> = BTreeMap::new();
-    let mut out = Vec::new();
-    for g in grants {
-        for o in [g.org_id, g.partner_org_id] {
-            if let std::collections::btree_map::Entry::Vacant(e) = orgs.entry(o) {
-                let slug = storage::organizations::get(c, o)
-                    .await?
-                    .map(|o| o.slug)
-                    .unwrap_or_default();
-                e.insert(slug);
-            }
-        }
-        if let std::collections::btree_map::Entry::Vacant(e) = people.entry(g.partner_org_id) {
-            let users = storage::users::list(c, g.partner_org_id).await?;
-            e.insert(
-                users
-                    .into_iter()
-                    .filter(|u| u.status == UserStatus::Active)
-                    .collect(),
-            );
-        }
-        let Some(space) = storage::spaces::by_ids(c, g.org_id, &[g.space_id])
-            .await?
-            .into_iter()
-            .next()
-        else {
-            continue;
-        };
-        for u in people
-            .get(&g.partner_org_id)
-            .into_iter()
-            .flatten()
-            .filter(|u| g.subject.admits(u))
-        {
-            out.push(Admitted {
-                space_id: space.id.to_string(),
-                space_slug: space.slug.clone(),
-                owner: orgs.get(&g.org_id).cloned().unwrap_or_default(),
-                organization: orgs.get(&g.partner_org_id).cloned().unwrap_or_default(),
-                grant_id: g.id.to_string(),
-                user_id: u.id.to_string(),
-                email: u.email.clone(),
-            });
-        }
-    }
-    Ok(out)
 }

@@ -127,3 +127,72 @@ pub struct Grant {
     /// The organization that withdrew it.
     pub withdrawn_by: Option<OrgId>,
 }
+
+/// What ending access at the applications did.
+#[derive(Debug, Default, Clone, Copy, serde::Serialize)]
+pub struct Settled {
+    /// People who lost access to at least one application.
+    pub people: usize,
+    pub deliveries: usize,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateSpace {
+    pub name: String,
+    /// Unique in the organization; the value of the `spaces` claim. Made from the name if
+    /// omitted.
+    pub slug: Option<String>,
+    pub description: Option<String>,
+    /// Ids of the organization's applications that serve the space.
+    #[serde(default)]
+    pub applications: Vec<String>,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateSpace {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    /// Replaces the list; an application taken off it stops admitting the space's partners.
+    pub applications: Option<Vec<String>>,
+}
+
+/// The people of another organization (or the owner's own) a grant would admit.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProposeGrant {
+    /// The partner organization, by slug or id.
+    pub organization: String,
+    /// One of the partner's groups, by display name.
+    pub group: Option<String>,
+    /// One person of the partner, by email address.
+    pub user: Option<String>,
+}
+
+/// Which side of a grant is acting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Owner,
+    Partner,
+}
+
+/// What a side does to a grant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Accept,
+    Decline,
+    Withdraw,
+}
+
+/// One row of an access review: a person who can reach a space, and through which grant.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct Admitted {
+    pub space_id: String,
+    pub space_slug: String,
+    pub owner: String,
+    pub organization: String,
+    pub grant_id: String,
+    pub user_id: String,
+    pub email: String,
+}

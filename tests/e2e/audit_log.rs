@@ -202,7 +202,15 @@ async fn an_operator_export_verifies_offline_and_an_edited_export_does_not() {
         .unwrap();
     assert_eq!(export.headers()["content-type"], "application/x-ndjson");
     let text = export.text().await.unwrap();
-    assert_eq!(text.lines().count() as i64, seq);
+    // The whole chain, ending with the operator's own read of it (recorded to every
+    // organization before the first line was served).
+    assert_eq!(text.lines().count() as i64, seq + 1);
+    let last: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    assert_eq!(last["action"], "operator.read", "{last}");
+    assert_eq!(
+        last["details"]["read"], "GET /api/v1/audit/export",
+        "{last}"
+    );
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("audit.jsonl");
     std::fs::write(&file, &text).unwrap();
@@ -359,8 +367,9 @@ async fn an_organization_verifies_its_own_part_of_the_log() {
         .await
         .unwrap();
     let text = export.text().await.unwrap();
-    // The whole chain (plus the key just made), with beta's events reduced to stubs.
-    assert_eq!(text.lines().count() as i64, seq + 1);
+    // The whole chain (plus the key just made and the operator's read of beta), with beta's
+    // events reduced to stubs.
+    assert_eq!(text.lines().count() as i64, seq + 2);
     assert!(
         !text.contains(&beta_id) && !text.contains("\"beta\""),
         "{text}"

@@ -24,6 +24,7 @@ mod oidc_interaction;
 mod oidc_peers;
 mod oidc_provider;
 mod oidc_tokens;
+mod operator;
 mod outbound;
 mod outbound_scim;
 mod processes;

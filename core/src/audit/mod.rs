@@ -6,6 +6,7 @@ pub mod failures;
 pub mod log;
 pub mod model;
 pub mod notices;
+pub mod operator;
 mod verify;
 
 pub use log::{append, checkpoint, checkpoint_message};

@@ -98,6 +98,7 @@ pub enum AuditAction {
     SpaceGrantDeclined,
     SpaceGrantWithdrawn,
     RolesUpdated,
+    OperatorRead,
 }
 
 impl AuditAction {
@@ -155,6 +156,7 @@ impl AuditAction {
             Self::SpaceGrantDeclined => "space_grant.declined",
             Self::SpaceGrantWithdrawn => "space_grant.withdrawn",
             Self::RolesUpdated => "roles.updated",
+            Self::OperatorRead => "operator.read",
         }
     }
 }

@@ -48,6 +48,7 @@ pub fn notifies(action: AuditAction) -> bool {
         | A::CodeReplayed
         | A::RefreshTokenReused
         | A::ConsentGranted
+        | A::OperatorRead
         | A::IdentityLinked
         | A::LoginRefused
         | A::LoginFailuresSummarized

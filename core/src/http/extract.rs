@@ -8,9 +8,11 @@ use axum::http::StatusCode;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
+use std::sync::{Arc, Mutex};
 
 pub use crate::access::{OrgCtx, Principal};
 use crate::error::{ApiError, ServiceError};
+use crate::ids::OrgId;
 use crate::orgs::model::OrgStatus;
 use crate::secrets::hash_token;
 use crate::state::AppState;
@@ -139,11 +141,67 @@ where
             Some(org) => Some(org),
             None => crate::orgs::organizations::resolve(app.store.conn(), &name).await?,
         };
-        match org {
-            Some(org) if principal.can_see(org.id) => Ok(Self { org, principal }),
-            _ => Err(ApiError::not_found("organization")),
+        let Some(org) = org.filter(|o| principal.can_see(o.id)) else {
+            return Err(ApiError::not_found("organization"));
+        };
+        if principal.is_operator() && parts.method.is_safe() {
+            // The organization sees the operator's reads of its data in its audit view: once
+            // the response is a success (a refused request changes nothing), or at once where
+            // no one would record it afterwards.
+            let read = OperatorRead {
+                principal: principal.clone(),
+                org: org.id,
+                route: route(parts),
+            };
+            match parts.extensions.get::<OperatorReads>() {
+                Some(slot) => slot.put(read),
+                None => read.record(&app).await?,
+            }
+        }
+        Ok(Self { org, principal })
+    }
+}
+
+/// An operator's read of an organization's data, to record in its audit view.
+#[derive(Debug, Clone)]
+pub struct OperatorRead {
+    pub principal: Principal,
+    pub org: OrgId,
+    /// `GET /api/v1/orgs/{org}/users`.
+    pub route: String,
+}
+
+impl OperatorRead {
+    pub async fn record(&self, state: &AppState) -> Result<(), storage::StoreError> {
+        crate::audit::operator::record_read(state, &self.principal, &[self.org], &self.route).await
+    }
+}
+
+/// Where the extractor leaves an operator's read for the app to record once the handler
+/// answered with a success (`hub::http` puts one in every request).
+#[derive(Debug, Clone, Default)]
+pub struct OperatorReads(Arc<Mutex<Option<OperatorRead>>>);
+
+impl OperatorReads {
+    fn put(&self, read: OperatorRead) {
+        if let Ok(mut slot) = self.0.lock() {
+            *slot = Some(read);
         }
     }
+
+    pub fn take(&self) -> Option<OperatorRead> {
+        self.0.lock().ok().and_then(|mut slot| slot.take())
+    }
+}
+
+/// The request's method and route template (`GET /api/v1/orgs/{org}/users`), or its path
+/// when no route matched.
+pub fn route(parts: &Parts) -> String {
+    let path = parts
+        .extensions
+        .get::<axum::extract::MatchedPath>()
+        .map_or_else(|| parts.uri.path().to_string(), |m| m.as_str().to_string());
+    format!("{} {path}", parts.method)
 }
 
 /// `Query<T>` with problem-JSON rejections (400 naming the bad parameter).

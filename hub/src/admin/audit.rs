@@ -11,6 +11,7 @@ use futures_util::stream;
 use serde::Deserialize;
 
 use super::views::{AuditEventView, AuditPage, CheckpointsView, PublicKeyView, RedactedView};
+use crate::audit::operator::record_read;
 use crate::audit::{AuditAction, AuditRecord};
 use crate::error::{ApiError, Problem};
 use crate::http::extract::{AppQuery, OrgCtx, Principal};
@@ -104,7 +105,26 @@ pub async fn list_audit(
     AppQuery(q): AppQuery<AuditQuery>,
 ) -> Result<Json<AuditPage>, ApiError> {
     let scope = scope_for(&state, &principal, q.org.as_deref()).await?;
-    page(&state, scope, &q).await
+    let listed = page(&state, scope, &q).await?;
+    if principal.is_operator() {
+        // Each organization whose events the operator read sees that it read them.
+        let orgs = match scope {
+            Scope::Org(org) => vec![org],
+            Scope::All => {
+                let mut orgs: Vec<OrgId> = Vec::new();
+                for e in &listed.events {
+                    for o in e.orgs.iter().filter_map(|o| o.parse::<OrgId>().ok()) {
+                        if !orgs.contains(&o) {
+                            orgs.push(o);
+                        }
+                    }
+                }
+                orgs
+            }
+        };
+        record_read(&state, &principal, &orgs, "GET /api/v1/audit").await?;
+    }
+    Ok(listed)
 }
 
 #[utoipa::path(get, path = "/api/v1/orgs/{org}/audit", tag = "audit",
@@ -143,6 +163,17 @@ pub async fn export_audit(
 ) -> Result<Response, ApiError> {
     let scope = scope_for(&state, &principal, q.org.as_deref()).await?;
     check_action(q.action.as_deref())?;
+    if principal.is_operator() {
+        let orgs = match scope {
+            Scope::Org(org) => vec![org],
+            Scope::All => storage::organizations::list_all(state.store.conn())
+                .await?
+                .into_iter()
+                .map(|o| o.id)
+                .collect(),
+        };
+        record_read(&state, &principal, &orgs, "GET /api/v1/audit/export").await?;
+    }
     let action = q.action.clone();
     let start = q.after.unwrap_or(0);
     // Without an action filter, an organization's export is the whole chain with the other

@@ -35,6 +35,10 @@ pub fn app(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(
             state.clone(),
+            record_operator_reads,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
             metrics::track,
         ))
         .layer(DefaultBodyLimit::max(server.max_body_bytes))
@@ -76,4 +80,24 @@ async fn method_not_allowed() -> ApiError {
         "method_not_allowed",
         "this endpoint does not accept that method; see /api/v1/openapi.json",
     )
+}
+
+/// Records the operator's read of an organization's data (left by the `OrgCtx` extractor) once
+/// the handler answered with a success; if it cannot be recorded, the data is not served.
+async fn record_operator_reads(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    mut request: axum::extract::Request,
+    next: middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let slot = extract::OperatorReads::default();
+    request.extensions_mut().insert(slot.clone());
+    let response = next.run(request).await;
+    match slot.take() {
+        Some(read) if response.status().is_success() => match read.record(&state).await {
+            Ok(()) => response,
+            Err(e) => ApiError::from(e).into_response(),
+        },
+        _ => response,
+    }
 }

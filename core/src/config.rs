@@ -130,6 +130,11 @@ pub struct ServerConfig {
     /// Open connections at most (kept below the open-file limit); over it, the oldest idle
     /// connection makes room.
     pub max_connections: usize,
+    /// Failed bearer-token authentications (SCIM tokens) counted per client address; an
+    /// address that reached the limit gets 429 with `Retry-After` until its window ends, before
+    /// any token it sends is looked at.
+    pub bearer_auth_max_failures_per_ip: u32,
+    pub bearer_auth_window_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -263,6 +268,15 @@ impl Config {
         }
         if self.server.max_connections < 16 {
             problems.push("server.max_connections must be at least 16".into());
+        }
+        if self.server.bearer_auth_max_failures_per_ip == 0
+            || self.server.bearer_auth_window_secs == 0
+        {
+            problems.push(
+                "server.bearer_auth_max_failures_per_ip and bearer_auth_window_secs must be at \
+                 least 1"
+                    .into(),
+            );
         }
         let o = &self.oidc;
         if o.client_auth_max_failures == 0

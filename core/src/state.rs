@@ -25,6 +25,8 @@ pub struct AppState {
     pub clients: Arc<crate::clients::ClientCache>,
     /// Failed OAuth client authentications, per client and address (this replica's).
     pub throttle: Arc<crate::throttle::ClientAuthThrottle>,
+    /// Failed SCIM bearer tokens, per address.
+    pub bearer_throttle: Arc<crate::throttle::ClientAuthThrottle>,
     /// Upstream OIDC providers' discovered metadata, by issuer.
     pub upstream_meta: Arc<crate::federation::cache::MetaCache>,
     /// The outbound client for tenant-supplied URLs (address policy, timeouts).

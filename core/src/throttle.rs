@@ -10,7 +10,7 @@ use moka::sync::Cache;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use crate::config::OidcConfig;
+use crate::config::{OidcConfig, ServerConfig};
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum Key {
@@ -37,15 +37,32 @@ const MAX_KEYS: u64 = 100_000;
 
 impl ClientAuthThrottle {
     pub fn new(cfg: &OidcConfig) -> Self {
-        let window = Duration::from_secs(cfg.client_auth_window_secs.max(1));
+        Self::with_limits(
+            cfg.client_auth_window_secs,
+            cfg.client_auth_max_failures,
+            cfg.client_auth_max_failures_per_ip,
+        )
+    }
+
+    /// The throttle of failed bearer tokens (SCIM): no client to key by, only the address.
+    pub fn bearer(cfg: &ServerConfig) -> Self {
+        Self::with_limits(
+            cfg.bearer_auth_window_secs,
+            cfg.bearer_auth_max_failures_per_ip,
+            cfg.bearer_auth_max_failures_per_ip,
+        )
+    }
+
+    fn with_limits(window_secs: u64, per_client: u32, per_address: u32) -> Self {
+        let window = Duration::from_secs(window_secs.max(1));
         Self {
             failures: Cache::builder()
                 .max_capacity(MAX_KEYS)
                 .time_to_live(window)
                 .build(),
             window_ms: i64::try_from(window.as_millis()).unwrap_or(i64::MAX),
-            per_client: cfg.client_auth_max_failures.max(1),
-            per_address: cfg.client_auth_max_failures_per_ip.max(1),
+            per_client: per_client.max(1),
+            per_address: per_address.max(1),
         }
     }
 

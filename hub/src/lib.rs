@@ -112,6 +112,7 @@ pub async fn build_state_with_clock(
     )
     .with_publish_delay(Duration::from_secs(o.key_publish_secs));
     let throttle = Arc::new(throttle::ClientAuthThrottle::new(o));
+    let bearer_throttle = Arc::new(throttle::ClientAuthThrottle::bearer(&config.server));
     let clients = clients::ClientCache::new(Duration::from_secs(o.client_cache_secs));
     Ok(AppState {
         config: Arc::new(config),
@@ -124,6 +125,7 @@ pub async fn build_state_with_clock(
         keys: Arc::new(keys),
         clients: Arc::new(clients),
         throttle,
+        bearer_throttle,
         upstream_meta: Arc::default(),
         http,
         net,

@@ -393,3 +393,77 @@ async fn attributes_and_excluded_attributes_shape_every_answer() {
     );
     hub.stop().await;
 }
+
+/// Guessing SCIM tokens (issue 17): an address that failed too often gets 429 with Retry-After
+/// in SCIM's error format, and nothing it sends is looked at (not even a real token) until its
+/// window ends; the directory's real client at another address is served throughout.
+#[tokio::test]
+async fn guessing_scim_tokens_is_throttled_per_address_and_the_real_client_keeps_working() {
+    let clock = std::sync::Arc::new(hub::clock::FixedClock::new(chrono::Utc::now()));
+    let hub = TestHub::start_with(hub_e2e::Options {
+        clock: Some(clock.clone()),
+        config: Some(|c| {
+            c.server.bearer_auth_max_failures_per_ip = 5;
+            c.server.bearer_auth_window_secs = 60;
+            c.oidc.trusted_proxy_hops = 1;
+        }),
+        ..Default::default()
+    })
+    .await;
+    crate::federation::org_with_domain(&hub, "acme", "acme.test").await;
+    let okta = crate::scim::Scim::connect(&hub, "acme").await;
+    let from = |ip: &'static str| [("x-forwarded-for", ip)];
+    let guesser = "198.51.100.66";
+    let real = "192.0.2.10";
+    let guess = crate::scim::Scim {
+        base: okta.base.clone(),
+        token: "hubscim_guessed0123456789abcdef".into(),
+        http: reqwest::Client::new(),
+    };
+    for _ in 0..5 {
+        let r = guess
+            .call_with(Method::GET, "/Users", None, &from(guesser))
+            .await;
+        crate::scim::assert_error(&r, StatusCode::UNAUTHORIZED, None);
+    }
+    // Locked: another guess, and even the real token from that address, wait.
+    for client in [&guess, &okta] {
+        let r = client
+            .call_with(Method::GET, "/Users", None, &from(guesser))
+            .await;
+        crate::scim::assert_error(&r, StatusCode::TOO_MANY_REQUESTS, None);
+        let retry: u64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
+        assert!((1..=60).contains(&retry), "{retry}");
+    }
+    // The real client elsewhere is served, and its work goes through.
+    let r = okta
+        .call_with(
+            Method::POST,
+            "/Users",
+            Some(json!({
+                "schemas": [crate::scim::USER],
+                "userName": "ada@acme.test",
+                "name": {"givenName": "Ada", "familyName": "L"},
+                "emails": [{"value": "ada@acme.test", "primary": true}],
+                "active": true
+            })),
+            &from(real),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.json);
+    // Failures are counted, not logged one event each, and no guess reaches the log.
+    let metrics = hub.call(Method::GET, "/metrics", None, None).await;
+    let text = metrics.json.as_str().unwrap();
+    assert!(
+        text.contains("hub_anonymous_failures_total{surface=\"scim_auth\"} 5"),
+        "{text}"
+    );
+    assert!(text.contains("hub_anonymous_failures_total{surface=\"scim_auth_throttled\"} 2"));
+    // The window is bounded: the address is heard again once it ends.
+    clock.advance(chrono::Duration::seconds(61));
+    let r = okta
+        .call_with(Method::GET, "/Users", None, &from(guesser))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+    hub.stop().await;
+}

@@ -15,6 +15,8 @@ pub struct ScimError {
     pub status: StatusCode,
     pub scim_type: Option<&'static str>,
     pub detail: String,
+    /// `Retry-After` seconds (429 only).
+    pub retry_after_secs: Option<u64>,
 }
 
 impl ScimError {
@@ -23,6 +25,7 @@ impl ScimError {
             status: StatusCode::BAD_REQUEST,
             scim_type: Some(scim_type),
             detail: detail.into(),
+            retry_after_secs: None,
         }
     }
 
@@ -35,6 +38,7 @@ impl ScimError {
             status: StatusCode::NOT_FOUND,
             scim_type: None,
             detail: format!("{what} not found"),
+            retry_after_secs: None,
         }
     }
 
@@ -43,6 +47,7 @@ impl ScimError {
             status: StatusCode::UNAUTHORIZED,
             scim_type: None,
             detail: "a valid SCIM bearer token is required".into(),
+            retry_after_secs: None,
         }
     }
 
@@ -51,6 +56,7 @@ impl ScimError {
             status: StatusCode::CONFLICT,
             scim_type: Some("uniqueness"),
             detail: detail.into(),
+            retry_after_secs: None,
         }
     }
 
@@ -59,6 +65,7 @@ impl ScimError {
             status: StatusCode::PRECONDITION_FAILED,
             scim_type: None,
             detail: "the resource changed: its version does not match If-Match".into(),
+            retry_after_secs: None,
         }
     }
 
@@ -67,6 +74,7 @@ impl ScimError {
             status,
             scim_type: None,
             detail: detail.into(),
+            retry_after_secs: None,
         }
     }
 
@@ -88,6 +96,23 @@ impl ScimError {
     /// RFC 7644 §3.12: an endpoint or feature the hub does not offer (`/Me`, `/Bulk`).
     pub fn not_implemented(detail: impl Into<String>) -> Self {
         Self::status(StatusCode::NOT_IMPLEMENTED, detail)
+    }
+
+    /// 429 with `Retry-After`: too many failed token authentications from this address.
+    pub fn throttled(retry_after_secs: u64) -> Self {
+        Self::status(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!(
+                "too many failed authentications from this address; retry after \
+                 {retry_after_secs} s"
+            ),
+        )
+        .retry_after(retry_after_secs)
+    }
+
+    fn retry_after(mut self, secs: u64) -> Self {
+        self.retry_after_secs = Some(secs);
+        self
     }
 
     pub fn internal() -> Self {
@@ -120,6 +145,10 @@ impl IntoResponse for ScimError {
         let mut r = (self.status, body.to_string()).into_response();
         r.headers_mut()
             .insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
+        if let Some(secs) = self.retry_after_secs {
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             r.headers_mut().insert(
                 header::WWW_AUTHENTICATE,

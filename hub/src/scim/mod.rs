@@ -214,11 +214,25 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ScimError> {
         let app = AppState::from_ref(state);
         let received_at = app.clock.now_ms();
-        let token =
-            crate::http::extract::bearer(&parts.headers).ok_or_else(ScimError::unauthorized)?;
+        // Guessing tokens stops at the address's limit: nothing it sends is looked at until its
+        // window ends; a failure is counted, never logged one event each.
+        let source = crate::oidc::request::SourceIp::from_request_parts(parts, &app)
+            .await
+            .unwrap_or_else(|never| match never {});
+        if let Err(wait) = app.bearer_throttle.check(None, source.0, received_at) {
+            app.metrics.anonymous_failure("scim_auth_throttled");
+            return Err(ScimError::throttled(wait));
+        }
+        let failed = || {
+            app.bearer_throttle
+                .record_failure(None, source.0, received_at);
+            app.metrics.anonymous_failure("scim_auth");
+            ScimError::unauthorized()
+        };
+        let token = crate::http::extract::bearer(&parts.headers).ok_or_else(failed)?;
         let token = storage::directories::find_token(app.store.conn(), &hash_token(token))
             .await?
-            .ok_or_else(ScimError::unauthorized)?;
+            .ok_or_else(failed)?;
         let params = RawPathParams::from_request_parts(parts, state)
             .await
             .map_err(|_| ScimError::not_found("organization"))?;

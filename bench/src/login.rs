@@ -251,13 +251,35 @@ pub(crate) async fn federated(
             .json(&body)
             .send()
     };
-    post(
+    let conn: Value = post(
         "/api/v1/orgs/bench/connections",
         json!({"name": "Bench IdP", "kind": "oidc", "client_secret": SECRET,
                "oidc": {"issuer": issuer, "client_id": "hub-bench"}}),
     )
     .await?
-    .error_for_status()?;
+    .error_for_status()?
+    .json()
+    .await?;
+    // The organization's own admin approves the operator's connection (it links existing
+    // people by email only then).
+    let org_admin: Value = post(
+        "/api/v1/orgs/bench/api-keys",
+        json!({"name": "bench-admin", "role": "admin"}),
+    )
+    .await?
+    .error_for_status()?
+    .json()
+    .await?;
+    admin
+        .post(format!(
+            "{base_url}/api/v1/orgs/bench/connections/{}/approve",
+            conn["id"].as_str().unwrap_or_default()
+        ))
+        .bearer_auth(org_admin["secret"].as_str().unwrap_or_default())
+        .json(&json!({}))
+        .send()
+        .await?
+        .error_for_status()?;
     let app_redirect = "https://app.bench.test/login-cb".to_string();
     let app: Value = post(
         "/api/v1/orgs/bench/applications",

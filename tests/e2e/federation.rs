@@ -9,7 +9,7 @@ use hub_e2e::{
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-const SECRET: &str = "upstream-client-secret";
+pub(crate) const SECRET: &str = "upstream-client-secret";
 
 /// An organization with a verified (attested) domain.
 pub(crate) async fn org_with_domain(hub: &TestHub, slug: &str, domain: &str) {
@@ -102,7 +102,9 @@ async fn connect_for(
         "the secret is never shown"
     );
     assert_eq!(r.json["has_client_secret"], true);
-    r.json["id"].as_str().unwrap().to_string()
+    let id = r.json["id"].as_str().unwrap().to_string();
+    hub.approve_connection(slug, &id).await;
+    id
 }
 
 fn callback(hub: &TestHub) -> String {
@@ -758,7 +760,7 @@ async fn with_a_directory_only_its_active_people_sign_in() {
 }
 
 /// The misbehaving IdP (behaving, until told otherwise) for acme.
-fn rogue_idp(email: &str) -> NodePeer {
+pub(crate) fn rogue_idp(email: &str) -> NodePeer {
     NodePeer::start(
         "rogue-op.mjs",
         &[

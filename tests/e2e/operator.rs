@@ -117,3 +117,109 @@ async fn the_operators_reads_of_an_organization_appear_in_its_audit_view() {
     );
     hub.stop().await;
 }
+
+/// The operator cannot make an IdP that becomes anyone: a connection it made (or last changed)
+/// links nobody who already exists until the organization's own admin approves it, which the
+/// operator cannot do itself; the approval is audited and is a security notice.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_connection_the_operator_made_links_nobody_who_exists_until_the_organization_approves() {
+    use crate::federation::{
+        SECRET, add_app, add_user, follow, org_with_domain, rogue_idp, set_mode, until_callback,
+    };
+    let hub = TestHub::start_with(hub_e2e::Options {
+        allow_loopback: true,
+        ..Default::default()
+    })
+    .await;
+    let op = hub.operator_key.clone();
+    org_with_domain(&hub, "acme", "acme.test").await;
+    add_user(&hub, "acme", "carol@acme.test").await;
+    add_user(&hub, "acme", "dave@acme.test").await;
+    let rogue = rogue_idp("carol@acme.test");
+    let idp = rogue.ready["issuer"].as_str().unwrap().to_string();
+    // The operator connects an IdP of its own choosing to acme.
+    let r = hub
+        .post(
+            &op,
+            "/api/v1/orgs/acme/connections",
+            json!({"name": "Operator's IdP", "kind": "oidc", "client_secret": SECRET,
+                   "oidc": {"issuer": idp, "client_id": "hub-acme"}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
+    assert!(r.json["links_approved_at"].is_null(), "{r:?}");
+    let approve = format!(
+        "/api/v1/orgs/acme/connections/{}/approve",
+        r.json["id"].as_str().unwrap()
+    );
+    let connection = approve.trim_end_matches("/approve").to_string();
+    let redirect = "https://extranet.acme.test/cb";
+    let (cid, _) = add_app(&hub, "acme", redirect).await;
+    let sign_in = |email: &'static str| {
+        let (hub, idp, cid) = (&hub, idp.clone(), cid.clone());
+        async move {
+            set_mode(&idp, json!({"email": email, "sub": email})).await;
+            let b = hub_e2e::Browser::new();
+            let cb = until_callback(hub, &b, &cid, redirect).await;
+            follow(&b, &cb).await
+        }
+    };
+
+    // Carol exists: the operator's IdP vouching for her email does not make it carol.
+    let (status, page, _) = sign_in("carol@acme.test").await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{page}");
+    assert!(page.contains("not yet approved"), "{page}");
+    // The operator cannot approve its own connection.
+    let r = hub.post(&op, &approve, json!({})).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{r:?}");
+
+    // Acme's own admin approves: audited, and carol signs in.
+    let (_, admin) = hub.create_org_key("acme", "admin").await;
+    let r = hub.post(&admin, &approve, json!({})).await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    assert!(r.json["links_approved_at"].is_string(), "{r:?}");
+    let (status, page, location) = sign_in("carol@acme.test").await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{page}");
+    assert!(location.unwrap().starts_with(redirect));
+
+    // The operator changes the connection: the approval is withdrawn, and dave (who exists) is
+    // not linked through it; carol, linked while it was approved, still signs in.
+    let r = hub
+        .call(
+            reqwest::Method::PATCH,
+            &connection,
+            Some(&op),
+            Some(&json!({"jit_provisioning": true})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    assert!(r.json["links_approved_at"].is_null(), "{r:?}");
+    let (status, page, _) = sign_in("dave@acme.test").await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{page}");
+    let (status, page, _) = sign_in("carol@acme.test").await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{page}");
+
+    let events = crate::federation::audit_actions(&hub, "acme").await;
+    let approved: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["action"] == "connection.approved")
+        .collect();
+    assert_eq!(approved.len(), 1, "{events:#?}");
+    assert_eq!(
+        approved[0]["actor"]["kind"], "org_key",
+        "{:#?}",
+        approved[0]
+    );
+    let refused: Vec<&str> = events
+        .iter()
+        .filter(|e| e["action"] == "login.refused")
+        .map(|e| e["details"]["reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(refused.len(), 2, "{refused:?}");
+    assert!(
+        refused.iter().all(|r| r.contains("has not approved it")),
+        "{refused:?}"
+    );
+    drop(rogue);
+    hub.stop().await;
+}

@@ -42,6 +42,8 @@ pub(crate) async fn connect_saml(
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
     assert_eq!(r.json["has_client_secret"], false);
+    hub.approve_connection(slug, r.json["id"].as_str().unwrap())
+        .await;
     let sp_md_url = r.json["saml"]["sp_entity_id"].as_str().unwrap();
     let md = reqwest::get(sp_md_url).await.unwrap();
     assert_eq!(md.status(), StatusCode::OK);

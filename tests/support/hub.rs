@@ -241,6 +241,21 @@ impl TestHub {
         )
     }
 
+    /// The organization's own admin approves a connection the operator made, so that it links
+    /// existing people by email (an org admin key is made for it).
+    pub async fn approve_connection(&self, org: &str, connection_id: &str) {
+        let (_, admin) = self.create_org_key(org, "admin").await;
+        let r = self
+            .post(
+                &admin,
+                &format!("/api/v1/orgs/{org}/connections/{connection_id}/approve"),
+                serde_json::json!({}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{r:?}");
+        assert!(r.json["links_approved_at"].is_string(), "{r:?}");
+    }
+
     /// Every row of every table, plus the chain head: equal snapshots mean nothing changed.
     pub async fn snapshot(&self) -> Value {
         let db = self.db.connect().await;

@@ -17,6 +17,7 @@ pub fn notifies(action: AuditAction) -> bool {
         A::ConnectionCreated
         | A::ConnectionUpdated
         | A::ConnectionDeleted
+        | A::ConnectionApproved
         | A::DomainVerified
         | A::DomainRemoved
         | A::ApiKeyCreated

@@ -334,6 +334,8 @@ pub async fn create(
         require_email_verified: input.require_email_verified.unwrap_or(true),
         created_at: now,
         updated_at: now,
+        // The organization's own admin made it: approved. The operator's waits for them.
+        links_approved_at: (!ctx.principal.is_operator()).then_some(now),
     };
     let tx = state.store.begin().await?;
     if storage::connections::find_by_name(tx.conn(), ctx.org.id, &conn.name)
@@ -465,9 +467,16 @@ pub async fn update(
         )));
     }
     conn.updated_at = state.clock.now_ms();
+    let was_approved = conn.links_approved_at.is_some();
+    if ctx.principal.is_operator() {
+        // A connection the operator changed is the operator's again until the organization's
+        // admin approves it.
+        conn.links_approved_at = None;
+    }
     storage::connections::update(tx.conn(), &conn).await?;
     let mut d = details(&conn);
     d["client_secret_replaced"] = json!(rotated);
+    d["approval_withdrawn"] = json!(was_approved && conn.links_approved_at.is_none());
     let event = AuditEvent::new(
         &ctx.actor(),
         AuditAction::ConnectionUpdated,
@@ -475,6 +484,34 @@ pub async fn update(
     )
     .org(ctx.org.id)
     .details(d);
+    state.commit_audited(tx, event).await?;
+    Ok(conn)
+}
+
+/// The organization's own admin approves a connection to link existing people by email (the
+/// operator cannot: that is the point). Audited as `connection.approved`, a security notice.
+pub async fn approve(state: &AppState, ctx: &OrgCtx, id: &str) -> Result<Connection, ServiceError> {
+    ctx.require_admin()?;
+    if ctx.principal.is_operator() {
+        return Err(ServiceError::Forbidden(
+            "only the organization's own admin can approve its connection",
+        ));
+    }
+    let tx = state.store.begin().await?;
+    let mut conn = lock(&tx, ctx, id).await?;
+    if conn.links_approved_at.is_some() {
+        return Ok(conn);
+    }
+    let now = state.clock.now_ms();
+    conn.links_approved_at = Some(now);
+    storage::connections::update(tx.conn(), &conn).await?;
+    let event = AuditEvent::new(
+        &ctx.actor(),
+        AuditAction::ConnectionApproved,
+        target(conn.id),
+    )
+    .org(ctx.org.id)
+    .details(details(&conn));
     state.commit_audited(tx, event).await?;
     Ok(conn)
 }

@@ -172,6 +172,18 @@ pub async fn resolve(
     };
     let (user, created) = match storage::users::find_by_email(tx.conn(), org.id, &email).await? {
         Some(user) => {
+            // An existing person is linked only through a connection the organization's own
+            // admin approved: the operator cannot make an IdP that becomes anyone.
+            if conn.links_approved_at.is_none() {
+                return Ok(Err(Refusal::new(
+                    "the connection was made or last changed by the hub operator, and the \
+                     organization's admin has not approved it to link existing accounts",
+                    format!(
+                        "{who} has not yet approved this sign-in service for existing accounts. \
+                         Ask {who}'s IT administrators."
+                    ),
+                )));
+            }
             if user.status != UserStatus::Active {
                 return Ok(Err(inactive()));
             }

@@ -158,6 +158,10 @@ pub struct Connection {
     pub require_email_verified: bool,
     pub created_at: i64,
     pub updated_at: i64,
+    /// When the organization's own admin approved the connection to link existing people by
+    /// email (set at creation when that admin made it). `None` for a connection the hub
+    /// operator made or last changed: it links nobody who exists until approved.
+    pub links_approved_at: Option<i64>,
 }
 
 /// An upstream identity `(connection, issuer, subject)` linked to a hub user.

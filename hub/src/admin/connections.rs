@@ -35,6 +35,10 @@ pub struct ConnectionView {
     pub callback_url: String,
     pub created_at: String,
     pub updated_at: String,
+    /// When the organization's own admin approved the connection to link existing people by
+    /// email; `null` for one the hub operator made or last changed (it links nobody who exists
+    /// until approved with `POST .../approve`).
+    pub links_approved_at: Option<String>,
 }
 
 /// A SAML connection's settings and what to give its IdP.
@@ -81,6 +85,7 @@ fn view(state: &AppState, c: Connection) -> ConnectionView {
         callback_url: crate::login::upstream::callback_url(state),
         created_at: ms_to_rfc3339(c.created_at),
         updated_at: ms_to_rfc3339(c.updated_at),
+        links_approved_at: c.links_approved_at.map(ms_to_rfc3339),
     }
 }
 
@@ -142,6 +147,20 @@ pub async fn delete_connection(
 ) -> Result<StatusCode, ApiError> {
     connections::delete(&state, &ctx, &id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The organization's own admin approves a connection the hub operator made or changed, so that
+/// it may link existing people by email. The operator gets 403.
+#[utoipa::path(post, path = "/api/v1/orgs/{org}/connections/{connection_id}/approve", tag = "connections",
+    params(("org" = String, Path), ("connection_id" = String, Path)),
+    responses((status = 200, body = ConnectionView), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn approve_connection(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    Path((_, id)): Path<(String, String)>,
+) -> Result<Json<ConnectionView>, ApiError> {
+    let c = connections::approve(&state, &ctx, &id).await?;
+    Ok(Json(view(&state, c)))
 }
 
 /// Reads the IdP's discovery document and keys now and reports each problem in plain words.

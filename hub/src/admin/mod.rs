@@ -147,6 +147,10 @@ pub fn router() -> Router<AppState> {
             post(connections::test_connection),
         )
         .route(
+            "/api/v1/orgs/{org}/connections/{connection_id}/approve",
+            post(connections::approve_connection),
+        )
+        .route(
             "/api/v1/orgs/{org}/spaces",
             get(spaces::list_spaces).post(spaces::create_space),
         )

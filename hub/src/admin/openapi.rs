@@ -27,6 +27,7 @@ use super::{
         users::list_users, users::create_user, users::get_user, users::update_user,
         connections::list_connections, connections::create_connection, connections::get_connection,
         connections::update_connection, connections::delete_connection, connections::test_connection,
+        connections::approve_connection,
         directories::list_directories, directories::create_directory, directories::get_directory,
         directories::list_tokens, directories::create_token, directories::revoke_token,
         directories::sync_directory, directories::list_syncs, directories::confirm_sync,

@@ -444,6 +444,7 @@ pub mod connection {
         pub require_email_verified: bool,
         pub created_at: i64,
         pub updated_at: i64,
+        pub links_approved_at: Option<i64>,
     }
     no_relations!();
 }

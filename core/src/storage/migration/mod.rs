@@ -15,6 +15,7 @@ mod m0008_scim_names;
 mod m0009_oauth_hardening;
 mod m0010_outbound_hardening;
 mod m0012_console_notices;
+mod m0013_connection_approval;
 
 pub struct Migrator;
 
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0009_oauth_hardening::Migration),
             Box::new(m0010_outbound_hardening::Migration),
             Box::new(m0012_console_notices::Migration),
+            Box::new(m0013_connection_approval::Migration),
         ]
     }
 }

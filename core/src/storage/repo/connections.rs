@@ -37,6 +37,7 @@ impl TryFrom<connection::Model> for Connection {
             require_email_verified: m.require_email_verified,
             created_at: m.created_at,
             updated_at: m.updated_at,
+            links_approved_at: m.links_approved_at,
         })
     }
 }
@@ -63,6 +64,7 @@ fn active_model(c: &Connection) -> StoreResult<connection::ActiveModel> {
         require_email_verified: Set(c.require_email_verified),
         created_at: Set(c.created_at),
         updated_at: Set(c.updated_at),
+        links_approved_at: Set(c.links_approved_at),
     })
 }
 

@@ -308,6 +308,8 @@ async fn an_admin_signed_in_long_ago_signs_in_again_at_her_idp_before_changing_s
             .iter()
             .all(|c| c["status"] == "active")
     );
+    // Her own connection is approved as she made it (the operator's waited for an admin).
+    assert!(conns[1]["links_approved_at"].is_string(), "{conns}");
     let dirs = hub.get(&op, "/api/v1/orgs/acme/directories").await.json;
     assert_eq!(dirs.as_array().unwrap().len(), 1, "{dirs}");
     assert_eq!(dirs[0]["status"], "active");

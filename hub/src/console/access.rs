@@ -178,8 +178,23 @@ fn connection_row(base: &str, cn: &Connection, csrf: &Markup) -> Markup {
                 }
             }
             td { (domains) }
-            td { (cn.status.as_str()) }
             td {
+                (cn.status.as_str())
+                @if cn.links_approved_at.is_none() {
+                    br;
+                    strong { "Waiting for your approval" }
+                    " (made or changed by the hub operator: it links none of your existing \
+                     people until an admin of yours approves it)"
+                }
+            }
+            td {
+                @if cn.links_approved_at.is_none() {
+                    (button(&to.clone().lit("approve"), csrf,
+                        Some(&format!("Approve {name}? It will sign in your existing people by \
+                                       their email.")),
+                        html! { "Approve " (name) }))
+                    " "
+                }
                 (button(&to.clone().lit("test"), csrf, None, "Test connection"))
                 " "
                 form method="post" action=(to) class="inline"
@@ -534,6 +549,25 @@ pub async fn update_connection(
         crate::federation::connections::update(&state, &ctx, &id, i).await
     };
     match done.await {
+        Ok(_) => Redirect::to("/console/setup").into_response(),
+        Err(e) => refused(&v, e),
+    }
+}
+
+/// An org admin approves a connection the hub operator made or changed (after signing in afresh,
+/// like every change to sign-in).
+pub async fn approve_connection(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    OriginalUri(uri): OriginalUri,
+    Path(id): Path<String>,
+    Form(f): Form<Fields>,
+) -> Response {
+    let (v, ctx) = match sensitive(&state, &headers, &f, uri.path()).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    match crate::federation::connections::approve(&state, &ctx, &id).await {
         Ok(_) => Redirect::to("/console/setup").into_response(),
         Err(e) => refused(&v, e),
     }

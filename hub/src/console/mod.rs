@@ -83,6 +83,10 @@ pub fn router() -> Router<AppState> {
             post(access::delete_connection),
         )
         .route(
+            "/console/setup/connections/{id}/approve",
+            post(access::approve_connection),
+        )
+        .route(
             "/console/setup/connections/{id}/test",
             post(access::test_connection),
         )

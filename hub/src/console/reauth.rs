@@ -232,6 +232,7 @@ fn describe(path: &str) -> &'static str {
         ["connections"] => "Connect an identity provider",
         ["connections", _] => "Change an identity provider connection",
         ["connections", _, "delete"] => "Delete an identity provider connection",
+        ["connections", _, "approve"] => "Approve an identity provider connection",
         ["directories"] => "Connect a directory",
         ["directories", _] => "Change a directory",
         ["directories", _, "tokens"] => "Make a SCIM token",
@@ -410,6 +411,10 @@ mod tests {
         assert_eq!(
             describe("/console/setup/directories/x/syncs/y/confirm"),
             "Confirm a held mass deprovisioning"
+        );
+        assert_eq!(
+            describe("/console/setup/connections/x/approve"),
+            "Approve an identity provider connection"
         );
     }
 

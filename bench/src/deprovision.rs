@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 
 use super::Stats;
 use hub::ids::{AppId, UserId};
-use hub::oidc::model::Session;
 use hub::secrets::{hash_token, random_token};
+use hub::sessions::model::Session;
 use hub::state::AppState;
 use hub::storage;
 

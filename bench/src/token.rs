@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use super::{Stats, timed_conc, timed_seq};
 use hub::ids::UserId;
-use hub::oidc::model::{Code, Session};
 use hub::secrets::{hash_token, random_token};
+use hub::sessions::model::{Code, Session};
 use hub::state::AppState;
 use hub::storage;
 

@@ -19,7 +19,6 @@ pub mod jobs;
 pub mod jose;
 pub mod keys;
 pub mod metrics;
-pub mod oidc;
 pub mod orgs;
 pub mod outbound;
 pub mod reauth;

@@ -189,7 +189,7 @@ fn the_core_crate_holds_only_the_layers_below_the_surfaces() {
 }
 
 /// A file whose code is only `pub mod` lines (the crate root, or a shell such as `core`'s
-/// `oidc/mod.rs` holding only the provider's `model`) is no module of its own layer.
+/// `http/mod.rs` holding only the extractors) is no module of its own layer.
 fn only_declares_modules(file: &Path) -> bool {
     std::fs::read_to_string(file)
         .unwrap()

@@ -9,7 +9,7 @@ pub mod model;
 pub use model::{PENDING_TTL_MS, PendingChange, StepUp, WINDOW_MS};
 
 use crate::error::ServiceError;
-use crate::oidc::model::Session;
+use crate::sessions::model::Session;
 use crate::state::AppState;
 use crate::storage::{self, StoreError};
 

@@ -3,6 +3,8 @@
 //! logout token (OIDC Back-Channel Logout 1.0) the outbox POSTs to each application a session
 //! reached.
 
+pub mod model;
+
 use serde_json::{Value, json};
 
 use crate::audit::{Actor, AuditAction, AuditEvent};

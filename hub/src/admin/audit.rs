@@ -77,7 +77,12 @@ fn check_action(action: Option<&str>) -> Result<(), ApiError> {
     }
 }
 
-async fn page(state: &AppState, scope: Scope, q: &AuditQuery) -> Result<Json<AuditPage>, ApiError> {
+/// A page of the log, and the organizations its events concern.
+async fn page(
+    state: &AppState,
+    scope: Scope,
+    q: &AuditQuery,
+) -> Result<(Json<AuditPage>, Vec<OrgId>), ApiError> {
     check_action(q.action.as_deref())?;
     let limit = q.limit.unwrap_or(100).clamp(1, MAX_PAGE);
     let records = storage::audit::list(
@@ -91,10 +96,17 @@ async fn page(state: &AppState, scope: Scope, q: &AuditQuery) -> Result<Json<Aud
     let next_after = (records.len() as u64 == limit)
         .then(|| records.last().map(|r| r.seq))
         .flatten();
-    Ok(Json(AuditPage {
+    let mut orgs: Vec<OrgId> = Vec::new();
+    for o in records.iter().flat_map(|r| &r.orgs) {
+        if !orgs.contains(o) {
+            orgs.push(*o);
+        }
+    }
+    let page = AuditPage {
         events: records.into_iter().map(AuditEventView::from).collect(),
         next_after,
-    }))
+    };
+    Ok((Json(page), orgs))
 }
 
 #[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(AuditQuery),
@@ -105,22 +117,12 @@ pub async fn list_audit(
     AppQuery(q): AppQuery<AuditQuery>,
 ) -> Result<Json<AuditPage>, ApiError> {
     let scope = scope_for(&state, &principal, q.org.as_deref()).await?;
-    let listed = page(&state, scope, &q).await?;
+    let (listed, shown) = page(&state, scope, &q).await?;
     if principal.is_operator() {
         // Each organization whose events the operator read sees that it read them.
         let orgs = match scope {
             Scope::Org(org) => vec![org],
-            Scope::All => {
-                let mut orgs: Vec<OrgId> = Vec::new();
-                for e in &listed.events {
-                    for o in e.orgs.iter().filter_map(|o| o.parse::<OrgId>().ok()) {
-                        if !orgs.contains(&o) {
-                            orgs.push(o);
-                        }
-                    }
-                }
-                orgs
-            }
+            Scope::All => shown,
         };
         record_read(&state, &principal, &orgs, "GET /api/v1/audit").await?;
     }
@@ -142,7 +144,7 @@ pub async fn list_org_audit(
             "the organization is in the path; drop the org parameter",
         ));
     }
-    page(&state, Scope::Org(ctx.org.id), &q).await
+    Ok(page(&state, Scope::Org(ctx.org.id), &q).await?.0)
 }
 
 /// Events a redacted export shows in full: the organization's own, and the hub's key

@@ -13,7 +13,7 @@ use serde_json::json;
 
 use super::html::{Href, button, head};
 use super::reauth::sensitive;
-use super::setup::{Fields, acting, field, input, list, refused, shown_once};
+use super::setup::{Fields, acting, field, input, list, refused, shown_once, to_setup};
 use super::{Viewer, csrf_field, page};
 use crate::clock::ms_to_rfc3339;
 use crate::directories::{Directory, DirectoryKind};
@@ -345,10 +345,7 @@ pub async fn create_connection(
                      "scopes": ["email", "profile", "groups"]}}))?;
         crate::federation::connections::create(&state, &ctx, i).await
     };
-    match made.await {
-        Ok(_) => Redirect::to("/console/setup").into_response(),
-        Err(e) => refused(&v, e),
-    }
+    to_setup(&v, made.await)
 }
 
 pub async fn test_connection(
@@ -420,10 +417,7 @@ pub async fn create_directory(
         let i = input(body)?;
         crate::directories::create(&state, &ctx, i).await
     };
-    match made.await {
-        Ok(_) => Redirect::to("/console/setup").into_response(),
-        Err(e) => refused(&v, e),
-    }
+    to_setup(&v, made.await)
 }
 
 pub async fn create_token(
@@ -466,10 +460,10 @@ pub async fn revoke_token(
         Ok(v) => v,
         Err(r) => return r,
     };
-    match crate::directories::revoke_token(&state, &ctx, &dir, &token).await {
-        Ok(_) => Redirect::to("/console/setup").into_response(),
-        Err(e) => refused(&v, e),
-    }
+    to_setup(
+        &v,
+        crate::directories::revoke_token(&state, &ctx, &dir, &token).await,
+    )
 }
 
 pub async fn sync_now(
@@ -548,10 +542,7 @@ pub async fn update_connection(
         let i = input(update_fields(&f, "client_secret"))?;
         crate::federation::connections::update(&state, &ctx, &id, i).await
     };
-    match done.await {
-        Ok(_) => Redirect::to("/console/setup").into_response(),
-        Err(e) => refused(&v, e),
-    }
+    to_setup(&v, done.await)
 }
 
 /// An org admin approves a connection the hub operator made or changed (after signing in afresh,
@@ -567,10 +558,10 @@ pub async fn approve_connection(
         Ok(v) => v,
         Err(r) => return r,
     };
-    match crate::federation::connections::approve(&state, &ctx, &id).await {
-        Ok(_) => Redirect::to("/console/setup").into_response(),
-        Err(e) => refused(&v, e),
-    }
+    to_setup(
+        &v,
+        crate::federation::connections::approve(&state, &ctx, &id).await,
+    )
 }
 
 pub async fn delete_connection(
@@ -584,10 +575,10 @@ pub async fn delete_connection(
         Ok(v) => v,
         Err(r) => return r,
     };
-    match crate::federation::connections::delete(&state, &ctx, &id).await {
-        Ok(()) => Redirect::to("/console/setup").into_response(),
-        Err(e) => refused(&v, e),
-    }
+    to_setup(
+        &v,
+        crate::federation::connections::delete(&state, &ctx, &id).await,
+    )
 }
 
 pub async fn update_directory(
@@ -605,10 +596,7 @@ pub async fn update_directory(
         let i = input(update_fields(&f, "bind_password"))?;
         crate::directories::update(&state, &ctx, &id, i).await
     };
-    match done.await {
-        Ok(_) => Redirect::to("/console/setup").into_response(),
-        Err(e) => refused(&v, e),
-    }
+    to_setup(&v, done.await)
 }
 
 /// Group names, one per line or comma-separated (a name may hold spaces).
@@ -636,8 +624,5 @@ pub async fn set_roles(
             "compliance_officer": group_names(field(&f, "compliance_officer"))}))?;
         crate::orgs::roles::set(&state, &ctx, i).await
     };
-    match done.await {
-        Ok(_) => Redirect::to("/console/setup").into_response(),
-        Err(e) => refused(&v, e),
-    }
+    to_setup(&v, done.await)
 }

@@ -27,10 +27,10 @@ use serde_json::json;
 use crate::audit::Actor;
 
 use crate::login::cookies::{self, AUTH_REQUEST_COOKIE, SESSION_COOKIE};
-use crate::oidc::model::{AuthParams, AuthRequest, Session};
 use crate::orgs::model::{OrgStatus, Organization};
 use crate::orgs::roles::HubRole;
 use crate::secrets::{hash_token, random_token};
+use crate::sessions::model::{AuthParams, AuthRequest, Session};
 use crate::state::AppState;
 use crate::storage::{self, StoreError};
 use crate::users::{User, UserStatus};
@@ -419,7 +419,7 @@ async fn start_login(State(state): State<AppState>, Form(f): Form<LoginForm>) ->
     let request = AuthRequest {
         id: id.clone(),
         org_id: org.id,
-        target: crate::oidc::model::AuthTarget::Console,
+        target: crate::sessions::model::AuthTarget::Console,
         browser_hash: hash_token(&binding),
         params: AuthParams {
             client_id: "hub-console".into(),
@@ -479,7 +479,7 @@ async fn logout(
         return internal_error();
     }
     let mut r = Redirect::to("/console/login").into_response();
-    cookies::set(&mut r, &state, SESSION_COOKIE, "", Some(0));
+    cookies::clear(&mut r, &state, SESSION_COOKIE);
     r
 }
 

@@ -18,9 +18,9 @@ use super::{page, to_idp};
 use crate::clock::ms_to_rfc3339;
 use crate::http::extract::OrgCtx;
 use crate::login::cookies::{self, AUTH_REQUEST_COOKIE};
-use crate::oidc::model::{AuthParams, AuthRequest};
 use crate::reauth::{Fields, PENDING_TTL_MS, WINDOW_MS};
 use crate::secrets::{hash_token, random_token};
+use crate::sessions::model::{AuthParams, AuthRequest};
 use crate::state::AppState;
 use crate::storage;
 
@@ -166,7 +166,7 @@ pub async fn start(
     let request = AuthRequest {
         id: id.clone(),
         org_id: v.org.id,
-        target: crate::oidc::model::AuthTarget::Console,
+        target: crate::sessions::model::AuthTarget::Console,
         browser_hash: hash_token(&binding),
         params: AuthParams {
             client_id: "hub-console".into(),

@@ -73,6 +73,14 @@ pub(super) async fn acting(
 }
 
 /// What a refused change looks like: the fields and what is wrong with them.
+/// Back to the setup page once a change is made, or the page saying why it was not.
+pub(super) fn to_setup<T>(v: &Viewer, done: Result<T, ServiceError>) -> Response {
+    match done {
+        Ok(_) => Redirect::to("/console/setup").into_response(),
+        Err(e) => refused(v, e),
+    }
+}
+
 pub(super) fn refused(v: &Viewer, e: ServiceError) -> Response {
     match e {
         ServiceError::Invalid(fields) => page(
@@ -307,10 +315,7 @@ pub async fn create_space(
             "applications": all(&f, "applications")}))?;
         crate::spaces::create(&state, &v.ctx(), i).await
     };
-    match made.await {
-        Ok(_) => Redirect::to("/console/setup").into_response(),
-        Err(e) => refused(&v, e),
-    }
+    to_setup(&v, made.await)
 }
 
 pub async fn propose_grant(
@@ -370,10 +375,10 @@ pub async fn delete_application(
         Ok(v) => v,
         Err(r) => return r,
     };
-    match crate::orgs::applications::delete(&state, &v.ctx(), &id).await {
-        Ok(()) => Redirect::to("/console/setup").into_response(),
-        Err(e) => refused(&v, e),
-    }
+    to_setup(
+        &v,
+        crate::orgs::applications::delete(&state, &v.ctx(), &id).await,
+    )
 }
 
 pub async fn delete_space(
@@ -386,8 +391,5 @@ pub async fn delete_space(
         Ok(v) => v,
         Err(r) => return r,
     };
-    match crate::spaces::delete(&state, &v.ctx(), &space).await {
-        Ok(_) => Redirect::to("/console/setup").into_response(),
-        Err(e) => refused(&v, e),
-    }
+    to_setup(&v, crate::spaces::delete(&state, &v.ctx(), &space).await)
 }

@@ -26,17 +26,17 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(health::get_healthz))
         .route("/readyz", get(health::get_readyz))
         .route("/metrics", get(metrics::get_metrics))
-        .merge(crate::admin::router())
+        // Only the admin API reads an organization's data through `OrgCtx`.
+        .merge(crate::admin::router().layer(middleware::from_fn_with_state(
+            state.clone(),
+            record_operator_reads,
+        )))
         .merge(crate::oidc::router())
         .merge(crate::login::router())
         .merge(crate::console::router())
         .merge(crate::scim::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            record_operator_reads,
-        ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             metrics::track,

@@ -23,6 +23,17 @@ pub fn get(headers: &HeaderMap, name: &str) -> Option<String> {
         .filter(|v| !v.is_empty() && v.len() <= 256)
 }
 
+/// Sets the hub session cookie for `token`, good for the session's lifetime.
+pub fn set_session(response: &mut Response, state: &AppState, token: &str) {
+    let ttl = state.config.oidc.session_ttl_secs;
+    set(response, state, SESSION_COOKIE, token, Some(ttl));
+}
+
+/// Clears the cookie `name`.
+pub fn clear(response: &mut Response, state: &AppState, name: &str) {
+    set(response, state, name, "", Some(0));
+}
+
 /// Sets (or, with `max_age` 0, clears) a cookie on `response`.
 pub fn set(
     response: &mut Response,

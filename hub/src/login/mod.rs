@@ -27,14 +27,14 @@ use maud::{Markup, html};
 use serde::Deserialize;
 use serde_json::json;
 
-use self::cookies::{AUTH_REQUEST_COOKIE, SESSION_COOKIE};
+use self::cookies::AUTH_REQUEST_COOKIE;
 use self::pages::{PageError, PageResult};
 use crate::audit::{Actor, AuditAction, AuditEvent};
 use crate::federation::linking::{Route, route};
 use crate::oidc::authorize::finish;
-use crate::oidc::model::{AuthRequest, AuthTarget, Session};
 use crate::orgs::model::Organization;
 use crate::secrets::{hash_token, random_token};
+use crate::sessions::model::{AuthRequest, AuthTarget, Session};
 use crate::state::AppState;
 use crate::storage;
 use crate::users::{User, UserStatus};
@@ -361,16 +361,10 @@ pub async fn sign_in(
         return Err(PageError::page(StatusCode::BAD_REQUEST, EXPIRED, GO_BACK));
     };
     let mut response = finish(state, &app, &session, &request.params).await;
-    cookies::set(
-        &mut response,
-        state,
-        SESSION_COOKIE,
-        &token,
-        Some(state.config.oidc.session_ttl_secs),
-    );
+    cookies::set_session(&mut response, state, &token);
     // A consent page binds its own pending request to this browser: keep that cookie.
     if !sets_cookie(&response, AUTH_REQUEST_COOKIE) {
-        cookies::set(&mut response, state, AUTH_REQUEST_COOKIE, "", Some(0));
+        cookies::clear(&mut response, state, AUTH_REQUEST_COOKIE);
     }
     Ok(response)
 }
@@ -403,14 +397,8 @@ async fn console_sign_in(
         return Err(PageError::page(StatusCode::BAD_REQUEST, EXPIRED, GO_BACK));
     };
     let mut response = crate::console::signed_in();
-    cookies::set(
-        &mut response,
-        state,
-        SESSION_COOKIE,
-        &token,
-        Some(state.config.oidc.session_ttl_secs),
-    );
-    cookies::set(&mut response, state, AUTH_REQUEST_COOKIE, "", Some(0));
+    cookies::set_session(&mut response, state, &token);
+    cookies::clear(&mut response, state, AUTH_REQUEST_COOKIE);
     Ok(response)
 }
 
@@ -515,14 +503,8 @@ async fn console_reauthenticated(
         return Err(expired());
     }
     let mut response = crate::console::reauthenticated(&request.params.redirect_uri);
-    cookies::set(
-        &mut response,
-        state,
-        SESSION_COOKIE,
-        &token,
-        Some(state.config.oidc.session_ttl_secs),
-    );
-    cookies::set(&mut response, state, AUTH_REQUEST_COOKIE, "", Some(0));
+    cookies::set_session(&mut response, state, &token);
+    cookies::clear(&mut response, state, AUTH_REQUEST_COOKIE);
     Ok(response)
 }
 
@@ -581,12 +563,6 @@ pub async fn sign_in_to_hub(
             }
         },
     );
-    cookies::set(
-        &mut response,
-        state,
-        SESSION_COOKIE,
-        &token,
-        Some(state.config.oidc.session_ttl_secs),
-    );
+    cookies::set_session(&mut response, state, &token);
     Ok(response)
 }

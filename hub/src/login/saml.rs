@@ -19,14 +19,14 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::pages::{PageError, PageResult};
-use super::upstream::refuse;
+use super::upstream::{refuse, switched_off};
 use crate::federation::model::Refusal;
 use crate::federation::model::{Connection, ConnectionStatus};
 use crate::federation::saml::{acs_url, connector, sp_entity_id};
 use crate::ids::ConnectionId;
-use crate::oidc::model::AuthRequest;
 use crate::orgs::model::Organization;
 use crate::secrets::{hash_token, random_token};
+use crate::sessions::model::AuthRequest;
 use crate::state::AppState;
 use crate::storage::{self, StoreError};
 
@@ -178,20 +178,7 @@ pub async fn acs(
         .await);
     };
     if conn.status != ConnectionStatus::Active {
-        return Err(refuse(
-            &state,
-            Some(&org),
-            Some(&conn),
-            None,
-            Refusal::new(
-                "the connection is disabled",
-                format!(
-                    "Sign-in through {} is switched off at the moment.",
-                    org.name
-                ),
-            ),
-        )
-        .await);
+        return Err(refuse(&state, Some(&org), Some(&conn), None, switched_off(&org)).await);
     }
     let solicited = match solicited(&state, &headers, &conn, form.relay_state.as_deref()).await? {
         Ok(s) => s,

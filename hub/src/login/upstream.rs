@@ -18,9 +18,9 @@ use crate::federation::model::{
     Connection, ConnectionKind, ConnectionStatus, Refusal, UpstreamLogin,
 };
 use crate::login::pages::{self, PageError, PageResult};
-use crate::oidc::model::AuthRequest;
 use crate::orgs::model::Organization;
 use crate::secrets::{hash_token, random_token};
+use crate::sessions::model::AuthRequest;
 use crate::state::AppState;
 use crate::storage;
 
@@ -151,6 +151,17 @@ pub(super) async fn record(
     };
     storage::connections::insert_upstream_login(state.store.conn(), &login).await?;
     Ok(())
+}
+
+/// The refusal of a sign-in through a connection that is switched off.
+pub(super) fn switched_off(org: &Organization) -> Refusal {
+    Refusal::new(
+        "the connection is disabled",
+        format!(
+            "Sign-in through {} is switched off at the moment.",
+            org.name
+        ),
+    )
 }
 
 /// Records a refused sign-in and shows the page. Where an IdP vouched for an identity, the
@@ -300,20 +311,7 @@ pub async fn callback(
         return Err(expired());
     }
     if conn.status != ConnectionStatus::Active {
-        return Err(refuse(
-            &state,
-            Some(&org),
-            Some(&conn),
-            None,
-            Refusal::new(
-                "the connection is disabled",
-                format!(
-                    "Sign-in through {} is switched off at the moment.",
-                    org.name
-                ),
-            ),
-        )
-        .await);
+        return Err(refuse(&state, Some(&org), Some(&conn), None, switched_off(&org)).await);
     }
     let request = match storage::oidc::get_auth_request(c, &login.auth_request_id).await? {
         Some(r) if r.expires_at > state.clock.now_ms() => r,

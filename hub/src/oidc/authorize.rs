@@ -11,13 +11,13 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use std::collections::HashMap;
 
-use super::model::{AuthParams, AuthRequest, AuthTarget, Code, Session};
 use super::request::SourceIp;
 use super::tokens::SCOPES;
 use crate::login::cookies::{self, AUTH_REQUEST_COOKIE, SESSION_COOKIE};
 use crate::login::pages;
 use crate::orgs::model::{Application, ClientType, OrgStatus};
 use crate::secrets::{hash_token, random_token};
+use crate::sessions::model::{AuthParams, AuthRequest, AuthTarget, Code, Session};
 use crate::state::AppState;
 use crate::storage;
 use crate::users::UserStatus;

@@ -13,11 +13,11 @@ use maud::{Markup, html};
 use serde_json::json;
 
 use super::authorize::{Redirectable, current_session, finish, keep_pending, set_binding};
-use super::model::{AuthParams, Session};
 use crate::audit::{Actor, AuditAction, AuditEvent};
 use crate::login::cookies::AUTH_REQUEST_COOKIE;
 use crate::login::pages::{self, PageResult};
 use crate::orgs::model::Application;
+use crate::sessions::model::{AuthParams, Session};
 use crate::state::AppState;
 use crate::storage;
 
@@ -195,7 +195,7 @@ pub async fn post_interaction(
         _ => expired(),
     };
     if !crate::login::sets_cookie(&response, AUTH_REQUEST_COOKIE) {
-        crate::login::cookies::set(&mut response, &state, AUTH_REQUEST_COOKIE, "", Some(0));
+        crate::login::cookies::clear(&mut response, &state, AUTH_REQUEST_COOKIE);
     }
     Ok(response)
 }

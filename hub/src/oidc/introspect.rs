@@ -10,13 +10,13 @@ use serde_json::{Value, json};
 
 use super::client_auth;
 use super::error::{OAuthError, required};
-use super::model::{RevocationKind, join_scope, split_scope};
 use super::request::{BearerToken, OAuthForm, SourceIp};
 use super::tokens::user_claims;
 use crate::audit::{Actor, AuditAction, AuditEvent};
 use crate::ids::{OrgId, UserId};
 use crate::jose;
 use crate::secrets::hash_token;
+use crate::sessions::model::{RevocationKind, join_scope, split_scope};
 use crate::state::AppState;
 use crate::storage;
 use crate::users::UserStatus;

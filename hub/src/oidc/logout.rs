@@ -179,6 +179,6 @@ async fn logout(
             html! { h1 { "You are signed out" } p { "You can close this window." } },
         ),
     };
-    cookies::set(&mut response, state, SESSION_COOKIE, "", Some(0));
+    cookies::clear(&mut response, state, SESSION_COOKIE);
     response
 }

@@ -15,7 +15,6 @@ pub mod error;
 pub mod interaction;
 pub mod introspect;
 pub mod logout;
-pub use hub_core::oidc::model;
 pub mod request;
 pub mod token;
 pub mod tokens;

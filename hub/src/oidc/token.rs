@@ -12,12 +12,12 @@ use std::collections::HashMap;
 
 use super::client_auth;
 use super::error::{OAuthError, required};
-use super::model::split_scope;
 use super::request::{OAuthForm, SourceIp};
 use super::tokens::{self, Subject};
 use crate::audit::{Actor, AuditAction, AuditEvent};
 use crate::orgs::model::{Application, ClientType};
 use crate::secrets::hash_token;
+use crate::sessions::model::split_scope;
 use crate::state::AppState;
 use crate::storage::{self, oidc::Redeemed, oidc::SubjectContext};
 

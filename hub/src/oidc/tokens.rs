@@ -5,9 +5,9 @@
 use serde_json::{Map, Value, json};
 
 use crate::jose::Alg;
-use crate::oidc::model::{RefreshToken, join_scope};
 use crate::orgs::model::{Application, Organization};
 use crate::secrets::{hash_token, random_token};
+use crate::sessions::model::{RefreshToken, join_scope};
 use crate::state::AppState;
 use crate::storage::{self, Tx};
 use crate::users::User;

@@ -7,7 +7,7 @@ use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QuerySele
 
 use super::parse;
 use crate::ids::{AppId, OrgId, UserId};
-use crate::oidc::model::{
+use crate::sessions::model::{
     AuthParams, AuthRequest, AuthTarget, Code, RefreshToken, RevocationKind, Session, join_scope,
     split_scope,
 };

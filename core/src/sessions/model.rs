@@ -1,6 +1,7 @@
-//! The OIDC provider's state, as domain types. Tokens and codes are random 256-bit values kept
-//! only as SHA-256 hashes; a *grant* ties together everything one authorization issued, so that
-//! a replayed code or a reused refresh token can revoke all of it.
+//! Sessions and the OpenID provider's state (pending requests, codes, tokens), as domain types.
+//! Tokens and codes are random 256-bit values kept only as SHA-256 hashes; a *grant* ties
+//! together everything one authorization issued, so that a replayed code or a reused refresh
+//! token can revoke all of it.
 
 use serde::{Deserialize, Serialize};
 

@@ -82,6 +82,8 @@ pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
 pub struct SecretBox {
     key: LessSafeKey,
     key_id: String,
+    /// Derived from the key: makes pairwise subject identifiers.
+    pairwise: ring::hmac::Key,
 }
 
 impl std::fmt::Debug for SecretBox {
@@ -118,10 +120,25 @@ impl SecretBox {
         let key_id = hex::encode(&ring::digest::digest(&ring::digest::SHA256, &key).as_ref()[..4]);
         // AES_256_GCM takes exactly 32 bytes, which the type guarantees.
         let unbound = UnboundKey::new(&AES_256_GCM, &key).unwrap_or_else(|_| unreachable!());
+        // A key of its own for pairwise subjects, so no value made with it is ever an input
+        // or output of the AEAD.
+        let master = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &key);
+        let derived = ring::hmac::sign(&master, b"hub pairwise subject identifiers v1");
         Self {
             key: LessSafeKey::new(unbound),
             key_id,
+            pairwise: ring::hmac::Key::new(ring::hmac::HMAC_SHA256, derived.as_ref()),
         }
+    }
+
+    /// A pairwise subject identifier (OIDC Core §8.1): the same for one `local` id within one
+    /// `sector`, unrelated across sectors, and not reversible without the key.
+    pub fn pairwise(&self, sector: &str, local: &str) -> String {
+        let mut input = Vec::with_capacity(sector.len() + local.len() + 1);
+        input.extend_from_slice(sector.as_bytes());
+        input.push(0);
+        input.extend_from_slice(local.as_bytes());
+        URL_SAFE_NO_PAD.encode(ring::hmac::sign(&self.pairwise, &input).as_ref())
     }
 
     /// Seals `plaintext` for `context` as `v1.<key id>.<base64 nonce||ciphertext||tag>`.
@@ -255,6 +272,18 @@ mod tests {
             SecretBox::load(&strict),
             Err(SecretsError::MissingKeyFile(_))
         ));
+    }
+
+    #[test]
+    fn pairwise_subjects_are_stable_per_sector_and_unrelated_across() {
+        let a = SecretBox::from_key([7u8; 32]);
+        let b = SecretBox::from_key([8u8; 32]);
+        assert_eq!(a.pairwise("org:1", "u"), a.pairwise("org:1", "u"));
+        assert_ne!(a.pairwise("org:1", "u"), a.pairwise("org:2", "u"));
+        assert_ne!(a.pairwise("org:1", "u"), b.pairwise("org:1", "u"));
+        // The separator keeps (sector, id) pairs apart.
+        assert_ne!(a.pairwise("org:1", "2u"), a.pairwise("org:12", "u"));
+        assert_eq!(a.pairwise("s", "u").len(), 43);
     }
 
     #[test]

@@ -155,6 +155,10 @@ pub async fn serve(
             state.clone(),
             stop_rx.clone(),
         )));
+        background.push(tokio::spawn(spaces::review::run(
+            state.clone(),
+            stop_rx.clone(),
+        )));
     }
     tracing::info!(
         addr = %listener.local_addr()?,

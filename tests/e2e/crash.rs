@@ -165,7 +165,7 @@ async fn a_hub_killed_mid_delivery_and_mid_sync_loses_nothing_and_duplicates_not
     assert_eq!(distinct.len(), 30, "every delivery arrives");
     let people: BTreeSet<String> = distinct
         .values()
-        .map(|l| l["data"]["user"]["user_id"].as_str().unwrap().to_string())
+        .map(|l| l["data"]["user"]["sub"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(
         people,

@@ -255,7 +255,7 @@ async fn an_entra_deactivation_closes_every_door_and_a_rehire_opens_them_again()
     assert_eq!(hook["path"], "/hook/extranet");
     assert_eq!(hook["valid"], true, "{hook}");
     assert_eq!(hook["type"], "user.suspended");
-    assert_eq!(hook["data"]["user"]["user_id"], alice.as_str());
+    assert_eq!(hook["data"]["user"]["sub"], alice.as_str());
     assert_eq!(hook["data"]["source"], "scim");
     // The extranet's SCIM service has her deactivated.
     let remote_user = eventually(20, || async {
@@ -702,7 +702,7 @@ async fn suspending_an_organization_closes_its_peoples_doors_and_reactivating_it
         .await;
     assert_eq!(r.status, StatusCode::OK);
     let before = tokio::task::block_in_place(|| receiver.take(1, 20));
-    assert_eq!(before[0]["data"]["user"]["user_id"], bob.as_str());
+    assert_eq!(before[0]["data"]["user"]["sub"], bob.as_str());
 
     let status = |s: &'static str| {
         let hub = &hub;
@@ -726,7 +726,7 @@ async fn suspending_an_organization_closes_its_peoples_doors_and_reactivating_it
     );
     let got = tokio::task::block_in_place(|| receiver.take(1, 20));
     assert_eq!(got[0]["type"], "user.suspended");
-    assert_eq!(got[0]["data"]["user"]["user_id"], alice.as_str());
+    assert_eq!(got[0]["data"]["user"]["sub"], alice.as_str());
     assert_eq!(got[0]["data"]["source"], "organization");
     let l = completed_leaver(&hub, "acme", &alice).await;
     assert_eq!(l["source"], "organization");
@@ -734,7 +734,7 @@ async fn suspending_an_organization_closes_its_peoples_doors_and_reactivating_it
     status("active").await;
     let got = tokio::task::block_in_place(|| receiver.take(1, 20));
     assert_eq!(got[0]["type"], "user.reactivated");
-    assert_eq!(got[0]["data"]["user"]["user_id"], alice.as_str());
+    assert_eq!(got[0]["data"]["user"]["sub"], alice.as_str());
     let user = |id: String| {
         let hub = &hub;
         async move {

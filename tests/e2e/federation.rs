@@ -51,7 +51,10 @@ pub(crate) async fn add_app(hub: &TestHub, slug: &str, redirect: &str) -> (Strin
         .post(
             &hub.operator_key,
             &format!("/api/v1/orgs/{slug}/applications"),
-            json!({"name": "Extranet", "client_type": "confidential", "redirect_uris": [redirect]}),
+            // An application of the organization's own that is given its people's groups.
+            json!({"name": "Extranet", "client_type": "confidential", "redirect_uris": [redirect],
+                "release": {"claims": ["email", "name", "preferred_username", "groups"],
+                    "groups": ["*"]}}),
         )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{r:?}");

@@ -76,6 +76,9 @@ async fn openid_client_signs_in_refreshes_revokes_and_logs_out_with_back_channel
     );
     let mut app1 = confidential("Extranet", r1);
     app1["post_logout_redirect_uris"] = json!(["http://127.0.0.1:9/app1/signed-out"]);
+    // The organization's own directory groups reach an application only if its policy says.
+    app1["release"] = json!({"claims": ["email", "name", "preferred_username", "groups"],
+        "groups": ["*"]});
     app1["backchannel_logout_uri"] = json!(format!("http://127.0.0.1:{recv_port}/bcl/app1"));
     let mut app2 = confidential("Partner portal", r2);
     app2["backchannel_logout_uri"] = json!(format!("http://127.0.0.1:{recv_port}/bcl/app2"));

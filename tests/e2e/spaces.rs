@@ -92,15 +92,25 @@ pub(crate) struct World {
     pub(crate) remote_bob: String,
     pub(crate) receiver: NodePeer,
     pub(crate) bob: String,
+    /// Bob's `sub` at Acme's applications: pairwise, not his hub id.
+    pub(crate) bob_sub: String,
     pub(crate) acme_admin: String,
     pub(crate) globex_admin: String,
     pub(crate) globex_read: String,
 }
 
 pub(crate) async fn world() -> World {
+    world_with(None).await
+}
+
+/// The world on a hub whose clock the test moves (then grants expire within a second of their
+/// time: the sweep runs every second).
+pub(crate) async fn world_with(clock: Option<std::sync::Arc<hub::clock::FixedClock>>) -> World {
     let hub = TestHub::start_with(Options {
         dev_login: true,
         allow_loopback: true,
+        scheduler: clock.is_some(),
+        clock,
         ..Default::default()
     })
     .await;
@@ -112,8 +122,16 @@ pub(crate) async fn world() -> World {
     person(&hub, "acme", "alice@acme.test", &[]).await;
     let bob = person(&hub, "globex", "bob@globex.test", &["Engineering"]).await;
     person(&hub, "globex", "carol@globex.test", &[]).await;
+    // The extranet knows bob (from an earlier sign-in) by the `sub` the hub gives it for him:
+    // pairwise per owner organization, so not the one Globex's own applications see.
+    let acme_id = hub.get(&hub.operator_key, "/api/v1/orgs/acme").await.json["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let bob_sub = hub.state.secrets.pairwise(&format!("org:{acme_id}"), &bob);
+    assert_ne!(bob_sub, bob);
     let target = ScimServer::start().await;
-    let remote_bob = target.add_user("bob@globex.test", &bob).await;
+    let remote_bob = target.add_user("bob@globex.test", &bob_sub).await;
     let port = free_port();
     let extranet = create_app(
         &hub,
@@ -135,6 +153,7 @@ pub(crate) async fn world() -> World {
         remote_bob,
         receiver,
         bob,
+        bob_sub,
         acme_admin,
         globex_admin,
         globex_read,
@@ -145,6 +164,13 @@ impl World {
     /// Acme's space "Project X", served by the extranet, and a grant to Globex's Engineering
     /// group, pending; returns the grant's id.
     pub(crate) async fn propose(&self) -> String {
+        self.propose_with(json!({"organization": "globex", "group": "Engineering",
+            "release": {"claims": ["email"]}}))
+            .await
+    }
+
+    /// The space, and the grant `grant` asks for.
+    pub(crate) async fn propose_with(&self, grant: Value) -> String {
         let hub = &self.hub;
         let r = hub
             .post(
@@ -160,7 +186,7 @@ impl World {
             .post(
                 &self.acme_admin,
                 "/api/v1/orgs/acme/spaces/project-x/grants",
-                json!({"organization": "globex", "group": "Engineering"}),
+                grant,
             )
             .await;
         assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
@@ -239,7 +265,8 @@ async fn a_partner_gets_in_only_after_consent_and_withdrawal_closes_the_door_dow
     let bob_browser = Browser::new();
     let t = sign_in(hub, &bob_browser, &w.extranet, REDIRECT1, "bob@globex.test").await;
     let id = jwt_claims(t["id_token"].as_str().unwrap());
-    assert_eq!(id["sub"], w.bob.as_str());
+    assert_eq!(id["sub"], w.bob_sub.as_str());
+    assert_eq!(id["email"], "bob@globex.test", "released by the grant");
     assert_eq!(id["org"]["slug"], "globex");
     assert_eq!(id["spaces"], json!(["project-x"]));
     let (access, refresh) = (
@@ -295,6 +322,12 @@ async fn a_partner_gets_in_only_after_consent_and_withdrawal_closes_the_door_dow
         let rows = r.json.as_array().unwrap();
         assert_eq!(rows.len(), 1, "{slug}: {rows:?}");
         assert_eq!(rows[0]["email"], "bob@globex.test");
+        if slug == "acme" {
+            assert_eq!(rows[0]["subject"], w.bob_sub.as_str());
+            assert!(rows[0]["user_id"].is_null(), "{rows:?}");
+        } else {
+            assert_eq!(rows[0]["user_id"], w.bob.as_str());
+        }
         assert_eq!(rows[0]["organization"], "globex");
         assert_eq!(rows[0]["owner"], "acme");
         assert_eq!(rows[0]["space_slug"], "project-x");
@@ -329,12 +362,12 @@ async fn a_partner_gets_in_only_after_consent_and_withdrawal_closes_the_door_dow
     assert_eq!(got.len(), 2, "{got:#?}");
     assert_eq!(got[0]["path"], "/bcl/extranet");
     assert_eq!(got[0]["valid"], true, "{}", got[0]);
-    assert_eq!(got[0]["sub"], w.bob.as_str());
+    assert_eq!(got[0]["sub"], w.bob_sub.as_str());
     assert_eq!(got[0]["aud"], cid.as_str());
     assert_eq!(got[1]["path"], "/hook/extranet");
     assert_eq!(got[1]["valid"], true, "{}", got[1]);
     assert_eq!(got[1]["type"], "space.access_withdrawn");
-    assert_eq!(got[1]["data"]["user"]["user_id"], w.bob.as_str());
+    assert_eq!(got[1]["data"]["user"], json!({"sub": w.bob_sub}));
     let deactivated = eventually(20, || async {
         (w.target.user(&w.remote_bob).await["active"] == false).then_some(())
     })
@@ -678,7 +711,8 @@ async fn a_partner_signs_in_through_its_own_idp_in_chromium() {
         .post(
             &hub.operator_key,
             "/api/v1/orgs/acme/spaces/project-x/grants",
-            json!({"organization": "globex", "group": "engineering"}),
+            json!({"organization": "globex", "group": "engineering",
+                "release": {"claims": ["email", "name"]}}),
         )
         .await;
     let grant = r.json["id"].as_str().unwrap().to_string();

@@ -4,7 +4,8 @@
 // hub issued.
 // env: ISSUER (the hub), APP_PORT (the app's redirect URI is http://127.0.0.1:APP_PORT/cb), CLIENT_ID, CLIENT_SECRET, LOGIN, PASSWORD, SHOTS (screenshot dir),
 //      NAME (screenshot prefix), EMAIL (typed if the hub asks for a work email).
-// Prints {"claims":{...}} or {"error":...}, and {"page": text} of the last page on failure.
+// Prints {"claims":{...},"tokens":{access_token,id_token}} or {"error":...}, and {"page": text}
+// of the last page on failure.
 import http from 'node:http';
 import * as client from 'openid-client';
 import { chromium } from 'playwright-core';
@@ -35,7 +36,8 @@ app.on('request', async (req, res) => {
       const tokens = await client.authorizationCodeGrant(config, url, {
         pkceCodeVerifier: pending.verifier, expectedState: pending.state, expectedNonce: pending.nonce,
       });
-      result = { claims: tokens.claims() };
+      result = { claims: tokens.claims(),
+        tokens: { access_token: tokens.access_token, id_token: tokens.id_token } };
       res.writeHead(200, { 'content-type': 'text/html' });
       return res.end(`<!doctype html><h1>Signed in</h1><pre id="claims">${JSON.stringify(result.claims, null, 2).replace(/</g, '&lt;')}</pre>`);
     }

@@ -31,7 +31,8 @@ async function logout(body) {
   });
   const ok = payload.events && typeof payload.events[EVENT] === 'object'
     && payload.nonce === undefined && Boolean(payload.sub || payload.sid) && Boolean(payload.jti);
-  return { valid: ok, key: `jti:${payload.jti}`, aud: payload.aud, sub: payload.sub, sid: payload.sid ?? null };
+  return { valid: ok, key: `jti:${payload.jti}`, aud: payload.aud, sub: payload.sub, sid: payload.sid ?? null,
+    claims: payload };
 }
 
 function hook(app, body, headers) {
@@ -42,7 +43,7 @@ function hook(app, body, headers) {
     'webhook-timestamp': headers['webhook-timestamp'],
     'webhook-signature': headers['webhook-signature'],
   });
-  return { valid: true, key: `webhook:${headers['webhook-id']}`, type: event.type, data: event.data };
+  return { valid: true, key: `webhook:${headers['webhook-id']}`, type: event.type, data: event.data, event };
 }
 
 const server = http.createServer((req, res) => {

@@ -98,6 +98,9 @@ pub enum AuditAction {
     SpaceGrantAccepted,
     SpaceGrantDeclined,
     SpaceGrantWithdrawn,
+    SpaceGrantChanged,
+    SpaceGrantReviewed,
+    SpaceGrantExpired,
     RolesUpdated,
     OperatorRead,
 }
@@ -157,6 +160,9 @@ impl AuditAction {
             Self::SpaceGrantAccepted => "space_grant.accepted",
             Self::SpaceGrantDeclined => "space_grant.declined",
             Self::SpaceGrantWithdrawn => "space_grant.withdrawn",
+            Self::SpaceGrantChanged => "space_grant.changed",
+            Self::SpaceGrantReviewed => "space_grant.reviewed",
+            Self::SpaceGrantExpired => "space_grant.expired",
             Self::RolesUpdated => "roles.updated",
             Self::OperatorRead => "operator.read",
         }

@@ -29,7 +29,11 @@ pub fn notifies(action: AuditAction) -> bool {
         | A::DirectoryUpdated
         | A::ScimTokenCreated
         | A::ScimTokenRevoked
-        | A::DirectorySyncConfirmed => true,
+        | A::DirectorySyncConfirmed
+        // What leaves for another organization: a space's owner asking for more, access
+        // that ended because nobody recertified it.
+        | A::SpaceGrantChanged
+        | A::SpaceGrantExpired => true,
         A::OrganizationCreated
         | A::OrganizationUpdated
         | A::DomainAdded
@@ -69,7 +73,8 @@ pub fn notifies(action: AuditAction) -> bool {
         | A::SpaceGrantProposed
         | A::SpaceGrantAccepted
         | A::SpaceGrantDeclined
-        | A::SpaceGrantWithdrawn => false,
+        | A::SpaceGrantWithdrawn
+        | A::SpaceGrantReviewed => false,
     }
 }
 

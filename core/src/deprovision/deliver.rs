@@ -1,7 +1,9 @@
 //! One delivery attempt, by kind: an OIDC back-channel logout token (Back-Channel Logout 1.0
 //! §2.5, its `jti` the delivery's id so the application can drop duplicates), outbound SCIM
 //! (RFC 7644: the user is found by the id the application gave it, remembered per application,
-//! first learned by `externalId`, which carries the hub's id; then `PATCH active` or `DELETE`),
+//! first learned by `externalId`, which carries the person's `sub` at that application; then
+//! `PATCH active` or `DELETE`; a person added to a space's group whom the application does not
+//! know yet is made there with what was released to it),
 //! or a webhook
 //! signed as Standard Webhooks specifies (`webhook-id`, `webhook-timestamp`, and an HMAC-SHA256
 //! `webhook-signature` over `id.timestamp.body`). Every call goes through the outbound client
@@ -138,11 +140,17 @@ async fn scim(
         token: token.expose(),
         timeout,
     };
-    let Some(id) = scim.remote_id(app, d).await? else {
-        return Ok(Sent::Skipped(format!(
-            "the application has no user whose externalId is the hub's id {}",
-            d.user_id
-        )));
+    let sub = external_id(d, &change.user);
+    let id = match scim.remote_id(app, d, &sub).await? {
+        Some(id) => id,
+        None if change.action == ScimAction::GroupAdd => {
+            scim.create(app, d, &sub, &change.user).await?
+        }
+        None => {
+            return Ok(Sent::Skipped(format!(
+                "the application has no user whose externalId is {sub}"
+            )));
+        }
     };
     let id = id.as_str();
     let url = format!("{base}/Users/{}", urlencode(id));
@@ -187,6 +195,16 @@ async fn scim(
     }
 }
 
+/// The `externalId` the application knows the person by: their `sub` there (the hub's id in
+/// deliveries queued before subjects were per application).
+fn external_id(d: &Delivery, p: &super::model::Person) -> String {
+    if p.sub.is_empty() {
+        d.user_id.to_string()
+    } else {
+        p.sub.clone()
+    }
+}
+
 /// An application's SCIM service, for group membership (a space's members).
 struct Scim<'a> {
     state: &'a AppState,
@@ -197,9 +215,14 @@ struct Scim<'a> {
 
 impl Scim<'_> {
     /// The application's id for the delivery's person: remembered from an earlier delivery, or
-    /// found by `externalId`, which holds the hub's id for the person (the `sub` the
-    /// application's tokens carry), never by `userName`, which a partner's directory controls.
-    async fn remote_id(&self, app: &Application, d: &Delivery) -> Result<Option<String>, String> {
+    /// found by `externalId`, which holds the person's `sub` at the application (what its
+    /// tokens carry), never by `userName`, which a partner's directory controls.
+    async fn remote_id(
+        &self,
+        app: &Application,
+        d: &Delivery,
+        hub_id: &str,
+    ) -> Result<Option<String>, String> {
         let db = self.state.store.conn();
         match storage::scim_links::get(db, app.id, d.user_id).await {
             Ok(Some(id)) => return Ok(Some(id)),
@@ -209,7 +232,7 @@ impl Scim<'_> {
         // RFC 7644 §3.4.2.2: a filter's string is a JSON string.
         let filter = format!(
             "externalId eq {}",
-            serde_json::to_string(&d.user_id.to_string()).unwrap_or_default()
+            serde_json::to_string(hub_id).unwrap_or_default()
         );
         let (_, found) = self
             .send(
@@ -219,13 +242,12 @@ impl Scim<'_> {
                     .query(&[("filter", filter.as_str()), ("count", "2")]),
             )
             .await?;
-        let hub_id = d.user_id.to_string();
         // Only an exact match counts, whatever the service's filter did.
         let ids: Vec<&str> = found["Resources"]
             .as_array()
             .map(|r| {
                 r.iter()
-                    .filter(|u| u["externalId"].as_str() == Some(hub_id.as_str()))
+                    .filter(|u| u["externalId"].as_str() == Some(hub_id))
                     .filter_map(|u| u["id"].as_str())
                     .collect()
             })
@@ -242,6 +264,53 @@ impl Scim<'_> {
                 "the application has several users whose externalId is {hub_id}"
             )),
         }
+    }
+
+    /// Makes the person at the application with what was released to it and nothing else:
+    /// `externalId` their `sub` there, `userName` their released username or email, else the
+    /// `sub`.
+    async fn create(
+        &self,
+        app: &Application,
+        d: &Delivery,
+        sub: &str,
+        p: &super::model::Person,
+    ) -> Result<String, String> {
+        let mut user = json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "externalId": sub,
+            "userName": p.user_name.as_deref().or(p.email.as_deref()).unwrap_or(sub),
+            "active": true,
+        });
+        if let Some(e) = &p.email {
+            user["emails"] = json!([{"value": e, "primary": true}]);
+        }
+        if let Some(n) = &p.name {
+            user["displayName"] = json!(n);
+        }
+        let (_, made) = self
+            .send(
+                self.state
+                    .http
+                    .post(format!("{}/Users", self.base))
+                    .header("content-type", SCIM_JSON)
+                    .body(user.to_string()),
+            )
+            .await?;
+        let id = made["id"]
+            .as_str()
+            .filter(|id| !id.is_empty() && id.len() <= 256)
+            .ok_or("the application made the user but gave no id")?;
+        storage::scim_links::put(
+            self.state.store.conn(),
+            app.id,
+            d.user_id,
+            id,
+            self.state.clock.now_ms(),
+        )
+        .await
+        .map_err(|e| format!("the hub could not record the SCIM link: {e}"))?;
+        Ok(id.to_string())
     }
 
     async fn send(

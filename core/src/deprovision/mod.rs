@@ -13,7 +13,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::ids::{AppId, DeliveryId, LeaverId, OrgId, UserId};
-use crate::orgs::model::{Application, ScimOnLeave};
+use crate::orgs::model::{Application, Release, ScimOnLeave};
 use crate::sessions::LogoutNotice;
 use crate::state::AppState;
 use crate::storage::{self, StoreError, Tx};
@@ -87,8 +87,11 @@ pub fn delivery(to: To, key: String, payload: Payload, now: i64) -> Delivery {
 
 /// Back-channel logout deliveries: one per (application with a logout URI, ended session), and
 /// one with `sub` only for an application the person holds tokens at without a live session.
+#[allow(clippy::too_many_arguments)]
 fn logout_deliveries(
+    state: &AppState,
     apps: &BTreeMap<AppId, Application>,
+    user_org: OrgId,
     user: UserId,
     leaver: Option<LeaverId>,
     notices: &[LogoutNotice],
@@ -117,7 +120,7 @@ fn logout_deliveries(
                 },
                 format!("bcl:{}:{}", app.id, n.session_id),
                 Payload::BackchannelLogout(LogoutPayload {
-                    sub: user.to_string(),
+                    sub: crate::spaces::release::subject(state, app, user_org, user),
                     sid: Some(n.session_id.to_string()),
                 }),
                 now,
@@ -142,7 +145,7 @@ fn logout_deliveries(
                     },
                     format!("bcl:{leaver}:{}", app.id),
                     Payload::BackchannelLogout(LogoutPayload {
-                        sub: user.to_string(),
+                        sub: crate::spaces::release::subject(state, app, user_org, user),
                         sid: None,
                     }),
                     now,
@@ -156,13 +159,29 @@ fn logout_deliveries(
     out
 }
 
-/// What downstream SCIM and webhooks are told about `user`.
-pub fn person(user: &User) -> Person {
+/// What `app`'s SCIM service and webhook are told about `user`: its `sub` for the person and
+/// what is released to it (the application's policy for its own organization's people; for
+/// another organization's, `granted`, what a space grant released, else nothing).
+pub fn person(
+    state: &AppState,
+    app: &Application,
+    user: &User,
+    granted: Option<&Release>,
+) -> Person {
+    let empty = Release::default();
+    let release = if user.org_id == app.org_id {
+        &app.release
+    } else {
+        granted.unwrap_or(&empty)
+    };
+    let email = release.has("email") && !user.email.is_empty();
     Person {
-        user_id: user.id,
-        user_name: user.username.clone(),
-        email: user.email.clone(),
-        external_id: user.external_id.clone(),
+        sub: crate::spaces::release::subject(state, app, user.org_id, user.id),
+        user_name: release
+            .has("preferred_username")
+            .then(|| user.username.clone()),
+        email: email.then(|| user.email.clone()),
+        name: release.has("name").then(|| user.name.clone()),
     }
 }
 
@@ -231,21 +250,33 @@ pub async fn leaver(
     let notices = crate::sessions::end_user_access(tx, state, org, user.id, &signal.reason).await?;
     let apps = reach_apps(tx, org, Some(user), &used_apps(&notices, &token_apps)).await?;
     let id = LeaverId::new();
-    let mut rows = logout_deliveries(&apps, user.id, Some(id), &notices, &token_apps, now);
-    let left = LeaverEvent {
-        user: person(user),
-        organization: org,
-        leaver: id,
-        source: signal.source,
-        reason: signal.reason.clone(),
-        status: user.status,
-        signal_at: signal.received_at,
-    };
-    let event = match user.status {
-        UserStatus::Deprovisioned => WebhookEvent::UserDeprovisioned(left),
-        _ => WebhookEvent::UserSuspended(left),
-    };
+    let mut rows = logout_deliveries(
+        state,
+        &apps,
+        org,
+        user.id,
+        Some(id),
+        &notices,
+        &token_apps,
+        now,
+    );
     for app in apps.values() {
+        // Another organization's application learns who and that access ended, never the
+        // leaver's id, signal or reason.
+        let own = app.org_id == org;
+        let left = LeaverEvent {
+            user: person(state, app, user, None),
+            organization: org,
+            leaver: own.then_some(id),
+            source: own.then_some(signal.source),
+            reason: own.then(|| signal.reason.clone()),
+            status: user.status,
+            signal_at: own.then_some(signal.received_at),
+        };
+        let event = match user.status {
+            UserStatus::Deprovisioned => WebhookEvent::UserDeprovisioned(left),
+            _ => WebhookEvent::UserSuspended(left),
+        };
         let to = || To {
             org,
             app: app.id,
@@ -259,7 +290,7 @@ pub async fn leaver(
                 Payload::Scim(ScimChange {
                     action: leave_action(t.on_leave),
                     group: None,
-                    user: person(user),
+                    user: person(state, app, user, None),
                 }),
                 now,
             ));
@@ -268,7 +299,7 @@ pub async fn leaver(
             rows.push(delivery(
                 to(),
                 format!("webhook:{id}:{}", app.id),
-                Payload::Webhook(event.clone()),
+                Payload::Webhook(event),
                 now,
             ));
         }
@@ -326,7 +357,7 @@ pub async fn returning(tx: &Tx, state: &AppState, user: &User) -> Result<usize, 
                 Payload::Scim(ScimChange {
                     action: ScimAction::Reactivate,
                     group: None,
-                    user: person(user),
+                    user: person(state, app, user, None),
                 }),
                 now,
             ));
@@ -336,7 +367,7 @@ pub async fn returning(tx: &Tx, state: &AppState, user: &User) -> Result<usize, 
                 to(),
                 format!("webhook:{mark}:{}", app.id),
                 Payload::Webhook(WebhookEvent::UserReactivated(ReturnEvent {
-                    user: person(user),
+                    user: person(state, app, user, None),
                     organization: org,
                     status: user.status,
                 })),
@@ -359,7 +390,9 @@ pub async fn queue_logouts(
     for n in notices {
         let apps = reach_apps(tx, n.org_id, None, &n.apps).await?;
         rows.extend(logout_deliveries(
+            state,
             &apps,
+            n.org_id,
             n.user_id,
             None,
             std::slice::from_ref(n),

@@ -136,15 +136,21 @@ pub struct ScimChange {
     pub user: Person,
 }
 
-/// The person a SCIM change or a webhook is about, as downstream applications are told.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// The person a SCIM change or a webhook is about, as the receiving application may know
+/// them: its `sub` for the person, and only the attributes released to it (an organization's
+/// own application: its claim policy; another organization's: the space grants' release).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Person {
-    pub user_id: UserId,
-    #[serde(rename = "userName")]
-    pub user_name: String,
-    pub email: String,
-    #[serde(rename = "externalId")]
-    pub external_id: Option<String>,
+    /// The person's `sub` at the application (also the `externalId` outbound SCIM looks for).
+    /// Empty only in deliveries queued before subjects were per application.
+    #[serde(default)]
+    pub sub: String,
+    #[serde(rename = "userName", default, skip_serializing_if = "Option::is_none")]
+    pub user_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
 }
 
 /// A webhook event: its `type`, and its `data`.
@@ -161,15 +167,21 @@ pub enum WebhookEvent {
     SpaceAccessWithdrawn(WithdrawnEvent),
 }
 
+/// A leaver, as an application is told. The leaver's id, signal and reason are the person's
+/// organization's business: only its own applications get them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LeaverEvent {
     pub user: Person,
     pub organization: OrgId,
-    pub leaver: LeaverId,
-    pub source: LeaverSource,
-    pub reason: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leaver: Option<LeaverId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<LeaverSource>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
     pub status: UserStatus,
-    pub signal_at: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signal_at: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -179,11 +191,12 @@ pub struct ReturnEvent {
     pub status: UserStatus,
 }
 
+/// A person's access to an application ended (a grant withdrawn, expired or not
+/// recertified, a space deleted or no longer served by the application).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WithdrawnEvent {
     pub user: Person,
     pub organization: OrgId,
-    pub reason: String,
 }
 
 /// A person leaving. `signal_at` is when the hub heard of it (the SCIM request arrived, the

@@ -10,7 +10,8 @@ use crate::error::{FieldError, ServiceError};
 use crate::ids::AppId;
 use crate::jose::{Alg, PublicKey};
 use crate::orgs::model::{
-    Application, ClientType, ScimOnLeave, ScimTarget, TokenAuthMethod, Webhook,
+    Application, ClientType, Release, ScimOnLeave, ScimTarget, SubjectType, TokenAuthMethod,
+    Webhook,
 };
 use crate::orgs::validate;
 use crate::secrets::{hash_token, random_token};
@@ -54,6 +55,13 @@ pub struct CreateApp {
     /// Signed webhooks about leavers (Standard Webhooks); the hub makes the signing secret and
     /// shows it once.
     pub webhook: Option<WebhookInput>,
+    /// `public` (default: the hub's id of the organization's own people) or `pairwise` (a
+    /// `sub` of this application's own for everyone). People of other organizations always get
+    /// a pairwise one.
+    pub subject_type: Option<SubjectType>,
+    /// What the application learns about the organization's own people; default the email
+    /// and profile claims, no groups. Partners' people: what their space grants released.
+    pub release: Option<Release>,
 }
 
 /// An application's SCIM service, as an admin gives it.
@@ -101,6 +109,19 @@ pub struct UpdateApp {
     #[serde(default, deserialize_with = "present_of")]
     #[schema(value_type = Option<WebhookInput>)]
     pub webhook: Option<Option<WebhookInput>>,
+    pub subject_type: Option<SubjectType>,
+    pub release: Option<Release>,
+}
+
+/// Checks an application's claim policy (own people: `*` may stand for all groups).
+pub fn check_release(field: &str, r: Release, errors: &mut Vec<FieldError>) -> Release {
+    match crate::orgs::validate::release(field, r, true) {
+        Ok(r) => r,
+        Err(e) => {
+            errors.push(e);
+            Release::default()
+        }
+    }
 }
 
 fn present_of<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
@@ -401,6 +422,11 @@ pub async fn create(
         require_pkce: input.require_pkce.unwrap_or(true),
         scim_target: None,
         webhook: None,
+        subject_type: input.subject_type.unwrap_or_default(),
+        release: match input.release {
+            Some(r) => check_release("release", r, &mut errors),
+            None => Release::own_default(),
+        },
     };
     set_scim_target(state, &mut app, input.scim_target, &mut errors)?;
     let webhook_secret = match input.webhook {
@@ -500,6 +526,12 @@ pub async fn update(
     }
     if let Some(t) = input.scim_target {
         set_scim_target(state, &mut app, t, &mut errors)?;
+    }
+    if let Some(t) = input.subject_type {
+        app.subject_type = t;
+    }
+    if let Some(r) = input.release {
+        app.release = check_release("release", r, &mut errors);
     }
     let webhook_secret = match input.webhook {
         Some(w) => set_webhook(state, &mut app, w, &mut errors)?,

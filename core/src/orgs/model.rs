@@ -62,6 +62,116 @@ string_enum!(
     Role { Operator => "operator", Admin => "admin", Read => "read" }
 );
 
+string_enum!(
+    /// Which `sub` an application sees (OIDC Core §8). `public`: the hub's id, for the owner's
+    /// own people (people of other organizations always get a pairwise one, per owner);
+    /// `pairwise`: a pairwise one for everyone, per application.
+    SubjectType { Public => "public", Pairwise => "pairwise" }
+);
+
+// The enum comes from `string_enum!`, which derives no `Default`.
+#[allow(clippy::derivable_impls)]
+impl Default for SubjectType {
+    fn default() -> Self {
+        Self::Public
+    }
+}
+
+/// The claims that may be released about a person, besides `sub`, `org` and `spaces`; each
+/// also needs its scope (`email`, `profile`, `groups`).
+pub const RELEASABLE_CLAIMS: &[&str] = &[
+    "email",
+    "name",
+    "given_name",
+    "family_name",
+    "preferred_username",
+    "groups",
+];
+
+/// What an application may learn about a person: claim names of [`RELEASABLE_CLAIMS`] and,
+/// for `groups`, which of the person's groups (display names; `*` for all, an organization's
+/// own applications only). An application's policy for its own organization's people, or what
+/// a space grant released of a partner's people.
+#[derive(
+    Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+#[serde(deny_unknown_fields)]
+pub struct Release {
+    #[serde(default)]
+    pub claims: Vec<String>,
+    #[serde(default)]
+    pub groups: Vec<String>,
+}
+
+impl Release {
+    /// An application's policy unless its admin set one: the standard profile and email claims,
+    /// no groups (they are the organization's directory, not the application's business).
+    pub fn own_default() -> Self {
+        Self {
+            claims: [
+                "email",
+                "name",
+                "given_name",
+                "family_name",
+                "preferred_username",
+            ]
+            .map(String::from)
+            .to_vec(),
+            groups: Vec::new(),
+        }
+    }
+
+    pub fn has(&self, claim: &str) -> bool {
+        self.claims.iter().any(|c| c == claim)
+    }
+
+    /// Whether the `groups` claim may list `group`.
+    pub fn releases_group(&self, group: &str) -> bool {
+        self.has("groups") && self.groups.iter().any(|g| g == "*" || g == group)
+    }
+
+    /// Everything either releases.
+    pub fn union(&mut self, other: &Release) {
+        self.claims.extend(other.claims.iter().cloned());
+        self.groups.extend(other.groups.iter().cloned());
+        self.normalize();
+    }
+
+    /// What both release.
+    pub fn intersect(&self, other: &Release) -> Release {
+        let mut r = Release {
+            claims: self
+                .claims
+                .iter()
+                .filter(|c| other.has(c))
+                .cloned()
+                .collect(),
+            groups: self
+                .groups
+                .iter()
+                .filter(|g| other.groups.contains(g))
+                .cloned()
+                .collect(),
+        };
+        r.normalize();
+        r
+    }
+
+    /// Whether `self` releases everything `other` does.
+    pub fn covers(&self, other: &Release) -> bool {
+        other.claims.iter().all(|c| self.has(c))
+            && other.groups.iter().all(|g| self.groups.contains(g))
+    }
+
+    /// Sorted, without duplicates.
+    pub fn normalize(&mut self) {
+        self.claims.sort();
+        self.claims.dedup();
+        self.groups.sort();
+        self.groups.dedup();
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Organization {
     pub id: OrgId,
@@ -115,6 +225,11 @@ pub struct Application {
     pub scim_target: Option<ScimTarget>,
     /// Where the hub posts signed webhook events about leavers.
     pub webhook: Option<Webhook>,
+    /// The `sub` the application sees for the owner's own people.
+    pub subject_type: SubjectType,
+    /// What the application learns about the owner's own people (partners' people: what their
+    /// space grants released).
+    pub release: Release,
 }
 
 /// An application's SCIM 2.0 service: the hub deactivates (or deletes) leavers there.

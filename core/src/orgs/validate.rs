@@ -37,6 +37,54 @@ pub fn name(field: &str, value: &str) -> Result<String, FieldError> {
     Ok(trimmed.to_string())
 }
 
+/// A claim release: known claim names, at most 50 groups by display name, `groups` named
+/// exactly when groups are; `*` (all groups) only where `all_groups` allows it.
+pub fn release(
+    field: &str,
+    mut r: crate::orgs::model::Release,
+    all_groups: bool,
+) -> Result<crate::orgs::model::Release, FieldError> {
+    use crate::orgs::model::RELEASABLE_CLAIMS;
+    if let Some(c) = r
+        .claims
+        .iter()
+        .find(|c| !RELEASABLE_CLAIMS.contains(&c.as_str()))
+    {
+        return Err(FieldError::new(
+            &format!("{field}.claims"),
+            format!(
+                "{c:?} is not a claim the hub releases; use some of {}",
+                RELEASABLE_CLAIMS.join(", ")
+            ),
+        ));
+    }
+    if r.groups.len() > 50 {
+        return Err(FieldError::new(
+            &format!("{field}.groups"),
+            "name at most 50 groups",
+        ));
+    }
+    let mut groups = Vec::new();
+    for g in &r.groups {
+        if g == "*" && !all_groups {
+            return Err(FieldError::new(
+                &format!("{field}.groups"),
+                "name each group released; `*` is for an organization's own applications",
+            ));
+        }
+        groups.push(name(&format!("{field}.groups"), g)?);
+    }
+    r.groups = groups;
+    r.normalize();
+    if r.has("groups") == r.groups.is_empty() {
+        return Err(FieldError::new(
+            &format!("{field}.groups"),
+            "name the groups released exactly when the claims include `groups`",
+        ));
+    }
+    Ok(r)
+}
+
 /// What two display names are compared by: NFKC, case-folded and look-alike-folded (the
 /// userName key), with whitespace, punctuation and symbols left out.
 pub fn display_name_key(name: &str) -> String {

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde_json::json;
 
 use super::model::{
-    Admitted, Decision, Grant, GrantStatus, ProposeGrant, Settled, Side, Space, Subject,
+    Admitted, Consent, Decision, Grant, GrantStatus, ProposeGrant, Settled, Side, Space, Subject,
 };
 use super::{admit, get, grant_target, named_people, settle};
 use crate::access::OrgCtx;
@@ -56,6 +56,13 @@ pub async fn propose(
             ));
         }
     };
+    let requested = match input.release {
+        Some(r) => {
+            validate::release("release", r, false).map_err(|e| ServiceError::Invalid(vec![e]))?
+        }
+        None => crate::orgs::model::Release::default(),
+    };
+    let valid_days = valid_days(input.valid_days)?;
     let partner = crate::orgs::organizations::resolve(state.store.conn(), &input.organization)
         .await?
         .filter(|o| o.status == OrgStatus::Active)
@@ -92,10 +99,23 @@ pub async fn propose(
         decided_at: own.then_some(now),
         withdrawn_at: None,
         withdrawn_by: None,
+        // The owner's own people need no second consent: the request is the consent.
+        consent: if own {
+            Consent {
+                release: requested.clone(),
+                apps: space.apps.clone(),
+            }
+        } else {
+            Consent::default()
+        },
+        requested,
+        valid_days: Some(valid_days),
+        expires_at: own.then_some(now + valid_days * DAY_MS),
+        reviews: Vec::new(),
     };
     storage::spaces::insert_grant(tx.conn(), &grant).await?;
     let queued = if own {
-        admit(&tx, state, &space, &grant).await?
+        admit(&tx, state, &space, &grant, None).await?
     } else {
         0
     };
@@ -114,10 +134,22 @@ pub async fn propose(
     Ok(grant)
 }
 
-fn grant_details(space: &Space, g: &Grant, partner: &Organization) -> serde_json::Value {
+const DAY_MS: i64 = 86_400_000;
+
+/// How long an acceptance holds: 365 days unless the owner says otherwise (1 to 1095).
+fn valid_days(days: Option<i64>) -> Result<i64, ServiceError> {
+    match days {
+        None => Ok(365),
+        Some(d) if (1..=1095).contains(&d) => Ok(d),
+        Some(_) => Err(ServiceError::invalid("valid_days", "give 1 to 1095 days")),
+    }
+}
+
+pub(super) fn grant_details(space: &Space, g: &Grant, partner: &Organization) -> serde_json::Value {
     json!({"space": space.id, "space_slug": space.slug, "partner": partner.slug,
         "subject": {"kind": g.subject.kind(), "value": g.subject.value()},
-        "status": g.status})
+        "status": g.status, "requested": g.requested, "consented": g.consent.release,
+        "applications": g.consent.apps, "expires_at": g.expires_at})
 }
 
 /// The partner's invitations: every grant naming its people, with the space and its owner.
@@ -169,10 +201,29 @@ pub async fn decide(
     let from = grant.status;
     let now = state.clock.now_ms();
     let mut next = grant.clone();
+    let space = storage::spaces::by_ids(tx.conn(), grant.org_id, &[grant.space_id])
+        .await?
+        .into_iter()
+        .next()
+        .ok_or(ServiceError::NotFound("space"))?;
+    let widened = grant.widened(&space);
     let action = match (decision, from) {
+        // Consent is to exactly what the owner asks now, for the space's applications now.
         (Decision::Accept, GrantStatus::Pending) => {
             next.status = GrantStatus::Accepted;
             next.decided_at = Some(now);
+            next.consent = Consent {
+                release: grant.requested.clone(),
+                apps: space.apps.clone(),
+            };
+            next.expires_at = Some(now + grant.valid_days.unwrap_or(365) * DAY_MS);
+            AuditAction::SpaceGrantAccepted
+        }
+        (Decision::Accept, GrantStatus::Accepted) if widened.is_some() => {
+            next.consent = Consent {
+                release: grant.requested.clone(),
+                apps: space.apps.clone(),
+            };
             AuditAction::SpaceGrantAccepted
         }
         (Decision::Decline, GrantStatus::Pending) => {
@@ -198,12 +249,17 @@ pub async fn decide(
             "the grant changed meanwhile; read it again".into(),
         ));
     }
-    let space = storage::spaces::by_ids(tx.conn(), grant.org_id, &[grant.space_id])
-        .await?
-        .into_iter()
-        .next()
-        .ok_or(ServiceError::NotFound("space"))?;
-    let settled = if from == GrantStatus::Accepted {
+    let settled = if from == GrantStatus::Accepted && next.status == GrantStatus::Accepted {
+        // A wider consent: the space's SCIM group gains the people at the applications added.
+        let added: Vec<_> = (next.consent.apps.iter())
+            .filter(|a| !grant.consent.apps.contains(a))
+            .copied()
+            .collect();
+        Settled {
+            people: 0,
+            deliveries: admit(&tx, state, &space, &next, Some(&added)).await?,
+        }
+    } else if from == GrantStatus::Accepted {
         let named = named_people(tx.conn(), grant.partner_org_id, &grant.subject).await?;
         settle(
             &tx,
@@ -218,7 +274,7 @@ pub async fn decide(
     } else if next.status == GrantStatus::Accepted {
         Settled {
             people: 0,
-            deliveries: admit(&tx, state, &space, &next).await?,
+            deliveries: admit(&tx, state, &space, &next, None).await?,
         }
     } else {
         Settled::default()
@@ -232,6 +288,12 @@ pub async fn decide(
         Side::Owner => "owner",
         Side::Partner => "partner",
     });
+    if let Some(w) = &widened
+        && from == GrantStatus::Accepted
+        && next.status == GrantStatus::Accepted
+    {
+        details["widened"] = json!(w);
+    }
     details["people_lost_access"] = json!(settled.people);
     details["deliveries_queued"] = json!(settled.deliveries);
     let event = AuditEvent::new(&ctx.actor(), action, grant_target(grant.id))
@@ -294,20 +356,31 @@ pub async fn access_review(state: &AppState, org: OrgId) -> Result<Vec<Admitted>
         else {
             continue;
         };
+        // The owner sees its partners' people as its applications do: by the `sub` they get
+        // and with the email only if the grant released it. The person's own organization
+        // sees its own people.
+        let own_people = g.partner_org_id == org;
+        let email_released = g.released().has("email");
         for u in people
             .get(&g.partner_org_id)
             .into_iter()
             .flatten()
             .filter(|u| g.subject.admits(u))
         {
+            let subject = (g.org_id == org && !own_people).then(|| {
+                state
+                    .secrets
+                    .pairwise(&format!("org:{}", g.org_id), &u.id.to_string())
+            });
             out.push(Admitted {
                 space_id: space.id.to_string(),
                 space_slug: space.slug.clone(),
                 owner: orgs.get(&g.org_id).cloned().unwrap_or_default(),
                 organization: orgs.get(&g.partner_org_id).cloned().unwrap_or_default(),
                 grant_id: g.id.to_string(),
-                user_id: u.id.to_string(),
-                email: u.email.clone(),
+                user_id: own_people.then(|| u.id.to_string()),
+                subject,
+                email: (own_people || email_released).then(|| u.email.clone()),
             });
         }
     }

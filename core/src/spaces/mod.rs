@@ -28,12 +28,15 @@ use crate::users::{User, UserStatus};
 pub mod model;
 
 pub mod grants;
+pub mod release;
+pub mod review;
 
 pub use grants::{access_review, decide, grants, invitations, propose};
 pub use model::{
-    Admitted, CreateSpace, Decision, Grant, GrantStatus, ProposeGrant, Settled, Side, Space,
-    Subject, UpdateSpace,
+    Admitted, CreateSpace, Decision, Grant, GrantStatus, ProposeGrant, Recertify, Settled, Side,
+    Space, Subject, UpdateGrant, UpdateSpace, Widening,
 };
+pub use review::{campaign, recertify, update_grant};
 
 const MAX_DESCRIPTION: usize = 2000;
 const MAX_APPS: usize = 50;
@@ -53,7 +56,7 @@ pub async fn admitting(
     let mut ids: Vec<SpaceId> = storage::spaces::accepted_for(c, app.org_id, user.org_id, &served)
         .await?
         .into_iter()
-        .filter(|g| g.subject.admits(user))
+        .filter(|g| g.admits_at(app.id) && g.subject.admits(user))
         .map(|g| g.space_id)
         .collect();
     ids.sort();
@@ -87,9 +90,10 @@ pub async fn partner_admitted(
 ) -> Result<bool, StoreError> {
     let served = storage::spaces::spaces_of_app(c, app.org_id, app.id).await?;
     Ok(
-        !storage::spaces::accepted_for(c, app.org_id, partner, &served)
+        storage::spaces::accepted_for(c, app.org_id, partner, &served)
             .await?
-            .is_empty(),
+            .iter()
+            .any(|g| g.admits_at(app.id)),
     )
 }
 
@@ -100,7 +104,11 @@ pub async fn admits_partners(c: &impl Conn, app: &Application) -> Result<bool, S
         if storage::spaces::grants_of_space(c, app.org_id, space)
             .await?
             .iter()
-            .any(|g| g.status == GrantStatus::Accepted && g.partner_org_id != app.org_id)
+            .any(|g| {
+                g.status == GrantStatus::Accepted
+                    && g.partner_org_id != app.org_id
+                    && g.admits_at(app.id)
+            })
         {
             return Ok(true);
         }
@@ -116,14 +124,18 @@ pub async fn reachable_apps(c: &impl Conn, user: &User) -> Result<Vec<Applicatio
         .into_iter()
         .filter(|g| g.org_id != user.org_id && g.subject.admits(user))
         .collect();
-    let mut by_owner: BTreeMap<OrgId, Vec<SpaceId>> = BTreeMap::new();
-    for g in grants {
-        by_owner.entry(g.org_id).or_default().push(g.space_id);
+    let mut by_owner: BTreeMap<OrgId, Vec<&Grant>> = BTreeMap::new();
+    for g in &grants {
+        by_owner.entry(g.org_id).or_default().push(g);
     }
     let mut apps: BTreeSet<AppId> = BTreeSet::new();
-    for (owner, spaces) in by_owner {
-        for s in storage::spaces::by_ids(c, owner, &spaces).await? {
-            apps.extend(s.apps);
+    for (owner, grants) in by_owner {
+        let ids: Vec<SpaceId> = grants.iter().map(|g| g.space_id).collect();
+        for s in storage::spaces::by_ids(c, owner, &ids).await? {
+            // The space's applications the partner consented for.
+            for g in grants.iter().filter(|g| g.space_id == s.id) {
+                apps.extend(s.apps.iter().filter(|a| g.admits_at(**a)));
+            }
         }
     }
     let apps: Vec<AppId> = apps.into_iter().collect();
@@ -191,7 +203,7 @@ pub async fn settle(
             }
             let spaces = admitting(tx.conn(), app, user).await?;
             if *named && app.scim_target.is_some() && !spaces.iter().any(|s| s.id == space.id) {
-                rows.push(membership(app, user, space, false, why, now));
+                rows.push(membership(state, app, user, space, None, why, now));
             }
             if !*reached || admitted(app, user, &spaces) {
                 continue;
@@ -199,7 +211,7 @@ pub async fn settle(
             lost_any = true;
             storage::oidc::revoke_user_at_app(tx.conn(), partner, user.id, app.id, now, ttl)
                 .await?;
-            rows.extend(notifications(app, user, why, now));
+            rows.extend(notifications(state, app, user, why, now));
         }
         lost_people += usize::from(lost_any);
     }
@@ -210,27 +222,40 @@ pub async fn settle(
     })
 }
 
-/// The space's SCIM group at its applications gains the people a grant now admits.
+/// The space's SCIM group at its applications gains the people a grant now admits: at every
+/// application it was consented for, or only at `apps` (those a wider consent added).
 async fn admit(
     tx: &Tx,
     state: &AppState,
     space: &Space,
     grant: &Grant,
+    apps: Option<&[AppId]>,
 ) -> Result<usize, StoreError> {
     let apps: Vec<Application> = storage::applications::by_ids_any(tx.conn(), &space.apps)
         .await?
         .into_iter()
-        .filter(|a| a.scim_target.is_some())
+        .filter(|a| a.scim_target.is_some() && grant.admits_at(a.id))
+        .filter(|a| apps.is_none_or(|only| only.contains(&a.id)))
         .collect();
     if apps.is_empty() {
         return Ok(0);
     }
     let now = state.clock.now_ms();
-    let why = format!("grant:{}", grant.id);
+    // Each acceptance is its own event: a grant accepted again (wider) queues anew.
+    let why = format!("grant:{}:{now}", grant.id);
+    let released = grant.released();
     let mut rows = Vec::new();
     for user in named_people(tx.conn(), grant.partner_org_id, &grant.subject).await? {
         for app in &apps {
-            rows.push(membership(app, &user, space, true, &why, now));
+            rows.push(membership(
+                state,
+                app,
+                &user,
+                space,
+                Some(&released),
+                &why,
+                now,
+            ));
         }
     }
     storage::outbox::insert_many(tx.conn(), &rows).await?;
@@ -254,17 +279,20 @@ fn row(
     crate::deprovision::delivery(to, key, payload, now)
 }
 
-/// The outbound SCIM change of `space`'s group (named by its slug) at `app` for `user`.
+/// The outbound SCIM change of `space`'s group (named by its slug) at `app` for `user`: added
+/// (`Some` of what the grant released, for making the person there if the application does
+/// not know them yet) or removed (`None`).
 fn membership(
+    state: &AppState,
     app: &Application,
     user: &User,
     space: &Space,
-    add: bool,
+    added: Option<&crate::orgs::model::Release>,
     why: &str,
     now: i64,
 ) -> crate::deprovision::Delivery {
     use crate::deprovision::{Payload, ScimAction, ScimChange};
-    let (action, verb) = if add {
+    let (action, verb) = if added.is_some() {
         (ScimAction::GroupAdd, "add")
     } else {
         (ScimAction::GroupRemove, "remove")
@@ -276,7 +304,7 @@ fn membership(
         Payload::Scim(ScimChange {
             action,
             group: Some(space.slug.clone()),
-            user: crate::deprovision::person(user),
+            user: crate::deprovision::person(state, app, user, added),
         }),
         now,
     )
@@ -284,6 +312,7 @@ fn membership(
 
 /// What `app` is told when `user` may no longer use it.
 fn notifications(
+    state: &AppState,
     app: &Application,
     user: &User,
     why: &str,
@@ -292,7 +321,7 @@ fn notifications(
     use crate::deprovision::{
         LogoutPayload, Payload, ScimChange, WebhookEvent, WithdrawnEvent, leave_action,
     };
-    let person = crate::deprovision::person(user);
+    let person = crate::deprovision::person(state, app, user, None);
     let mut out = Vec::new();
     if app.backchannel_logout_uri.is_some() {
         out.push(row(
@@ -300,7 +329,7 @@ fn notifications(
             user,
             format!("bcl:{why}:{}:{}", app.id, user.id),
             Payload::BackchannelLogout(LogoutPayload {
-                sub: user.id.to_string(),
+                sub: person.sub.clone(),
                 sid: None,
             }),
             now,
@@ -327,7 +356,6 @@ fn notifications(
             Payload::Webhook(WebhookEvent::SpaceAccessWithdrawn(WithdrawnEvent {
                 user: person,
                 organization: user.org_id,
-                reason: why.to_string(),
             })),
             now,
         ));
@@ -520,6 +548,12 @@ pub async fn update(
         .filter(|a| !space.apps.contains(a))
         .copied()
         .collect();
+    let added: Vec<AppId> = space
+        .apps
+        .iter()
+        .filter(|a| !current.apps.contains(a))
+        .copied()
+        .collect();
     let mut settled = Settled::default();
     let mut event = AuditEvent::new(
         &ctx.actor(),
@@ -527,6 +561,17 @@ pub async fn update(
         space_target(space.id),
     )
     .org(ctx.org.id);
+    // An application added admits no partner's people until that partner accepts again: each
+    // partner in force sees the change waiting for it.
+    let mut awaiting = Vec::new();
+    if !added.is_empty() {
+        for g in storage::spaces::grants_of_space(tx.conn(), ctx.org.id, space.id).await? {
+            if g.status == GrantStatus::Accepted && g.partner_org_id != ctx.org.id {
+                event = event.org(g.partner_org_id);
+                awaiting.push(g.id);
+            }
+        }
+    }
     if !removed.is_empty() {
         let grants = storage::spaces::grants_of_space(tx.conn(), ctx.org.id, space.id).await?;
         for (partner, named) in partners(tx.conn(), &grants).await? {
@@ -539,6 +584,7 @@ pub async fn update(
     }
     let event = event.details(json!({"slug": space.slug, "name": space.name,
         "applications": space.apps, "applications_removed": removed,
+        "applications_added": added, "grants_awaiting_consent": awaiting,
         "people_lost_access": settled.people, "deliveries_queued": settled.deliveries}));
     state.commit_audited(tx, event).await?;
     if settled.deliveries > 0 {

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{AppId, GrantId, OrgId, SpaceId};
+use crate::orgs::model::Release;
 
 /// A shared workspace owned by one organization, served by some of its applications.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,8 +30,10 @@ pub enum GrantStatus {
     Accepted,
     /// Refused by the partner.
     Declined,
-    /// Ended by either side (before or after acceptance).
+    /// Ended by either side (before or after acceptance), or not recertified.
     Withdrawn,
+    /// Reached its expiry without both sides recertifying it.
+    Expired,
 }
 
 impl GrantStatus {
@@ -40,6 +43,7 @@ impl GrantStatus {
             Self::Accepted => "accepted",
             Self::Declined => "declined",
             Self::Withdrawn => "withdrawn",
+            Self::Expired => "expired",
         }
     }
 
@@ -57,6 +61,7 @@ impl std::str::FromStr for GrantStatus {
             "accepted" => Self::Accepted,
             "declined" => Self::Declined,
             "withdrawn" => Self::Withdrawn,
+            "expired" => Self::Expired,
             _ => return Err(()),
         })
     }
@@ -126,6 +131,114 @@ pub struct Grant {
     pub withdrawn_at: Option<i64>,
     /// The organization that withdrew it.
     pub withdrawn_by: Option<OrgId>,
+    /// What the owner asks to learn about the people admitted.
+    pub requested: Release,
+    /// What the partner's admin consented to, and for which of the space's applications.
+    pub consent: Consent,
+    /// How long an acceptance or a recertification holds.
+    pub valid_days: Option<i64>,
+    /// When access ends unless both sides recertify it first.
+    pub expires_at: Option<i64>,
+    /// Recertification decisions, oldest first.
+    pub reviews: Vec<Review>,
+}
+
+impl Grant {
+    /// What applications learn about the people admitted: what was asked and consented to
+    /// (narrowing a request takes effect at once, widening waits for the partner).
+    pub fn released(&self) -> Release {
+        self.requested.intersect(&self.consent.release)
+    }
+
+    /// Whether the partner consented to `app` (an application added to the space later
+    /// admits nobody until the partner accepts again).
+    pub fn admits_at(&self, app: AppId) -> bool {
+        self.consent.apps.contains(&app)
+    }
+
+    /// What an accepted grant asks beyond the partner's consent: claims and groups not
+    /// consented to, applications of the space not consented for.
+    pub fn widened(&self, space: &Space) -> Option<Widening> {
+        if self.status != GrantStatus::Accepted {
+            return None;
+        }
+        let claims: Vec<String> = (self.requested.claims.iter())
+            .filter(|c| !self.consent.release.has(c))
+            .cloned()
+            .collect();
+        let groups: Vec<String> = (self.requested.groups.iter())
+            .filter(|g| !self.consent.release.groups.contains(g))
+            .cloned()
+            .collect();
+        let applications: Vec<AppId> = (space.apps.iter())
+            .filter(|a| !self.consent.apps.contains(a))
+            .copied()
+            .collect();
+        (!claims.is_empty() || !groups.is_empty() || !applications.is_empty()).then_some(Widening {
+            claims,
+            groups,
+            applications,
+        })
+    }
+
+    /// Whether recertification is open: within the review window before expiry.
+    pub fn in_review(&self, now: i64) -> bool {
+        self.status == GrantStatus::Accepted
+            && self
+                .expires_at
+                .is_some_and(|e| now >= e - review_window_ms(self.valid_days))
+    }
+}
+
+/// How long before expiry both sides are asked to recertify: 30 days, or a quarter of a
+/// shorter validity.
+pub fn review_window_ms(valid_days: Option<i64>) -> i64 {
+    valid_days.unwrap_or(365).div_euclid(4).clamp(1, 30) * 86_400_000
+}
+
+/// What a partner consented to.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Consent {
+    pub release: Release,
+    pub apps: Vec<AppId>,
+}
+
+/// What an owner's change asks of a partner beyond its consent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Widening {
+    pub claims: Vec<String>,
+    pub groups: Vec<String>,
+    #[schema(value_type = Vec<String>)]
+    pub applications: Vec<AppId>,
+}
+
+/// One side's recertification decision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Review {
+    /// `owner` or `partner`.
+    pub side: String,
+    /// `keep` or `end`.
+    pub decision: String,
+    /// Who decided, as the audit log names them.
+    pub by: String,
+    pub at: i64,
+}
+
+/// A side's recertification of a grant.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Recertify {
+    /// `keep` (access goes on for another validity period once both sides kept it) or `end`
+    /// (access ends now, like a withdrawal).
+    pub decision: String,
+}
+
+/// The owner changes what a grant asks.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateGrant {
+    /// Narrower takes effect at once; wider waits for the partner's admin to accept again.
+    pub release: Option<Release>,
 }
 
 /// What ending access at the applications did.
@@ -168,6 +281,13 @@ pub struct ProposeGrant {
     pub group: Option<String>,
     /// One person of the partner, by email address.
     pub user: Option<String>,
+    /// The claims (and, for `groups`, which of the partner's groups) the owner asks to learn
+    /// about the people admitted; shown to the partner's admin, who accepts exactly this.
+    /// Default: nothing beyond `sub`, `org` and `spaces`.
+    pub release: Option<Release>,
+    /// How long an acceptance holds before both sides must recertify it (default 365 days,
+    /// 1 to 1095).
+    pub valid_days: Option<i64>,
 }
 
 /// Which side of a grant is acting.
@@ -193,6 +313,13 @@ pub struct Admitted {
     pub owner: String,
     pub organization: String,
     pub grant_id: String,
-    pub user_id: String,
-    pub email: String,
+    /// The hub's id of the person: in the person's own organization's review only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    /// The `sub` the owner's applications see for the person: in the owner's review only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// In the owner's review only if the grant released `email`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
 }

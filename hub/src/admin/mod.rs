@@ -3,7 +3,7 @@
 //! `OrgCtx`, which answers 404 to a key of another organization.
 
 use axum::Router;
-use axum::routing::{get, post};
+use axum::routing::{get, patch, post};
 
 use crate::state::AppState;
 
@@ -165,8 +165,24 @@ pub fn router() -> Router<AppState> {
             get(spaces::list_grants).post(spaces::propose_grant),
         )
         .route(
+            "/api/v1/orgs/{org}/spaces/{space}/grants/{grant_id}",
+            patch(spaces::update_grant),
+        )
+        .route(
             "/api/v1/orgs/{org}/spaces/{space}/grants/{grant_id}/withdraw",
             post(spaces::withdraw_grant),
+        )
+        .route(
+            "/api/v1/orgs/{org}/spaces/{space}/grants/{grant_id}/review",
+            post(spaces::review_grant),
+        )
+        .route(
+            "/api/v1/orgs/{org}/invitations/{grant_id}/review",
+            post(spaces::review_invitation),
+        )
+        .route(
+            "/api/v1/orgs/{org}/recertification",
+            get(spaces::recertification),
         )
         .route(
             "/api/v1/orgs/{org}/invitations",

@@ -13,9 +13,10 @@ use crate::clock::ms_to_rfc3339;
 use crate::error::{ApiError, Problem};
 use crate::http::extract::{AppJson, OrgCtx};
 use crate::orgs::model::Organization;
+use crate::orgs::model::Release;
 use crate::spaces::{
-    self, Admitted, CreateSpace, Decision, Grant, GrantStatus, ProposeGrant, Settled, Side, Space,
-    UpdateSpace,
+    self, Admitted, CreateSpace, Decision, Grant, GrantStatus, ProposeGrant, Recertify, Settled,
+    Side, Space, UpdateGrant, UpdateSpace, Widening,
 };
 use crate::state::AppState;
 use crate::storage;
@@ -69,14 +70,50 @@ pub struct GrantView {
     pub withdrawn_at: Option<String>,
     /// The organization that withdrew it, by id.
     pub withdrawn_by: Option<String>,
+    /// What the owner asks to learn about the people admitted.
+    pub requested: Release,
+    /// What the partner's admin consented to (applications learn what is both asked and
+    /// consented).
+    pub consented: Release,
+    /// The applications of the space the partner consented for, by id.
+    pub applications: Vec<String>,
+    /// What the owner asks beyond the partner's consent: waiting for the partner's admin to
+    /// accept again (until then, nothing of it applies).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub awaiting_consent: Option<Widening>,
+    pub valid_days: Option<i64>,
+    pub expires_at: Option<String>,
+    /// Within the review window: both sides are asked to recertify.
+    pub in_review: bool,
+    pub reviews: Vec<spaces::model::Review>,
     /// In answers that withdrew access in force: people who lost it at the applications.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub people_lost_access: Option<usize>,
 }
 
+impl GrantView {
+    /// The grant, with what it waits for given its space.
+    fn of(g: Grant, space: Option<&Space>, now: i64) -> Self {
+        let awaiting_consent = space.and_then(|s| g.widened(s));
+        let in_review = g.in_review(now);
+        let mut v = Self::from(g);
+        v.awaiting_consent = awaiting_consent;
+        v.in_review = in_review;
+        v
+    }
+}
+
 impl From<Grant> for GrantView {
     fn from(g: Grant) -> Self {
         Self {
+            requested: g.requested,
+            consented: g.consent.release,
+            applications: g.consent.apps.iter().map(ToString::to_string).collect(),
+            awaiting_consent: None,
+            valid_days: g.valid_days,
+            expires_at: g.expires_at.map(ms_to_rfc3339),
+            in_review: false,
+            reviews: g.reviews,
             id: g.id.to_string(),
             space_id: g.space_id.to_string(),
             owner_id: g.org_id.to_string(),
@@ -114,9 +151,9 @@ pub struct InvitationView {
 }
 
 impl InvitationView {
-    fn new(g: Grant, space: Option<Space>, owner: Option<Organization>) -> Self {
+    fn new(g: Grant, space: Option<Space>, owner: Option<Organization>, now: i64) -> Self {
         Self {
-            grant: g.into(),
+            grant: GrantView::of(g, space.as_ref(), now),
             space_slug: space.as_ref().map(|s| s.slug.clone()),
             space_name: space.as_ref().map(|s| s.name.clone()),
             space_description: space.map(|s| s.description),
@@ -193,8 +230,14 @@ pub async fn list_grants(
     ctx: OrgCtx,
     Path((_, name)): Path<(String, String)>,
 ) -> Result<Json<Vec<GrantView>>, ApiError> {
+    let space = spaces::get(&state, &ctx, &name).await?;
     let list = spaces::grants(&state, &ctx, &name).await?;
-    Ok(Json(list.into_iter().map(GrantView::from).collect()))
+    let now = state.clock.now_ms();
+    Ok(Json(
+        list.into_iter()
+            .map(|g| GrantView::of(g, Some(&space), now))
+            .collect(),
+    ))
 }
 
 /// Proposes admitting people of another organization: pending until its admin accepts.
@@ -209,6 +252,73 @@ pub async fn propose_grant(
 ) -> Result<(StatusCode, Json<GrantView>), ApiError> {
     let grant = spaces::propose(&state, &ctx, &name, input).await?;
     Ok((StatusCode::CREATED, Json(grant.into())))
+}
+
+/// The owner changes what a grant asks: narrower at once, wider once the partner's admin
+/// accepts again.
+#[utoipa::path(patch, path = "/api/v1/orgs/{org}/spaces/{space}/grants/{grant_id}", tag = "spaces",
+    request_body = UpdateGrant, params(("org" = String, Path), ("space" = String, Path), ("grant_id" = String, Path)),
+    responses((status = 200, body = GrantView), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn update_grant(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    Path((_, name, id)): Path<(String, String, String)>,
+    AppJson(input): AppJson<UpdateGrant>,
+) -> Result<Json<GrantView>, ApiError> {
+    let g = spaces::update_grant(&state, &ctx, &name, &id, input).await?;
+    let space = spaces::get(&state, &ctx, &name).await?;
+    Ok(Json(GrantView::of(g, Some(&space), state.clock.now_ms())))
+}
+
+/// The owner recertifies a grant in its review window (`keep` or `end`).
+#[utoipa::path(post, path = "/api/v1/orgs/{org}/spaces/{space}/grants/{grant_id}/review", tag = "spaces",
+    request_body = Recertify, params(("org" = String, Path), ("space" = String, Path), ("grant_id" = String, Path)),
+    responses((status = 200, body = GrantView), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn review_grant(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    Path((_, name, id)): Path<(String, String, String)>,
+    AppJson(input): AppJson<Recertify>,
+) -> Result<Json<GrantView>, ApiError> {
+    let space = spaces::get(&state, &ctx, &name).await?;
+    let (g, s) = spaces::recertify(&state, &ctx, Side::Owner, &id, input).await?;
+    if g.space_id != space.id {
+        return Err(ApiError::not_found("grant"));
+    }
+    Ok(Json(settled_view(g, s)))
+}
+
+/// The partner's admin recertifies its people's access (`keep` or `end`).
+#[utoipa::path(post, path = "/api/v1/orgs/{org}/invitations/{grant_id}/review", tag = "spaces",
+    request_body = Recertify, params(("org" = String, Path), ("grant_id" = String, Path)),
+    responses((status = 200, body = GrantView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn review_invitation(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    Path((_, id)): Path<(String, String)>,
+    AppJson(input): AppJson<Recertify>,
+) -> Result<Json<GrantView>, ApiError> {
+    let (g, s) = spaces::recertify(&state, &ctx, Side::Partner, &id, input).await?;
+    Ok(Json(settled_view(g, s)))
+}
+
+/// The recertification campaign: every grant in force the organization is a side of, the
+/// soonest to expire first, with its reviews.
+#[utoipa::path(get, path = "/api/v1/orgs/{org}/recertification", tag = "spaces",
+    params(("org" = String, Path)),
+    responses((status = 200, body = [GrantView]), (status = 404, body = Problem)))]
+pub async fn recertification(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+) -> Result<Json<Vec<GrantView>>, ApiError> {
+    let now = state.clock.now_ms();
+    Ok(Json(
+        spaces::campaign(&state, &ctx)
+            .await?
+            .into_iter()
+            .map(|g| GrantView::of(g, None, now))
+            .collect(),
+    ))
 }
 
 /// The owner withdraws a grant (pending or accepted).
@@ -248,9 +358,10 @@ pub async fn list_invitations(
     ctx: OrgCtx,
 ) -> Result<Json<Vec<InvitationView>>, ApiError> {
     let list = spaces::invitations(&state, ctx.org.id).await?;
+    let now = state.clock.now_ms();
     Ok(Json(
         list.into_iter()
-            .map(|(g, s, o)| InvitationView::new(g, s, o))
+            .map(|(g, s, o)| InvitationView::new(g, s, o, now))
             .collect(),
     ))
 }

@@ -92,6 +92,10 @@ pub struct AppView {
     pub scim_target: Option<ScimTargetView>,
     /// Where signed leaver events are posted.
     pub webhook: Option<WebhookView>,
+    /// `public` or `pairwise`: the `sub` it sees for the organization's own people.
+    pub subject_type: crate::orgs::model::SubjectType,
+    /// What it learns about the organization's own people.
+    pub release: crate::orgs::model::Release,
     /// A new webhook's signing secret (`whsec_...`), in the answer that made it only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub webhook_secret: Option<String>,
@@ -138,6 +142,8 @@ impl From<Application> for AppView {
                 on_leave: t.on_leave,
             }),
             webhook: a.webhook.map(|w| WebhookView { url: w.url }),
+            subject_type: a.subject_type,
+            release: a.release,
             webhook_secret: None,
             created_at: ms_to_rfc3339(a.created_at),
             updated_at: ms_to_rfc3339(a.updated_at),

@@ -450,6 +450,18 @@ pub async fn spaces(State(state): State<AppState>, headers: HeaderMap) -> Respon
     }
 }
 
+/// What a grant asks to learn about the people it admits, in words.
+fn asks_text(r: &crate::orgs::model::Release) -> String {
+    if r.claims.is_empty() {
+        return "only an identifier of their own per person".into();
+    }
+    let mut out = r.claims.join(", ");
+    if !r.groups.is_empty() {
+        out.push_str(&format!(" (groups: {})", r.groups.join(", ")));
+    }
+    out
+}
+
 fn subject_text(g: &crate::spaces::Grant) -> String {
     match g.subject.kind() {
         "organization" => "everyone".into(),
@@ -480,20 +492,21 @@ async fn spaces_body(state: &AppState, v: &Viewer) -> Result<Markup, ServiceErro
     }
     let review = spaces::access_review(state, v.org.id).await?;
     // An invitation's answers, for the partner's admins.
-    let answer = |g: &crate::spaces::Grant| -> Markup {
+    let answer = |g: &crate::spaces::Grant, widened: bool| -> Markup {
         let to = |d: &'static str| Href::to("/console/invitations").seg(g.id).lit(d);
         let b = |d, label, confirm| html! { (button(&to(d), &csrf, Some(confirm), label)) " " };
         match g.status {
             _ if !admin => html! {},
             GrantStatus::Pending => html! {
-                (b("accept", "Accept", "Let these people into the space?"))
+                (b("accept", "Accept", "Let these people into the space, and release exactly what is asked?"))
                 (b("decline", "Decline", "Decline the invitation?"))
             },
-            GrantStatus::Accepted => b(
-                "withdraw",
-                "Withdraw",
-                "Withdraw: these people lose access at once. Continue?",
-            ),
+            GrantStatus::Accepted => html! {
+                @if widened {
+                    (b("accept", "Accept the change", "Release what the owner now asks?"))
+                }
+                (b("withdraw", "Withdraw", "Withdraw: these people lose access at once. Continue?"))
+            },
             _ => html! {},
         }
     };
@@ -503,15 +516,30 @@ async fn spaces_body(state: &AppState, v: &Viewer) -> Result<Markup, ServiceErro
             p.muted { "None." }
         } @else {
             table {
-                (head(&["Space", "Owner", "Admits", "Status", ""]))
+                (head(&["Space", "Owner", "Admits", "Asks to learn", "Status", "Expires", ""]))
                 tbody {
                     @for (g, space, owner) in &invitations {
+                        @let change = space.as_ref().and_then(|s| g.widened(s));
                         tr {
                             td { (space.as_ref().map(|s| s.name.as_str()).unwrap_or("(deleted)")) }
                             td { (owner.as_ref().map(|o| o.name.as_str()).unwrap_or("?")) }
                             td { (subject_text(g)) }
+                            td {
+                                (asks_text(&g.requested))
+                                @if let Some(w) = &change {
+                                    br;
+                                    strong { "Waiting for your approval: " }
+                                    @if !w.claims.is_empty() || !w.groups.is_empty() {
+                                        "more of your people's data (" (w.claims.join(", ")) " " (w.groups.join(", ")) ") "
+                                    }
+                                    @if !w.applications.is_empty() {
+                                        (w.applications.len()) " more application(s)"
+                                    }
+                                }
+                            }
                             td { (g.status.as_str()) }
-                            td { (answer(g)) }
+                            td { @if let Some(e) = g.expires_at { (time(e)) } }
+                            td { (answer(g, change.is_some())) }
                         }
                     }
                 }
@@ -553,7 +581,11 @@ async fn spaces_body(state: &AppState, v: &Viewer) -> Result<Markup, ServiceErro
             (head(&["Space", "Owner", "Person", "Their organization"]))
             tbody {
                 @for a in &review {
-                    tr { td { (a.space_slug) } td { (a.owner) } td { (a.email) } td { (a.organization) } }
+                    tr {
+                        td { (a.space_slug) } td { (a.owner) }
+                        td { (a.email.as_deref().or(a.subject.as_deref()).unwrap_or("")) }
+                        td { (a.organization) }
+                    }
                 }
             }
         }

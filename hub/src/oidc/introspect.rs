@@ -74,13 +74,18 @@ pub async fn active_access_token(
     if c["iss"].as_str() != Some(&state.config.server.public_url) || exp * 1000 <= now {
         return Ok(None);
     }
-    let user_id = if c["sub"].as_str() == Some(client_id) {
-        None
-    } else {
-        match c["sub"].as_str().map(str::parse::<UserId>) {
-            Some(Ok(u)) => Some(u),
+    // The application it was issued to still exists; the person its `sub` names there.
+    let Some(app) = state.clients.find(&state.store, client_id).await? else {
+        return Ok(None);
+    };
+    let store = state.store.conn();
+    let user_id = match c["sub"].as_str() {
+        Some(s) if s == client_id => None,
+        Some(s) => match crate::spaces::release::resolve(store, &app, s).await? {
+            Some((o, u)) if o == org => Some(u),
             _ => return Ok(None),
-        }
+        },
+        None => return Ok(None),
     };
     let grant = c["gid"].as_str();
     let user_key = user_id.map(|u| u.to_string());
@@ -88,7 +93,6 @@ pub async fn active_access_token(
         .into_iter()
         .flatten()
         .collect();
-    let store = state.store.conn();
     let issued = super::tokens::issued_ms(jti, iat);
     for (id, revoked_at) in storage::oidc::revocations(store, org, &ids).await? {
         // A user revocation covers the tokens issued up to it; the others cover all.
@@ -116,11 +120,8 @@ pub async fn active_access_token(
     {
         return Ok(None);
     }
-    // The application it was issued to still exists, and its organization (another one when
-    // the person came through a space) is not suspended.
-    let Some(app) = state.clients.find(&state.store, client_id).await? else {
-        return Ok(None);
-    };
+    // The application's organization (another one when the person came through a space) is
+    // not suspended.
     if app.org_id != org
         && !storage::organizations::get(store, app.org_id)
             .await?
@@ -191,11 +192,12 @@ pub async fn post_introspect(
         if let (Some(app), Some(user)) = (app, user)
             && user.status == UserStatus::Active
         {
+            let sub = crate::spaces::release::subject(&state, &app, user.org_id, user.id);
             return Ok(axum::Json(json!({
                 "active": true,
                 "token_type": "refresh_token",
                 "client_id": app.client_id,
-                "sub": user.id.to_string(),
+                "sub": sub,
                 "scope": join_scope(&r.scope),
                 "exp": r.expires_at / 1000,
                 "iat": r.created_at / 1000,
@@ -284,12 +286,17 @@ async fn userinfo(state: &AppState, token: Option<String>) -> Result<Response, O
     ) else {
         return Err(OAuthError::invalid_token("the person no longer exists"));
     };
-    let mut claims = user_claims(&user, &org, &t.scope);
-    if let Some(app) = storage::applications::find_by_client_id(c, &t.client_id).await? {
-        let (_, spaces) = crate::spaces::may_use(c, &app, &user).await?;
-        if !spaces.is_empty() {
-            claims.insert("spaces".into(), json!(spaces));
-        }
+    let Some(app) = storage::applications::find_by_client_id(c, &t.client_id).await? else {
+        return Err(OAuthError::invalid_token(
+            "the application no longer exists",
+        ));
+    };
+    let sub = crate::spaces::release::subject(state, &app, user.org_id, user.id);
+    let release = crate::spaces::release::release(c, &app, &user).await?;
+    let mut claims = user_claims(&user, &org, &t.scope, &sub, &release);
+    let (_, spaces) = crate::spaces::may_use(c, &app, &user).await?;
+    if !spaces.is_empty() {
+        claims.insert("spaces".into(), json!(spaces));
     }
     Ok(axum::Json(Value::Object(claims)).into_response())
 }

@@ -153,8 +153,12 @@ async fn code_grant(
         )
         .await;
     }
+    let sub = crate::spaces::release::remember(tx.conn(), state, app, &ctx.user).await?;
+    let release = crate::spaces::release::release(tx.conn(), app, &ctx.user).await?;
     let subject = Subject {
         user: &ctx.user,
+        sub: &sub,
+        release: &release,
         org: &ctx.org,
         spaces: &spaces,
         session_id: Some(&stored.session_id),
@@ -290,8 +294,12 @@ async fn refresh_grant(
         ));
     }
     storage::oidc::mark_refresh_used(tx.conn(), &stored.token_hash, now).await?;
+    let sub = crate::spaces::release::remember(tx.conn(), state, app, user).await?;
+    let release = crate::spaces::release::release(tx.conn(), app, user).await?;
     let subject = Subject {
         user,
+        sub: &sub,
+        release: &release,
         org,
         spaces: &spaces,
         session_id: stored.session_id.as_deref(),

@@ -1,11 +1,13 @@
 //! Minting tokens: ID tokens (OIDC Core §2), access tokens as JWTs (RFC 9068) with a server-side
 //! record so they can be revoked, and opaque rotating refresh tokens. Scopes map to claims
-//! (OIDC Core §5.4); `org` (id and slug) is always present.
+//! (OIDC Core §5.4), within what is released to the application (its claim policy for its own
+//! organization's people, the space grants' release for others); `org` (id and slug) is always
+//! present. `sub` is the person's subject at the application: public or pairwise.
 
 use serde_json::{Map, Value, json};
 
 use crate::jose::Alg;
-use crate::orgs::model::{Application, Organization};
+use crate::orgs::model::{Application, Organization, Release};
 use crate::secrets::{hash_token, random_token};
 use crate::sessions::model::{RefreshToken, join_scope};
 use crate::state::AppState;
@@ -19,6 +21,10 @@ pub const SCOPES: &[&str] = &["openid", "email", "profile", "groups", "offline_a
 /// The person a token is about, as the token endpoint knows them.
 pub struct Subject<'a> {
     pub user: &'a User,
+    /// The person's `sub` at the application.
+    pub sub: &'a str,
+    /// What the application may learn about the person.
+    pub release: &'a Release,
     pub org: &'a Organization,
     /// The application's spaces that admit the person (the `spaces` claim).
     pub spaces: &'a [String],
@@ -54,32 +60,47 @@ impl Issued {
     }
 }
 
-/// The claims a scope set releases about `user` (ID token and userinfo).
-pub fn user_claims(user: &User, org: &Organization, scope: &[String]) -> Map<String, Value> {
+/// The claims about `user` that both the granted scopes ask for and `release` allows (ID token
+/// and userinfo), with `sub` the person's subject at the application.
+pub fn user_claims(
+    user: &User,
+    org: &Organization,
+    scope: &[String],
+    sub: &str,
+    release: &Release,
+) -> Map<String, Value> {
     let has = |s: &str| scope.iter().any(|x| x == s);
     let mut c = Map::new();
-    c.insert("sub".into(), json!(user.id.to_string()));
+    c.insert("sub".into(), json!(sub));
     c.insert(
         "org".into(),
         json!({"id": org.id.to_string(), "slug": org.slug, "name": org.name}),
     );
-    if has("email") {
+    if has("email") && release.has("email") && !user.email.is_empty() {
         c.insert("email".into(), json!(user.email));
         c.insert("email_verified".into(), json!(user.email_verified));
     }
     if has("profile") {
-        c.insert("name".into(), json!(user.name));
-        c.insert("preferred_username".into(), json!(user.username));
-        if let Some(v) = &user.given_name {
-            c.insert("given_name".into(), json!(v));
+        let mut any = false;
+        let mut put = |name: &str, v: Option<&String>| {
+            if let Some(v) = v.filter(|_| release.has(name)) {
+                c.insert(name.into(), json!(v));
+                any = true;
+            }
+        };
+        put("name", Some(&user.name));
+        put("preferred_username", Some(&user.username));
+        put("given_name", user.given_name.as_ref());
+        put("family_name", user.family_name.as_ref());
+        if any {
+            c.insert("updated_at".into(), json!(user.updated_at / 1000));
         }
-        if let Some(v) = &user.family_name {
-            c.insert("family_name".into(), json!(v));
-        }
-        c.insert("updated_at".into(), json!(user.updated_at / 1000));
     }
-    if has("groups") {
-        c.insert("groups".into(), json!(user.groups));
+    if has("groups") && release.has("groups") {
+        c.insert(
+            "groups".into(),
+            json!(crate::spaces::release::groups(user, release)),
+        );
     }
     c
 }
@@ -134,7 +155,7 @@ pub async fn issue(
             if !s.spaces.is_empty() {
                 claims["spaces"] = json!(s.spaces);
             }
-            s.user.id.to_string()
+            s.sub.to_string()
         }
         None => app.client_id.clone(),
     };
@@ -144,7 +165,7 @@ pub async fn issue(
     let mut refresh_token = None;
     if let Some(s) = subject {
         if scope.iter().any(|x| x == "openid") {
-            let mut c = user_claims(s.user, s.org, scope);
+            let mut c = user_claims(s.user, s.org, scope, s.sub, s.release);
             if !s.spaces.is_empty() {
                 c.insert("spaces".into(), json!(s.spaces));
             }

@@ -69,6 +69,8 @@ pub mod application {
         pub scim_target: Option<String>,
         pub webhook: Option<String>,
         pub require_pkce: bool,
+        pub subject_type: String,
+        pub release: String,
     }
     no_relations!();
 }
@@ -609,6 +611,41 @@ pub mod space_grant {
         pub decided_at: Option<i64>,
         pub withdrawn_at: Option<i64>,
         pub withdrawn_by: Option<String>,
+        pub requested: String,
+        pub consented: Option<String>,
+        pub valid_days: Option<i64>,
+        pub expires_at: Option<i64>,
+        pub reviews: String,
+    }
+    no_relations!();
+}
+
+pub mod space_grant_app {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "space_grant_apps")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub grant_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub app_id: String,
+        pub org_id: String,
+    }
+    no_relations!();
+}
+
+pub mod pairwise_subject {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "pairwise_subjects")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub sector: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub subject: String,
+        pub org_id: String,
+        pub user_id: String,
+        pub created_at: i64,
     }
     no_relations!();
 }

@@ -16,6 +16,7 @@ mod m0009_oauth_hardening;
 mod m0010_outbound_hardening;
 mod m0012_console_notices;
 mod m0013_connection_approval;
+mod m0014_consent;
 
 pub struct Migrator;
 
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0010_outbound_hardening::Migration),
             Box::new(m0012_console_notices::Migration),
             Box::new(m0013_connection_approval::Migration),
+            Box::new(m0014_consent::Migration),
         ]
     }
 }

@@ -51,6 +51,9 @@ impl TryFrom<Model> for Application {
                 .map(serde_json::from_str)
                 .transpose()
                 .map_err(|_| StoreError::Corrupt("applications"))?,
+            subject_type: parse(&m.subject_type, "applications")?,
+            release: serde_json::from_str(&m.release)
+                .map_err(|_| StoreError::Corrupt("applications"))?,
         })
     }
 }
@@ -88,6 +91,10 @@ fn active(org: OrgId, a: &Application) -> StoreResult<ActiveModel> {
             .map(serde_json::to_string)
             .transpose()
             .map_err(|_| StoreError::Corrupt("applications"))?),
+        subject_type: Set(a.subject_type.as_str().to_string()),
+        release: Set(
+            serde_json::to_string(&a.release).map_err(|_| StoreError::Corrupt("applications"))?
+        ),
     })
 }
 
@@ -116,6 +123,8 @@ pub async fn update_settings(c: &impl Conn, org: OrgId, app: &Application) -> St
             require_pkce: row.require_pkce,
             scim_target: row.scim_target,
             webhook: row.webhook,
+            subject_type: row.subject_type,
+            release: row.release,
             ..Default::default()
         })
         .filter(Column::OrgId.eq(org.to_string()))

@@ -20,6 +20,7 @@ pub mod scim;
 pub mod scim_links;
 pub mod signing_keys;
 pub mod spaces;
+pub mod subjects;
 pub mod users;
 
 use super::StoreError;

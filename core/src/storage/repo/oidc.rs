@@ -683,8 +683,8 @@ pub async fn users_at_apps(
 
 /// Revokes what `user` holds at one application: every grant issued there recently enough to
 /// have live access tokens, or still holding refresh tokens (offline ones too). The hub
-/// session stays (it is the person's own); the application no longer admits them. Returns
-/// whether anything was live.
+/// session stays (it is the person's own) but no longer counts as having reached the
+/// application, which was told already. Returns whether anything was live.
 pub async fn revoke_user_at_app(
     c: &impl Conn,
     org: OrgId,
@@ -723,6 +723,22 @@ pub async fn revoke_user_at_app(
     let until = at_ms + access_ttl_ms;
     for g in &grants {
         revoke_grant(c, org, g, at_ms, until).await?;
+    }
+    let sessions: Vec<String> = sess::Entity::find()
+        .select_only()
+        .column(sess::Column::Id)
+        .filter(sess::Column::OrgId.eq(org.to_string()))
+        .filter(sess::Column::UserId.eq(user.to_string()))
+        .into_tuple::<String>()
+        .all(c)
+        .await?;
+    for chunk in sessions.chunks(500) {
+        sa::Entity::delete_many()
+            .filter(sa::Column::OrgId.eq(org.to_string()))
+            .filter(sa::Column::AppId.eq(app.to_string()))
+            .filter(sa::Column::SessionId.is_in(chunk.iter().cloned()))
+            .exec(c)
+            .await?;
     }
     Ok(!grants.is_empty())
 }

@@ -45,6 +45,9 @@ pub enum ServiceError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Secrets(#[from] crate::secrets::SecretsError),
+    /// The operator's change was recorded as a request the organization's admin must approve.
+    #[error("waiting for the organization's approval: request {0}")]
+    AwaitingApproval(String),
     /// Something the hub itself failed at (logged; the client sees a plain 500).
     #[error("internal error: {0}")]
     Internal(String),
@@ -133,6 +136,14 @@ impl From<ServiceError> for ApiError {
             ServiceError::Forbidden(detail) => {
                 ApiError::new(StatusCode::FORBIDDEN, "forbidden", detail)
             }
+            ServiceError::AwaitingApproval(id) => ApiError::new(
+                StatusCode::ACCEPTED,
+                "awaiting_approval",
+                format!(
+                    "recorded as request {id}: the organization's own admin must approve it \
+                     (GET /api/v1/orgs/{{org}}/operator-requests); or open a break-glass window"
+                ),
+            ),
             ServiceError::Unprocessable(detail) => ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "failed_precondition",

@@ -92,3 +92,7 @@ id_type!(
     /// A grant admitting people of an organization to a space, once that organization accepts.
     GrantId
 );
+id_type!(
+    /// An operator's request to change an organization, or a break-glass window.
+    RequestId
+);

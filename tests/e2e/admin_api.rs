@@ -155,6 +155,7 @@ async fn organization_application_and_key_lifecycle() {
         .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
 
+    let (key_id, key) = hub.create_org_key("acme", "admin").await;
     // suspension by the operator shuts the organization's keys out
     let r = hub
         .call(
@@ -171,7 +172,6 @@ async fn organization_application_and_key_lifecycle() {
     );
 
     // revoked keys stop working at once
-    let (key_id, key) = hub.create_org_key("acme", "admin").await;
     let r = hub
         .call(
             Method::DELETE,

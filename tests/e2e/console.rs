@@ -93,7 +93,7 @@ async fn admins_compliance_officers_and_employees_use_the_console_through_their_
             .call(
                 reqwest::Method::PUT,
                 &format!("/api/v1/orgs/{slug}/roles"),
-                Some(op.as_str()),
+                Some(hub.org_admin_key(slug).await.as_str()),
                 Some(&json!({"org_admin": [admins], "compliance_officer": [compliance]})),
             )
             .await;
@@ -482,7 +482,7 @@ async fn an_it_admin_syncs_ldap_and_confirms_a_held_mass_deprovision_in_the_cons
         .call(
             reqwest::Method::PUT,
             "/api/v1/orgs/acme/roles",
-            Some(op.as_str()),
+            Some(hub.org_admin_key("acme").await.as_str()),
             Some(&json!({"org_admin": ["it-admins"]})),
         )
         .await;

@@ -98,7 +98,7 @@ async fn an_admin_signed_in_long_ago_signs_in_again_at_her_idp_before_changing_s
         .call(
             Method::PUT,
             "/api/v1/orgs/acme/roles",
-            Some(op.as_str()),
+            Some(hub.org_admin_key("acme").await.as_str()),
             Some(&json!({"org_admin": ["IT-Admins"]})),
         )
         .await;
@@ -537,7 +537,7 @@ async fn an_idp_that_answers_from_an_old_session_or_without_auth_time_renews_no_
         .call(
             Method::PUT,
             "/api/v1/orgs/acme/roles",
-            Some(op.as_str()),
+            Some(hub.org_admin_key("acme").await.as_str()),
             Some(&json!({"org_admin": ["IT-Admins"]})),
         )
         .await;

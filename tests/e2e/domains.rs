@@ -143,6 +143,7 @@ async fn operator_attestation_is_operator_only_and_audited() {
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     assert_eq!(before, hub.snapshot().await);
 
+    // Acme has an admin of its own: the operator's attestation waits for its approval.
     let r = hub
         .post(
             &hub.operator_key,
@@ -150,8 +151,21 @@ async fn operator_attestation_is_operator_only_and_audited() {
             json!({"reason": "contract #42"}),
         )
         .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{r:?}");
+    let d = hub.get(&acme, "/api/v1/orgs/acme/domains/acme.test").await;
+    assert_eq!(d.json["status"], "pending");
+    let pending = hub.get(&acme, "/api/v1/orgs/acme/operator-requests").await;
+    let id = pending.json[0]["id"].as_str().unwrap().to_string();
+    let r = hub
+        .post(
+            &acme,
+            &format!("/api/v1/orgs/acme/operator-requests/{id}/approve"),
+            json!(null),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{r:?}");
-    assert_eq!(r.json["method"], "attestation");
+    let d = hub.get(&acme, "/api/v1/orgs/acme/domains/acme.test").await;
+    assert_eq!(d.json["method"], "attestation");
 
     // The organization sees that the operator vouched for its domain, and why.
     let audit = hub
@@ -159,8 +173,17 @@ async fn operator_attestation_is_operator_only_and_audited() {
         .await
         .json;
     let e = &audit["events"][0];
-    assert_eq!(e["actor"]["kind"], "operator");
+    assert_eq!(
+        e["actor"]["kind"], "org_key",
+        "made in the name of the admin who approved"
+    );
     assert_eq!(e["details"]["reason"], "contract #42");
+    assert!(e["details"]["how"]["operator_request"].is_string(), "{e}");
+    let asked = hub
+        .get(&acme, "/api/v1/orgs/acme/audit?action=operator.requested")
+        .await
+        .json;
+    assert_eq!(asked["events"][0]["actor"]["kind"], "operator");
 
     let r = hub
         .call(

@@ -68,8 +68,8 @@ async fn org_keys_get_404_for_every_route_of_another_org() {
         .await;
     let b_app = r.json["application"]["id"].as_str().unwrap().to_string();
     let r = hub
-        .post(
-            &op,
+        .operator_change(
+            "org-b",
             "/api/v1/orgs/org-b/domains/b.example/attest",
             json!({"reason": "test"}),
         )
@@ -179,6 +179,8 @@ async fn org_keys_get_404_for_every_route_of_another_org() {
                     .replace("{leaver_id}", &b_leaver)
                     .replace("{space}", "b-space")
                     .replace("{grant_id}", &b_grant)
+                    .replace("{request_id}", "01a208d0-bb66-72b1-a166-39b10500d753")
+                    .replace("{window_id}", "01a208d0-bb66-72b1-a166-39b10500d754")
                     .replace("{delivery_id}", "01a208d0-bb66-72b1-a166-39b10500d752");
                 assert!(!path.contains('{'), "unmapped path parameter in {template}");
                 for key in [&a_admin, &a_read] {

@@ -223,3 +223,241 @@ async fn a_connection_the_operator_made_links_nobody_who_exists_until_the_organi
     drop(rogue);
     hub.stop().await;
 }
+
+/// Each of the operator's changes that could give someone access to an organization's people
+/// (an API key, the role mapping, a domain attested or removed) waits, once the organization
+/// has an admin of its own, for that admin: refused without approval (nothing changes, the
+/// organization is told), made with it (a key's secret goes to the approving admin only). A
+/// break-glass window lets the operator act alone: opening it needs a reason, tells the
+/// organization at once (a security notice, its audit view), keys made in it expire with it,
+/// and the organization's admin reviews it afterwards.
+#[tokio::test]
+async fn the_operators_changes_wait_for_the_organization_or_go_through_break_glass() {
+    let clock = std::sync::Arc::new(hub::clock::FixedClock::new(chrono::Utc::now()));
+    let hub = TestHub::start_with(hub_e2e::Options {
+        clock: Some(clock.clone()),
+        ..Default::default()
+    })
+    .await;
+    let op = hub.operator_key.clone();
+    hub.create_org("acme").await;
+    // Before acme has an admin, the operator sets it up.
+    let r = hub
+        .post(
+            &op,
+            "/api/v1/orgs/acme/domains",
+            json!({"domain": "acme.test"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
+    let (_, admin) = hub.create_org_key("acme", "admin").await;
+    let r = hub
+        .post(
+            &op,
+            "/api/v1/orgs/acme/domains",
+            json!({"domain": "acme-labs.test"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "claiming is harmless: {r:?}");
+
+    // Now every change that gives access waits.
+    let asks: Vec<(reqwest::Method, &str, Value)> = vec![
+        (
+            reqwest::Method::POST,
+            "/api/v1/orgs/acme/api-keys",
+            json!({"name": "operator's key", "role": "admin"}),
+        ),
+        (
+            reqwest::Method::PUT,
+            "/api/v1/orgs/acme/roles",
+            json!({"org_admin": ["Operators"]}),
+        ),
+        (
+            reqwest::Method::POST,
+            "/api/v1/orgs/acme/domains/acme-labs.test/attest",
+            json!({"reason": "contract 42"}),
+        ),
+    ];
+    for (method, path, body) in &asks {
+        let r = hub
+            .call(method.clone(), path, Some(op.as_str()), Some(body))
+            .await;
+        assert_eq!(r.status, StatusCode::ACCEPTED, "{path}: {r:?}");
+        assert_eq!(r.json["code"], "awaiting_approval");
+    }
+    let keys = hub.get(&admin, "/api/v1/orgs/acme/api-keys").await;
+    assert_eq!(keys.json.as_array().unwrap().len(), 1, "no key was made");
+    assert_eq!(
+        hub.get(&admin, "/api/v1/orgs/acme/roles").await.json["org_admin"],
+        json!([])
+    );
+    let requests = hub.get(&admin, "/api/v1/orgs/acme/operator-requests").await;
+    let rows = requests.json.as_array().unwrap().clone();
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    assert!(rows.iter().all(|r| r["status"] == "pending"));
+    // Acme's admins were told of each, as security notices.
+    let events = crate::federation::audit_actions(&hub, "acme").await;
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e["action"] == "operator.requested")
+            .count(),
+        3
+    );
+
+    // The operator cannot approve its own request.
+    let id = |kind: &str| {
+        rows.iter().find(|r| r["kind"] == kind).unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let approve = |kind: &str| format!("/api/v1/orgs/acme/operator-requests/{}/approve", id(kind));
+    let r = hub.post(&op, &approve("api_key.create"), json!(null)).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{r:?}");
+    // Acme's admin approves the key: the secret is in the admin's answer, and it works.
+    let r = hub
+        .post(&admin, &approve("api_key.create"), json!(null))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    assert_eq!(r.json["status"], "approved");
+    let secret = r.json["result"]["secret"].as_str().unwrap().to_string();
+    assert_eq!(
+        hub.get(&secret, "/api/v1/orgs/acme").await.status,
+        StatusCode::OK
+    );
+    let r = hub
+        .post(&admin, &approve("api_key.create"), json!(null))
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "once: {r:?}");
+    // ...approves the attestation, and rejects the role change.
+    let r = hub
+        .post(&admin, &approve("domain.attest"), json!(null))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    let d = hub
+        .get(&admin, "/api/v1/orgs/acme/domains/acme-labs.test")
+        .await;
+    assert_eq!(d.json["status"], "verified", "{d:?}");
+    let r = hub
+        .post(
+            &admin,
+            &format!(
+                "/api/v1/orgs/acme/operator-requests/{}/reject",
+                id("roles.set")
+            ),
+            json!(null),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    assert_eq!(r.json["status"], "rejected");
+    assert_eq!(
+        hub.get(&admin, "/api/v1/orgs/acme/roles").await.json["org_admin"],
+        json!([])
+    );
+    // Removing a verified domain (which frees it for someone else) waits too.
+    let r = hub
+        .call(
+            reqwest::Method::DELETE,
+            "/api/v1/orgs/acme/domains/acme-labs.test",
+            Some(op.as_str()),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{r:?}");
+
+    // Break-glass: a reason is required, the organization is told at once.
+    let r = hub
+        .post(&op, "/api/v1/orgs/acme/break-glass", json!({"reason": ""}))
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{r:?}");
+    let r = hub
+        .post(
+            &admin,
+            "/api/v1/orgs/acme/break-glass",
+            json!({"reason": "mine"}),
+        )
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::FORBIDDEN,
+        "only the operator opens one: {r:?}"
+    );
+    let r = hub
+        .post(
+            &op,
+            "/api/v1/orgs/acme/break-glass",
+            json!({"reason": "acme's IdP is down and its admin is unreachable", "hours": 1}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
+    let window = r.json["id"].as_str().unwrap().to_string();
+    let events = crate::federation::audit_actions(&hub, "acme").await;
+    let opened = events
+        .iter()
+        .find(|e| e["action"] == "operator.break_glass_opened")
+        .expect("in acme's audit view");
+    assert_eq!(
+        opened["details"]["reason"],
+        "acme's IdP is down and its admin is unreachable"
+    );
+    // In the window the operator's key is made at once, and expires with the window.
+    let r = hub
+        .post(
+            &op,
+            "/api/v1/orgs/acme/api-keys",
+            json!({"name": "break-glass key", "role": "admin"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
+    let glass_key = r.json["secret"].as_str().unwrap().to_string();
+    assert_eq!(
+        hub.get(&glass_key, "/api/v1/orgs/acme").await.status,
+        StatusCode::OK
+    );
+    let made = crate::federation::audit_actions(&hub, "acme").await;
+    let e = made
+        .iter()
+        .rev()
+        .find(|e| e["action"] == "api_key.created")
+        .unwrap();
+    assert_eq!(e["details"]["how"]["break_glass"], window.as_str(), "{e}");
+    // The window closes by itself: the key stops, and changes wait again.
+    clock.advance(chrono::Duration::minutes(61));
+    assert_eq!(
+        hub.get(&glass_key, "/api/v1/orgs/acme").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let r = hub
+        .post(
+            &op,
+            "/api/v1/orgs/acme/api-keys",
+            json!({"name": "after the window", "role": "read"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{r:?}");
+    // Acme's admin reviews the window; the operator cannot.
+    let review = format!("/api/v1/orgs/acme/break-glass/{window}/review");
+    let r = hub.post(&op, &review, json!({"note": "fine"})).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{r:?}");
+    let r = hub
+        .post(
+            &admin,
+            &review,
+            json!({"note": "confirmed with the ticket"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    assert!(r.json["reviewed_at"].is_string());
+    let r = hub.post(&admin, &review, json!({})).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{r:?}");
+    let list = hub.get(&admin, "/api/v1/orgs/acme/break-glass").await;
+    assert_eq!(list.json[0]["review_note"], "confirmed with the ticket");
+    let out = hub.cli(&["audit", "verify"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    hub.stop().await;
+}

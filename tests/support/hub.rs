@@ -60,6 +60,9 @@ pub struct TestHub {
     pub client: reqwest::Client,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
+    /// The first admin key made for each organization: once an organization has one, its
+    /// further keys are its own admin's to make (the operator's would wait for approval).
+    org_admins: std::sync::Mutex<std::collections::HashMap<String, String>>,
 }
 
 /// A response: status and parsed JSON body (`Null` if none).
@@ -150,6 +153,7 @@ impl TestHub {
             client: http_client(),
             shutdown: Some(tx),
             task: Some(task),
+            org_admins: Default::default(),
         }
     }
 
@@ -227,18 +231,69 @@ impl TestHub {
 
     /// Creates an organization key (`admin` or `read`) and returns `(key id, secret)`.
     pub async fn create_org_key(&self, org: &str, role: &str) -> (String, String) {
-        let r = self
-            .post(
-                &self.operator_key,
-                &format!("/api/v1/orgs/{org}/api-keys"),
-                serde_json::json!({"name": format!("{org}-{role}-{}", uuid::Uuid::new_v4().simple()), "role": role}),
-            )
-            .await;
+        // The operator sets up an organization without an admin; after that, its admin does.
+        let maker = self
+            .org_admins
+            .lock()
+            .unwrap()
+            .get(org)
+            .cloned()
+            .unwrap_or_else(|| self.operator_key.clone());
+        let path = format!("/api/v1/orgs/{org}/api-keys");
+        let body = || {
+            serde_json::json!({"name": format!("{org}-{role}-{}", uuid::Uuid::new_v4().simple()),
+                "role": role})
+        };
+        let mut r = self.post(&maker, &path, body()).await;
+        if r.status == StatusCode::FORBIDDEN && maker != self.operator_key {
+            // The organization is suspended: its own keys are stopped, the operator's are not.
+            r = self.post(&self.operator_key, &path, body()).await;
+        }
         assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
-        (
+        let (id, secret) = (
             r.json["key"]["id"].as_str().unwrap().to_string(),
             r.json["secret"].as_str().unwrap().to_string(),
-        )
+        );
+        if role == "admin" {
+            self.org_admins
+                .lock()
+                .unwrap()
+                .entry(org.to_string())
+                .or_insert_with(|| secret.clone());
+        }
+        (id, secret)
+    }
+
+    /// The operator's change to `org`, approved by the organization's own admin when it waits
+    /// for approval (as it does once the organization has an admin of its own).
+    pub async fn operator_change(&self, org: &str, path: &str, body: serde_json::Value) -> Resp {
+        let r = self.post(&self.operator_key, path, body).await;
+        if r.status != StatusCode::ACCEPTED {
+            return r;
+        }
+        let admin = self.org_admin_key(org).await;
+        let pending = self
+            .get(&admin, &format!("/api/v1/orgs/{org}/operator-requests"))
+            .await;
+        let id = pending.json[0]["id"].as_str().unwrap().to_string();
+        let done = self
+            .post(
+                &admin,
+                &format!("/api/v1/orgs/{org}/operator-requests/{id}/approve"),
+                serde_json::json!(null),
+            )
+            .await;
+        assert_eq!(done.status, StatusCode::OK, "{done:?}");
+        done
+    }
+
+    /// An admin key of the organization's own (made if it has none yet).
+    pub async fn org_admin_key(&self, org: &str) -> String {
+        let known = self.org_admins.lock().unwrap().get(org).cloned();
+        match known {
+            Some(k) => k,
+            None => self.create_org_key(org, "admin").await.1,
+        }
     }
 
     /// The organization's own admin approves a connection the operator made, so that it links

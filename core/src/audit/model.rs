@@ -103,6 +103,11 @@ pub enum AuditAction {
     SpaceGrantExpired,
     RolesUpdated,
     OperatorRead,
+    OperatorRequested,
+    OperatorRequestApproved,
+    OperatorRequestRejected,
+    BreakGlassOpened,
+    BreakGlassReviewed,
 }
 
 impl AuditAction {
@@ -165,6 +170,11 @@ impl AuditAction {
             Self::SpaceGrantExpired => "space_grant.expired",
             Self::RolesUpdated => "roles.updated",
             Self::OperatorRead => "operator.read",
+            Self::OperatorRequested => "operator.requested",
+            Self::OperatorRequestApproved => "operator.request_approved",
+            Self::OperatorRequestRejected => "operator.request_rejected",
+            Self::BreakGlassOpened => "operator.break_glass_opened",
+            Self::BreakGlassReviewed => "operator.break_glass_reviewed",
         }
     }
 }

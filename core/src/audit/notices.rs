@@ -33,7 +33,10 @@ pub fn notifies(action: AuditAction) -> bool {
         // What leaves for another organization: a space's owner asking for more, access
         // that ended because nobody recertified it.
         | A::SpaceGrantChanged
-        | A::SpaceGrantExpired => true,
+        | A::SpaceGrantExpired
+        // The operator asking to change the organization, or acting without asking.
+        | A::OperatorRequested
+        | A::BreakGlassOpened => true,
         A::OrganizationCreated
         | A::OrganizationUpdated
         | A::DomainAdded
@@ -74,7 +77,10 @@ pub fn notifies(action: AuditAction) -> bool {
         | A::SpaceGrantAccepted
         | A::SpaceGrantDeclined
         | A::SpaceGrantWithdrawn
-        | A::SpaceGrantReviewed => false,
+        | A::SpaceGrantReviewed
+        | A::OperatorRequestApproved
+        | A::OperatorRequestRejected
+        | A::BreakGlassReviewed => false,
     }
 }
 

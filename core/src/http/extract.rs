@@ -93,9 +93,13 @@ where
         let token = bearer(&parts.headers).ok_or_else(|| {
             ApiError::unauthorized("send an admin API key as Authorization: Bearer <key>")
         })?;
-        let key = storage::api_keys::find_active_by_hash(state.store.conn(), &hash_token(token))
-            .await?
-            .ok_or_else(|| ApiError::unauthorized("the API key is unknown or revoked"))?;
+        let key = storage::api_keys::find_active_by_hash(
+            state.store.conn(),
+            &hash_token(token),
+            state.clock.now_ms(),
+        )
+        .await?
+        .ok_or_else(|| ApiError::unauthorized("the API key is unknown, revoked or expired"))?;
         let own_org = match key.org_id {
             Some(org_id) => match storage::organizations::get(state.store.conn(), org_id).await? {
                 Some(org) if org.status == OrgStatus::Active => Some(org),

@@ -50,6 +50,7 @@ pub async fn create_operator_key(
         prefix,
         created_at: clock.now_ms(),
         revoked_at: None,
+        expires_at: None,
     };
     let tx = store.begin().await?;
     storage::api_keys::insert(tx.conn(), &key, &hash_token(&secret)).await?;
@@ -78,10 +79,14 @@ pub async fn revoke_operator_key(
     Ok(true)
 }
 
+/// Makes an organization key. The operator's waits for the organization's admin (see
+/// `orgs::operator`), who gets the secret when approving (`approved`); one made in a
+/// break-glass window expires with it.
 pub async fn create(
     state: &AppState,
     ctx: &OrgCtx,
     input: CreateKey,
+    approved: Option<crate::ids::RequestId>,
 ) -> Result<(ApiKey, String), ServiceError> {
     ctx.require_admin()?;
     let name = validate::name("name", &input.name).map_err(|e| ServiceError::Invalid(vec![e]))?;
@@ -91,6 +96,18 @@ pub async fn create(
             "organization keys are admin or read; operator keys are made with `hub operator create-key`",
         ));
     }
+    let gate = match approved {
+        Some(id) => super::operator::Gate::Approved(id),
+        None => {
+            super::operator::gate(
+                state,
+                ctx,
+                crate::orgs::model::RequestKind::ApiKey,
+                json!({"name": name, "role": input.role}),
+            )
+            .await?
+        }
+    };
     let (secret, prefix) = new_secret()?;
     let key = ApiKey {
         id: ApiKeyId::new(),
@@ -100,6 +117,7 @@ pub async fn create(
         prefix,
         created_at: state.clock.now_ms(),
         revoked_at: None,
+        expires_at: gate.expires_at(),
     };
     let tx = state.store.begin().await?;
     if storage::api_keys::find_active_by_name(tx.conn(), ctx.org.id, &key.name)
@@ -114,7 +132,10 @@ pub async fn create(
     storage::api_keys::insert(tx.conn(), &key, &hash_token(&secret)).await?;
     let event = AuditEvent::new(&ctx.actor(), AuditAction::ApiKeyCreated, target(key.id))
         .org(ctx.org.id)
-        .details(json!({"name": key.name, "role": key.role, "prefix": key.prefix}));
+        .details(
+            json!({"name": key.name, "role": key.role, "prefix": key.prefix,
+            "expires_at": key.expires_at, "how": gate.details()}),
+        );
     state.commit_audited(tx, event).await?;
     Ok((key, secret))
 }

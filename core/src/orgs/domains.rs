@@ -127,26 +127,43 @@ pub async fn verify_dns(
     .await
 }
 
-/// The operator vouches for the domain without DNS proof (recorded with the reason).
+/// The operator vouches for the domain without DNS proof (recorded with the reason): at once
+/// while the organization has no admin of its own or in a break-glass window, else once the
+/// organization's admin approves (`approved` is that request).
 pub async fn attest(
     state: &AppState,
     ctx: &OrgCtx,
     name: &str,
     input: AttestDomain,
+    approved: Option<crate::ids::RequestId>,
 ) -> Result<OrgDomain, ServiceError> {
-    ctx.principal.require_operator()?;
+    if approved.is_none() {
+        ctx.principal.require_operator()?;
+    }
     let reason =
         validate::name("reason", &input.reason).map_err(|e| ServiceError::Invalid(vec![e]))?;
     let d = get(state, ctx, name).await?;
     if d.status == DomainStatus::Verified {
         return Ok(d);
     }
+    let gate = match approved {
+        Some(id) => super::operator::Gate::Approved(id),
+        None => {
+            super::operator::gate(
+                state,
+                ctx,
+                crate::orgs::model::RequestKind::DomainAttest,
+                json!({"domain": d.domain, "reason": reason}),
+            )
+            .await?
+        }
+    };
     mark_verified(
         state,
         ctx,
         d,
         VerificationMethod::Attestation,
-        json!({"reason": reason}),
+        json!({"reason": reason, "how": gate.details()}),
     )
     .await
 }
@@ -196,8 +213,29 @@ async fn ensure_unowned(tx: &Tx, d: &OrgDomain) -> Result<(), ServiceError> {
     }
 }
 
-pub async fn remove(state: &AppState, ctx: &OrgCtx, name: &str) -> Result<(), ServiceError> {
+/// Removes a domain claim; the operator's removal of a verified domain (which would let it be
+/// verified elsewhere) waits for the organization's approval like any operator change.
+pub async fn remove(
+    state: &AppState,
+    ctx: &OrgCtx,
+    name: &str,
+    approved: Option<crate::ids::RequestId>,
+) -> Result<(), ServiceError> {
     ctx.require_admin()?;
+    let current = get(state, ctx, name).await?;
+    let gate = match approved {
+        Some(id) => super::operator::Gate::Approved(id),
+        None if current.status == DomainStatus::Verified => {
+            super::operator::gate(
+                state,
+                ctx,
+                crate::orgs::model::RequestKind::DomainRemove,
+                json!({"domain": current.domain}),
+            )
+            .await?
+        }
+        None => super::operator::Gate::Own,
+    };
     let tx = state.store.begin().await?;
     let d = lock(&tx, ctx, name).await?;
     if !storage::domains::delete(tx.conn(), ctx.org.id, d.id).await? {
@@ -205,7 +243,7 @@ pub async fn remove(state: &AppState, ctx: &OrgCtx, name: &str) -> Result<(), Se
     }
     let event = AuditEvent::new(&ctx.actor(), AuditAction::DomainRemoved, target(&d))
         .org(ctx.org.id)
-        .details(json!({"domain": d.domain, "was": d.status}));
+        .details(json!({"domain": d.domain, "was": d.status, "how": gate.details()}));
     state.commit_audited(tx, event).await?;
     Ok(())
 }

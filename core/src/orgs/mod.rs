@@ -4,6 +4,7 @@ pub mod api_keys;
 pub mod applications;
 pub mod domains;
 pub mod model;
+pub mod operator;
 pub mod organizations;
 pub mod roles;
 pub mod validate;

@@ -285,6 +285,70 @@ pub struct ApiKey {
     pub prefix: String,
     pub created_at: i64,
     pub revoked_at: Option<i64>,
+    /// When it stops working by itself (a key made under break-glass ends with its window).
+    pub expires_at: Option<i64>,
+}
+
+string_enum!(
+    /// What the operator asked to change in an organization that has an admin of its own.
+    RequestKind {
+        ApiKey => "api_key.create",
+        Roles => "roles.set",
+        DomainAttest => "domain.attest",
+        DomainRemove => "domain.remove"
+    }
+);
+string_enum!(
+    /// Where an operator's request stands.
+    RequestStatus { Pending => "pending", Approved => "approved", Rejected => "rejected" }
+);
+
+/// A change the operator asked for, waiting for (or decided by) the organization's admin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OperatorRequest {
+    pub id: crate::ids::RequestId,
+    pub org_id: OrgId,
+    pub kind: RequestKind,
+    /// The change as the operator sent it (no secret: keys are made on approval).
+    pub payload: serde_json::Value,
+    /// The operator's audit actor.
+    pub requested_by: serde_json::Value,
+    pub status: RequestStatus,
+    pub created_at: i64,
+    pub decided_at: Option<i64>,
+    pub decided_by: Option<serde_json::Value>,
+}
+
+/// A window in which the operator acts in an organization without its admin's approval: opened
+/// with a reason, told to the organization at once, closed by itself, reviewed afterwards.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BreakGlass {
+    pub id: crate::ids::RequestId,
+    pub org_id: OrgId,
+    pub reason: String,
+    pub opened_by: serde_json::Value,
+    pub opened_at: i64,
+    pub ends_at: i64,
+    pub reviewed_at: Option<i64>,
+    pub reviewed_by: Option<serde_json::Value>,
+    pub review_note: Option<String>,
+}
+
+/// The operator opens a break-glass window.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OpenBreakGlass {
+    /// Why: shown to the organization's admins at once and kept in its audit log.
+    pub reason: String,
+    /// How long the window stays open (1 to 24 hours, default 1).
+    pub hours: Option<i64>,
+}
+
+/// The organization's admin reviews a break-glass window afterwards.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewBreakGlass {
+    pub note: Option<String>,
 }
 
 /// A role a person holds in their own organization, through a group.

@@ -59,10 +59,13 @@ pub async fn get(state: &AppState, ctx: &OrgCtx) -> Result<RoleGroups, ServiceEr
 }
 
 /// Replaces the organization's mapping (audited with the old and new groups).
+/// The operator's change waits for the organization's admin (see `orgs::operator`);
+/// `approved` is the request that admin approved.
 pub async fn set(
     state: &AppState,
     ctx: &OrgCtx,
     input: RoleGroups,
+    approved: Option<crate::ids::RequestId>,
 ) -> Result<RoleGroups, ServiceError> {
     ctx.require_admin()?;
     let mut errors = Vec::new();
@@ -73,6 +76,18 @@ pub async fn set(
     if !errors.is_empty() {
         return Err(ServiceError::Invalid(errors));
     }
+    let gate = match approved {
+        Some(id) => super::operator::Gate::Approved(id),
+        None => {
+            super::operator::gate(
+                state,
+                ctx,
+                crate::orgs::model::RequestKind::Roles,
+                serde_json::to_value(&groups).unwrap_or_default(),
+            )
+            .await?
+        }
+    };
     let tx = state.store.begin().await?;
     let before = storage::roles::get(tx.conn(), ctx.org.id).await?;
     storage::roles::set(tx.conn(), ctx.org.id, &groups).await?;
@@ -82,7 +97,7 @@ pub async fn set(
         format!("organization:{}", ctx.org.id),
     )
     .org(ctx.org.id)
-    .details(json!({"before": before, "after": groups}));
+    .details(json!({"before": before, "after": groups, "how": gate.details()}));
     state.commit_audited(tx, event).await?;
     Ok(groups)
 }

@@ -30,7 +30,7 @@ pub async fn create_key(
     ctx: OrgCtx,
     AppJson(input): AppJson<CreateKey>,
 ) -> Result<(StatusCode, Json<KeyCreated>), ApiError> {
-    let (key, secret) = api_keys::create(&state, &ctx, input).await?;
+    let (key, secret) = api_keys::create(&state, &ctx, input, None).await?;
     Ok((
         StatusCode::CREATED,
         Json(KeyCreated {

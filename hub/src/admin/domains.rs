@@ -69,7 +69,9 @@ pub async fn attest_domain(
     AppJson(input): AppJson<AttestDomain>,
 ) -> Result<Json<DomainView>, ApiError> {
     Ok(Json(
-        domains::attest(&state, &ctx, &name, input).await?.into(),
+        domains::attest(&state, &ctx, &name, input, None)
+            .await?
+            .into(),
     ))
 }
 
@@ -81,6 +83,6 @@ pub async fn remove_domain(
     ctx: OrgCtx,
     Path((_, name)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    domains::remove(&state, &ctx, &name).await?;
+    domains::remove(&state, &ctx, &name, None).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -15,6 +15,7 @@ mod deprovisioning;
 mod directories;
 mod domains;
 mod openapi;
+mod operator;
 mod orgs;
 mod spaces;
 mod users;
@@ -183,6 +184,26 @@ pub fn router() -> Router<AppState> {
         .route(
             "/api/v1/orgs/{org}/recertification",
             get(spaces::recertification),
+        )
+        .route(
+            "/api/v1/orgs/{org}/operator-requests",
+            get(operator::list_requests),
+        )
+        .route(
+            "/api/v1/orgs/{org}/operator-requests/{request_id}/approve",
+            post(operator::approve_request),
+        )
+        .route(
+            "/api/v1/orgs/{org}/operator-requests/{request_id}/reject",
+            post(operator::reject_request),
+        )
+        .route(
+            "/api/v1/orgs/{org}/break-glass",
+            get(operator::list_break_glass).post(operator::open_break_glass),
+        )
+        .route(
+            "/api/v1/orgs/{org}/break-glass/{window_id}/review",
+            post(operator::review_break_glass),
         )
         .route(
             "/api/v1/orgs/{org}/invitations",

@@ -5,8 +5,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    api_keys, applications, audit, connections, deprovisioning, directories, domains, orgs, spaces,
-    users,
+    api_keys, applications, audit, connections, deprovisioning, directories, domains, operator,
+    orgs, spaces, users,
 };
 
 #[derive(OpenApi)]
@@ -39,6 +39,8 @@ use super::{
         spaces::list_invitations, spaces::accept_invitation, spaces::decline_invitation,
         spaces::withdraw_invitation, spaces::access_review, spaces::update_grant,
         spaces::review_grant, spaces::review_invitation, spaces::recertification,
+        operator::list_requests, operator::approve_request, operator::reject_request,
+        operator::list_break_glass, operator::open_break_glass, operator::review_break_glass,
         audit::list_audit, audit::list_org_audit, audit::export_audit, audit::list_checkpoints,
     ),
     modifiers(&BearerAuth),

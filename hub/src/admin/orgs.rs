@@ -76,5 +76,7 @@ pub async fn put_roles(
     ctx: OrgCtx,
     AppJson(input): AppJson<RoleGroups>,
 ) -> Result<Json<RoleGroups>, ApiError> {
-    Ok(Json(crate::orgs::roles::set(&state, &ctx, input).await?))
+    Ok(Json(
+        crate::orgs::roles::set(&state, &ctx, input, None).await?,
+    ))
 }

@@ -622,7 +622,7 @@ pub async fn set_roles(
     let done = async {
         let i = input(json!({"org_admin": group_names(field(&f, "org_admin")),
             "compliance_officer": group_names(field(&f, "compliance_officer"))}))?;
-        crate::orgs::roles::set(&state, &ctx, i).await
+        crate::orgs::roles::set(&state, &ctx, i, None).await
     };
     to_setup(&v, done.await)
 }

@@ -89,6 +89,45 @@ pub mod api_key {
         pub prefix: String,
         pub created_at: i64,
         pub revoked_at: Option<i64>,
+        pub expires_at: Option<i64>,
+    }
+    no_relations!();
+}
+
+pub mod operator_request {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "operator_requests")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub org_id: String,
+        pub kind: String,
+        pub payload: String,
+        pub requested_by: String,
+        pub status: String,
+        pub created_at: i64,
+        pub decided_at: Option<i64>,
+        pub decided_by: Option<String>,
+    }
+    no_relations!();
+}
+
+pub mod break_glass {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "break_glass")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub org_id: String,
+        pub reason: String,
+        pub opened_by: String,
+        pub opened_at: i64,
+        pub ends_at: i64,
+        pub reviewed_at: Option<i64>,
+        pub reviewed_by: Option<String>,
+        pub review_note: Option<String>,
     }
     no_relations!();
 }

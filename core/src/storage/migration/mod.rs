@@ -17,6 +17,7 @@ mod m0010_outbound_hardening;
 mod m0012_console_notices;
 mod m0013_connection_approval;
 mod m0014_consent;
+mod m0015_operator_bound;
 
 pub struct Migrator;
 
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0012_console_notices::Migration),
             Box::new(m0013_connection_approval::Migration),
             Box::new(m0014_consent::Migration),
+            Box::new(m0015_operator_bound::Migration),
         ]
     }
 }

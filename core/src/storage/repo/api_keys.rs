@@ -23,6 +23,7 @@ impl TryFrom<Model> for ApiKey {
             prefix: m.prefix,
             created_at: m.created_at,
             revoked_at: m.revoked_at,
+            expires_at: m.expires_at,
         })
     }
 }
@@ -38,6 +39,7 @@ pub async fn insert(c: &impl Conn, key: &ApiKey, key_hash: &str) -> StoreResult<
         prefix: Set(key.prefix.clone()),
         created_at: Set(key.created_at),
         revoked_at: Set(key.revoked_at),
+        expires_at: Set(key.expires_at),
     };
     Entity::insert(row).exec_without_returning(c).await?;
     Ok(())
@@ -94,15 +96,41 @@ pub async fn revoke(c: &impl Conn, org: OrgId, id: ApiKeyId, at: i64) -> StoreRe
     Ok(res.rows_affected > 0)
 }
 
-/// Authentication: the unrevoked key whose secret hashes to `key_hash`, in any organization.
-pub async fn find_active_by_hash(c: &impl Conn, key_hash: &str) -> StoreResult<Option<ApiKey>> {
+/// Authentication: the unrevoked, unexpired key whose secret hashes to `key_hash`, in any
+/// organization.
+pub async fn find_active_by_hash(
+    c: &impl Conn,
+    key_hash: &str,
+    now: i64,
+) -> StoreResult<Option<ApiKey>> {
     Entity::find()
         .filter(Column::KeyHash.eq(key_hash))
         .filter(Column::RevokedAt.is_null())
+        .filter(
+            sea_orm::Condition::any()
+                .add(Column::ExpiresAt.is_null())
+                .add(Column::ExpiresAt.gt(now)),
+        )
         .one(c)
         .await?
         .map(ApiKey::try_from)
         .transpose()
+}
+
+/// Whether the organization has an admin key in force (then it has an admin of its own).
+pub async fn has_active_admin(c: &impl Conn, org: OrgId, now: i64) -> StoreResult<bool> {
+    Ok(Entity::find()
+        .filter(Column::OrgId.eq(org.to_string()))
+        .filter(Column::Role.eq(crate::orgs::model::Role::Admin.as_str()))
+        .filter(Column::RevokedAt.is_null())
+        .filter(
+            sea_orm::Condition::any()
+                .add(Column::ExpiresAt.is_null())
+                .add(Column::ExpiresAt.gt(now)),
+        )
+        .one(c)
+        .await?
+        .is_some())
 }
 
 /// Operator keys (no organization), for the command line.

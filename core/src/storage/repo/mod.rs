@@ -12,6 +12,7 @@ pub mod leases;
 pub mod leavers;
 pub mod notices;
 pub mod oidc;
+pub mod operator;
 pub mod organizations;
 pub mod outbox;
 pub mod reauth;

@@ -135,6 +135,11 @@ pub struct ServerConfig {
     /// any token it sends is looked at.
     pub bearer_auth_max_failures_per_ip: u32,
     pub bearer_auth_window_secs: u64,
+    /// Home-realm lookups (a work email typed at a sign-in page) counted per client address; an
+    /// address over the limit gets 429 with `Retry-After` until its window ends, so the list of
+    /// companies on the hub cannot be drawn from it in bulk.
+    pub realm_lookups_per_ip: u32,
+    pub realm_lookup_window_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -275,6 +280,12 @@ impl Config {
             problems.push(
                 "server.bearer_auth_max_failures_per_ip and bearer_auth_window_secs must be at \
                  least 1"
+                    .into(),
+            );
+        }
+        if self.server.realm_lookups_per_ip == 0 || self.server.realm_lookup_window_secs == 0 {
+            problems.push(
+                "server.realm_lookups_per_ip and realm_lookup_window_secs must be at least 1"
                     .into(),
             );
         }

@@ -27,6 +27,8 @@ pub struct AppState {
     pub throttle: Arc<crate::throttle::ClientAuthThrottle>,
     /// Failed SCIM bearer tokens, per address.
     pub bearer_throttle: Arc<crate::throttle::ClientAuthThrottle>,
+    /// Home-realm lookups per address (sign-in pages).
+    pub realm_throttle: Arc<crate::throttle::ClientAuthThrottle>,
     /// Upstream OIDC providers' discovered metadata, by issuer.
     pub upstream_meta: Arc<crate::federation::cache::MetaCache>,
     /// The outbound client for tenant-supplied URLs (address policy, timeouts).

@@ -53,6 +53,15 @@ impl ClientAuthThrottle {
         )
     }
 
+    /// The throttle of home-realm lookups, by address: every lookup counts.
+    pub fn realm(cfg: &ServerConfig) -> Self {
+        Self::with_limits(
+            cfg.realm_lookup_window_secs,
+            cfg.realm_lookups_per_ip,
+            cfg.realm_lookups_per_ip,
+        )
+    }
+
     fn with_limits(window_secs: u64, per_client: u32, per_address: u32) -> Self {
         let window = Duration::from_secs(window_secs.max(1));
         Self {

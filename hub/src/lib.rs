@@ -113,6 +113,7 @@ pub async fn build_state_with_clock(
     .with_publish_delay(Duration::from_secs(o.key_publish_secs));
     let throttle = Arc::new(throttle::ClientAuthThrottle::new(o));
     let bearer_throttle = Arc::new(throttle::ClientAuthThrottle::bearer(&config.server));
+    let realm_throttle = Arc::new(throttle::ClientAuthThrottle::realm(&config.server));
     let clients = clients::ClientCache::new(Duration::from_secs(o.client_cache_secs));
     Ok(AppState {
         config: Arc::new(config),
@@ -126,6 +127,7 @@ pub async fn build_state_with_clock(
         clients: Arc::new(clients),
         throttle,
         bearer_throttle,
+        realm_throttle,
         upstream_meta: Arc::default(),
         http,
         net,

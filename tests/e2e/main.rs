@@ -14,6 +14,7 @@ mod crash;
 mod deprovision;
 mod domains;
 mod emails;
+mod enumeration;
 mod federation;
 mod flood;
 mod isolation;

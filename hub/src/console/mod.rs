@@ -48,6 +48,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/console", get(views::home))
         .route("/console/login", get(login_page).post(start_login))
+        .route("/console/login/continue", get(continue_login))
         .route("/console/logout", post(logout))
         .route("/console/sessions/{session}/end", post(views::end_session))
         .route("/console/organization", get(views::organization))
@@ -382,21 +383,76 @@ struct LoginForm {
     email: String,
 }
 
-/// Starts a sign-in for the organization that verified the email's domain: a pending request
-/// bound to this browser, then the hub's sign-in, which sends the person to their IdP.
+/// The sealed work email between the two steps of the console's home-realm discovery.
+const REALM_COOKIE: &str = "hub_realm";
+const REALM_CONTEXT: &str = "console.realm";
+
+/// `POST /console/login`: the same answer for every well-formed address, on the hub or not (a
+/// redirect to the next step, the address sealed in a short-lived cookie), so the answer tells
+/// an anonymous caller nothing about which companies are on the hub.
 async fn start_login(State(state): State<AppState>, Form(f): Form<LoginForm>) -> Response {
-    let parsed = connectors::email::Email::parse(f.email.trim_matches(' '));
-    let domain = match &parsed {
-        Ok(e) => e.domain(),
-        Err(_) => {
-            return sign_in_page(
-                StatusCode::BAD_REQUEST,
-                Some("That is not an email address."),
-            );
+    let Ok(email) = connectors::email::Email::parse(f.email.trim_matches(' ')) else {
+        return sign_in_page(
+            StatusCode::BAD_REQUEST,
+            Some("That is not an email address."),
+        );
+    };
+    let Ok(sealed) = state.secrets.seal(
+        REALM_CONTEXT,
+        email.to_string().to_ascii_lowercase().as_bytes(),
+    ) else {
+        return internal_error();
+    };
+    let mut r = Redirect::to("/console/login/continue").into_response();
+    cookies::set(&mut r, &state, REALM_COOKIE, &sealed, Some(10 * 60));
+    r
+}
+
+/// The page for an address whose company the hub does not sign in: it names no company and
+/// no domain.
+fn no_realm_page() -> Response {
+    sign_in_page(
+        StatusCode::OK,
+        Some(
+            "The hub could not send you to your company's sign-in. If your company signs in \
+             here, its IT administrators can tell you which address to use.",
+        ),
+    )
+}
+
+/// `GET /console/login/continue`: looks the sealed address up (counted per client address,
+/// 429 over `server.realm_lookups_per_ip`) and starts a sign-in for the organization that
+/// verified its domain: a pending request bound to this browser, then the hub's sign-in, which
+/// sends the person to their IdP.
+async fn continue_login(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    source: crate::oidc::request::SourceIp,
+) -> Response {
+    let now = state.clock.now_ms();
+    if let Err(wait) = state.realm_throttle.check(None, source.0, now) {
+        state.metrics.anonymous_failure("realm_lookup_throttled");
+        let mut r = sign_in_page(
+            StatusCode::TOO_MANY_REQUESTS,
+            Some("Too many sign-in attempts from your network. Please wait and try again."),
+        );
+        if let Ok(v) = HeaderValue::from_str(&wait.to_string()) {
+            r.headers_mut().insert(header::RETRY_AFTER, v);
         }
+        return r;
+    }
+    state.realm_throttle.record_failure(None, source.0, now);
+    let email = cookies::get(&headers, REALM_COOKIE)
+        .and_then(|c| state.secrets.open(REALM_CONTEXT, &c).ok())
+        .map(|e| e.expose().to_string());
+    let Some(email) = email else {
+        return Redirect::to("/console/login").into_response();
+    };
+    let Some(domain) = connectors::email::domain_of(&email) else {
+        return Redirect::to("/console/login").into_response();
     };
     let c = state.store.conn();
-    let org = match storage::domains::verified_owner(c, domain).await {
+    let org = match storage::domains::verified_owner(c, &domain).await {
         Ok(Some(id)) => storage::organizations::get(c, id).await.ok().flatten(),
         Ok(None) => None,
         Err(e) => {
@@ -405,17 +461,13 @@ async fn start_login(State(state): State<AppState>, Form(f): Form<LoginForm>) ->
         }
     };
     let Some(org) = org.filter(|o| o.status == OrgStatus::Active) else {
-        return sign_in_page(
-            StatusCode::OK,
-            Some(&format!(
-                "No organization on this hub signs in people of {domain}."
-            )),
-        );
+        let mut r = no_realm_page();
+        cookies::clear(&mut r, &state, REALM_COOKIE);
+        return r;
     };
     let (Ok(id), Ok(binding)) = (random_token(), random_token()) else {
         return internal_error();
     };
-    let now = state.clock.now_ms();
     let request = AuthRequest {
         id: id.clone(),
         org_id: org.id,
@@ -432,10 +484,7 @@ async fn start_login(State(state): State<AppState>, Form(f): Form<LoginForm>) ->
             // it is what lets an admin change sign-in and directories for five minutes.
             prompt: vec!["login".into()],
             max_age: Some(0),
-            login_hint: parsed
-                .as_ref()
-                .ok()
-                .map(|e| e.to_string().to_ascii_lowercase()),
+            login_hint: Some(email),
             domain_hint: None,
             session_id: None,
         },
@@ -449,6 +498,7 @@ async fn start_login(State(state): State<AppState>, Form(f): Form<LoginForm>) ->
     }
     let mut r = Redirect::to(&format!("/login?request={id}")).into_response();
     cookies::set(&mut r, &state, AUTH_REQUEST_COOKIE, &binding, Some(15 * 60));
+    cookies::clear(&mut r, &state, REALM_COOKIE);
     r
 }
 

@@ -228,9 +228,26 @@ pub async fn get_login(
 pub async fn post_login(
     State(state): State<AppState>,
     headers: HeaderMap,
+    source: crate::oidc::request::SourceIp,
     Form(f): Form<LoginForm>,
 ) -> PageResult {
     let request = pending(&state, &headers, &f.request).await?;
+    // Each address typed is a home-realm lookup: counted per client address, so the companies
+    // on the hub cannot be listed in bulk through the sign-in page.
+    let now = state.clock.now_ms();
+    if let Err(wait) = state.realm_throttle.check(None, source.0, now) {
+        state.metrics.anonymous_failure("realm_lookup_throttled");
+        let mut r = pages::error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many sign-in attempts from your network.",
+            "Please wait a minute and try again.",
+        );
+        if let Ok(v) = axum::http::HeaderValue::from_str(&wait.to_string()) {
+            r.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
+        }
+        return Ok(r);
+    }
+    state.realm_throttle.record_failure(None, source.0, now);
     let org = organization(&state, &request).await?;
     let email = f.email.trim().to_ascii_lowercase();
     if email.len() > 320 {

@@ -135,6 +135,9 @@ async fn a_connection_the_operator_made_links_nobody_who_exists_until_the_organi
     org_with_domain(&hub, "acme", "acme.test").await;
     add_user(&hub, "acme", "carol@acme.test").await;
     add_user(&hub, "acme", "dave@acme.test").await;
+    // Acme has an admin of its own (before it had one, the operator's connection would be
+    // approved as made: the operator sets an organization up).
+    let (_, admin) = hub.create_org_key("acme", "admin").await;
     let rogue = rogue_idp("carol@acme.test");
     let idp = rogue.ready["issuer"].as_str().unwrap().to_string();
     // The operator connects an IdP of its own choosing to acme.
@@ -174,7 +177,6 @@ async fn a_connection_the_operator_made_links_nobody_who_exists_until_the_organi
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{r:?}");
 
     // Acme's own admin approves: audited, and carol signs in.
-    let (_, admin) = hub.create_org_key("acme", "admin").await;
     let r = hub.post(&admin, &approve, json!({})).await;
     assert_eq!(r.status, StatusCode::OK, "{r:?}");
     assert!(r.json["links_approved_at"].is_string(), "{r:?}");
@@ -196,6 +198,16 @@ async fn a_connection_the_operator_made_links_nobody_who_exists_until_the_organi
     assert!(r.json["links_approved_at"].is_null(), "{r:?}");
     let (status, page, _) = sign_in("dave@acme.test").await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{page}");
+    // Nor does it make a new person (whose IdP could claim the admins' group), though the
+    // operator switched just-in-time creation on.
+    let (status, page, _) = sign_in("eve@acme.test").await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{page}");
+    assert!(page.contains("not yet approved"), "{page}");
+    let users = hub.get(&admin, "/api/v1/orgs/acme/users").await;
+    assert!(
+        !users.json.to_string().contains("eve@acme.test"),
+        "{users:?}"
+    );
     let (status, page, _) = sign_in("carol@acme.test").await;
     assert_eq!(status, StatusCode::SEE_OTHER, "{page}");
 
@@ -215,7 +227,7 @@ async fn a_connection_the_operator_made_links_nobody_who_exists_until_the_organi
         .filter(|e| e["action"] == "login.refused")
         .map(|e| e["details"]["reason"].as_str().unwrap())
         .collect();
-    assert_eq!(refused.len(), 2, "{refused:?}");
+    assert_eq!(refused.len(), 3, "carol, dave, eve: {refused:?}");
     assert!(
         refused.iter().all(|r| r.contains("has not approved it")),
         "{refused:?}"

@@ -334,8 +334,11 @@ pub async fn create(
         require_email_verified: input.require_email_verified.unwrap_or(true),
         created_at: now,
         updated_at: now,
-        // The organization's own admin made it: approved. The operator's waits for them.
-        links_approved_at: (!ctx.principal.is_operator()).then_some(now),
+        // The organization's own admin made it: approved. The operator's waits for them,
+        // unless the organization has no admin of its own yet (the operator sets it up).
+        links_approved_at: (!ctx.principal.is_operator()
+            || !crate::orgs::operator::has_own_admin(state.store.conn(), ctx.org.id, now).await?)
+            .then_some(now),
     };
     let tx = state.store.begin().await?;
     if storage::connections::find_by_name(tx.conn(), ctx.org.id, &conn.name)
@@ -468,7 +471,9 @@ pub async fn update(
     }
     conn.updated_at = state.clock.now_ms();
     let was_approved = conn.links_approved_at.is_some();
-    if ctx.principal.is_operator() {
+    if ctx.principal.is_operator()
+        && crate::orgs::operator::has_own_admin(tx.conn(), ctx.org.id, conn.updated_at).await?
+    {
         // A connection the operator changed is the operator's again until the organization's
         // admin approves it.
         conn.links_approved_at = None;

@@ -172,8 +172,9 @@ pub async fn resolve(
     };
     let (user, created) = match storage::users::find_by_email(tx.conn(), org.id, &email).await? {
         Some(user) => {
-            // An existing person is linked only through a connection the organization's own
-            // admin approved: the operator cannot make an IdP that becomes anyone.
+            // An existing person is linked, and a new one made, only through a connection the
+            // organization's own admin approved: the operator cannot make an IdP that becomes
+            // anyone.
             if conn.links_approved_at.is_none() {
                 return Ok(Err(Refusal::new(
                     "the connection was made or last changed by the hub operator, and the \
@@ -208,6 +209,17 @@ pub async fn resolve(
                      just-in-time creation does not apply when a directory is the source of truth"
                 ),
                 format!("{who}'s directory does not list you."),
+            )));
+        }
+        None if conn.jit_provisioning && conn.links_approved_at.is_none() => {
+            // Nor does it make new people (who could carry any group, the admins' included).
+            return Ok(Err(Refusal::new(
+                "the connection was made or last changed by the hub operator, and the \
+                 organization's admin has not approved it to create accounts",
+                format!(
+                    "{who} has not yet approved this sign-in service. Ask {who}'s IT \
+                     administrators."
+                ),
             )));
         }
         None if conn.jit_provisioning => {

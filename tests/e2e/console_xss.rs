@@ -245,6 +245,17 @@ async fn names_from_tenants_and_people_are_inert_text_on_every_console_page() {
         )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
+    // Globex accepts: the access is on both organizations' recertification campaign.
+    let grant = r.json["id"].as_str().unwrap().to_string();
+    let globex_key = hub.org_admin_key("globex").await;
+    let r = hub
+        .post(
+            &globex_key,
+            &format!("/api/v1/orgs/globex/invitations/{grant}/accept"),
+            json!(null),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
     // A leaver whose reason (an audit detail) is the attacker's value.
     let r = hub
         .post(
@@ -323,11 +334,13 @@ async fn names_from_tenants_and_people_are_inert_text_on_every_console_page() {
         &hub,
         "bob",
         "bob@globex.test",
-        &["/console", "/console/spaces"],
+        &["/console", "/console/spaces", "/console/recertification"],
     )
     .await;
     assert_inert(&bob[0], &[&globex, &admin]);
     assert_inert(&bob[1], &[&globex, &acme, &space]);
+    // The campaign names the space, its owner and the partner.
+    assert_inert(&bob[2], &[&globex, &acme, &space]);
 
     // The sign-in flow's pages: an organization that has not connected its IdP yet.
     let initech = evil_org(&hub, "initech", "Initech", "initech.test").await;

@@ -41,6 +41,7 @@ mod audit;
 mod html;
 mod notices;
 mod reauth;
+mod reviews;
 mod setup;
 mod views;
 
@@ -55,6 +56,11 @@ pub fn router() -> Router<AppState> {
         .route("/console/audit", get(audit::audit))
         .route("/console/audit/export", get(audit::audit_export))
         .route("/console/spaces", get(views::spaces))
+        .route("/console/recertification", get(reviews::campaign))
+        .route(
+            "/console/recertification/{grant}/{side}/{decision}",
+            post(reviews::decide),
+        )
         .route(
             "/console/invitations/{grant}/{decision}",
             post(views::decide_invitation),
@@ -307,6 +313,7 @@ fn nav(v: &Viewer) -> Markup {
         links.push(("/console/organization", "Organization"));
         links.push(("/console/audit", "Audit log"));
         links.push(("/console/spaces", "Spaces"));
+        links.push(("/console/recertification", "Recertification"));
     }
     let roles: Vec<&str> = v.roles.iter().map(|r| r.as_str()).collect();
     html! {

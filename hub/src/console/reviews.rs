@@ -57,12 +57,12 @@ async fn body(state: &AppState, v: &Viewer) -> Result<Markup, ServiceError> {
     let mut spaces_of: BTreeMap<crate::ids::SpaceId, String> = BTreeMap::new();
     for g in &grants {
         for o in [g.org_id, g.partner_org_id] {
-            if !names.contains_key(&o) {
+            if let std::collections::btree_map::Entry::Vacant(e) = names.entry(o) {
                 let n = storage::organizations::get(c, o)
                     .await?
                     .map(|o| o.name)
                     .unwrap_or_default();
-                names.insert(o, n);
+                e.insert(n);
             }
         }
         if let Some(s) = storage::spaces::by_ids(c, g.org_id, &[g.space_id])

@@ -348,6 +348,8 @@ pub(crate) async fn operator_key(db_url: &str) -> Result<String> {
             command: "bench".into(),
         },
         "bench",
+        None,
+        None,
     )
     .await?;
     store.close().await?;
@@ -471,6 +473,8 @@ async fn bench_backend(
         state.clock.as_ref(),
         &actor,
         "bench",
+        None,
+        None,
     )
     .await?;
 

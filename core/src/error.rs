@@ -32,7 +32,7 @@ pub enum ServiceError {
     NotFound(&'static str),
     #[error("{0}")]
     Conflict(String),
-    #[error("invalid request")]
+    #[error("invalid request: {}", fields(.0))]
     Invalid(Vec<FieldError>),
     #[error("{0}")]
     Forbidden(&'static str),
@@ -51,6 +51,15 @@ pub enum ServiceError {
     /// Something the hub itself failed at (logged; the client sees a plain 500).
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+/// `field: message; ...`, for the error's text (the command line shows it).
+fn fields(errors: &[FieldError]) -> String {
+    errors
+        .iter()
+        .map(|e| format!("{}: {}", e.field, e.message))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 impl ServiceError {

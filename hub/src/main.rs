@@ -95,6 +95,13 @@ struct CreateKeyArgs {
     /// A name to recognise the key by in the audit log, e.g. "alice-laptop".
     #[arg(long)]
     name: String,
+    /// The person who holds the key, by email: the audit log names them with every action.
+    #[arg(long, value_name = "EMAIL")]
+    person: Option<String>,
+    /// End the key by itself after this many days (1 to 3650); without it, it lasts until
+    /// revoked.
+    #[arg(long, value_name = "DAYS", value_parser = clap::value_parser!(u16).range(1..=3650))]
+    expires_days: Option<u16>,
 }
 
 #[derive(Subcommand)]
@@ -264,8 +271,18 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             let actor = Actor::Cli {
                 command: "operator create-key".into(),
             };
-            let (key, secret) =
-                api_keys::create_operator_key(&store, &SystemClock, &actor, &args.name).await?;
+            let expires_at = args
+                .expires_days
+                .map(|d| hub::clock::Clock::now_ms(&SystemClock) + i64::from(d) * 86_400_000);
+            let (key, secret) = api_keys::create_operator_key(
+                &store,
+                &SystemClock,
+                &actor,
+                &args.name,
+                args.person.as_deref(),
+                expires_at,
+            )
+            .await?;
             eprintln!(
                 "created operator key {} ({}) in the database {}; it is shown once, store it now:",
                 key.id,
@@ -280,16 +297,18 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             let store = Store::connect(&config.database).await?;
             store.migrate().await?;
             for k in hub::storage::api_keys::list_operator(store.conn()).await? {
+                let state = match (k.revoked_at, k.expires_at) {
+                    (Some(t), _) => format!("revoked {}", hub::clock::ms_to_rfc3339(t)),
+                    (None, Some(t)) => format!("active, expires {}", hub::clock::ms_to_rfc3339(t)),
+                    (None, None) => "active".to_string(),
+                };
                 println!(
                     "{}  {:<24} {}…  created {}  {}",
                     k.id,
                     k.name,
                     k.prefix,
                     hub::clock::ms_to_rfc3339(k.created_at),
-                    k.revoked_at.map_or("active".to_string(), |t| format!(
-                        "revoked {}",
-                        hub::clock::ms_to_rfc3339(t)
-                    ))
+                    state
                 );
             }
         }

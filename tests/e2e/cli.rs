@@ -134,8 +134,55 @@ async fn migrate_then_create_an_operator_key_that_works() {
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).contains("revoked"));
+    // A key names the person who holds it, and can end by itself.
+    let out = hub_command(
+        &env,
+        &[
+            "operator",
+            "create-key",
+            "--name",
+            "on-call",
+            "--person",
+            "not an email",
+        ],
+    )
+    .output()
+    .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("person"),
+        "{out:?}"
+    );
+    let out = hub_command(
+        &env,
+        &[
+            "operator",
+            "create-key",
+            "--name",
+            "on-call",
+            "--person",
+            "Jane@Hub.test",
+            "--expires-days",
+            "30",
+        ],
+    )
+    .output()
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = hub_command(&env, &["operator", "list-keys"])
+        .output()
+        .unwrap();
+    let list = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        list.contains("on-call <jane@hub.test>") && list.contains("active, expires"),
+        "{list}"
+    );
     let verify = hub_command(&env, &["audit", "verify"]).output().unwrap();
-    assert!(String::from_utf8_lossy(&verify.stdout).contains("audit log OK: 2 events"));
+    assert!(String::from_utf8_lossy(&verify.stdout).contains("audit log OK: 3 events"));
     db.drop_db().await;
 }
 

@@ -134,6 +134,8 @@ impl TestHub {
             state.clock.as_ref(),
             &actor,
             "test-operator",
+            Some("operator@hub.test"),
+            None,
         )
         .await
         .unwrap();

@@ -33,14 +33,30 @@ fn new_secret() -> Result<(String, String), ServiceError> {
     Ok((secret, prefix))
 }
 
-/// Creates an operator key (no organization). Called by `hub operator create-key`.
+/// Creates an operator key (no organization). Called by `hub operator create-key`. `person`
+/// (an email address) names who holds it: the audit log then says who acted, not only which
+/// key; `expires_at` ends it by itself.
 pub async fn create_operator_key(
     store: &Store,
     clock: &dyn Clock,
     actor: &Actor,
     name: &str,
+    person: Option<&str>,
+    expires_at: Option<i64>,
 ) -> Result<(ApiKey, String), ServiceError> {
-    let name = validate::name("name", name).map_err(|e| ServiceError::Invalid(vec![e]))?;
+    let mut name = validate::name("name", name).map_err(|e| ServiceError::Invalid(vec![e]))?;
+    if let Some(p) = person {
+        let email = connectors::email::Email::parse(p)
+            .map_err(|e| ServiceError::invalid("person", format!("give an email address ({e})")))?;
+        name = format!("{name} <{}>", email.to_string().to_ascii_lowercase());
+    }
+    let now = clock.now_ms();
+    if expires_at.is_some_and(|e| e <= now) {
+        return Err(ServiceError::invalid(
+            "expires",
+            "give a time in the future",
+        ));
+    }
     let (secret, prefix) = new_secret()?;
     let key = ApiKey {
         id: ApiKeyId::new(),
@@ -48,14 +64,16 @@ pub async fn create_operator_key(
         name,
         role: Role::Operator,
         prefix,
-        created_at: clock.now_ms(),
+        created_at: now,
         revoked_at: None,
-        expires_at: None,
+        expires_at,
     };
     let tx = store.begin().await?;
     storage::api_keys::insert(tx.conn(), &key, &hash_token(&secret)).await?;
-    let event = AuditEvent::new(actor, AuditAction::ApiKeyCreated, target(key.id))
-        .details(json!({"name": key.name, "role": key.role, "prefix": key.prefix}));
+    let event = AuditEvent::new(actor, AuditAction::ApiKeyCreated, target(key.id)).details(
+        json!({"name": key.name, "role": key.role, "prefix": key.prefix,
+            "expires_at": key.expires_at}),
+    );
     crate::audit::append(&tx, clock, event).await?;
     tx.commit().await?;
     Ok((key, secret))

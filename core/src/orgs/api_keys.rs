@@ -114,18 +114,14 @@ pub async fn create(
             "organization keys are admin or read; operator keys are made with `hub operator create-key`",
         ));
     }
-    let gate = match approved {
-        Some(id) => super::operator::Gate::Approved(id),
-        None => {
-            super::operator::gate(
-                state,
-                ctx,
-                crate::orgs::model::RequestKind::ApiKey,
-                json!({"name": name, "role": input.role}),
-            )
-            .await?
-        }
-    };
+    let gate = super::operator::gate_unless_approved(
+        state,
+        ctx,
+        approved,
+        crate::orgs::model::RequestKind::ApiKey,
+        json!({"name": name, "role": input.role}),
+    )
+    .await?;
     let (secret, prefix) = new_secret()?;
     let key = ApiKey {
         id: ApiKeyId::new(),

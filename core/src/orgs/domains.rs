@@ -146,18 +146,14 @@ pub async fn attest(
     if d.status == DomainStatus::Verified {
         return Ok(d);
     }
-    let gate = match approved {
-        Some(id) => super::operator::Gate::Approved(id),
-        None => {
-            super::operator::gate(
-                state,
-                ctx,
-                crate::orgs::model::RequestKind::DomainAttest,
-                json!({"domain": d.domain, "reason": reason}),
-            )
-            .await?
-        }
-    };
+    let gate = super::operator::gate_unless_approved(
+        state,
+        ctx,
+        approved,
+        crate::orgs::model::RequestKind::DomainAttest,
+        json!({"domain": d.domain, "reason": reason}),
+    )
+    .await?;
     mark_verified(
         state,
         ctx,
@@ -223,18 +219,17 @@ pub async fn remove(
 ) -> Result<(), ServiceError> {
     ctx.require_admin()?;
     let current = get(state, ctx, name).await?;
-    let gate = match approved {
-        Some(id) => super::operator::Gate::Approved(id),
-        None if current.status == DomainStatus::Verified => {
-            super::operator::gate(
-                state,
-                ctx,
-                crate::orgs::model::RequestKind::DomainRemove,
-                json!({"domain": current.domain}),
-            )
-            .await?
-        }
-        None => super::operator::Gate::Own,
+    let gate = if approved.is_some() || current.status == DomainStatus::Verified {
+        super::operator::gate_unless_approved(
+            state,
+            ctx,
+            approved,
+            crate::orgs::model::RequestKind::DomainRemove,
+            json!({"domain": current.domain}),
+        )
+        .await?
+    } else {
+        super::operator::Gate::Own
     };
     let tx = state.store.begin().await?;
     let d = lock(&tx, ctx, name).await?;

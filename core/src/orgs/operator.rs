@@ -117,6 +117,21 @@ pub async fn gate(
     Err(ServiceError::AwaitingApproval(request.id.to_string()))
 }
 
+/// The gate of a change applied for `approved` (the request an organization's admin approved),
+/// else [`gate`]: what lets a service run both as the operator's call and as the approval's.
+pub async fn gate_unless_approved(
+    state: &AppState,
+    ctx: &OrgCtx,
+    approved: Option<RequestId>,
+    kind: RequestKind,
+    payload: Value,
+) -> Result<Gate, ServiceError> {
+    match approved {
+        Some(id) => Ok(Gate::Approved(id)),
+        None => gate(state, ctx, kind, payload).await,
+    }
+}
+
 fn target(id: RequestId) -> String {
     format!("operator_request:{id}")
 }

@@ -76,18 +76,14 @@ pub async fn set(
     if !errors.is_empty() {
         return Err(ServiceError::Invalid(errors));
     }
-    let gate = match approved {
-        Some(id) => super::operator::Gate::Approved(id),
-        None => {
-            super::operator::gate(
-                state,
-                ctx,
-                crate::orgs::model::RequestKind::Roles,
-                serde_json::to_value(&groups).unwrap_or_default(),
-            )
-            .await?
-        }
-    };
+    let gate = super::operator::gate_unless_approved(
+        state,
+        ctx,
+        approved,
+        crate::orgs::model::RequestKind::Roles,
+        serde_json::to_value(&groups).unwrap_or_default(),
+    )
+    .await?;
     let tx = state.store.begin().await?;
     let before = storage::roles::get(tx.conn(), ctx.org.id).await?;
     storage::roles::set(tx.conn(), ctx.org.id, &groups).await?;

@@ -191,13 +191,8 @@ pub async fn decide(
             "only the organization's own admin can accept or decline access to its people",
         ));
     }
-    let id: GrantId = id.parse().map_err(|_| ServiceError::NotFound("grant"))?;
     let tx = state.store.begin().await?;
-    let grant = match side {
-        Side::Owner => storage::spaces::owner_grant(tx.conn(), ctx.org.id, id).await?,
-        Side::Partner => storage::spaces::partner_grant(tx.conn(), ctx.org.id, id).await?,
-    }
-    .ok_or(ServiceError::NotFound("grant"))?;
+    let grant = side_grant(&tx, ctx, side, id).await?;
     let from = grant.status;
     let now = state.clock.now_ms();
     let mut next = grant.clone();
@@ -305,6 +300,21 @@ pub async fn decide(
         crate::deprovision::wake(state);
     }
     Ok((next, settled))
+}
+
+/// The grant `id` as `side` of it (`ctx`'s organization) sees it.
+pub(super) async fn side_grant(
+    tx: &crate::storage::Tx,
+    ctx: &OrgCtx,
+    side: Side,
+    id: &str,
+) -> Result<Grant, ServiceError> {
+    let id: GrantId = id.parse().map_err(|_| ServiceError::NotFound("grant"))?;
+    match side {
+        Side::Owner => storage::spaces::owner_grant(tx.conn(), ctx.org.id, id).await?,
+        Side::Partner => storage::spaces::partner_grant(tx.conn(), ctx.org.id, id).await?,
+    }
+    .ok_or(ServiceError::NotFound("grant"))
 }
 
 /// Who can reach which space, as `ctx`'s organization may see it: for the spaces it owns,

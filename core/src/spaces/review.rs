@@ -119,13 +119,8 @@ pub async fn recertify(
             "only the organization's own admin can recertify access to its people",
         ));
     }
-    let id: GrantId = id.parse().map_err(|_| ServiceError::NotFound("grant"))?;
     let tx = state.store.begin().await?;
-    let grant = match side {
-        Side::Owner => storage::spaces::owner_grant(tx.conn(), ctx.org.id, id).await?,
-        Side::Partner => storage::spaces::partner_grant(tx.conn(), ctx.org.id, id).await?,
-    }
-    .ok_or(ServiceError::NotFound("grant"))?;
+    let grant = super::grants::side_grant(&tx, ctx, side, id).await?;
     let now = state.clock.now_ms();
     if grant.status != GrantStatus::Accepted {
         return Err(ServiceError::Conflict(format!(

@@ -96,6 +96,13 @@ pub async fn revoke(c: &impl Conn, org: OrgId, id: ApiKeyId, at: i64) -> StoreRe
     Ok(res.rows_affected > 0)
 }
 
+/// Keys that have not reached their expiry at `now` (most never do).
+fn unexpired(now: i64) -> sea_orm::Condition {
+    sea_orm::Condition::any()
+        .add(Column::ExpiresAt.is_null())
+        .add(Column::ExpiresAt.gt(now))
+}
+
 /// Authentication: the unrevoked, unexpired key whose secret hashes to `key_hash`, in any
 /// organization.
 pub async fn find_active_by_hash(
@@ -106,11 +113,7 @@ pub async fn find_active_by_hash(
     Entity::find()
         .filter(Column::KeyHash.eq(key_hash))
         .filter(Column::RevokedAt.is_null())
-        .filter(
-            sea_orm::Condition::any()
-                .add(Column::ExpiresAt.is_null())
-                .add(Column::ExpiresAt.gt(now)),
-        )
+        .filter(unexpired(now))
         .one(c)
         .await?
         .map(ApiKey::try_from)
@@ -123,11 +126,7 @@ pub async fn has_active_admin(c: &impl Conn, org: OrgId, now: i64) -> StoreResul
         .filter(Column::OrgId.eq(org.to_string()))
         .filter(Column::Role.eq(crate::orgs::model::Role::Admin.as_str()))
         .filter(Column::RevokedAt.is_null())
-        .filter(
-            sea_orm::Condition::any()
-                .add(Column::ExpiresAt.is_null())
-                .add(Column::ExpiresAt.gt(now)),
-        )
+        .filter(unexpired(now))
         .one(c)
         .await?
         .is_some())

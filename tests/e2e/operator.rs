@@ -367,7 +367,43 @@ async fn the_operators_changes_wait_for_the_organization_or_go_through_break_gla
         hub.get(&admin, "/api/v1/orgs/acme/roles").await.json["org_admin"],
         json!([])
     );
-    // Removing a verified domain (which frees it for someone else) waits too.
+    // Asked again, the role change is approved: made in the admin's name.
+    let r = hub
+        .call(
+            reqwest::Method::PUT,
+            "/api/v1/orgs/acme/roles",
+            Some(op.as_str()),
+            Some(&json!({"org_admin": ["Operators"]})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{r:?}");
+    let pending = |rows: &Value, kind: &str| {
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["kind"] == kind && r["status"] == "pending")
+            .map(|r| r["id"].as_str().unwrap().to_string())
+            .unwrap()
+    };
+    let rows = hub
+        .get(&admin, "/api/v1/orgs/acme/operator-requests")
+        .await
+        .json;
+    let roles = pending(&rows, "roles.set");
+    let r = hub
+        .post(
+            &admin,
+            &format!("/api/v1/orgs/acme/operator-requests/{roles}/approve"),
+            json!(null),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    assert_eq!(
+        hub.get(&admin, "/api/v1/orgs/acme/roles").await.json["org_admin"],
+        json!(["Operators"])
+    );
+    // Removing a verified domain (which frees it for someone else) waits too, and is made
+    // once approved.
     let r = hub
         .call(
             reqwest::Method::DELETE,
@@ -377,6 +413,27 @@ async fn the_operators_changes_wait_for_the_organization_or_go_through_break_gla
         )
         .await;
     assert_eq!(r.status, StatusCode::ACCEPTED, "{r:?}");
+    let d = hub
+        .get(&admin, "/api/v1/orgs/acme/domains/acme-labs.test")
+        .await;
+    assert_eq!(d.json["status"], "verified", "still acme's: {d:?}");
+    let rows = hub
+        .get(&admin, "/api/v1/orgs/acme/operator-requests")
+        .await
+        .json;
+    let removal = pending(&rows, "domain.remove");
+    let r = hub
+        .post(
+            &admin,
+            &format!("/api/v1/orgs/acme/operator-requests/{removal}/approve"),
+            json!(null),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    let d = hub
+        .get(&admin, "/api/v1/orgs/acme/domains/acme-labs.test")
+        .await;
+    assert_eq!(d.status, StatusCode::NOT_FOUND, "{d:?}");
 
     // Break-glass: a reason is required, the organization is told at once.
     let r = hub
@@ -413,6 +470,24 @@ async fn the_operators_changes_wait_for_the_organization_or_go_through_break_gla
         opened["details"]["reason"],
         "acme's IdP is down and its admin is unreachable"
     );
+    // ...and it is a security notice for acme's admins (the console's banner and list), as
+    // each of the operator's requests was.
+    let acme_id: hub::ids::OrgId = hub.get(&admin, "/api/v1/orgs/acme").await.json["id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let notices = hub::storage::notices::list_for(
+        hub.state.store.conn(),
+        acme_id,
+        hub::ids::UserId::new(),
+        100,
+    )
+    .await
+    .unwrap();
+    let kinds: Vec<&str> = notices.iter().map(|n| n.action.as_str()).collect();
+    assert!(kinds.contains(&"operator.break_glass_opened"), "{kinds:?}");
+    assert!(kinds.contains(&"operator.requested"), "{kinds:?}");
     // In the window the operator's key is made at once, and expires with the window.
     let r = hub
         .post(

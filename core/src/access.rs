@@ -130,6 +130,16 @@ impl OrgCtx {
         self.principal.actor()
     }
 
+    /// The organization's own admin, not the operator: what consents for the organization.
+    /// `why` says what the operator may not do.
+    pub fn require_own_admin(&self, why: &'static str) -> Result<(), ServiceError> {
+        self.require_admin()?;
+        if self.principal.is_operator() {
+            return Err(ServiceError::Forbidden(why));
+        }
+        Ok(())
+    }
+
     /// Writes need the operator, an organization `admin` key or an org admin.
     pub fn require_admin(&self) -> Result<(), ServiceError> {
         match self.principal.role {

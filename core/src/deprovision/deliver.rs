@@ -221,7 +221,7 @@ impl Scim<'_> {
         &self,
         app: &Application,
         d: &Delivery,
-        hub_id: &str,
+        external_id: &str,
     ) -> Result<Option<String>, String> {
         let db = self.state.store.conn();
         match storage::scim_links::get(db, app.id, d.user_id).await {
@@ -232,7 +232,7 @@ impl Scim<'_> {
         // RFC 7644 §3.4.2.2: a filter's string is a JSON string.
         let filter = format!(
             "externalId eq {}",
-            serde_json::to_string(hub_id).unwrap_or_default()
+            serde_json::to_string(external_id).unwrap_or_default()
         );
         let (_, found) = self
             .send(
@@ -247,7 +247,7 @@ impl Scim<'_> {
             .as_array()
             .map(|r| {
                 r.iter()
-                    .filter(|u| u["externalId"].as_str() == Some(hub_id))
+                    .filter(|u| u["externalId"].as_str() == Some(external_id))
                     .filter_map(|u| u["id"].as_str())
                     .collect()
             })
@@ -261,7 +261,7 @@ impl Scim<'_> {
                 Ok(Some((*id).to_string()))
             }
             _ => Err(format!(
-                "the application has several users whose externalId is {hub_id}"
+                "the application has several users whose externalId is {external_id}"
             )),
         }
     }

@@ -264,8 +264,9 @@ pub async fn leaver(
         // Another organization's application learns who and that access ended, never the
         // leaver's id, signal or reason.
         let own = app.org_id == org;
+        let who = person(state, app, user, None);
         let left = LeaverEvent {
-            user: person(state, app, user, None),
+            user: who.clone(),
             organization: org,
             leaver: own.then_some(id),
             source: own.then_some(signal.source),
@@ -290,7 +291,7 @@ pub async fn leaver(
                 Payload::Scim(ScimChange {
                     action: leave_action(t.on_leave),
                     group: None,
-                    user: person(state, app, user, None),
+                    user: who,
                 }),
                 now,
             ));

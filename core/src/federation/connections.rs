@@ -496,12 +496,7 @@ pub async fn update(
 /// The organization's own admin approves a connection to link existing people by email (the
 /// operator cannot: that is the point). Audited as `connection.approved`, a security notice.
 pub async fn approve(state: &AppState, ctx: &OrgCtx, id: &str) -> Result<Connection, ServiceError> {
-    ctx.require_admin()?;
-    if ctx.principal.is_operator() {
-        return Err(ServiceError::Forbidden(
-            "only the organization's own admin can approve its connection",
-        ));
-    }
+    ctx.require_own_admin("only the organization's own admin can approve its connection")?;
     let tx = state.store.begin().await?;
     let mut conn = lock(&tx, ctx, id).await?;
     if conn.links_approved_at.is_some() {

@@ -170,21 +170,21 @@ pub async fn resolve(
         created_at: now,
         last_login_at: now,
     };
+    // A first sign-in links an existing person, or makes a new one, only through a connection
+    // the organization's own admin approved: the operator cannot make an IdP that becomes
+    // anyone (a new person could carry any group, the admins' included).
+    if conn.links_approved_at.is_none() {
+        return Ok(Err(Refusal::new(
+            "the connection was made or last changed by the hub operator, and the \
+             organization's admin has not approved it to link or create accounts",
+            format!(
+                "{who} has not yet approved this sign-in service for your account. Ask {who}'s \
+                 IT administrators."
+            ),
+        )));
+    }
     let (user, created) = match storage::users::find_by_email(tx.conn(), org.id, &email).await? {
         Some(user) => {
-            // An existing person is linked, and a new one made, only through a connection the
-            // organization's own admin approved: the operator cannot make an IdP that becomes
-            // anyone.
-            if conn.links_approved_at.is_none() {
-                return Ok(Err(Refusal::new(
-                    "the connection was made or last changed by the hub operator, and the \
-                     organization's admin has not approved it to link existing accounts",
-                    format!(
-                        "{who} has not yet approved this sign-in service for existing accounts. \
-                         Ask {who}'s IT administrators."
-                    ),
-                )));
-            }
             if user.status != UserStatus::Active {
                 return Ok(Err(inactive()));
             }
@@ -209,17 +209,6 @@ pub async fn resolve(
                      just-in-time creation does not apply when a directory is the source of truth"
                 ),
                 format!("{who}'s directory does not list you."),
-            )));
-        }
-        None if conn.jit_provisioning && conn.links_approved_at.is_none() => {
-            // Nor does it make new people (who could carry any group, the admins' included).
-            return Ok(Err(Refusal::new(
-                "the connection was made or last changed by the hub operator, and the \
-                 organization's admin has not approved it to create accounts",
-                format!(
-                    "{who} has not yet approved this sign-in service. Ask {who}'s IT \
-                     administrators."
-                ),
             )));
         }
         None if conn.jit_provisioning => {

@@ -136,16 +136,8 @@ fn target(id: RequestId) -> String {
     format!("operator_request:{id}")
 }
 
-/// The organization's own admin, not the operator: only they consent for it.
-fn require_own_admin(ctx: &OrgCtx) -> Result<(), ServiceError> {
-    ctx.require_admin()?;
-    if ctx.principal.is_operator() {
-        return Err(ServiceError::Forbidden(
-            "only the organization's own admin can approve or review the operator's changes",
-        ));
-    }
-    Ok(())
-}
+const OWN_ADMIN: &str =
+    "only the organization's own admin can approve or review the operator's changes";
 
 pub async fn requests(
     state: &AppState,
@@ -162,7 +154,7 @@ pub async fn decide(
     id: &str,
     approve: bool,
 ) -> Result<OperatorRequest, ServiceError> {
-    require_own_admin(ctx)?;
+    ctx.require_own_admin(OWN_ADMIN)?;
     let id: RequestId = id.parse().map_err(|_| ServiceError::NotFound("request"))?;
     let tx = state.store.begin().await?;
     let mut r = storage::operator::request(tx.conn(), ctx.org.id, id)
@@ -252,7 +244,7 @@ pub async fn review_break_glass(
     id: &str,
     input: ReviewBreakGlass,
 ) -> Result<BreakGlass, ServiceError> {
-    require_own_admin(ctx)?;
+    ctx.require_own_admin(OWN_ADMIN)?;
     let id: RequestId = id
         .parse()
         .map_err(|_| ServiceError::NotFound("break-glass window"))?;

@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 use serde_json::json;
 
 use super::model::{
-    Admitted, Consent, Decision, Grant, GrantStatus, ProposeGrant, Settled, Side, Space, Subject,
+    Admitted, Consent, DEFAULT_VALID_DAYS, Decision, Grant, GrantStatus, ProposeGrant, Settled,
+    Side, Space, Subject,
 };
 use super::{admit, get, grant_target, named_people, settle};
 use crate::access::OrgCtx;
@@ -84,7 +85,7 @@ pub async fn propose(
     }
     let now = state.clock.now_ms();
     let own = partner.id == ctx.org.id;
-    let grant = Grant {
+    let mut grant = Grant {
         id: GrantId::new(),
         space_id: space.id,
         org_id: ctx.org.id,
@@ -99,20 +100,17 @@ pub async fn propose(
         decided_at: own.then_some(now),
         withdrawn_at: None,
         withdrawn_by: None,
-        // The owner's own people need no second consent: the request is the consent.
-        consent: if own {
-            Consent {
-                release: requested.clone(),
-                apps: space.apps.clone(),
-            }
-        } else {
-            Consent::default()
-        },
+        consent: Consent::default(),
         requested,
         valid_days: Some(valid_days),
-        expires_at: own.then_some(now + valid_days * DAY_MS),
+        expires_at: None,
         reviews: Vec::new(),
     };
+    if own {
+        // The owner's own people need no second consent: the request is the consent.
+        grant.consent = grant.consent_now(&space);
+        grant.expires_at = Some(grant.expiry_after(now));
+    }
     storage::spaces::insert_grant(tx.conn(), &grant).await?;
     let queued = if own {
         admit(&tx, state, &space, &grant, None).await?
@@ -134,12 +132,11 @@ pub async fn propose(
     Ok(grant)
 }
 
-const DAY_MS: i64 = 86_400_000;
-
-/// How long an acceptance holds: 365 days unless the owner says otherwise (1 to 1095).
+/// How long an acceptance holds: [`DEFAULT_VALID_DAYS`] unless the owner says otherwise
+/// (1 to 1095).
 fn valid_days(days: Option<i64>) -> Result<i64, ServiceError> {
     match days {
-        None => Ok(365),
+        None => Ok(DEFAULT_VALID_DAYS),
         Some(d) if (1..=1095).contains(&d) => Ok(d),
         Some(_) => Err(ServiceError::invalid("valid_days", "give 1 to 1095 days")),
     }
@@ -180,15 +177,16 @@ pub async fn decide(
     id: &str,
     decision: Decision,
 ) -> Result<(Grant, Settled), ServiceError> {
-    ctx.require_admin()?;
+    if side == Side::Partner && decision != Decision::Withdraw {
+        ctx.require_own_admin(
+            "only the organization's own admin can accept or decline access to its people",
+        )?;
+    } else {
+        ctx.require_admin()?;
+    }
     if side == Side::Owner && decision != Decision::Withdraw {
         return Err(ServiceError::Forbidden(
             "only the invited organization can accept or decline",
-        ));
-    }
-    if side == Side::Partner && decision != Decision::Withdraw && ctx.principal.is_operator() {
-        return Err(ServiceError::Forbidden(
-            "only the organization's own admin can accept or decline access to its people",
         ));
     }
     let tx = state.store.begin().await?;
@@ -207,18 +205,12 @@ pub async fn decide(
         (Decision::Accept, GrantStatus::Pending) => {
             next.status = GrantStatus::Accepted;
             next.decided_at = Some(now);
-            next.consent = Consent {
-                release: grant.requested.clone(),
-                apps: space.apps.clone(),
-            };
-            next.expires_at = Some(now + grant.valid_days.unwrap_or(365) * DAY_MS);
+            next.consent = grant.consent_now(&space);
+            next.expires_at = Some(grant.expiry_after(now));
             AuditAction::SpaceGrantAccepted
         }
         (Decision::Accept, GrantStatus::Accepted) if widened.is_some() => {
-            next.consent = Consent {
-                release: grant.requested.clone(),
-                apps: space.apps.clone(),
-            };
+            next.consent = grant.consent_now(&space);
             AuditAction::SpaceGrantAccepted
         }
         (Decision::Decline, GrantStatus::Pending) => {
@@ -377,11 +369,8 @@ pub async fn access_review(state: &AppState, org: OrgId) -> Result<Vec<Admitted>
             .flatten()
             .filter(|u| g.subject.admits(u))
         {
-            let subject = (g.org_id == org && !own_people).then(|| {
-                state
-                    .secrets
-                    .pairwise(&format!("org:{}", g.org_id), &u.id.to_string())
-            });
+            let subject = (g.org_id == org && !own_people)
+                .then(|| super::release::partner_subject(state, g.org_id, u.id));
             out.push(Admitted {
                 space_id: space.id.to_string(),
                 space_slug: space.slug.clone(),

@@ -33,8 +33,8 @@ pub mod review;
 
 pub use grants::{access_review, decide, grants, invitations, propose};
 pub use model::{
-    Admitted, CreateSpace, Decision, Grant, GrantStatus, ProposeGrant, Recertify, Settled, Side,
-    Space, Subject, UpdateGrant, UpdateSpace, Widening,
+    Access, Admitted, CreateSpace, Decision, Grant, GrantStatus, ProposeGrant, Recertify, Settled,
+    Side, Space, Subject, UpdateGrant, UpdateSpace, Widening,
 };
 pub use review::{campaign, recertify, update_grant};
 
@@ -43,36 +43,56 @@ const MAX_APPS: usize = 50;
 
 // ---- who may use an application
 
-/// The spaces served by `app` that admit `user`, by slug.
-pub async fn admitting(
+/// The accepted grants that admit `user` at `app`: of the spaces it serves, consented for it.
+async fn admitting_grants(
     c: &impl Conn,
     app: &Application,
     user: &User,
-) -> Result<Vec<Space>, StoreError> {
+) -> Result<Vec<Grant>, StoreError> {
     let served = storage::spaces::spaces_of_app(c, app.org_id, app.id).await?;
     if served.is_empty() {
         return Ok(Vec::new());
     }
-    let mut ids: Vec<SpaceId> = storage::spaces::accepted_for(c, app.org_id, user.org_id, &served)
-        .await?
-        .into_iter()
-        .filter(|g| g.admits_at(app.id) && g.subject.admits(user))
-        .map(|g| g.space_id)
-        .collect();
+    Ok(
+        storage::spaces::accepted_for(c, app.org_id, user.org_id, &served)
+            .await?
+            .into_iter()
+            .filter(|g| g.admits_at(app.id) && g.subject.admits(user))
+            .collect(),
+    )
+}
+
+/// The spaces of `grants` (of `app`'s owner).
+async fn spaces_of(
+    c: &impl Conn,
+    app: &Application,
+    grants: &[Grant],
+) -> Result<Vec<Space>, StoreError> {
+    let mut ids: Vec<SpaceId> = grants.iter().map(|g| g.space_id).collect();
     ids.sort();
     ids.dedup();
     storage::spaces::by_ids(c, app.org_id, &ids).await
 }
 
-/// Whether `user` may sign in to `app`, and the slugs of the spaces that admit them there.
-pub async fn may_use(
+/// The spaces served by `app` that admit `user`.
+pub async fn admitting(
     c: &impl Conn,
     app: &Application,
     user: &User,
-) -> Result<(bool, Vec<String>), StoreError> {
-    let spaces = admitting(c, app, user).await?;
-    let ok = admitted(app, user, &spaces);
-    Ok((ok, spaces.into_iter().map(|s| s.slug).collect()))
+) -> Result<Vec<Space>, StoreError> {
+    spaces_of(c, app, &admitting_grants(c, app, user).await?).await
+}
+
+/// Whether `user` may sign in to `app`, the slugs of the spaces that admit them there, and
+/// what `app` may learn about them: one read of the grants for all three.
+pub async fn may_use(c: &impl Conn, app: &Application, user: &User) -> Result<Access, StoreError> {
+    let grants = admitting_grants(c, app, user).await?;
+    let spaces = spaces_of(c, app, &grants).await?;
+    Ok(Access {
+        admitted: admitted(app, user, &spaces),
+        spaces: spaces.into_iter().map(|s| s.slug).collect(),
+        release: release::released(app, user, &grants),
+    })
 }
 
 /// Whether `user` may use `app`, given the spaces of `app` that admit them: always the

@@ -181,6 +181,19 @@ impl Grant {
         })
     }
 
+    /// Consent to exactly what the owner asks now, for the space's applications now.
+    pub fn consent_now(&self, space: &Space) -> Consent {
+        Consent {
+            release: self.requested.clone(),
+            apps: space.apps.clone(),
+        }
+    }
+
+    /// When an acceptance or a renewal at `now` ends.
+    pub fn expiry_after(&self, now: i64) -> i64 {
+        now + self.valid_days.unwrap_or(DEFAULT_VALID_DAYS) * DAY_MS
+    }
+
     /// Whether recertification is open: within the review window before expiry.
     pub fn in_review(&self, now: i64) -> bool {
         self.status == GrantStatus::Accepted
@@ -190,10 +203,19 @@ impl Grant {
     }
 }
 
+const DAY_MS: i64 = 86_400_000;
+
+/// How long a grant holds unless its owner says otherwise.
+pub const DEFAULT_VALID_DAYS: i64 = 365;
+
 /// How long before expiry both sides are asked to recertify: 30 days, or a quarter of a
 /// shorter validity.
 pub fn review_window_ms(valid_days: Option<i64>) -> i64 {
-    valid_days.unwrap_or(365).div_euclid(4).clamp(1, 30) * 86_400_000
+    valid_days
+        .unwrap_or(DEFAULT_VALID_DAYS)
+        .div_euclid(4)
+        .clamp(1, 30)
+        * DAY_MS
 }
 
 /// What a partner consented to.
@@ -239,6 +261,17 @@ pub struct Recertify {
 pub struct UpdateGrant {
     /// Narrower takes effect at once; wider waits for the partner's admin to accept again.
     pub release: Option<Release>,
+}
+
+/// What an application may do with a person, as sign-in and the token endpoint ask.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Access {
+    /// The person may sign in to it.
+    pub admitted: bool,
+    /// The slugs of its spaces that admit them (the `spaces` claim).
+    pub spaces: Vec<String>,
+    /// What it may learn about them (each claim also needs its scope).
+    pub release: Release,
 }
 
 /// What ending access at the applications did.

@@ -6,6 +6,7 @@
 //! union of what the accepted grants admitting them there released, and nothing else of their
 //! directory.
 
+use super::model::Grant;
 use crate::ids::{OrgId, UserId};
 use crate::orgs::model::{Application, Release, SubjectType};
 use crate::state::AppState;
@@ -17,10 +18,24 @@ pub fn sector(app: &Application, user_org: OrgId) -> Option<String> {
     if app.subject_type == SubjectType::Pairwise {
         Some(format!("app:{}", app.id))
     } else if user_org != app.org_id {
-        Some(format!("org:{}", app.org_id))
+        Some(owner_sector(app.org_id))
     } else {
         None
     }
+}
+
+/// The sector of the subjects an owner's (public-subject) applications see for other
+/// organizations' people.
+fn owner_sector(owner: OrgId) -> String {
+    format!("org:{owner}")
+}
+
+/// The `sub` the (public-subject) applications of `owner` see for another organization's
+/// person `user`.
+pub fn partner_subject(state: &AppState, owner: OrgId, user: UserId) -> String {
+    state
+        .secrets
+        .pairwise(&owner_sector(owner), &user.to_string())
 }
 
 /// The `sub` `app` sees for the person `user` of `user_org`. The hub's id of a person never
@@ -61,26 +76,25 @@ pub async fn resolve(
     }
     let candidate = match app.subject_type {
         SubjectType::Pairwise => format!("app:{}", app.id),
-        SubjectType::Public => format!("org:{}", app.org_id),
+        SubjectType::Public => owner_sector(app.org_id),
     };
     Ok(storage::subjects::find(c, &candidate, sub)
         .await?
         .filter(|(org, _)| sector(app, *org).as_deref() == Some(candidate.as_str())))
 }
 
-/// What `app` may learn about `user` (each claim also needs its scope).
-pub async fn release(c: &impl Conn, app: &Application, user: &User) -> Result<Release, StoreError> {
+/// What `app` may learn about `user`, given the grants that admit them there (each claim also
+/// needs its scope): its own policy for its organization's people, else what those grants
+/// released, together.
+pub fn released(app: &Application, user: &User, grants: &[Grant]) -> Release {
     if user.org_id == app.org_id {
-        return Ok(app.release.clone());
+        return app.release.clone();
     }
-    let served = storage::spaces::spaces_of_app(c, app.org_id, app.id).await?;
     let mut out = Release::default();
-    for g in storage::spaces::accepted_for(c, app.org_id, user.org_id, &served).await? {
-        if g.admits_at(app.id) && g.subject.admits(user) {
-            out.union(&g.released());
-        }
+    for g in grants {
+        out.union(&g.released());
     }
-    Ok(out)
+    out
 }
 
 /// The groups of `user` that `release` lets an application see.

@@ -18,8 +18,6 @@ use crate::orgs::validate;
 use crate::state::AppState;
 use crate::storage::{self, Tx};
 
-const DAY_MS: i64 = 86_400_000;
-
 async fn space_of(tx: &Tx, g: &Grant) -> Result<Space, ServiceError> {
     storage::spaces::by_ids(tx.conn(), g.org_id, &[g.space_id])
         .await?
@@ -108,17 +106,17 @@ pub async fn recertify(
     id: &str,
     input: Recertify,
 ) -> Result<(Grant, Settled), ServiceError> {
-    ctx.require_admin()?;
+    match side {
+        Side::Owner => ctx.require_admin()?,
+        Side::Partner => ctx.require_own_admin(
+            "only the organization's own admin can recertify access to its people",
+        )?,
+    }
     let keep = match input.decision.as_str() {
         "keep" => true,
         "end" => false,
         _ => return Err(ServiceError::invalid("decision", "give keep or end")),
     };
-    if side == Side::Partner && ctx.principal.is_operator() {
-        return Err(ServiceError::Forbidden(
-            "only the organization's own admin can recertify access to its people",
-        ));
-    }
     let tx = state.store.begin().await?;
     let grant = super::grants::side_grant(&tx, ctx, side, id).await?;
     let now = state.clock.now_ms();
@@ -160,7 +158,7 @@ pub async fn recertify(
         next.withdrawn_at = Some(now);
         next.withdrawn_by = Some(ctx.org.id);
     } else if renewed {
-        next.expires_at = Some(now + grant.valid_days.unwrap_or(365) * DAY_MS);
+        next.expires_at = Some(grant.expiry_after(now));
     }
     if !storage::spaces::set_status(tx.conn(), &next, grant.status).await? {
         return Err(ServiceError::Conflict(

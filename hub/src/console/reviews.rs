@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
 
 use super::html::{Href, button, head};
-use super::views::{overseer, stored, time};
+use super::views::{overseer, release_text, stored, time};
 use super::{CsrfForm, Viewer, checked, csrf_field, forbidden_post, internal_error, message, page};
 use crate::error::ServiceError;
 use crate::orgs::roles::HubRole;
@@ -33,18 +33,6 @@ pub async fn campaign(State(state): State<AppState>, headers: HeaderMap) -> Resp
             internal_error()
         }
     }
-}
-
-fn released(g: &Grant) -> String {
-    let r = g.released();
-    if r.claims.is_empty() {
-        return "an identifier only".into();
-    }
-    let mut out = r.claims.join(", ");
-    if !r.groups.is_empty() {
-        out.push_str(&format!(" (groups: {})", r.groups.join(", ")));
-    }
-    out
 }
 
 async fn body(state: &AppState, v: &Viewer) -> Result<Markup, ServiceError> {
@@ -110,7 +98,7 @@ async fn body(state: &AppState, v: &Viewer) -> Result<Markup, ServiceError> {
                             td { (name(&g.org_id)) }
                             td { (name(&g.partner_org_id)) }
                             td { (g.subject.kind()) " " (g.subject.value()) }
-                            td { (released(g)) }
+                            td { (release_text(&g.released())) }
                             td { @if let Some(e) = g.expires_at { (time(e)) } }
                             td { @if g.in_review(now) { strong { "due now" } } @else { "not yet" } }
                             td {

@@ -450,8 +450,8 @@ pub async fn spaces(State(state): State<AppState>, headers: HeaderMap) -> Respon
     }
 }
 
-/// What a grant asks to learn about the people it admits, in words.
-fn asks_text(r: &crate::orgs::model::Release) -> String {
+/// What a grant asks (or releases) about the people it admits, in words.
+pub(super) fn release_text(r: &crate::orgs::model::Release) -> String {
     if r.claims.is_empty() {
         return "only an identifier of their own per person".into();
     }
@@ -525,7 +525,7 @@ async fn spaces_body(state: &AppState, v: &Viewer) -> Result<Markup, ServiceErro
                             td { (owner.as_ref().map(|o| o.name.as_str()).unwrap_or("?")) }
                             td { (subject_text(g)) }
                             td {
-                                (asks_text(&g.requested))
+                                (release_text(&g.requested))
                                 @if let Some(w) = &change {
                                     br;
                                     strong { "Waiting for your approval: " }

@@ -369,7 +369,7 @@ pub async fn sign_in(
     };
     if !crate::spaces::may_use(state.store.conn(), &app, user)
         .await?
-        .0
+        .admitted
     {
         return no_access(state, &app, user).await;
     }

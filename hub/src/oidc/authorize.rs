@@ -409,7 +409,7 @@ pub async fn current_session(
     // The person's own organization's applications, or another's through a space.
     Ok(crate::spaces::may_use(state.store.conn(), app, &user)
         .await?
-        .0
+        .admitted
         .then_some(session))
 }
 

@@ -292,11 +292,10 @@ async fn userinfo(state: &AppState, token: Option<String>) -> Result<Response, O
         ));
     };
     let sub = crate::spaces::release::subject(state, &app, user.org_id, user.id);
-    let release = crate::spaces::release::release(c, &app, &user).await?;
-    let mut claims = user_claims(&user, &org, &t.scope, &sub, &release);
-    let (_, spaces) = crate::spaces::may_use(c, &app, &user).await?;
-    if !spaces.is_empty() {
-        claims.insert("spaces".into(), json!(spaces));
+    let access = crate::spaces::may_use(c, &app, &user).await?;
+    let mut claims = user_claims(&user, &org, &t.scope, &sub, &access.release);
+    if !access.spaces.is_empty() {
+        claims.insert("spaces".into(), json!(access.spaces));
     }
     Ok(axum::Json(Value::Object(claims)).into_response())
 }

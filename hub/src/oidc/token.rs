@@ -145,8 +145,8 @@ async fn code_grant(
         return refused(tx, OAuthError::invalid_grant("the session has ended")).await;
     }
     let offline = stored.scope.iter().any(|s| s == "offline_access");
-    let (admitted, spaces) = crate::spaces::may_use(tx.conn(), app, &ctx.user).await?;
-    if !admitted {
+    let access = crate::spaces::may_use(tx.conn(), app, &ctx.user).await?;
+    if !access.admitted {
         return refused(
             tx,
             OAuthError::invalid_grant("the person no longer has access to this application"),
@@ -154,13 +154,12 @@ async fn code_grant(
         .await;
     }
     let sub = crate::spaces::release::remember(tx.conn(), state, app, &ctx.user).await?;
-    let release = crate::spaces::release::release(tx.conn(), app, &ctx.user).await?;
     let subject = Subject {
         user: &ctx.user,
         sub: &sub,
-        release: &release,
+        release: &access.release,
         org: &ctx.org,
-        spaces: &spaces,
+        spaces: &access.spaces,
         session_id: Some(&stored.session_id),
         auth_time: stored.auth_time,
         nonce: stored.nonce.as_deref(),
@@ -287,21 +286,20 @@ async fn refresh_grant(
     }
     let (user, org) = (&ctx.user, &ctx.org);
     // Access through a space ends with the space's grant or the person's group membership.
-    let (admitted, spaces) = crate::spaces::may_use(tx.conn(), app, user).await?;
-    if !admitted {
+    let access = crate::spaces::may_use(tx.conn(), app, user).await?;
+    if !access.admitted {
         return Err(OAuthError::invalid_grant(
             "the person no longer has access to this application",
         ));
     }
     storage::oidc::mark_refresh_used(tx.conn(), &stored.token_hash, now).await?;
     let sub = crate::spaces::release::remember(tx.conn(), state, app, user).await?;
-    let release = crate::spaces::release::release(tx.conn(), app, user).await?;
     let subject = Subject {
         user,
         sub: &sub,
-        release: &release,
+        release: &access.release,
         org,
-        spaces: &spaces,
+        spaces: &access.spaces,
         session_id: stored.session_id.as_deref(),
         auth_time: stored.auth_time,
         nonce: None,

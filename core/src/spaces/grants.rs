@@ -281,9 +281,25 @@ pub async fn decide(
     {
         details["widened"] = json!(w);
     }
+    commit_grant_change(state, tx, &ctx.actor(), action, &grant, details, settled).await?;
+    Ok((next, settled))
+}
+
+/// Commits a change to `grant` with its audit event, which both organizations see (`details`
+/// gain what ending or extending access queued), and wakes the delivery worker if it queued
+/// anything.
+pub(super) async fn commit_grant_change(
+    state: &AppState,
+    tx: crate::storage::Tx,
+    actor: &crate::audit::Actor,
+    action: AuditAction,
+    grant: &Grant,
+    mut details: serde_json::Value,
+    settled: Settled,
+) -> Result<(), ServiceError> {
     details["people_lost_access"] = json!(settled.people);
     details["deliveries_queued"] = json!(settled.deliveries);
-    let event = AuditEvent::new(&ctx.actor(), action, grant_target(grant.id))
+    let event = AuditEvent::new(actor, action, grant_target(grant.id))
         .org(grant.org_id)
         .org(grant.partner_org_id)
         .details(details);
@@ -291,7 +307,7 @@ pub async fn decide(
     if settled.deliveries > 0 {
         crate::deprovision::wake(state);
     }
-    Ok((next, settled))
+    Ok(())
 }
 
 /// The grant `id` as `side` of it (`ctx`'s organization) sees it.

@@ -7,7 +7,7 @@
 
 use serde_json::json;
 
-use super::grants::grant_details;
+use super::grants::{commit_grant_change, grant_details};
 use super::model::{Grant, GrantStatus, Recertify, Review, Settled, Side, Space, UpdateGrant};
 use super::{get, grant_target, named_people, settle};
 use crate::access::OrgCtx;
@@ -178,20 +178,16 @@ pub async fn recertify(
     details["by"] = json!(side_name);
     details["decision"] = json!(input.decision);
     details["renewed"] = json!(renewed);
-    details["people_lost_access"] = json!(settled.people);
-    details["deliveries_queued"] = json!(settled.deliveries);
-    let event = AuditEvent::new(
+    commit_grant_change(
+        state,
+        tx,
         &ctx.actor(),
         AuditAction::SpaceGrantReviewed,
-        grant_target(grant.id),
+        &grant,
+        details,
+        settled,
     )
-    .org(grant.org_id)
-    .org(grant.partner_org_id)
-    .details(details);
-    state.commit_audited(tx, event).await?;
-    if settled.deliveries > 0 {
-        crate::deprovision::wake(state);
-    }
+    .await?;
     Ok((next, settled))
 }
 
@@ -213,24 +209,13 @@ pub async fn expire_due(state: &AppState) -> Result<usize, ServiceError> {
         let partner = storage::organizations::get(tx.conn(), grant.partner_org_id)
             .await?
             .ok_or(ServiceError::NotFound("organization"))?;
-        let mut details = grant_details(&space, &next, &partner);
-        details["people_lost_access"] = json!(settled.people);
-        details["deliveries_queued"] = json!(settled.deliveries);
-        let event = AuditEvent::new(
-            &Actor::System {
-                component: "grant expiry".into(),
-            },
-            AuditAction::SpaceGrantExpired,
-            grant_target(grant.id),
-        )
-        .org(grant.org_id)
-        .org(grant.partner_org_id)
-        .details(details);
-        state.commit_audited(tx, event).await?;
+        let details = grant_details(&space, &next, &partner);
+        let expiry = Actor::System {
+            component: "grant expiry".into(),
+        };
+        let expired = AuditAction::SpaceGrantExpired;
+        commit_grant_change(state, tx, &expiry, expired, &grant, details, settled).await?;
         ended += 1;
-        if settled.deliveries > 0 {
-            crate::deprovision::wake(state);
-        }
     }
     Ok(ended)
 }

@@ -36,7 +36,7 @@ pub(crate) async fn org_with_domain(hub: &TestHub, slug: &str, domain: &str) {
 pub(crate) async fn add_user(hub: &TestHub, slug: &str, email: &str) -> String {
     let r = hub
         .post(
-            &hub.operator_key,
+            &hub.maker(slug),
             &format!("/api/v1/orgs/{slug}/users"),
             json!({"email": email, "name": "Existing User"}),
         )

@@ -75,9 +75,11 @@ async fn org_keys_get_404_for_every_route_of_another_org() {
         )
         .await;
     assert_eq!(r.status, StatusCode::OK);
+    // B has an admin of its own: it adds its people, directory and token itself.
+    let b_maker = hub.maker("org-b");
     let r = hub
         .post(
-            &op,
+            &b_maker,
             "/api/v1/orgs/org-b/users",
             json!({"email": "bob@b.example", "name": "Bob"}),
         )
@@ -86,7 +88,7 @@ async fn org_keys_get_404_for_every_route_of_another_org() {
     let b_user = r.json["id"].as_str().unwrap().to_string();
     let r = hub
         .post(
-            &op,
+            &b_maker,
             "/api/v1/orgs/org-b/connections",
             json!({"name": "B IdP", "kind": "oidc", "client_secret": "s3cret",
                    "oidc": {"issuer": "https://idp.b.example", "client_id": "hub"}}),
@@ -96,7 +98,7 @@ async fn org_keys_get_404_for_every_route_of_another_org() {
     let b_conn = r.json["id"].as_str().unwrap().to_string();
     let r = hub
         .post(
-            &op,
+            &b_maker,
             "/api/v1/orgs/org-b/directories",
             json!({"name": "B directory", "kind": "scim"}),
         )
@@ -105,7 +107,7 @@ async fn org_keys_get_404_for_every_route_of_another_org() {
     let b_dir = r.json["id"].as_str().unwrap().to_string();
     let r = hub
         .post(
-            &op,
+            &b_maker,
             &format!("/api/v1/orgs/org-b/directories/{b_dir}/scim-tokens"),
             json!({"name": "B token"}),
         )
@@ -115,7 +117,7 @@ async fn org_keys_get_404_for_every_route_of_another_org() {
     // A second user of B leaves, so B has a leaver record to reach for.
     let r = hub
         .post(
-            &op,
+            &b_maker,
             "/api/v1/orgs/org-b/users",
             json!({"email": "leaver@b.example", "name": "Leaver"}),
         )

@@ -28,6 +28,7 @@ mod oidc_peers;
 mod oidc_provider;
 mod oidc_tokens;
 mod operator;
+mod operator_people;
 mod outbound;
 mod outbound_scim;
 mod processes;

@@ -29,7 +29,7 @@ impl Scim {
     pub(crate) async fn connect(hub: &TestHub, slug: &str) -> Self {
         let r = hub
             .post(
-                &hub.operator_key,
+                &hub.maker(slug),
                 &format!("/api/v1/orgs/{slug}/directories"),
                 json!({"name": "Corporate directory", "kind": "scim"}),
             )
@@ -40,7 +40,7 @@ impl Scim {
         let id = r.json["id"].as_str().unwrap();
         let t = hub
             .post(
-                &hub.operator_key,
+                &hub.maker(slug),
                 &format!("/api/v1/orgs/{slug}/directories/{id}/scim-tokens"),
                 json!({"name": "provisioning"}),
             )

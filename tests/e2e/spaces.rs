@@ -21,7 +21,7 @@ use crate::federation::{audit_actions, org_with_domain};
 async fn person(hub: &TestHub, slug: &str, email: &str, groups: &[&str]) -> String {
     let r = hub
         .post(
-            &hub.operator_key,
+            &hub.maker(slug),
             &format!("/api/v1/orgs/{slug}/users"),
             json!({"email": email, "name": email, "groups": groups}),
         )

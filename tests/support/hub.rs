@@ -236,13 +236,7 @@ impl TestHub {
     /// Creates an organization key (`admin` or `read`) and returns `(key id, secret)`.
     pub async fn create_org_key(&self, org: &str, role: &str) -> (String, String) {
         // The operator sets up an organization without an admin; after that, its admin does.
-        let maker = self
-            .org_admins
-            .lock()
-            .unwrap()
-            .get(org)
-            .cloned()
-            .unwrap_or_else(|| self.operator_key.clone());
+        let maker = self.maker(org);
         let path = format!("/api/v1/orgs/{org}/api-keys");
         let body = || {
             serde_json::json!({"name": format!("{org}-{role}-{}", uuid::Uuid::new_v4().simple()),
@@ -289,6 +283,17 @@ impl TestHub {
             .await;
         assert_eq!(done.status, StatusCode::OK, "{done:?}");
         done
+    }
+
+    /// Who sets `org` up in a test: its own admin once it has one (the operator's changes then
+    /// wait for that admin's approval), the operator before.
+    pub fn maker(&self, org: &str) -> String {
+        self.org_admins
+            .lock()
+            .unwrap()
+            .get(org)
+            .cloned()
+            .unwrap_or_else(|| self.operator_key.clone())
     }
 
     /// An admin key of the organization's own (made if it has none yet).

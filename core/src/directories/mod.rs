@@ -9,8 +9,9 @@ use serde_json::json;
 use crate::access::OrgCtx;
 use crate::audit::{AuditAction, AuditEvent};
 use crate::error::{FieldError, ServiceError};
-use crate::ids::{DirectoryId, ScimTokenId};
-use crate::orgs::validate;
+use crate::ids::{DirectoryId, RequestId, ScimTokenId};
+use crate::orgs::model::RequestKind;
+use crate::orgs::{operator, validate};
 use crate::secrets::{hash_token, random_token};
 use crate::state::AppState;
 use crate::storage;
@@ -22,7 +23,7 @@ pub use model::{
     ScimToken, SyncMode,
 };
 
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateDirectory {
     pub name: String,
@@ -32,6 +33,9 @@ pub struct CreateDirectory {
     /// The LDAP bind password; stored sealed and never shown again.
     pub bind_password: Option<String>,
 }
+
+const SECRET_BY_OWN_ADMIN: &str = "a bind password is a secret the operator's requests never \
+     keep: the organization's own admin sets it (or the operator, in a break-glass window)";
 
 /// The sealing context of LDAP bind passwords (`:{directory id}` appended).
 pub const PASSWORD_CONTEXT: &str = "directory.bind_password";
@@ -144,7 +148,7 @@ fn check_ldap(
     }
 }
 
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateDirectory {
     pub name: Option<String>,
@@ -165,13 +169,30 @@ fn read_spec(s: &LdapSettings) -> LdapSettings {
     }
 }
 
+/// Changes a directory. The operator's change, in an organization with an admin of its own,
+/// waits for that admin's approval (`approved` when applying it); one that carries a bind
+/// password needs that admin, or a break-glass window (a request never keeps a secret).
 pub async fn update(
     state: &AppState,
     ctx: &OrgCtx,
     id: &str,
     input: UpdateDirectory,
+    approved: Option<RequestId>,
 ) -> Result<Directory, ServiceError> {
     ctx.require_admin()?;
+    let gate = if input.bind_password.is_some() {
+        operator::gate_direct(state, ctx, SECRET_BY_OWN_ADMIN).await?
+    } else {
+        get(state, ctx, id).await?;
+        operator::gate_unless_approved(
+            state,
+            ctx,
+            approved,
+            RequestKind::DirectoryUpdate,
+            json!({"directory": id, "change": input}),
+        )
+        .await?
+    };
     let tx = state.store.begin().await?;
     let current = storage::directories::get(tx.conn(), ctx.org.id, parse_id(id)?)
         .await?
@@ -252,7 +273,7 @@ pub async fn update(
     let event = AuditEvent::new(&ctx.actor(), AuditAction::DirectoryUpdated, target(d.id))
         .org(ctx.org.id)
         .details(json!({"name": d.name, "status": d.status, "ldap": d.ldap,
-            "bind_password_changed": input.bind_password.is_some(),
+            "bind_password_changed": input.bind_password.is_some(), "how": gate.details(),
             "cursor_reset": d.cursor.is_none() && current.cursor.is_some()}));
     state.commit_audited(tx, event).await?;
     Ok(d)
@@ -266,7 +287,7 @@ fn password_exposure_changed(old: &LdapSettings, new: &LdapSettings) -> bool {
         || (!old.tls_insecure && new.tls_insecure)
 }
 
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateScimToken {
     /// What the token is for, e.g. "Entra ID provisioning".
@@ -290,10 +311,14 @@ pub async fn get(state: &AppState, ctx: &OrgCtx, id: &str) -> Result<Directory, 
         .ok_or(ServiceError::NotFound("directory"))
 }
 
+/// Creates a directory. The operator's, in an organization with an admin of its own, waits for
+/// that admin's approval (`approved` when applying it); an LDAP one, which carries a bind
+/// password, needs that admin or a break-glass window.
 pub async fn create(
     state: &AppState,
     ctx: &OrgCtx,
     input: CreateDirectory,
+    approved: Option<RequestId>,
 ) -> Result<Directory, ServiceError> {
     ctx.require_admin()?;
     let mut errors = Vec::new();
@@ -322,6 +347,18 @@ pub async fn create(
     }
     let Some(name) = name.filter(|_| errors.is_empty()) else {
         return Err(ServiceError::Invalid(errors));
+    };
+    let gate = if input.bind_password.is_some() {
+        operator::gate_direct(state, ctx, SECRET_BY_OWN_ADMIN).await?
+    } else {
+        operator::gate_unless_approved(
+            state,
+            ctx,
+            approved,
+            RequestKind::DirectoryCreate,
+            json!({"name": name, "kind": input.kind}),
+        )
+        .await?
     };
     let now = state.clock.now_ms();
     let id = DirectoryId::new();
@@ -362,7 +399,8 @@ pub async fn create(
     storage::directories::insert(tx.conn(), &dir).await?;
     let event = AuditEvent::new(&ctx.actor(), AuditAction::DirectoryCreated, target(dir.id))
         .org(ctx.org.id)
-        .details(json!({"name": dir.name, "kind": dir.kind, "ldap": dir.ldap}));
+        .details(json!({"name": dir.name, "kind": dir.kind, "ldap": dir.ldap,
+            "how": gate.details()}));
     state.commit_audited(tx, event).await?;
     Ok(dir)
 }
@@ -373,10 +411,19 @@ pub async fn create_token(
     ctx: &OrgCtx,
     directory: &str,
     input: CreateScimToken,
+    approved: Option<RequestId>,
 ) -> Result<(ScimToken, String), ServiceError> {
     ctx.require_admin()?;
     let name = validate::name("name", &input.name).map_err(|e| ServiceError::Invalid(vec![e]))?;
     let dir = get(state, ctx, directory).await?;
+    let gate = operator::gate_unless_approved(
+        state,
+        ctx,
+        approved,
+        RequestKind::ScimToken,
+        json!({"directory": dir.id, "change": {"name": name}}),
+    )
+    .await?;
     let secret = format!("{TOKEN_PREFIX}{}", random_token()?);
     let token = ScimToken {
         id: ScimTokenId::new(),
@@ -396,7 +443,7 @@ pub async fn create_token(
         format!("scim_token:{}", token.id),
     )
     .org(ctx.org.id)
-    .details(json!({"name": token.name, "directory": dir.name}));
+    .details(json!({"name": token.name, "directory": dir.name, "how": gate.details()}));
     state.commit_audited(tx, event).await?;
     Ok((token, secret))
 }

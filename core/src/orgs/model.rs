@@ -295,7 +295,12 @@ string_enum!(
         ApiKey => "api_key.create",
         Roles => "roles.set",
         DomainAttest => "domain.attest",
-        DomainRemove => "domain.remove"
+        DomainRemove => "domain.remove",
+        UserCreate => "user.create",
+        UserUpdate => "user.update",
+        DirectoryCreate => "directory.create",
+        DirectoryUpdate => "directory.update",
+        ScimToken => "scim_token.create"
     }
 );
 string_enum!(

@@ -1,7 +1,7 @@
 //! The operator is bound. Once an organization has an admin of its own (an admin API key in
 //! force, or a person its role mapping makes org admin), an operator's change that could give
-//! anyone access to its people (an API key, the role mapping, a domain attested or removed)
-//! does not happen: it is recorded as a request, told to the organization's admins at once,
+//! anyone access to its people (an API key, the role mapping, a domain attested or removed, a
+//! person created or changed, a directory created or changed, a SCIM token) does not happen: it is recorded as a request, told to the organization's admins at once,
 //! and made only when one of them approves it (a key is made then, and shown to that admin,
 //! never to the operator). The one way around is a break-glass window: the operator opens it
 //! with a reason, the organization is told at once, changes made in it apply directly (keys
@@ -74,6 +74,35 @@ pub async fn has_own_admin(
     }))
 }
 
+/// How `ctx`'s change goes ahead without a request, if it can: the organization's own, the
+/// operator's before the organization has an admin, or inside a break-glass window.
+async fn direct(state: &AppState, ctx: &OrgCtx) -> Result<Option<Gate>, ServiceError> {
+    if !ctx.principal.is_operator() {
+        return Ok(Some(Gate::Own));
+    }
+    let c = state.store.conn();
+    let now = state.clock.now_ms();
+    if let Some(b) = storage::operator::open_break_glass(c, ctx.org.id, now).await? {
+        return Ok(Some(Gate::BreakGlass(b)));
+    }
+    if !has_own_admin(c, ctx.org.id, now).await? {
+        return Ok(Some(Gate::Bootstrap));
+    }
+    Ok(None)
+}
+
+/// Lets `ctx`'s change go ahead where it needs no request, else refuses it with `why`: for a
+/// change that carries a secret (an LDAP bind password), which a request must never keep.
+pub async fn gate_direct(
+    state: &AppState,
+    ctx: &OrgCtx,
+    why: &'static str,
+) -> Result<Gate, ServiceError> {
+    direct(state, ctx)
+        .await?
+        .ok_or(ServiceError::Forbidden(why))
+}
+
 /// Lets `ctx`'s change of `kind` go ahead, or records it as the operator's request and
 /// answers [`ServiceError::AwaitingApproval`]. `payload` is the change as asked (no secrets).
 pub async fn gate(
@@ -82,17 +111,10 @@ pub async fn gate(
     kind: RequestKind,
     payload: Value,
 ) -> Result<Gate, ServiceError> {
-    if !ctx.principal.is_operator() {
-        return Ok(Gate::Own);
+    if let Some(gate) = direct(state, ctx).await? {
+        return Ok(gate);
     }
-    let c = state.store.conn();
     let now = state.clock.now_ms();
-    if let Some(b) = storage::operator::open_break_glass(c, ctx.org.id, now).await? {
-        return Ok(Gate::BreakGlass(b));
-    }
-    if !has_own_admin(c, ctx.org.id, now).await? {
-        return Ok(Gate::Bootstrap);
-    }
     let request = OperatorRequest {
         id: RequestId::new(),
         org_id: ctx.org.id,
@@ -307,6 +329,35 @@ pub async fn apply(
         RequestKind::DomainRemove => {
             super::domains::remove(state, ctx, &text("domain")?, Some(r.id)).await?;
             json!({"removed": text("domain")?})
+        }
+        RequestKind::UserCreate => {
+            let input = serde_json::from_value(r.payload.clone()).map_err(|_| bad())?;
+            let u = crate::users::create(state, ctx, input, Some(r.id)).await?;
+            json!({"user": {"id": u.id, "email": u.email}})
+        }
+        RequestKind::UserUpdate => {
+            let input = serde_json::from_value(r.payload["change"].clone()).map_err(|_| bad())?;
+            let u = crate::users::update(state, ctx, &text("user")?, input, Some(r.id)).await?;
+            json!({"user": {"id": u.id, "email": u.email, "status": u.status}})
+        }
+        RequestKind::DirectoryCreate => {
+            let input = serde_json::from_value(r.payload.clone()).map_err(|_| bad())?;
+            let d = crate::directories::create(state, ctx, input, Some(r.id)).await?;
+            json!({"directory": {"id": d.id, "name": d.name}})
+        }
+        RequestKind::DirectoryUpdate => {
+            let input = serde_json::from_value(r.payload["change"].clone()).map_err(|_| bad())?;
+            let id = text("directory")?;
+            let d = crate::directories::update(state, ctx, &id, input, Some(r.id)).await?;
+            json!({"directory": {"id": d.id, "name": d.name}})
+        }
+        RequestKind::ScimToken => {
+            let input = serde_json::from_value(r.payload["change"].clone()).map_err(|_| bad())?;
+            let id = text("directory")?;
+            let (t, secret) =
+                crate::directories::create_token(state, ctx, &id, input, Some(r.id)).await?;
+            json!({"token": {"id": t.id, "name": t.name, "directory": t.directory_id},
+                "secret": secret})
         }
     })
 }

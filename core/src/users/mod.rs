@@ -9,7 +9,8 @@ use crate::access::OrgCtx;
 use crate::audit::{AuditAction, AuditEvent};
 use crate::deprovision::{LeaverSource, Signal};
 use crate::error::{FieldError, ServiceError};
-use crate::ids::{OrgId, UserId};
+use crate::ids::{OrgId, RequestId, UserId};
+use crate::orgs::model::RequestKind;
 use crate::orgs::validate;
 use crate::state::AppState;
 use crate::storage;
@@ -20,7 +21,7 @@ pub mod names;
 
 pub use model::{Email, User, UserStatus};
 
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUser {
     /// Must be in one of the organization's verified domains.
@@ -34,7 +35,7 @@ pub struct CreateUser {
     pub groups: Vec<String>,
 }
 
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateUser {
     pub name: Option<String>,
@@ -124,10 +125,13 @@ pub async fn get(state: &AppState, ctx: &OrgCtx, id: &str) -> Result<User, Servi
         .ok_or(ServiceError::NotFound("user"))
 }
 
+/// Creates a person by hand. The operator's, in an organization with an admin of its own,
+/// waits for that admin's approval (`orgs::operator`; `approved` when applying it).
 pub async fn create(
     state: &AppState,
     ctx: &OrgCtx,
     input: CreateUser,
+    approved: Option<RequestId>,
 ) -> Result<User, ServiceError> {
     ctx.require_admin()?;
     let email = org_email(state, ctx.org.id, &input.email).await?;
@@ -160,6 +164,15 @@ pub async fn create(
             )));
         }
     }
+    let gate = crate::orgs::operator::gate_unless_approved(
+        state,
+        ctx,
+        approved,
+        RequestKind::UserCreate,
+        json!({"email": email, "name": name, "given_name": given_name,
+            "family_name": family_name, "username": username, "groups": groups}),
+    )
+    .await?;
     let now = state.clock.now_ms();
     let user = User {
         id: UserId::new(),
@@ -195,16 +208,22 @@ pub async fn create(
     storage::users::insert(tx.conn(), &user).await?;
     let event = AuditEvent::new(&ctx.actor(), AuditAction::UserCreated, target(user.id))
         .org(ctx.org.id)
-        .details(json!({"email": user.email, "username": user.username, "source": "admin_api"}));
+        .details(
+            json!({"email": user.email, "username": user.username, "source": "admin_api",
+            "how": gate.details()}),
+        );
     state.commit_audited(tx, event).await?;
     Ok(user)
 }
 
+/// Changes a person by hand. The operator's change (all but a suspension, which only closes
+/// doors), in an organization with an admin of its own, waits for that admin's approval.
 pub async fn update(
     state: &AppState,
     ctx: &OrgCtx,
     id: &str,
     input: UpdateUser,
+    approved: Option<RequestId>,
 ) -> Result<User, ServiceError> {
     ctx.require_admin()?;
     let received_at = state.clock.now_ms();
@@ -225,6 +244,27 @@ pub async fn update(
     if !errors.is_empty() {
         return Err(ServiceError::Invalid(errors));
     }
+    let suspension_only = input.name.is_none()
+        && input.groups.is_none()
+        && input.status == Some(UserStatus::Suspended);
+    let gate = if suspension_only {
+        crate::orgs::operator::Gate::Own
+    } else {
+        if storage::users::get(state.store.conn(), ctx.org.id, id)
+            .await?
+            .is_none()
+        {
+            return Err(ServiceError::NotFound("user"));
+        }
+        crate::orgs::operator::gate_unless_approved(
+            state,
+            ctx,
+            approved,
+            RequestKind::UserUpdate,
+            json!({"user": id, "change": input}),
+        )
+        .await?
+    };
     let tx = state.store.begin().await?;
     let current = storage::users::get_for_update(tx.conn(), ctx.org.id, id)
         .await?
@@ -257,7 +297,7 @@ pub async fn update(
     };
     let change = lifecycle::transition(&tx, state, Some(current.status), &user, &signal).await?;
     let mut details = json!({"name": user.name, "groups": user.groups, "status": user.status,
-        "reason": user.status_reason});
+        "reason": user.status_reason, "how": gate.details()});
     merge(&mut details, change.details());
     let event = AuditEvent::new(&ctx.actor(), change.action, target(user.id))
         .org(ctx.org.id)

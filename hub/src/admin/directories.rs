@@ -175,7 +175,7 @@ pub async fn update_directory(
     Path((_, id)): Path<(String, String)>,
     AppJson(input): AppJson<UpdateDirectory>,
 ) -> Result<Json<DirectoryView>, ApiError> {
-    let d = directories::update(&state, &ctx, &id, input).await?;
+    let d = directories::update(&state, &ctx, &id, input, None).await?;
     Ok(Json(view(&state, &ctx, d)))
 }
 
@@ -227,7 +227,7 @@ pub async fn create_directory(
     ctx: OrgCtx,
     AppJson(input): AppJson<CreateDirectory>,
 ) -> Result<(StatusCode, Json<DirectoryView>), ApiError> {
-    let d = directories::create(&state, &ctx, input).await?;
+    let d = directories::create(&state, &ctx, input, None).await?;
     Ok((StatusCode::CREATED, Json(view(&state, &ctx, d))))
 }
 
@@ -273,7 +273,7 @@ pub async fn create_token(
     Path((_, id)): Path<(String, String)>,
     AppJson(input): AppJson<CreateScimToken>,
 ) -> Result<(StatusCode, Json<CreatedToken>), ApiError> {
-    let (token, secret) = directories::create_token(&state, &ctx, &id, input).await?;
+    let (token, secret) = directories::create_token(&state, &ctx, &id, input, None).await?;
     Ok((
         StatusCode::CREATED,
         Json(CreatedToken {

@@ -21,7 +21,8 @@ use crate::state::AppState;
 #[derive(Serialize, ToSchema)]
 pub struct RequestView {
     pub id: String,
-    /// `api_key.create`, `roles.set`, `domain.attest` or `domain.remove`.
+    /// `api_key.create`, `roles.set`, `domain.attest`, `domain.remove`, `user.create`,
+    /// `user.update`, `directory.create`, `directory.update` or `scim_token.create`.
     pub kind: &'static str,
     /// The change as the operator asked it.
     #[schema(value_type = Object)]

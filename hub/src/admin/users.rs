@@ -30,7 +30,7 @@ pub async fn create_user(
     ctx: OrgCtx,
     AppJson(input): AppJson<CreateUser>,
 ) -> Result<(StatusCode, Json<UserView>), ApiError> {
-    let user = users::create(&state, &ctx, input).await?;
+    let user = users::create(&state, &ctx, input, None).await?;
     Ok((StatusCode::CREATED, Json(user.into())))
 }
 
@@ -56,5 +56,7 @@ pub async fn update_user(
     Path((_, id)): Path<(String, String)>,
     AppJson(input): AppJson<UpdateUser>,
 ) -> Result<Json<UserView>, ApiError> {
-    Ok(Json(users::update(&state, &ctx, &id, input).await?.into()))
+    Ok(Json(
+        users::update(&state, &ctx, &id, input, None).await?.into(),
+    ))
 }

@@ -415,7 +415,7 @@ pub async fn create_directory(
     }
     let made = async {
         let i = input(body)?;
-        crate::directories::create(&state, &ctx, i).await
+        crate::directories::create(&state, &ctx, i, None).await
     };
     to_setup(&v, made.await)
 }
@@ -433,7 +433,7 @@ pub async fn create_token(
     };
     let made = async {
         let i = input(json!({"name": field(&f, "name").unwrap_or_default()}))?;
-        crate::directories::create_token(&state, &ctx, &dir, i).await
+        crate::directories::create_token(&state, &ctx, &dir, i, None).await
     };
     match made.await {
         Ok((t, secret)) => shown_once(
@@ -594,7 +594,7 @@ pub async fn update_directory(
     };
     let done = async {
         let i = input(update_fields(&f, "bind_password"))?;
-        crate::directories::update(&state, &ctx, &id, i).await
+        crate::directories::update(&state, &ctx, &id, i, None).await
     };
     to_setup(&v, done.await)
 }

@@ -250,7 +250,13 @@ async fn an_entra_deactivation_closes_every_door_and_a_rehire_opens_them_again()
         assert!(line["sid"].is_string(), "{line}");
         assert_eq!(line["dup"], false);
     }
-    assert_eq!(got[0]["sid"], got[1]["sid"], "one hub session");
+    // One hub session, named differently to each application (so they cannot join records on
+    // it), and each logout token names it as that application's ID token did.
+    assert_ne!(got[0]["sid"], got[1]["sid"], "a sid per application");
+    for (line, tokens) in got[..2].iter().zip([&t1, &t2]) {
+        let id = jwt_claims(tokens["id_token"].as_str().unwrap());
+        assert_eq!(line["sid"], id["sid"], "{line}");
+    }
     let hook = &got[2];
     assert_eq!(hook["path"], "/hook/extranet");
     assert_eq!(hook["valid"], true, "{hook}");

@@ -121,7 +121,7 @@ fn logout_deliveries(
                 format!("bcl:{}:{}", app.id, n.session_id),
                 Payload::BackchannelLogout(LogoutPayload {
                     sub: crate::spaces::release::subject(state, app, user_org, user),
-                    sid: Some(n.session_id.to_string()),
+                    sid: Some(crate::sessions::app_sid(state, app.id, &n.session_id)),
                 }),
                 now,
             ));

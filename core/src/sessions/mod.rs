@@ -97,6 +97,13 @@ pub async fn end_user_access(
     Ok(notices)
 }
 
+/// The `sid` `app` is given for the hub's session `session`: the same in its ID tokens, access
+/// tokens and logout tokens, unrelated to what any other application is given, so that two
+/// applications cannot join their records on it.
+pub fn app_sid(state: &AppState, app: crate::ids::AppId, session: &str) -> String {
+    state.secrets.pairwise(&format!("sid:{app}"), session)
+}
+
 /// The logout token (Back-Channel Logout 1.0 §2.4), signed like the client's ID tokens. `jti` is
 /// the delivery's id, the same on every retry, so the application can drop duplicates; without
 /// `sid` it logs the person out of every session at the application.

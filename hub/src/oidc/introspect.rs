@@ -100,12 +100,18 @@ pub async fn active_access_token(
             return Ok(None);
         }
     }
-    if let Some(sid) = c["sid"].as_str()
-        && !storage::oidc::get_session(store, org, sid)
-            .await?
-            .is_some_and(|s| s.is_live(now))
-    {
-        return Ok(None);
+    // The session it was issued in is still live (the `sid` is this application's name for it).
+    if let Some(sid) = c["sid"].as_str() {
+        let Some(user) = user_id else {
+            return Ok(None);
+        };
+        let live = storage::oidc::live_sessions_of(store, org, user, now).await?;
+        if !live
+            .iter()
+            .any(|s| crate::sessions::app_sid(state, app.id, s) == sid)
+        {
+            return Ok(None);
+        }
     }
     if let Some(user) = user_id
         && !storage::users::get(store, org, user)

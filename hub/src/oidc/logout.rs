@@ -113,9 +113,11 @@ async fn logout(
     // Without proof that the request comes from this session's application, ask first
     // (RP-Initiated Logout §2: protects against logout CSRF).
     let hint_matches = hint.as_ref().is_some_and(|h| {
-        session
-            .as_ref()
-            .is_none_or(|s| h["sid"].as_str() == Some(&s.id))
+        session.as_ref().is_none_or(|s| {
+            app.as_ref().is_some_and(|a| {
+                h["sid"].as_str() == Some(&crate::sessions::app_sid(state, a.id, &s.id))
+            })
+        })
     });
     if session.is_some() && !hint_matches && !confirmed {
         // Only these three are carried over, and only as text values.

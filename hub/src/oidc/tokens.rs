@@ -149,7 +149,7 @@ pub async fn issue(
         Some(s) => {
             claims["org"] = json!({"id": s.org.id.to_string(), "slug": s.org.slug});
             if let Some(sid) = s.session_id {
-                claims["sid"] = json!(sid);
+                claims["sid"] = json!(crate::sessions::app_sid(state, app.id, sid));
             }
             claims["auth_time"] = json!(s.auth_time / 1000);
             if !s.spaces.is_empty() {
@@ -176,7 +176,10 @@ pub async fn issue(
             c.insert("exp".into(), json!(now_s + cfg.id_token_ttl_secs as i64));
             c.insert("auth_time".into(), json!(s.auth_time / 1000));
             if let Some(sid) = s.session_id {
-                c.insert("sid".into(), json!(sid));
+                c.insert(
+                    "sid".into(),
+                    json!(crate::sessions::app_sid(state, app.id, sid)),
+                );
             }
             if let Some(n) = s.nonce {
                 c.insert("nonce".into(), json!(n));

@@ -374,6 +374,57 @@ async fn wrong_client_secrets_are_counted_and_throttled_for_a_bounded_window() {
     hub.stop().await;
 }
 
+/// Guessing codes or refresh tokens is throttled like guessing secrets: a client that sends
+/// tokens the hub never issued is locked out from that address for the window, another client
+/// is not.
+#[tokio::test]
+async fn guessed_codes_and_refresh_tokens_are_counted_and_throttled() {
+    let hub = TestHub::start_with(Options {
+        config: Some(|c| {
+            c.oidc.client_auth_max_failures = 5;
+            c.oidc.client_auth_max_failures_per_ip = 100;
+        }),
+        ..Default::default()
+    })
+    .await;
+    let mut a = confidential("A", "https://a.acme.test/cb");
+    a["allow_client_credentials"] = json!(true);
+    let mut b = confidential("B", "https://b.acme.test/cb");
+    b["allow_client_credentials"] = json!(true);
+    let (_, apps) = fixture(&hub, &[a, b]).await;
+    let (aid, asec) = creds(&apps[0]);
+    let (bid, bsec) = creds(&apps[1]);
+    for i in 0..5 {
+        let guess = format!("guessed-{i}-0123456789abcdef");
+        let grant = if i % 2 == 0 {
+            [
+                ("grant_type", "refresh_token"),
+                ("refresh_token", guess.as_str()),
+            ]
+        } else {
+            [
+                ("grant_type", "authorization_code"),
+                ("code", guess.as_str()),
+            ]
+        };
+        let (status, body, _) = token(&hub, (&aid, &asec), &grant).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(body["error"], "invalid_grant", "{body}");
+    }
+    let grant = [("grant_type", "client_credentials")];
+    let (status, body, headers) = token(&hub, (&aid, &asec), &grant).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert!(headers.contains_key("retry-after"));
+    let (status, body, _) = token(&hub, (&bid, &bsec), &grant).await;
+    assert_eq!(status, StatusCode::OK, "another client is served: {body}");
+    let text = metrics(&hub).await;
+    assert!(
+        text.contains("hub_oauth_client_auth_failures_total{reason=\"unknown_grant\"} 5"),
+        "{text}"
+    );
+    hub.stop().await;
+}
+
 #[tokio::test]
 async fn token_introspection_and_revocation_answer_bad_bodies_with_oauth_errors() {
     let hub = TestHub::start_with(Options {

@@ -37,8 +37,8 @@ pub async fn post_token(
         state.keys.signer(app.id_token_alg).await?;
     }
     let body = match grant_type {
-        Some("authorization_code") => code_grant(&state, &app, &form).await?,
-        Some("refresh_token") => refresh_grant(&state, &app, &form).await?,
+        Some("authorization_code") => code_grant(&state, &app, &form, source).await?,
+        Some("refresh_token") => refresh_grant(&state, &app, &form, source).await?,
         Some("client_credentials") => client_credentials(&state, &app, &form).await?,
         Some(_) => {
             return Err(OAuthError::new(
@@ -69,17 +69,29 @@ fn pkce_ok(verifier: &str, challenge: &str) -> bool {
     well_formed && crate::secrets::ct_eq(computed.as_bytes(), challenge.as_bytes())
 }
 
+/// A code or refresh token the hub never issued: a guess. Counted against the client from that
+/// address like a failed authentication, so a burst of guesses is throttled (429) while the
+/// client's other callers and the refusals of real tokens (revoked, expired) are not.
+fn guessed(state: &AppState, app: &Application, source: SourceIp, what: &str) -> OAuthError {
+    state.metrics.client_auth_failure("unknown_grant");
+    state
+        .throttle
+        .record_failure(Some(&app.client_id), source.0, state.clock.now_ms());
+    OAuthError::invalid_grant(format!("the {what} is unknown"))
+}
+
 async fn code_grant(
     state: &AppState,
     app: &Application,
     form: &HashMap<String, String>,
+    source: SourceIp,
 ) -> Result<serde_json::Value, OAuthError> {
     let code = required(form, "code", 200)?;
     let now = state.clock.now_ms();
     let tx = state.store.begin().await?;
     let stored = match storage::oidc::redeem_code(tx.conn(), &hash_token(code), app.id, now).await?
     {
-        Redeemed::Unknown => return Err(OAuthError::invalid_grant("the code is unknown")),
+        Redeemed::Unknown => return Err(guessed(state, app, source, "code")),
         Redeemed::OtherClient => {
             tracing::warn!(client_id = %app.client_id, "a code issued to another client was presented");
             return Err(OAuthError::invalid_grant(
@@ -217,12 +229,13 @@ async fn refresh_grant(
     state: &AppState,
     app: &Application,
     form: &HashMap<String, String>,
+    source: SourceIp,
 ) -> Result<serde_json::Value, OAuthError> {
     let token = required(form, "refresh_token", 200)?;
     let now = state.clock.now_ms();
     let tx = state.store.begin().await?;
     let Some(stored) = storage::oidc::lock_refresh(tx.conn(), &hash_token(token)).await? else {
-        return Err(OAuthError::invalid_grant("the refresh token is unknown"));
+        return Err(guessed(state, app, source, "refresh token"));
     };
     if stored.app_id != app.id {
         return Err(OAuthError::invalid_grant(

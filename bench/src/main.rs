@@ -347,9 +347,11 @@ pub(crate) async fn operator_key(db_url: &str) -> Result<String> {
         &Actor::Cli {
             command: "bench".into(),
         },
-        "bench",
-        None,
-        None,
+        &hub::orgs::model::NewOperatorKey {
+            name: "bench".into(),
+            person: None,
+            ..Default::default()
+        },
     )
     .await?;
     store.close().await?;
@@ -472,9 +474,11 @@ async fn bench_backend(
         &state.store,
         state.clock.as_ref(),
         &actor,
-        "bench",
-        None,
-        None,
+        &hub::orgs::model::NewOperatorKey {
+            name: "bench".into(),
+            person: None,
+            ..Default::default()
+        },
     )
     .await?;
 

@@ -69,8 +69,24 @@ impl Principal {
         self.own_org.as_ref().map(|o| o.id)
     }
 
+    /// An operator key: of the hub, not of an organization (it may be read-only, and limited to
+    /// some organizations).
     pub fn is_operator(&self) -> bool {
-        matches!(&self.caller, Caller::Key(k) if k.role == Role::Operator && k.org_id.is_none())
+        matches!(&self.caller, Caller::Key(k) if k.org_id.is_none())
+    }
+
+    /// An operator key limited to no organization: it sees every one, the whole log, and may
+    /// create organizations.
+    pub fn sees_all(&self) -> bool {
+        matches!(&self.caller, Caller::Key(k) if k.org_id.is_none() && k.orgs.is_none())
+    }
+
+    /// The organizations an operator key is limited to (`None`: all, or not an operator key).
+    pub fn operator_scope(&self) -> Option<&[OrgId]> {
+        match &self.caller {
+            Caller::Key(k) if k.org_id.is_none() => k.orgs.as_deref(),
+            _ => None,
+        }
     }
 
     pub fn actor(&self) -> Actor {
@@ -104,17 +120,37 @@ impl Principal {
         }
     }
 
+    /// The operator, with a key that may change things (not a read-only one).
     pub fn require_operator(&self) -> Result<(), ServiceError> {
-        if self.is_operator() {
-            Ok(())
-        } else {
-            Err(ServiceError::Forbidden("only the hub operator may do this"))
+        if !self.is_operator() {
+            return Err(ServiceError::Forbidden("only the hub operator may do this"));
         }
+        if self.role != Role::Operator {
+            return Err(ServiceError::Forbidden(
+                "this operator key is read-only; use one made without --read-only",
+            ));
+        }
+        Ok(())
     }
 
-    /// May this caller see `org` at all? Operators see every organization; others their own.
+    /// The operator with a key limited to no organization (creating organizations).
+    pub fn require_whole_hub(&self) -> Result<(), ServiceError> {
+        self.require_operator()?;
+        if !self.sees_all() {
+            return Err(ServiceError::Forbidden(
+                "this operator key is limited to some organizations",
+            ));
+        }
+        Ok(())
+    }
+
+    /// May this caller see `org` at all? Operators see every organization (or those their key
+    /// is limited to); others their own.
     pub fn can_see(&self, org: OrgId) -> bool {
-        self.is_operator() || self.org_id() == Some(org)
+        if self.org_id() == Some(org) {
+            return true;
+        }
+        self.is_operator() && self.operator_scope().is_none_or(|s| s.contains(&org))
     }
 }
 

@@ -102,6 +102,13 @@ struct CreateKeyArgs {
     /// revoked.
     #[arg(long, value_name = "DAYS", value_parser = clap::value_parser!(u16).range(1..=3650))]
     expires_days: Option<u16>,
+    /// A key that reads and changes nothing (for auditors and support).
+    #[arg(long)]
+    read_only: bool,
+    /// Limit the key to this organization (slug or id); repeat for several. It then sees no
+    /// other organization, cannot create organizations and cannot read the whole audit log.
+    #[arg(long = "org", value_name = "ORG")]
+    orgs: Vec<String>,
 }
 
 #[derive(Subcommand)]
@@ -274,15 +281,15 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             let expires_at = args
                 .expires_days
                 .map(|d| hub::clock::Clock::now_ms(&SystemClock) + i64::from(d) * 86_400_000);
-            let (key, secret) = api_keys::create_operator_key(
-                &store,
-                &SystemClock,
-                &actor,
-                &args.name,
-                args.person.as_deref(),
+            let spec = hub::orgs::model::NewOperatorKey {
+                name: args.name,
+                person: args.person,
                 expires_at,
-            )
-            .await?;
+                read_only: args.read_only,
+                orgs: args.orgs,
+            };
+            let (key, secret) =
+                api_keys::create_operator_key(&store, &SystemClock, &actor, &spec).await?;
             eprintln!(
                 "created operator key {} ({}) in the database {}; it is shown once, store it now:",
                 key.id,
@@ -297,11 +304,18 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             let store = Store::connect(&config.database).await?;
             store.migrate().await?;
             for k in hub::storage::api_keys::list_operator(store.conn()).await? {
-                let state = match (k.revoked_at, k.expires_at) {
+                let mut state = match (k.revoked_at, k.expires_at) {
                     (Some(t), _) => format!("revoked {}", hub::clock::ms_to_rfc3339(t)),
                     (None, Some(t)) => format!("active, expires {}", hub::clock::ms_to_rfc3339(t)),
                     (None, None) => "active".to_string(),
                 };
+                if k.role != hub::orgs::model::Role::Operator {
+                    state.push_str(", read-only");
+                }
+                if let Some(orgs) = &k.orgs {
+                    let ids: Vec<String> = orgs.iter().map(ToString::to_string).collect();
+                    state.push_str(&format!(", only {}", ids.join(" ")));
+                }
                 println!(
                     "{}  {:<24} {}…  created {}  {}",
                     k.id,

@@ -183,3 +183,164 @@ async fn the_operator_adds_no_person_directory_or_scim_token_without_the_organiz
         4
     );
 }
+
+/// A key `hub operator create-key` makes with these limits.
+async fn operator_key(hub: &TestHub, read_only: bool, orgs: &[&str]) -> String {
+    let spec = hub::orgs::model::NewOperatorKey {
+        name: "support".into(),
+        person: Some("sam@hub.test".into()),
+        read_only,
+        orgs: orgs.iter().map(|o| o.to_string()).collect(),
+        ..Default::default()
+    };
+    let actor = hub::audit::Actor::Cli {
+        command: "test".into(),
+    };
+    hub::orgs::api_keys::create_operator_key(
+        &hub.state.store,
+        hub.state.clock.as_ref(),
+        &actor,
+        &spec,
+    )
+    .await
+    .unwrap()
+    .1
+}
+
+/// Operator keys can be limited in scope: to some organizations (no other is visible, no
+/// organization can be created, the whole log is not readable) and to reading.
+#[tokio::test]
+async fn operator_keys_limited_to_some_organizations_or_to_reading_stay_within_them() {
+    let hub = TestHub::start().await;
+    crate::federation::org_with_domain(&hub, "acme", "acme.test").await;
+    crate::federation::org_with_domain(&hub, "globex", "globex.test").await;
+    let spec = hub::orgs::model::NewOperatorKey {
+        name: "x".into(),
+        orgs: vec!["initech".into()],
+        ..Default::default()
+    };
+    let actor = hub::audit::Actor::Cli {
+        command: "test".into(),
+    };
+    let unknown = hub::orgs::api_keys::create_operator_key(
+        &hub.state.store,
+        hub.state.clock.as_ref(),
+        &actor,
+        &spec,
+    )
+    .await;
+    assert!(unknown.is_err(), "an organization that does not exist");
+
+    // Limited to acme: acme as the operator sees it; globex does not exist for it.
+    let acme_only = operator_key(&hub, false, &["acme"]).await;
+    let list = hub.get(&acme_only, "/api/v1/orgs").await;
+    assert_eq!(list.status, StatusCode::OK);
+    let slugs: Vec<&str> = list
+        .json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["slug"].as_str().unwrap())
+        .collect();
+    assert_eq!(slugs, ["acme"]);
+    assert_eq!(
+        hub.get(&acme_only, "/api/v1/orgs/acme/users").await.status,
+        StatusCode::OK
+    );
+    for path in [
+        "/api/v1/orgs/globex",
+        "/api/v1/orgs/globex/users",
+        "/api/v1/audit",
+    ] {
+        assert_eq!(
+            hub.get(&acme_only, path).await.status,
+            StatusCode::NOT_FOUND,
+            "{path}"
+        );
+    }
+    let r = hub
+        .post(
+            &acme_only,
+            "/api/v1/orgs/globex/domains",
+            json!({"domain": "x.globex.test"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{r:?}");
+    let r = hub
+        .post(
+            &acme_only,
+            "/api/v1/orgs",
+            json!({"slug": "rogue", "name": "Rogue"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{r:?}");
+    let r = hub
+        .post(
+            &acme_only,
+            "/api/v1/orgs/acme/domains",
+            json!({"domain": "labs.acme.test"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "it acts in acme: {r:?}");
+    let r = hub.get(&acme_only, "/api/v1/audit/export?org=globex").await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{r:?}");
+
+    // Read-only: reads (recorded to the organization, naming the person), changes nothing.
+    let reader = operator_key(&hub, true, &[]).await;
+    assert_eq!(
+        hub.get(&reader, "/api/v1/orgs/globex/users").await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        hub.get(&reader, "/api/v1/orgs")
+            .await
+            .json
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    let writes = [
+        (
+            Method::POST,
+            "/api/v1/orgs",
+            json!({"slug": "rogue", "name": "Rogue"}),
+        ),
+        (
+            Method::POST,
+            "/api/v1/orgs/globex/domains",
+            json!({"domain": "y.globex.test"}),
+        ),
+        (
+            Method::POST,
+            "/api/v1/orgs/globex/users",
+            json!({"email": "m@globex.test", "name": "M"}),
+        ),
+        (
+            Method::POST,
+            "/api/v1/orgs/globex/break-glass",
+            json!({"reason": "look around"}),
+        ),
+    ];
+    for (method, path, body) in &writes {
+        let r = hub
+            .call(method.clone(), path, Some(reader.as_str()), Some(body))
+            .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{path}: {r:?}");
+    }
+    let admin = hub.org_admin_key("globex").await;
+    let reads = hub
+        .get(
+            &admin,
+            "/api/v1/orgs/globex/audit?action=operator.read&limit=100",
+        )
+        .await;
+    let named = reads.json["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["actor"]["key_name"] == "support <sam@hub.test>");
+    assert!(named, "{reads:?}");
+    let users = hub.get(&admin, "/api/v1/orgs/globex/users").await.json;
+    assert_eq!(users, json!([]), "nothing was made");
+}

@@ -133,9 +133,11 @@ impl TestHub {
             &state.store,
             state.clock.as_ref(),
             &actor,
-            "test-operator",
-            Some("operator@hub.test"),
-            None,
+            &hub::orgs::model::NewOperatorKey {
+                name: "test-operator".into(),
+                person: Some("operator@hub.test".into()),
+                ..Default::default()
+            },
         )
         .await
         .unwrap();

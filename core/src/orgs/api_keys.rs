@@ -8,8 +8,8 @@ use crate::access::OrgCtx;
 use crate::audit::{Actor, AuditAction, AuditEvent};
 use crate::clock::Clock;
 use crate::error::ServiceError;
-use crate::ids::ApiKeyId;
-use crate::orgs::model::{ApiKey, Role};
+use crate::ids::{ApiKeyId, OrgId};
+use crate::orgs::model::{ApiKey, NewOperatorKey, Role};
 use crate::orgs::validate;
 use crate::secrets::{hash_token, random_token};
 use crate::state::AppState;
@@ -35,44 +35,63 @@ fn new_secret() -> Result<(String, String), ServiceError> {
 
 /// Creates an operator key (no organization). Called by `hub operator create-key`. `person`
 /// (an email address) names who holds it: the audit log then says who acted, not only which
-/// key; `expires_at` ends it by itself.
+/// key; `expires_at` ends it by itself; `read_only` makes it a reader; `orgs` limits it to
+/// those organizations (it sees no other, and cannot create organizations or read the whole
+/// log).
 pub async fn create_operator_key(
     store: &Store,
     clock: &dyn Clock,
     actor: &Actor,
-    name: &str,
-    person: Option<&str>,
-    expires_at: Option<i64>,
+    spec: &NewOperatorKey,
 ) -> Result<(ApiKey, String), ServiceError> {
-    let mut name = validate::name("name", name).map_err(|e| ServiceError::Invalid(vec![e]))?;
-    if let Some(p) = person {
+    let mut name =
+        validate::name("name", &spec.name).map_err(|e| ServiceError::Invalid(vec![e]))?;
+    if let Some(p) = &spec.person {
         let email = connectors::email::Email::parse(p)
             .map_err(|e| ServiceError::invalid("person", format!("give an email address ({e})")))?;
         name = format!("{name} <{}>", email.to_string().to_ascii_lowercase());
     }
     let now = clock.now_ms();
-    if expires_at.is_some_and(|e| e <= now) {
+    if spec.expires_at.is_some_and(|e| e <= now) {
         return Err(ServiceError::invalid(
             "expires",
             "give a time in the future",
         ));
+    }
+    let mut orgs = Vec::new();
+    for o in &spec.orgs {
+        let found = match o.parse::<OrgId>() {
+            Ok(id) => storage::organizations::get(store.conn(), id).await?,
+            Err(_) => storage::organizations::find_by_slug(store.conn(), o).await?,
+        };
+        let org = found.ok_or_else(|| {
+            ServiceError::invalid("org", format!("no organization {o:?} on this hub"))
+        })?;
+        if !orgs.contains(&org.id) {
+            orgs.push(org.id);
+        }
     }
     let (secret, prefix) = new_secret()?;
     let key = ApiKey {
         id: ApiKeyId::new(),
         org_id: None,
         name,
-        role: Role::Operator,
+        role: if spec.read_only {
+            Role::Read
+        } else {
+            Role::Operator
+        },
         prefix,
         created_at: now,
         revoked_at: None,
-        expires_at,
+        expires_at: spec.expires_at,
+        orgs: (!orgs.is_empty()).then_some(orgs),
     };
     let tx = store.begin().await?;
     storage::api_keys::insert(tx.conn(), &key, &hash_token(&secret)).await?;
     let event = AuditEvent::new(actor, AuditAction::ApiKeyCreated, target(key.id)).details(
         json!({"name": key.name, "role": key.role, "prefix": key.prefix,
-            "expires_at": key.expires_at}),
+            "expires_at": key.expires_at, "orgs": key.orgs}),
     );
     crate::audit::append(&tx, clock, event).await?;
     tx.commit().await?;
@@ -132,6 +151,7 @@ pub async fn create(
         created_at: state.clock.now_ms(),
         revoked_at: None,
         expires_at: gate.expires_at(),
+        orgs: None,
     };
     let tx = state.store.begin().await?;
     if storage::api_keys::find_active_by_name(tx.conn(), ctx.org.id, &key.name)

@@ -287,6 +287,23 @@ pub struct ApiKey {
     pub revoked_at: Option<i64>,
     /// When it stops working by itself (a key made under break-glass ends with its window).
     pub expires_at: Option<i64>,
+    /// An operator key's scope: the only organizations it may see or act on (`None`: all).
+    pub orgs: Option<Vec<OrgId>>,
+}
+
+/// An operator key to make (`hub operator create-key`).
+#[derive(Debug, Clone, Default)]
+pub struct NewOperatorKey {
+    /// To recognise the key by.
+    pub name: String,
+    /// Who holds it, by email: the audit log names them with every action.
+    pub person: Option<String>,
+    /// When it ends by itself.
+    pub expires_at: Option<i64>,
+    /// It reads, and changes nothing.
+    pub read_only: bool,
+    /// The organizations (slugs or ids) it is limited to; empty: every organization.
+    pub orgs: Vec<String>,
 }
 
 string_enum!(

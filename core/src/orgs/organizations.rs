@@ -121,7 +121,11 @@ pub async fn list(
 ) -> Result<Vec<Organization>, ServiceError> {
     let c = state.store.conn();
     match principal.org_id() {
-        None if principal.is_operator() => Ok(storage::organizations::list_all(c).await?),
+        None if principal.is_operator() => Ok(storage::organizations::list_all(c)
+            .await?
+            .into_iter()
+            .filter(|o| principal.can_see(o.id))
+            .collect()),
         None => Ok(Vec::new()),
         Some(own) => Ok(storage::organizations::get(c, own)
             .await?

@@ -52,7 +52,7 @@ async fn scope_for(
     match (principal.org_id(), requested) {
         (Some(own), _) => Ok(Scope::Org(own)),
         (None, Some(org)) => Ok(Scope::Org(org)),
-        (None, None) if principal.is_operator() => Ok(Scope::All),
+        (None, None) if principal.sees_all() => Ok(Scope::All),
         (None, None) => Err(ApiError::not_found("organization")),
     }
 }

@@ -31,7 +31,7 @@ pub async fn create_org(
     principal: Principal,
     AppJson(input): AppJson<CreateOrg>,
 ) -> Result<(StatusCode, Json<OrgView>), ApiError> {
-    principal.require_operator()?;
+    principal.require_whole_hub()?;
     let org = organizations::create(&state, &principal.actor(), input).await?;
     Ok((StatusCode::CREATED, Json(org.into())))
 }

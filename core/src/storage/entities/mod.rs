@@ -90,6 +90,7 @@ pub mod api_key {
         pub created_at: i64,
         pub revoked_at: Option<i64>,
         pub expires_at: Option<i64>,
+        pub orgs: Option<String>,
     }
     no_relations!();
 }

@@ -18,6 +18,7 @@ mod m0012_console_notices;
 mod m0013_connection_approval;
 mod m0014_consent;
 mod m0015_operator_bound;
+mod m0016_operator_scope;
 
 pub struct Migrator;
 
@@ -39,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0013_connection_approval::Migration),
             Box::new(m0014_consent::Migration),
             Box::new(m0015_operator_bound::Migration),
+            Box::new(m0016_operator_scope::Migration),
         ]
     }
 }

@@ -24,6 +24,12 @@ impl TryFrom<Model> for ApiKey {
             created_at: m.created_at,
             revoked_at: m.revoked_at,
             expires_at: m.expires_at,
+            orgs: m
+                .orgs
+                .as_deref()
+                .map(serde_json::from_str)
+                .transpose()
+                .map_err(|_| StoreError::Corrupt("api_keys"))?,
         })
     }
 }
@@ -40,6 +46,10 @@ pub async fn insert(c: &impl Conn, key: &ApiKey, key_hash: &str) -> StoreResult<
         created_at: Set(key.created_at),
         revoked_at: Set(key.revoked_at),
         expires_at: Set(key.expires_at),
+        orgs: Set(key
+            .orgs
+            .as_ref()
+            .map(|o| serde_json::to_string(o).unwrap_or_default())),
     };
     Entity::insert(row).exec_without_returning(c).await?;
     Ok(())

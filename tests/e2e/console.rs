@@ -358,7 +358,24 @@ async fn admins_compliance_officers_and_employees_use_the_console_through_their_
     ] {
         steps.push(json!({"post": path, "csrf": true, "form": {"name": "backdoor"}}));
     }
+    // The operator opens a break-glass window in Globex: every page its overseers see says so.
+    let r = hub
+        .post(
+            &op,
+            "/api/v1/orgs/globex/break-glass",
+            json!({"reason": "ticket 4711", "hours": 1}),
+        )
+        .await;
+    assert!(r.status.is_success(), "{r:?}");
     let bob = walk(&hub, "bob", "bob@globex.test", json!(steps)).await;
+    for line in &bob[1..=4] {
+        let t = text(line);
+        assert!(
+            t.contains("break-glass window open in") && t.contains("ticket 4711"),
+            "the banner at {}: {t}",
+            line["step"]
+        );
+    }
     for line in bob[1..=4].iter().chain([&bob[9], &bob[11]]) {
         let t = text(line);
         for secret in [

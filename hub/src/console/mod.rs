@@ -151,6 +151,16 @@ pub struct Viewer {
     pub roles: Vec<HubRole>,
     /// The session's last fresh sign-in at the person's IdP, if any.
     pub step_up: Option<crate::reauth::StepUp>,
+    /// For those who oversee: what the operator is doing in the organization, shown on every
+    /// page (a break-glass window in force, requests waiting for approval).
+    pub operator: OperatorActivity,
+}
+
+/// The operator's open break-glass window and pending requests in the viewer's organization.
+#[derive(Debug, Clone, Default)]
+pub struct OperatorActivity {
+    pub break_glass: Option<crate::orgs::model::BreakGlass>,
+    pub pending_requests: usize,
 }
 
 impl Viewer {
@@ -223,14 +233,27 @@ pub async fn viewer(state: &AppState, headers: &HeaderMap) -> Result<Option<View
     let step_up = crate::reauth::step_up(state, &session)
         .await?
         .filter(|s| s.user_id == user.id);
-    Ok(Some(Viewer {
+    let mut viewer = Viewer {
         session,
         token,
         user,
         org,
         roles,
         step_up,
-    }))
+        operator: OperatorActivity::default(),
+    };
+    if viewer.oversees() {
+        let now = state.clock.now_ms();
+        viewer.operator = OperatorActivity {
+            break_glass: storage::operator::open_break_glass(c, viewer.org.id, now).await?,
+            pending_requests: storage::operator::requests(c, viewer.org.id)
+                .await?
+                .iter()
+                .filter(|r| r.status == crate::orgs::model::RequestStatus::Pending)
+                .count(),
+        };
+    }
+    Ok(Some(viewer))
 }
 
 /// A POST the viewer meant: the form's CSRF token matches, and the browser says it came from
@@ -277,11 +300,38 @@ pub fn page(status: StatusCode, viewer: Option<&Viewer>, title: &str, body: Mark
                     span.brand { "Hub console" }
                     @if let Some(v) = viewer { (nav(v)) }
                 }
-                main #main { h1 { (title) } (body) }
+                main #main {
+                    @if let Some(v) = viewer { (operator_banner(v)) }
+                    h1 { (title) }
+                    (body)
+                }
             }
         }
     };
     secured((status, Html(html.into_string())).into_response())
+}
+
+/// The banner that tells an organization's overseers, on every page, that the operator is
+/// acting in it without their approval, or waits for it.
+fn operator_banner(v: &Viewer) -> Markup {
+    let a = &v.operator;
+    html! {
+        @if let Some(b) = &a.break_glass {
+            div.banner.alert role="alert" {
+                strong { "The hub operator has a break-glass window open in " (v.org.name) }
+                " until " (crate::clock::ms_to_rfc3339(b.ends_at)) ". Reason given: “" (b.reason)
+                "”. Changes the operator makes meanwhile apply without your approval and are in "
+                a href=(Href::to("/console/audit")) { "the audit log" }
+                "; an admin reviews the window afterwards."
+            }
+        }
+        @if a.pending_requests > 0 {
+            div.banner role="status" {
+                (a.pending_requests) " change(s) asked by the hub operator wait for an admin's "
+                "approval (GET /api/v1/orgs/" (v.org.slug) "/operator-requests)."
+            }
+        }
+    }
 }
 
 fn secured(mut r: Response) -> Response {

@@ -30,6 +30,10 @@ fi
 command -v ldapadd >/dev/null 2>&1 || need+=(ldap-utils)
 # Active Directory behaviour: a Samba AD DC (provisioned per test run into a temp dir)
 command -v samba-tool >/dev/null 2>&1 || need+=(samba samba-ad-dc samba-ad-provision winbind krb5-user smbclient)
+# an independent verifier of the audit log's proofs: Go's own sumdb/note and sumdb/tlog, as
+# Debian ships them (built offline in GOPATH mode by the tests)
+command -v go >/dev/null 2>&1 || need+=(golang-go)
+[ -d /usr/share/gocode/src/golang.org/x/mod/sumdb ] || need+=(golang-golang-x-mod-dev)
 
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing peers: ${need[*]}"

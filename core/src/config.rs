@@ -179,6 +179,9 @@ pub struct LogConfig {
 #[serde(deny_unknown_fields)]
 pub struct AuditConfig {
     pub checkpoint_interval_secs: u64,
+    /// Seconds between checkpoints of the audit log's Merkle tree (signed notes), each after
+    /// the sequencer added what was committed (only written when the tree grew).
+    pub log_checkpoint_secs: u64,
     /// Anonymous failures (forged callbacks, junk SAML posts) are counted and summarised in one
     /// audit event per organization and connection every this many seconds.
     pub failure_window_secs: u64,
@@ -352,6 +355,9 @@ impl Config {
         }
         if self.audit.checkpoint_interval_secs == 0 {
             problems.push("audit.checkpoint_interval_secs must be at least 1".into());
+        }
+        if self.audit.log_checkpoint_secs == 0 {
+            problems.push("audit.log_checkpoint_secs must be at least 1".into());
         }
         let o = &self.oidc;
         if [

@@ -146,6 +146,7 @@ pub async fn serve(
 ) -> Result<(), StartError> {
     let (stop_tx, stop_rx) = watch::channel(false);
     let checkpoints = tokio::spawn(checkpoint_loop(state.clone(), stop_rx.clone()));
+    let log_checkpoints = tokio::spawn(log_loop(state.clone(), stop_rx.clone()));
     let summaries = tokio::spawn(failure_summary_loop(state.clone(), stop_rx.clone()));
     let mut background = Vec::new();
     if state.config.jobs.enabled {
@@ -187,6 +188,7 @@ pub async fn serve(
     }
     let _ = summaries.await;
     let _ = checkpoints.await;
+    let _ = log_checkpoints.await;
     result.map_err(StartError::Io)
 }
 
@@ -209,6 +211,33 @@ async fn checkpoint_loop(state: AppState, mut stop: watch::Receiver<bool>) {
             }
         }
         sign_checkpoint(&state).await;
+    }
+}
+
+/// Adds committed events to the audit log's Merkle tree and signs a checkpoint of it, every
+/// `audit.log_checkpoint_secs` and at shutdown; one replica at a time (a lease).
+async fn log_loop(state: AppState, mut stop: watch::Receiver<bool>) {
+    let every = Duration::from_secs(state.config.audit.log_checkpoint_secs);
+    let mut ticker = tokio::time::interval(every);
+    ticker.tick().await;
+    loop {
+        let stopping = tokio::select! {
+            _ = ticker.tick() => false,
+            _ = stop.changed() => true,
+        };
+        match jobs::try_acquire(&state, "audit-log").await {
+            Ok(Some(lease)) => {
+                if let Err(e) = audit::tree::publish(&state).await {
+                    tracing::warn!(error = %e, "could not checkpoint the audit log's tree; will retry");
+                }
+                lease.release().await;
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "could not take the audit log lease; will retry"),
+        }
+        if stopping {
+            return;
+        }
     }
 }
 

@@ -229,6 +229,27 @@ async fn org_keys_get_404_for_every_route_of_another_org() {
     }
     let export = hub.get(&a_read, "/api/v1/audit/export").await.json;
     assert!(!export.to_string().contains(&b_id));
+    // The transparency log's checkpoint, key and consistency proofs name no organization.
+    hub::audit::tree::publish(&hub.state).await.unwrap();
+    for path in [
+        "/api/v1/audit/log/checkpoint",
+        "/api/v1/audit/log/key",
+        "/api/v1/audit/log/consistency?old=1&new=2",
+    ] {
+        let r = hub
+            .client
+            .get(format!("{}{path}", hub.url))
+            .bearer_auth(&a_read)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{path}");
+        let text = r.text().await.unwrap();
+        assert!(
+            !text.contains(&b_id) && !text.contains("org-b"),
+            "{path}: {text}"
+        );
+    }
     // Every route that is not organization-scoped is known to this test.
     let global: Vec<&String> = paths.keys().filter(|p| !p.contains("{org}")).collect();
     assert_eq!(
@@ -237,6 +258,9 @@ async fn org_keys_get_404_for_every_route_of_another_org() {
             "/api/v1/audit",
             "/api/v1/audit/checkpoints",
             "/api/v1/audit/export",
+            "/api/v1/audit/log/checkpoint",
+            "/api/v1/audit/log/consistency",
+            "/api/v1/audit/log/key",
             "/api/v1/orgs"
         ],
         "a new global route needs an isolation check here"

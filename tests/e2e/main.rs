@@ -40,3 +40,4 @@ mod scim_names;
 mod scim_patch;
 mod scim_protocol;
 mod spaces;
+mod transparency;

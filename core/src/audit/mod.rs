@@ -7,6 +7,7 @@ pub mod log;
 pub mod model;
 pub mod notices;
 pub mod operator;
+pub mod tree;
 mod verify;
 
 pub use log::{append, checkpoint, checkpoint_message};

@@ -324,6 +324,31 @@ impl AuditRecord {
     }
 }
 
+/// A signed checkpoint of the audit log's Merkle tree: its size, root (base64) and the C2SP
+/// signed note that commits to them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TreeCheckpoint {
+    pub size: i64,
+    pub root: String,
+    /// The signed note: `origin`, size and root lines, a blank line, the signatures.
+    pub note: String,
+    pub key_id: String,
+    pub at_ms: i64,
+}
+
+/// The audit log's Ed25519 signing key: its C2SP verifier key (public) and the signer key,
+/// sealed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogKey {
+    /// The key id, 8 hex digits.
+    pub id: String,
+    pub name: String,
+    /// The verifier key: `name+id+base64(0x01 || public key)`.
+    pub public_key: String,
+    pub seed_sealed: String,
+    pub created_at: i64,
+}
+
 /// An organization's copy of an audit event that changed who can sign in or who belongs, for
 /// its admins to see (`audit::notices`). `seq` is the audit event's.
 #[derive(Debug, Clone, PartialEq)]

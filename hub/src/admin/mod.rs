@@ -14,6 +14,7 @@ mod connections;
 mod deprovisioning;
 mod directories;
 mod domains;
+mod evidence;
 mod openapi;
 mod operator;
 mod orgs;
@@ -229,4 +230,14 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/audit", get(audit::list_audit))
         .route("/api/v1/audit/export", get(audit::export_audit))
         .route("/api/v1/audit/checkpoints", get(audit::list_checkpoints))
+        .route(
+            "/api/v1/audit/log/checkpoint",
+            get(evidence::get_checkpoint),
+        )
+        .route("/api/v1/audit/log/key", get(evidence::get_key))
+        .route(
+            "/api/v1/audit/log/consistency",
+            get(evidence::get_consistency),
+        )
+        .route("/api/v1/orgs/{org}/audit/proofs", get(evidence::get_proofs))
 }

@@ -5,8 +5,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    api_keys, applications, audit, connections, deprovisioning, directories, domains, operator,
-    orgs, spaces, users,
+    api_keys, applications, audit, connections, deprovisioning, directories, domains, evidence,
+    operator, orgs, spaces, users,
 };
 
 #[derive(OpenApi)]
@@ -42,6 +42,8 @@ use super::{
         operator::list_requests, operator::approve_request, operator::reject_request,
         operator::list_break_glass, operator::open_break_glass, operator::review_break_glass,
         audit::list_audit, audit::list_org_audit, audit::export_audit, audit::list_checkpoints,
+        evidence::get_checkpoint, evidence::get_key, evidence::get_consistency,
+        evidence::get_proofs,
     ),
     modifiers(&BearerAuth),
     security(("bearer" = [])),

@@ -786,3 +786,58 @@ pub mod security_notice_read {
     }
     no_relations!();
 }
+
+pub mod audit_tree_hash {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "audit_tree_hashes")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub idx: i64,
+        pub hash: String,
+    }
+    no_relations!();
+}
+
+pub mod audit_tree {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "audit_tree")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: i32,
+        pub size: i64,
+        pub root: String,
+    }
+    no_relations!();
+}
+
+pub mod audit_tree_checkpoint {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "audit_tree_checkpoints")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub size: i64,
+        pub root: String,
+        pub note: String,
+        pub key_id: String,
+        pub at_ms: i64,
+    }
+    no_relations!();
+}
+
+pub mod audit_log_key {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "audit_log_keys")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub name: String,
+        pub public_key: String,
+        pub seed_sealed: String,
+        pub created_at: i64,
+    }
+    no_relations!();
+}

@@ -19,6 +19,7 @@ mod m0013_connection_approval;
 mod m0014_consent;
 mod m0015_operator_bound;
 mod m0016_operator_scope;
+mod m0017_audit_tree;
 
 pub struct Migrator;
 
@@ -41,6 +42,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0014_consent::Migration),
             Box::new(m0015_operator_bound::Migration),
             Box::new(m0016_operator_scope::Migration),
+            Box::new(m0017_audit_tree::Migration),
         ]
     }
 }

@@ -4,6 +4,7 @@
 pub mod api_keys;
 pub mod applications;
 pub mod audit;
+pub mod audit_tree;
 pub mod connections;
 pub mod directories;
 pub mod domains;

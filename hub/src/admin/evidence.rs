@@ -1,0 +1,187 @@
+//! `/api/v1/audit/log/*` and `/api/v1/orgs/{org}/audit/proofs`: the audit log as a
+//! transparency log (`audit::tree`). Its signed checkpoints (C2SP signed notes), its verifier
+//! key and consistency proofs between any two sizes reveal no event; an organization gets its
+//! own events, each with its inclusion proof against a checkpoint, and nothing of another's.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::audit::tree;
+use crate::error::{ApiError, Problem, ServiceError};
+use crate::http::extract::{AppQuery, OrgCtx, Principal};
+use crate::state::AppState;
+use crate::storage;
+
+const MAX_PAGE: u64 = 1000;
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct CheckpointQuery {
+    /// The checkpoint of this tree size (default: the latest).
+    size: Option<i64>,
+}
+
+async fn checkpoint_at(
+    state: &AppState,
+    size: Option<i64>,
+) -> Result<crate::audit::model::TreeCheckpoint, ApiError> {
+    storage::audit_tree::checkpoint(state.store.conn(), size)
+        .await?
+        .ok_or_else(|| ApiError::not_found("checkpoint"))
+}
+
+/// The latest signed checkpoint (or the one of `size`), as a C2SP signed note
+/// (`text/plain`): origin, tree size, base64 root hash, then the log's signature.
+#[utoipa::path(get, path = "/api/v1/audit/log/checkpoint", tag = "audit",
+    params(CheckpointQuery),
+    responses((status = 200, content_type = "text/plain", body = String), (status = 404, body = Problem)))]
+pub async fn get_checkpoint(
+    State(state): State<AppState>,
+    _principal: Principal,
+    AppQuery(q): AppQuery<CheckpointQuery>,
+) -> Result<Response, ApiError> {
+    let cp = checkpoint_at(&state, q.size).await?;
+    let mut r = cp.note.into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    Ok(r)
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct LogKeyView {
+    /// The log's name: every checkpoint's first line.
+    pub origin: String,
+    /// The C2SP signed-note verifier key (`name+id+base64 key`, Ed25519).
+    pub vkey: String,
+}
+
+/// The key that verifies the log's checkpoints. Keep it: a checkpoint signed by another key
+/// is not the log's.
+#[utoipa::path(get, path = "/api/v1/audit/log/key", tag = "audit",
+    responses((status = 200, body = LogKeyView), (status = 404, body = Problem)))]
+pub async fn get_key(
+    State(state): State<AppState>,
+    _principal: Principal,
+) -> Result<Json<LogKeyView>, ApiError> {
+    let vkey = tree::verifier_key(&state)
+        .await
+        .map_err(ServiceError::from)?
+        .ok_or_else(|| ApiError::not_found("log key (no checkpoint was signed yet)"))?;
+    Ok(Json(LogKeyView {
+        origin: tree::origin(&state.config.server.public_url),
+        vkey,
+    }))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ConsistencyQuery {
+    /// The earlier tree size.
+    old: u64,
+    /// The later tree size (a checkpoint's).
+    new: u64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ConsistencyView {
+    pub old: u64,
+    pub new: u64,
+    /// RFC 9162 §2.1.4 consistency proof, base64 hashes.
+    pub proof: Vec<String>,
+}
+
+/// The proof that the tree of size `new` extends the tree of size `old`.
+#[utoipa::path(get, path = "/api/v1/audit/log/consistency", tag = "audit",
+    params(ConsistencyQuery),
+    responses((status = 200, body = ConsistencyView), (status = 400, body = Problem)))]
+pub async fn get_consistency(
+    State(state): State<AppState>,
+    _principal: Principal,
+    AppQuery(q): AppQuery<ConsistencyQuery>,
+) -> Result<Json<ConsistencyView>, ApiError> {
+    let (size, _) = storage::audit_tree::tree(state.store.conn()).await?;
+    if q.old > q.new || q.new > u64::try_from(size).unwrap_or_default() {
+        return Err(ServiceError::invalid(
+            "new",
+            format!("give 0 <= old <= new <= {size} (the log's size)"),
+        )
+        .into());
+    }
+    let proof = tree::consistency(state.store.conn(), q.new, q.old)
+        .await
+        .map_err(ServiceError::from)?;
+    Ok(Json(ConsistencyView {
+        old: q.old,
+        new: q.new,
+        proof,
+    }))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ProofsQuery {
+    /// Against the checkpoint of this size (default: the latest).
+    size: Option<i64>,
+    /// Only events with a sequence number above this.
+    after: Option<i64>,
+    /// Page size, 1-1000 (default 100).
+    limit: Option<u64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ProofsView {
+    /// The signed checkpoint the proofs are against (a C2SP signed note).
+    pub checkpoint: String,
+    pub size: i64,
+    /// The tree's root hash, base64.
+    pub root: String,
+    #[schema(value_type = Vec<Object>)]
+    pub events: Vec<tree::Proven>,
+    /// Pass as `after` for the next page; absent on the last.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_after: Option<i64>,
+}
+
+/// The organization's events in the log, each with its inclusion proof against a signed
+/// checkpoint. Other organizations' events are not part of the answer (the proofs carry only
+/// hashes of the tree).
+#[utoipa::path(get, path = "/api/v1/orgs/{org}/audit/proofs", tag = "audit",
+    params(("org" = String, Path), ProofsQuery),
+    responses((status = 200, body = ProofsView), (status = 404, body = Problem)))]
+pub async fn get_proofs(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    AppQuery(q): AppQuery<ProofsQuery>,
+) -> Result<Json<ProofsView>, ApiError> {
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(ServiceError::invalid("limit", "give 1 to 1000").into());
+    }
+    let cp = checkpoint_at(&state, q.size).await?;
+    let size = u64::try_from(cp.size).unwrap_or_default();
+    let events = tree::org_events(
+        state.store.conn(),
+        ctx.org.id,
+        size,
+        q.after.unwrap_or(0),
+        limit,
+    )
+    .await
+    .map_err(ServiceError::from)?;
+    let next_after = (events.len() as u64 == limit)
+        .then(|| events.last().map(|e| e.seq))
+        .flatten();
+    Ok(Json(ProofsView {
+        checkpoint: cp.note,
+        size: cp.size,
+        root: cp.root,
+        events,
+        next_after,
+    }))
+}

@@ -19,6 +19,7 @@ pub mod http;
 pub mod login;
 pub mod oidc;
 pub mod scim;
+pub mod witness;
 
 use std::future::Future;
 use std::sync::Arc;

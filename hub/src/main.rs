@@ -62,6 +62,12 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Witness the audit log for an organization, on its own machine: check each checkpoint
+    /// extends the last one, cosign it, and cry out (exit 3) at a split view.
+    Witness {
+        #[command(subcommand)]
+        command: WitnessCommand,
+    },
     /// Sync an organization's LDAP/Active Directory directories now (a full read, or with
     /// --incremental what changed since the last sync), with progress; removals beyond the
     /// directory's threshold are held for an admin to confirm.
@@ -87,6 +93,45 @@ enum OperatorCommand {
     RevokeKey {
         /// The key's id, as shown by list-keys.
         id: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum WitnessCommand {
+    /// Make a witness key: the signer key goes to --out (owner-only), the verifier key is
+    /// printed for the organization's admin to register (POST /api/v1/orgs/{org}/witnesses).
+    Keygen {
+        /// The key's name, e.g. "acme.example/witness" (no spaces or +).
+        #[arg(long)]
+        name: String,
+        /// Where to write the signer key (must not exist).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Check and cosign the log's checkpoints, every --interval-secs (or once).
+    Run {
+        /// The hub's base URL.
+        #[arg(long, value_name = "URL")]
+        hub: String,
+        /// An API key of the organization (a read key is enough).
+        #[arg(long, env = "HUB_API_KEY", hide_env_values = true)]
+        api_key: String,
+        /// The log's verifier key, as GET /api/v1/audit/log/key gave it (keep it apart from
+        /// the hub: a checkpoint signed by another key is not the log's).
+        #[arg(long, value_name = "VKEY")]
+        log_key: String,
+        /// The witness's signer key file (from `hub witness keygen`).
+        #[arg(long, value_name = "FILE")]
+        key_file: PathBuf,
+        /// Where the witness keeps what it cosigned last.
+        #[arg(long, value_name = "FILE")]
+        state: PathBuf,
+        /// Seconds between rounds.
+        #[arg(long, default_value_t = 10)]
+        interval_secs: u64,
+        /// One round, then exit (0, 1 on an error, 3 on a split view).
+        #[arg(long)]
+        once: bool,
     },
 }
 
@@ -215,6 +260,45 @@ async fn probe(config_path: Option<&std::path::Path>, url: Option<String>) -> Re
     }
 }
 
+/// `hub witness`: runs on an organization's machine; needs neither the hub's configuration
+/// nor its database.
+async fn witness(command: WitnessCommand) -> Result<ExitCode> {
+    match command {
+        WitnessCommand::Keygen { name, out } => {
+            let vkey = hub::witness::keygen(&name, &out)?;
+            eprintln!(
+                "wrote the signer key to {}; register this verifier key for your organization:",
+                out.display()
+            );
+            println!("{vkey}");
+            Ok(ExitCode::SUCCESS)
+        }
+        WitnessCommand::Run {
+            hub,
+            api_key,
+            log_key,
+            key_file,
+            state,
+            interval_secs,
+            once,
+        } => {
+            let signer_key = std::fs::read_to_string(&key_file)
+                .with_context(|| format!("cannot read {}", key_file.display()))?;
+            let w = hub::witness::Witness {
+                hub,
+                api_key,
+                log_key,
+                signer_key,
+                state,
+            };
+            let code = w
+                .run(std::time::Duration::from_secs(interval_secs.max(1)), once)
+                .await?;
+            Ok(ExitCode::from(code))
+        }
+    }
+}
+
 async fn dispatch(cli: Cli) -> Result<ExitCode> {
     let config_path = cli.config.as_deref();
     let command = cli.command.unwrap_or(Command::Serve);
@@ -242,6 +326,9 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
     if let Command::Probe { url } = &command {
         return probe(config_path, url.clone()).await;
     }
+    if let Command::Witness { command } = command {
+        return witness(command).await;
+    }
     let mut config = Config::load(config_path)?;
     hub::init_logging(&config);
     if !matches!(command, Command::Serve | Command::Migrate) {
@@ -267,7 +354,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             let applied = store.migrate().await?;
             println!("database up to date ({applied} migration(s) applied)");
         }
-        Command::CheckConfig | Command::Probe { .. } => {
+        Command::CheckConfig | Command::Probe { .. } | Command::Witness { .. } => {
             bail!("handled before the configuration is loaded")
         }
         Command::Operator {

@@ -183,6 +183,7 @@ async fn org_keys_get_404_for_every_route_of_another_org() {
                     .replace("{grant_id}", &b_grant)
                     .replace("{request_id}", "01a208d0-bb66-72b1-a166-39b10500d753")
                     .replace("{window_id}", "01a208d0-bb66-72b1-a166-39b10500d754")
+                    .replace("{witness_id}", "01a208d0-bb66-72b1-a166-39b10500d755")
                     .replace("{delivery_id}", "01a208d0-bb66-72b1-a166-39b10500d752");
                 assert!(!path.contains('{'), "unmapped path parameter in {template}");
                 for key in [&a_admin, &a_read] {
@@ -260,6 +261,7 @@ async fn org_keys_get_404_for_every_route_of_another_org() {
             "/api/v1/audit/export",
             "/api/v1/audit/log/checkpoint",
             "/api/v1/audit/log/consistency",
+            "/api/v1/audit/log/cosignatures",
             "/api/v1/audit/log/key",
             "/api/v1/orgs"
         ],

@@ -41,3 +41,4 @@ mod scim_patch;
 mod scim_protocol;
 mod spaces;
 mod transparency;
+mod witness;

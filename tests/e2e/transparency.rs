@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use crate::federation::{add_user, org_with_domain};
 
 /// Runs the Go verifier on `input`: `Ok(summary)` or `Err(its error)`.
-fn go_verify(input: &Value) -> Result<Value, String> {
+pub(crate) fn go_verify(input: &Value) -> Result<Value, String> {
     use std::io::Write;
     let mut child = std::process::Command::new(go_tool("auditverify"))
         .stdin(std::process::Stdio::piped())
@@ -33,7 +33,7 @@ fn go_verify(input: &Value) -> Result<Value, String> {
     }
 }
 
-async fn publish(hub: &TestHub) -> Value {
+pub(crate) async fn publish(hub: &TestHub) -> Value {
     let cp = hub::audit::tree::publish(&hub.state).await.unwrap();
     assert!(cp.is_some(), "the tree grew");
     let r = hub

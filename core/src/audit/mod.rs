@@ -9,6 +9,7 @@ pub mod notices;
 pub mod operator;
 pub mod tree;
 mod verify;
+pub mod witness;
 
 pub use log::{append, checkpoint, checkpoint_message};
 pub use model::{

@@ -108,6 +108,8 @@ pub enum AuditAction {
     OperatorRequestRejected,
     BreakGlassOpened,
     BreakGlassReviewed,
+    WitnessAdded,
+    WitnessRemoved,
 }
 
 impl AuditAction {
@@ -175,6 +177,8 @@ impl AuditAction {
             Self::OperatorRequestRejected => "operator.request_rejected",
             Self::BreakGlassOpened => "operator.break_glass_opened",
             Self::BreakGlassReviewed => "operator.break_glass_reviewed",
+            Self::WitnessAdded => "audit.witness_added",
+            Self::WitnessRemoved => "audit.witness_removed",
         }
     }
 }
@@ -334,6 +338,19 @@ pub struct TreeCheckpoint {
     pub note: String,
     pub key_id: String,
     pub at_ms: i64,
+}
+
+/// A key an organization trusts to cosign the log's checkpoints (its witness, run on its own
+/// machine with `hub witness run`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Witness {
+    pub id: String,
+    pub org_id: OrgId,
+    /// The key's name (the signature lines' name).
+    pub name: String,
+    /// The C2SP verifier key, `name+id+base64(0x01 || public key)`.
+    pub vkey: String,
+    pub created_at: i64,
 }
 
 /// The audit log's Ed25519 signing key: its C2SP verifier key (public) and the signer key,

@@ -80,7 +80,9 @@ pub fn notifies(action: AuditAction) -> bool {
         | A::SpaceGrantReviewed
         | A::OperatorRequestApproved
         | A::OperatorRequestRejected
-        | A::BreakGlassReviewed => false,
+        | A::BreakGlassReviewed
+        | A::WitnessAdded
+        | A::WitnessRemoved => false,
     }
 }
 

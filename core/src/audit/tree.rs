@@ -192,30 +192,43 @@ pub fn origin(public_url: &str) -> String {
     format!("{host}{path}/audit")
 }
 
+/// A new Ed25519 signed-note key pair named `name`: the signer key
+/// (`PRIVATE+KEY+name+id+base64`, secret) and the verifier key (`name+id+base64`). The seed is
+/// drawn with `ring`.
+pub fn new_note_key(name: &str) -> Result<(String, String), TreeError> {
+    if !signed_note::is_key_name_valid(name) {
+        return Err(TreeError::Key(format!(
+            "{name:?} is not a key name (no spaces or +)"
+        )));
+    }
+    let seed = crate::secrets::random_bytes::<32>().map_err(|e| TreeError::Key(e.to_string()))?;
+    let pair = ring::signature::Ed25519KeyPair::from_seed_unchecked(&seed)
+        .map_err(|_| TreeError::Key("bad seed".into()))?;
+    let public = [
+        &[1u8][..],
+        ring::signature::KeyPair::public_key(&pair).as_ref(),
+    ]
+    .concat();
+    let id = signed_note::key_id(name, &public);
+    let skey = format!(
+        "PRIVATE+KEY+{name}+{id:08x}+{}",
+        B64.encode([&[1u8][..], &seed[..]].concat())
+    );
+    Ok((skey, format!("{name}+{id:08x}+{}", B64.encode(&public))))
+}
+
 /// The log's signer (made on first use, its private half sealed) and its key record.
 async fn signer(state: &AppState, name: &str) -> Result<(StandardSigner, LogKey), TreeError> {
     let c = state.store.conn();
     let key = match storage::audit_tree::current_key(c).await? {
         Some(k) if k.name == name => k,
         _ => {
-            let seed =
-                crate::secrets::random_bytes::<32>().map_err(|e| TreeError::Key(e.to_string()))?;
-            let pair = ring::signature::Ed25519KeyPair::from_seed_unchecked(&seed)
-                .map_err(|_| TreeError::Key("bad seed".into()))?;
-            let public = [
-                &[1u8][..],
-                ring::signature::KeyPair::public_key(&pair).as_ref(),
-            ]
-            .concat();
-            let id = signed_note::key_id(name, &public);
-            let skey = format!(
-                "PRIVATE+KEY+{name}+{id:08x}+{}",
-                B64.encode([&[1u8][..], &seed[..]].concat())
-            );
+            let (skey, vkey) = new_note_key(name)?;
+            let id = vkey.split('+').nth(1).unwrap_or_default().to_string();
             let k = LogKey {
-                id: format!("{id:08x}"),
+                id,
                 name: name.to_string(),
-                public_key: format!("{name}+{id:08x}+{}", B64.encode(&public)),
+                public_key: vkey,
                 seed_sealed: state
                     .secrets
                     .seal(KEY_CONTEXT, skey.as_bytes())

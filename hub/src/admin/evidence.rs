@@ -4,15 +4,17 @@
 //! own events, each with its inclusion proof against a checkpoint, and nothing of another's.
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::audit::tree;
+use crate::audit::model::Witness;
+use crate::audit::{tree, witness};
 use crate::error::{ApiError, Problem, ServiceError};
-use crate::http::extract::{AppQuery, OrgCtx, Principal};
+use crate::http::extract::{AppJson, AppQuery, OrgCtx, Principal};
 use crate::state::AppState;
 use crate::storage;
 
@@ -35,7 +37,8 @@ async fn checkpoint_at(
 }
 
 /// The latest signed checkpoint (or the one of `size`), as a C2SP signed note
-/// (`text/plain`): origin, tree size, base64 root hash, then the log's signature.
+/// (`text/plain`): origin, tree size, base64 root hash, then the log's signature and the
+/// cosignatures of the witnesses that checked it.
 #[utoipa::path(get, path = "/api/v1/audit/log/checkpoint", tag = "audit",
     params(CheckpointQuery),
     responses((status = 200, content_type = "text/plain", body = String), (status = 404, body = Problem)))]
@@ -45,7 +48,8 @@ pub async fn get_checkpoint(
     AppQuery(q): AppQuery<CheckpointQuery>,
 ) -> Result<Response, ApiError> {
     let cp = checkpoint_at(&state, q.size).await?;
-    let mut r = cp.note.into_response();
+    let note = crate::audit::witness::cosigned(state.store.conn(), &cp).await?;
+    let mut r = note.into_response();
     r.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; charset=utf-8"),
@@ -184,4 +188,88 @@ pub async fn get_proofs(
         events,
         next_after,
     }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CosignInput {
+    /// The log's checkpoint with the witness's signature line(s) added (a signed note).
+    pub checkpoint: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CosignView {
+    /// How many registered witnesses' signatures were kept.
+    pub kept: usize,
+}
+
+/// A witness posts its cosignature: the checkpoint it checked, signed by its key. Kept only if
+/// the text is the log's checkpoint of that size and a registered witness signed it (409 if the
+/// witness was shown another checkpoint of that size).
+#[utoipa::path(post, path = "/api/v1/audit/log/cosignatures", tag = "audit",
+    request_body = CosignInput,
+    responses((status = 200, body = CosignView), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn post_cosignature(
+    State(state): State<AppState>,
+    _principal: Principal,
+    AppJson(input): AppJson<CosignInput>,
+) -> Result<Json<CosignView>, ApiError> {
+    let kept = witness::cosign(&state, &input.checkpoint).await?;
+    Ok(Json(CosignView { kept }))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct WitnessView {
+    pub id: String,
+    pub name: String,
+    pub vkey: String,
+    pub created_at: String,
+}
+
+impl From<Witness> for WitnessView {
+    fn from(w: Witness) -> Self {
+        Self {
+            id: w.id,
+            name: w.name,
+            vkey: w.vkey,
+            created_at: crate::clock::ms_to_rfc3339(w.created_at),
+        }
+    }
+}
+
+/// The witness keys the organization trusts to cosign the log's checkpoints.
+#[utoipa::path(get, path = "/api/v1/orgs/{org}/witnesses", tag = "audit",
+    params(("org" = String, Path)),
+    responses((status = 200, body = [WitnessView]), (status = 404, body = Problem)))]
+pub async fn list_witnesses(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+) -> Result<Json<Vec<WitnessView>>, ApiError> {
+    let list = witness::list(&state, &ctx).await?;
+    Ok(Json(list.into_iter().map(WitnessView::from).collect()))
+}
+
+/// The organization's own admin registers a witness key (`hub witness keygen` prints one).
+#[utoipa::path(post, path = "/api/v1/orgs/{org}/witnesses", tag = "audit",
+    params(("org" = String, Path)), request_body = witness::AddWitness,
+    responses((status = 201, body = WitnessView), (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn add_witness(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    AppJson(input): AppJson<witness::AddWitness>,
+) -> Result<(StatusCode, Json<WitnessView>), ApiError> {
+    let w = witness::add(&state, &ctx, input).await?;
+    Ok((StatusCode::CREATED, Json(w.into())))
+}
+
+#[utoipa::path(delete, path = "/api/v1/orgs/{org}/witnesses/{witness_id}", tag = "audit",
+    params(("org" = String, Path), ("witness_id" = String, Path)),
+    responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn remove_witness(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    Path((_, id)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    witness::remove(&state, &ctx, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -240,4 +240,16 @@ pub fn router() -> Router<AppState> {
             get(evidence::get_consistency),
         )
         .route("/api/v1/orgs/{org}/audit/proofs", get(evidence::get_proofs))
+        .route(
+            "/api/v1/audit/log/cosignatures",
+            post(evidence::post_cosignature),
+        )
+        .route(
+            "/api/v1/orgs/{org}/witnesses",
+            get(evidence::list_witnesses).post(evidence::add_witness),
+        )
+        .route(
+            "/api/v1/orgs/{org}/witnesses/{witness_id}",
+            axum::routing::delete(evidence::remove_witness),
+        )
 }

@@ -8,7 +8,10 @@
 //
 //	{"vkey": "<verifier key>", "org": "<organization id>",
 //	 "checkpoint": "<signed note>", "events": [{"index": 0, "leaf": "<event JSON>", "proof": ["<base64>", ...]}],
-//	 "old_checkpoint": "<signed note, optional>", "consistency": ["<base64>", ...]}
+//	 "old_checkpoint": "<signed note, optional>", "consistency": ["<base64>", ...],
+//	 "witnesses": ["<witness verifier key>", ...], "k": 1}
+//
+// With "k", the checkpoint must also carry valid cosignatures of at least k of the witnesses.
 //
 // It prints one JSON line {"ok": true, "size": N, "events": K} or {"ok": false, "error": "..."}
 // and exits 1 on any failure. An event must name the organization in its "orgs".
@@ -41,12 +44,16 @@ type input struct {
 	Events        []event  `json:"events"`
 	OldCheckpoint string   `json:"old_checkpoint"`
 	Consistency   []string `json:"consistency"`
+	Witnesses     []string `json:"witnesses"`
+	K             int      `json:"k"`
 }
 
 type tree struct {
 	origin string
 	size   int64
 	root   tlog.Hash
+	// The names of the keys whose signatures verified.
+	signers []string
 }
 
 // open verifies the note's signature by the log's key and parses its checkpoint text:
@@ -68,7 +75,11 @@ func open(msg string, verifiers note.Verifiers) (tree, error) {
 	if err != nil {
 		return tree{}, fmt.Errorf("checkpoint: bad root %q", lines[2])
 	}
-	return tree{origin: lines[0], size: size, root: root}, nil
+	var signers []string
+	for _, sig := range n.Sigs {
+		signers = append(signers, sig.Name)
+	}
+	return tree{origin: lines[0], size: size, root: root, signers: signers}, nil
 }
 
 func hashes(in []string) ([]tlog.Hash, error) {
@@ -91,12 +102,36 @@ func run(in input) (tree, error) {
 		return tree{}, fmt.Errorf("verifier key: %w", err)
 	}
 	verifiers := note.VerifierList(v)
-	t, err := open(in.Checkpoint, verifiers)
+	all := []note.Verifier{v}
+	witnesses := map[string]bool{}
+	for _, w := range in.Witnesses {
+		wv, err := note.NewVerifier(w)
+		if err != nil {
+			return tree{}, fmt.Errorf("witness key: %w", err)
+		}
+		all = append(all, wv)
+		witnesses[wv.Name()] = true
+	}
+	t, err := open(in.Checkpoint, note.VerifierList(all...))
 	if err != nil {
 		return t, err
 	}
 	if t.origin != v.Name() {
 		return t, fmt.Errorf("checkpoint origin %q is not the key's name %q", t.origin, v.Name())
+	}
+	logSigned, cosigned := false, 0
+	for _, name := range t.signers {
+		if name == v.Name() {
+			logSigned = true
+		} else if witnesses[name] {
+			cosigned++
+		}
+	}
+	if !logSigned {
+		return t, errors.New("checkpoint signature: not signed by the log's key")
+	}
+	if cosigned < in.K {
+		return t, fmt.Errorf("only %d of the required %d witnesses cosigned the checkpoint", cosigned, in.K)
 	}
 	for _, e := range in.Events {
 		var fields struct {

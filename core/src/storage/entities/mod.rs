@@ -841,3 +841,33 @@ pub mod audit_log_key {
     }
     no_relations!();
 }
+
+pub mod audit_witness {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "audit_witnesses")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub org_id: String,
+        pub name: String,
+        pub vkey: String,
+        pub created_at: i64,
+    }
+    no_relations!();
+}
+
+pub mod audit_tree_cosignature {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "audit_tree_cosignatures")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub size: i64,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub witness_id: String,
+        pub line: String,
+        pub at_ms: i64,
+    }
+    no_relations!();
+}

@@ -20,6 +20,7 @@ mod m0014_consent;
 mod m0015_operator_bound;
 mod m0016_operator_scope;
 mod m0017_audit_tree;
+mod m0018_witnesses;
 
 pub struct Migrator;
 
@@ -43,6 +44,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0015_operator_bound::Migration),
             Box::new(m0016_operator_scope::Migration),
             Box::new(m0017_audit_tree::Migration),
+            Box::new(m0018_witnesses::Migration),
         ]
     }
 }

@@ -3,8 +3,13 @@
 
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
-use crate::audit::model::{LogKey, TreeCheckpoint};
-use crate::storage::entities::{audit_log_key, audit_tree, audit_tree_checkpoint, audit_tree_hash};
+use super::parse;
+use crate::audit::model::{LogKey, TreeCheckpoint, Witness};
+use crate::ids::OrgId;
+use crate::storage::entities::{
+    audit_log_key, audit_tree, audit_tree_checkpoint, audit_tree_cosignature, audit_tree_hash,
+    audit_witness,
+};
 use crate::storage::{Conn, StoreError, StoreResult};
 
 /// The sequenced size and root, locked until the transaction ends (FOR UPDATE on PostgreSQL;
@@ -128,4 +133,82 @@ pub async fn insert_key(c: &impl Conn, k: &LogKey) -> StoreResult<()> {
     .exec_without_returning(c)
     .await?;
     Ok(())
+}
+
+fn witness_of(m: audit_witness::Model) -> StoreResult<Witness> {
+    Ok(Witness {
+        id: m.id,
+        org_id: parse(&m.org_id, "audit_witnesses")?,
+        name: m.name,
+        vkey: m.vkey,
+        created_at: m.created_at,
+    })
+}
+
+pub async fn insert_witness(c: &impl Conn, w: &Witness) -> StoreResult<()> {
+    audit_witness::Entity::insert(audit_witness::ActiveModel {
+        id: Set(w.id.clone()),
+        org_id: Set(w.org_id.to_string()),
+        name: Set(w.name.clone()),
+        vkey: Set(w.vkey.clone()),
+        created_at: Set(w.created_at),
+    })
+    .exec_without_returning(c)
+    .await?;
+    Ok(())
+}
+
+/// One organization's witnesses, or every organization's (`None`).
+pub async fn witnesses(c: &impl Conn, org: Option<OrgId>) -> StoreResult<Vec<Witness>> {
+    let mut q = audit_witness::Entity::find().order_by_asc(audit_witness::Column::CreatedAt);
+    if let Some(o) = org {
+        q = q.filter(audit_witness::Column::OrgId.eq(o.to_string()));
+    }
+    q.all(c).await?.into_iter().map(witness_of).collect()
+}
+
+pub async fn delete_witness(c: &impl Conn, org: OrgId, id: &str) -> StoreResult<bool> {
+    let res = audit_witness::Entity::delete_many()
+        .filter(audit_witness::Column::OrgId.eq(org.to_string()))
+        .filter(audit_witness::Column::Id.eq(id))
+        .exec(c)
+        .await?;
+    Ok(res.rows_affected > 0)
+}
+
+/// Keeps a witness's signature line on the checkpoint of `size` (the first one it posted).
+pub async fn insert_cosignature(
+    c: &impl Conn,
+    size: i64,
+    witness: &str,
+    line: &str,
+    at_ms: i64,
+) -> StoreResult<()> {
+    let exists = audit_tree_cosignature::Entity::find_by_id((size, witness.to_string()))
+        .one(c)
+        .await?
+        .is_some();
+    if !exists {
+        audit_tree_cosignature::Entity::insert(audit_tree_cosignature::ActiveModel {
+            size: Set(size),
+            witness_id: Set(witness.to_string()),
+            line: Set(line.to_string()),
+            at_ms: Set(at_ms),
+        })
+        .exec_without_returning(c)
+        .await?;
+    }
+    Ok(())
+}
+
+/// The cosignature lines of the checkpoint of `size`, in the order they came.
+pub async fn cosignatures(c: &impl Conn, size: i64) -> StoreResult<Vec<String>> {
+    Ok(audit_tree_cosignature::Entity::find()
+        .filter(audit_tree_cosignature::Column::Size.eq(size))
+        .order_by_asc(audit_tree_cosignature::Column::AtMs)
+        .all(c)
+        .await?
+        .into_iter()
+        .map(|m| m.line)
+        .collect())
 }

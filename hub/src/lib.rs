@@ -226,6 +226,9 @@ async fn log_loop(state: AppState, mut stop: watch::Receiver<bool>) {
             _ = ticker.tick() => false,
             _ = stop.changed() => true,
         };
+        if !stopping && audit::tree::up_to_date(&state.store).await.unwrap_or(false) {
+            continue;
+        }
         match jobs::try_acquire(&state, "audit-log").await {
             Ok(Some(lease)) => {
                 if let Err(e) = audit::tree::publish(&state).await {

@@ -48,6 +48,8 @@ fn layer(path: &[&str]) -> Layer {
     match path {
         [] | ["main" | "lib"] => Layer::App,
         ["http"] | ["http", "server", ..] => Layer::App,
+        // `hub witness`: a client of the hub's API, run by an organization (a command, like main).
+        ["witness"] => Layer::App,
         ["http", ..] => Layer::Edge,
         ["admin" | "scim" | "console" | "oidc" | "login", ..] => Layer::Surface,
         [

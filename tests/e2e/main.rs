@@ -15,6 +15,7 @@ mod deprovision;
 mod domains;
 mod emails;
 mod enumeration;
+mod evidence;
 mod federation;
 mod flood;
 mod isolation;

@@ -41,6 +41,12 @@ pub enum Actor {
         directory_id: crate::ids::DirectoryId,
         name: String,
     },
+    /// An application, authenticated as itself (its evidence).
+    Application {
+        org_id: OrgId,
+        app_id: crate::ids::AppId,
+        client_id: String,
+    },
 }
 
 /// What happened. The string forms are stable: they are hashed and exported.
@@ -110,6 +116,7 @@ pub enum AuditAction {
     BreakGlassReviewed,
     WitnessAdded,
     WitnessRemoved,
+    EvidenceRecorded,
 }
 
 impl AuditAction {
@@ -179,6 +186,7 @@ impl AuditAction {
             Self::BreakGlassReviewed => "operator.break_glass_reviewed",
             Self::WitnessAdded => "audit.witness_added",
             Self::WitnessRemoved => "audit.witness_removed",
+            Self::EvidenceRecorded => "evidence.recorded",
         }
     }
 }

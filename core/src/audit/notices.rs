@@ -82,7 +82,8 @@ pub fn notifies(action: AuditAction) -> bool {
         | A::OperatorRequestRejected
         | A::BreakGlassReviewed
         | A::WitnessAdded
-        | A::WitnessRemoved => false,
+        | A::WitnessRemoved
+        | A::EvidenceRecorded => false,
     }
 }
 

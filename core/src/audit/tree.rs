@@ -326,19 +326,43 @@ pub struct Proven {
     pub proof: Vec<String>,
 }
 
-/// `org`'s events after `after` (by sequence) in the tree of size `size`, at most `limit`, each
-/// with its inclusion proof. Another organization's events are never read.
+/// Which of an organization's events to prove: all, or one action on one target.
+#[derive(Debug, Clone, Copy)]
+pub enum Only<'a> {
+    All,
+    ActionOn { action: &'a str, target: &'a str },
+}
+
+/// `org`'s events after `after` (by sequence) in the tree of size `size`, of a page of at most
+/// `limit` read, each with its inclusion proof; and the last sequence number the page read
+/// (`None` when it read less than a page: the end). Another organization's events are never
+/// read.
 pub async fn org_events(
     c: &impl Conn,
     org: OrgId,
     size: u64,
-    after: i64,
-    limit: u64,
-) -> Result<Vec<Proven>, TreeError> {
-    let records = storage::audit::list(c, Scope::Org(org), after, limit, None).await?;
+    (after, limit): (i64, u64),
+    only: Only<'_>,
+) -> Result<(Vec<Proven>, Option<i64>), TreeError> {
+    let action = match only {
+        Only::All => None,
+        Only::ActionOn { action, .. } => Some(action),
+    };
+    let records = storage::audit::list(c, Scope::Org(org), after, limit, action).await?;
+    let last = (records.len() as u64 == limit)
+        .then(|| records.last().map(|r| r.seq))
+        .flatten();
     let mut known = Known::default();
     let mut out = Vec::with_capacity(records.len());
-    for r in records.iter().filter(|r| index_of(r.seq) < size) {
+    let wanted = |r: &&AuditRecord| match only {
+        Only::All => true,
+        Only::ActionOn { target, .. } => r.target == target,
+    };
+    for r in records
+        .iter()
+        .filter(|r| index_of(r.seq) < size)
+        .filter(wanted)
+    {
         let index = index_of(r.seq);
         let proof = known.run(c, |k| tlog::prove_record(size, index, k)).await?;
         out.push(Proven {
@@ -348,5 +372,5 @@ pub async fn org_events(
             proof: encode(&proof),
         });
     }
-    Ok(out)
+    Ok((out, last))
 }

@@ -25,6 +25,7 @@ use crate::state::AppState;
 use crate::storage::{self, Conn, StoreError, Tx};
 use crate::users::{User, UserStatus};
 
+pub mod evidence;
 pub mod model;
 
 pub mod grants;

@@ -169,18 +169,15 @@ pub async fn get_proofs(
     }
     let cp = checkpoint_at(&state, q.size).await?;
     let size = u64::try_from(cp.size).unwrap_or_default();
-    let events = tree::org_events(
+    let (events, next_after) = tree::org_events(
         state.store.conn(),
         ctx.org.id,
         size,
-        q.after.unwrap_or(0),
-        limit,
+        (q.after.unwrap_or(0), limit),
+        tree::Only::All,
     )
     .await
     .map_err(ServiceError::from)?;
-    let next_after = (events.len() as u64 == limit)
-        .then(|| events.last().map(|e| e.seq))
-        .flatten();
     Ok(Json(ProofsView {
         checkpoint: cp.note,
         size: cp.size,
@@ -272,4 +269,52 @@ pub async fn remove_witness(
 ) -> Result<StatusCode, ApiError> {
     witness::remove(&state, &ctx, &id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct EvidenceQuery {
+    /// The space, by id (as its grants and invitations show it).
+    space: String,
+    /// Only events with a sequence number above this.
+    after: Option<i64>,
+    /// Events read per page, 1-1000 (default 100).
+    limit: Option<u64>,
+}
+
+/// What the space's applications recorded while this organization was a party of the space
+/// (its owner or a partner with a grant in force), each event with its inclusion proof against
+/// the latest signed checkpoint. 404 for an organization that never was a party.
+#[utoipa::path(get, path = "/api/v1/orgs/{org}/evidence", tag = "audit",
+    params(("org" = String, Path), EvidenceQuery),
+    responses((status = 200, body = ProofsView), (status = 404, body = Problem)))]
+pub async fn list_evidence(
+    State(state): State<AppState>,
+    ctx: OrgCtx,
+    AppQuery(q): AppQuery<EvidenceQuery>,
+) -> Result<Json<ProofsView>, ApiError> {
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(ServiceError::invalid("limit", "give 1 to 1000").into());
+    }
+    let c = state.store.conn();
+    let space = crate::spaces::evidence::party_space(c, ctx.org.id, &q.space).await?;
+    let cp = checkpoint_at(&state, None).await?;
+    let target = crate::spaces::evidence::target(space);
+    let only = tree::Only::ActionOn {
+        action: "evidence.recorded",
+        target: &target,
+    };
+    let size = u64::try_from(cp.size).unwrap_or_default();
+    let (events, next_after) =
+        tree::org_events(c, ctx.org.id, size, (q.after.unwrap_or(0), limit), only)
+            .await
+            .map_err(ServiceError::from)?;
+    Ok(Json(ProofsView {
+        checkpoint: crate::audit::witness::cosigned(c, &cp).await?,
+        size: cp.size,
+        root: cp.root,
+        events,
+        next_after,
+    }))
 }

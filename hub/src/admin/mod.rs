@@ -240,6 +240,7 @@ pub fn router() -> Router<AppState> {
             get(evidence::get_consistency),
         )
         .route("/api/v1/orgs/{org}/audit/proofs", get(evidence::get_proofs))
+        .route("/api/v1/orgs/{org}/evidence", get(evidence::list_evidence))
         .route(
             "/api/v1/audit/log/cosignatures",
             post(evidence::post_cosignature),

@@ -44,7 +44,7 @@ use super::{
         audit::list_audit, audit::list_org_audit, audit::export_audit, audit::list_checkpoints,
         evidence::get_checkpoint, evidence::get_key, evidence::get_consistency,
         evidence::get_proofs, evidence::post_cosignature, evidence::list_witnesses,
-        evidence::add_witness, evidence::remove_witness,
+        evidence::add_witness, evidence::remove_witness, evidence::list_evidence,
     ),
     modifiers(&BearerAuth),
     security(("bearer" = [])),

@@ -12,6 +12,7 @@ pub mod authorize;
 pub mod client_auth;
 pub mod discovery;
 pub mod error;
+pub mod evidence;
 pub mod interaction;
 pub mod introspect;
 pub mod logout;
@@ -37,6 +38,7 @@ pub fn router() -> Router<AppState> {
         )
         .route("/oauth2/introspect", post(introspect::post_introspect))
         .route("/oauth2/revoke", post(introspect::post_revoke))
+        .route("/api/v1/evidence", post(evidence::post_evidence))
         .route(interaction::PATH, post(interaction::post_interaction))
         .route(
             "/oauth2/logout",

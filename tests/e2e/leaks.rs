@@ -323,6 +323,28 @@ async fn a_partners_employee_reaches_another_companys_app_with_exactly_the_conse
     assert_eq!(row["email"], "bob@globex.test");
     assert!(row["user_id"].is_null(), "{row}");
     holds_none("Acme's access review", &review.json, &secrets);
+    // Access evidence: Acme's audit view has the sign-in to its extranet by the sub it gave
+    // (never Globex's ids); Globex's has its own person's, by the hub's id.
+    let path = "/api/v1/orgs/{}/audit?action=access.granted&limit=100";
+    let audit = hub.get(&acme_admin, &path.replace("{}", "acme")).await;
+    let events = audit.json["events"].as_array().unwrap();
+    let seen: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["details"]["sub"] == sub.as_str())
+        .collect();
+    assert_eq!(seen.len(), 1, "{events:?}");
+    assert_eq!(seen[0]["details"]["application"], cid.as_str());
+    assert_eq!(seen[0]["actor"]["kind"], "system", "{:?}", seen[0]);
+    holds_none("Acme's audit view of sign-ins", &audit.json, &secrets);
+    let audit = hub.get(&globex_admin, &path.replace("{}", "globex")).await;
+    let events = audit.json["events"].as_array().unwrap();
+    assert!(
+        events
+            .iter()
+            .any(|e| e["actor"]["user_id"] == bob_id.as_str()
+                && e["details"]["application"] == cid.as_str()),
+        "{events:?}"
+    );
 
     // Globex's admin deprovisions bob, with Globex's own reason.
     let r = hub

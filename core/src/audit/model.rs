@@ -117,6 +117,7 @@ pub enum AuditAction {
     WitnessAdded,
     WitnessRemoved,
     EvidenceRecorded,
+    AccessGranted,
 }
 
 impl AuditAction {
@@ -187,6 +188,7 @@ impl AuditAction {
             Self::WitnessAdded => "audit.witness_added",
             Self::WitnessRemoved => "audit.witness_removed",
             Self::EvidenceRecorded => "evidence.recorded",
+            Self::AccessGranted => "access.granted",
         }
     }
 }

@@ -83,7 +83,8 @@ pub fn notifies(action: AuditAction) -> bool {
         | A::BreakGlassReviewed
         | A::WitnessAdded
         | A::WitnessRemoved
-        | A::EvidenceRecorded => false,
+        | A::EvidenceRecorded
+        | A::AccessGranted => false,
     }
 }
 

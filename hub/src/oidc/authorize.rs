@@ -478,6 +478,49 @@ async fn issue_code(
     )
     .await?;
     storage::oidc::add_session_app(tx.conn(), session.org_id, &session.id, app.id, now).await?;
+    let evidence = access_evidence(state, app, session, params);
+    let appended = evidence.len() as u64;
+    for event in evidence {
+        crate::audit::append(&tx, state.clock.as_ref(), event).await?;
+    }
     tx.commit().await?;
+    state.metrics.audit_events.inc_by(appended);
     Ok(code)
+}
+
+/// The evidence of a sign-in to `app` (`access.granted`), in the transaction of its code: for
+/// the person's organization (who, by the hub's id), and, when the application is another
+/// organization's, for its owner (by the `sub` its application was given, never the hub's id).
+fn access_evidence(
+    state: &AppState,
+    app: &Application,
+    session: &Session,
+    params: &AuthParams,
+) -> Vec<crate::audit::AuditEvent> {
+    use crate::audit::{Actor, AuditAction, AuditEvent};
+    let target = format!("application:{}", app.id);
+    let person = Actor::User {
+        org_id: session.org_id,
+        user_id: session.user_id,
+        reauthenticated_at: None,
+    };
+    let own = AuditEvent::new(&person, AuditAction::AccessGranted, target.clone())
+        .org(session.org_id)
+        .details(
+            serde_json::json!({"application": app.client_id, "owner": app.org_id,
+            "auth_time": session.auth_time, "scope": params.scope}),
+        );
+    if app.org_id == session.org_id {
+        return vec![own];
+    }
+    let sub = crate::spaces::release::subject(state, app, session.org_id, session.user_id);
+    let system = Actor::System {
+        component: "sign-in".into(),
+    };
+    let owners = AuditEvent::new(&system, AuditAction::AccessGranted, target)
+        .org(app.org_id)
+        .details(serde_json::json!({"application": app.client_id, "sub": sub,
+            "organization": session.org_id, "auth_time": session.auth_time,
+            "scope": params.scope}));
+    vec![own, owners]
 }

@@ -223,7 +223,7 @@ async fn names_from_tenants_and_people_are_inert_text_on_every_console_page() {
     let application = format!("Portal {EVIL}");
     let r = hub
         .post(
-            &op,
+            &acme_admin,
             "/api/v1/orgs/acme/applications",
             json!({"name": application, "client_type": "confidential",
                    "redirect_uris": ["https://portal.acme.test/cb"]}),

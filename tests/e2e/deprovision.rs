@@ -75,7 +75,7 @@ pub(crate) async fn active_at_introspection(hub: &TestHub, app: &Value, tok: &st
 pub(crate) async fn create_app(hub: &TestHub, slug: &str, app: Value) -> Value {
     let r = hub
         .post(
-            &hub.operator_key,
+            &hub.maker(slug),
             &format!("/api/v1/orgs/{slug}/applications"),
             app,
         )

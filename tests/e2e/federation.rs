@@ -49,7 +49,7 @@ pub(crate) async fn add_user(hub: &TestHub, slug: &str, email: &str) -> String {
 pub(crate) async fn add_app(hub: &TestHub, slug: &str, redirect: &str) -> (String, String) {
     let r = hub
         .post(
-            &hub.operator_key,
+            &hub.maker(slug),
             &format!("/api/v1/orgs/{slug}/applications"),
             // An application of the organization's own that is given its people's groups.
             json!({"name": "Extranet", "client_type": "confidential", "redirect_uris": [redirect],

@@ -115,6 +115,50 @@ async fn the_operator_adds_no_person_directory_or_scim_token_without_the_organiz
     let dirs = hub.get(&admin, "/api/v1/orgs/acme/directories").await.json;
     assert_eq!(dirs.as_array().unwrap().len(), 1, "{dirs:?}");
     assert_eq!(hub.get(&admin, &tokens).await.json, json!([]));
+    // Applications: an operator's application, redirect URI or new secret would receive or
+    // redeem acme's people's codes. Refused outright (acme's admin makes its own), nothing
+    // changed.
+    let app = hub
+        .post(
+            &admin,
+            "/api/v1/orgs/acme/applications",
+            json!({"name": "Portal", "client_type": "confidential",
+                "redirect_uris": ["https://portal.acme.test/cb"]}),
+        )
+        .await;
+    assert_eq!(app.status, StatusCode::CREATED, "{app:?}");
+    let app_path = format!(
+        "/api/v1/orgs/acme/applications/{}",
+        app.json["application"]["id"].as_str().unwrap()
+    );
+    for (method, path, body) in [
+        (
+            Method::POST,
+            "/api/v1/orgs/acme/applications".to_string(),
+            json!({"name": "Shadow portal", "client_type": "confidential",
+                "redirect_uris": ["https://evil.example/cb"]}),
+        ),
+        (
+            Method::PATCH,
+            app_path.clone(),
+            json!({"redirect_uris": ["https://evil.example/cb"]}),
+        ),
+        (Method::POST, format!("{app_path}/secret"), json!(null)),
+    ] {
+        let r = hub
+            .call(method, &path, Some(op.as_str()), Some(&body))
+            .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{path}: {r:?}");
+    }
+    let now = hub.get(&admin, &app_path).await;
+    assert_eq!(
+        now.json["redirect_uris"],
+        json!(["https://portal.acme.test/cb"]),
+        "{now:?}"
+    );
+    let apps = hub.get(&admin, "/api/v1/orgs/acme/applications").await.json;
+    assert_eq!(apps.as_array().unwrap().len(), 1, "{apps:?}");
+
     // The operator may still close doors: a suspension needs no approval.
     let r = hub
         .call(
@@ -182,6 +226,37 @@ async fn the_operator_adds_no_person_directory_or_scim_token_without_the_organiz
             .count(),
         4
     );
+
+    // Stripping acme of its admins does not reopen the bootstrap: the operator revokes every
+    // admin key of acme (closing a door, which it may), and its next key still waits.
+    let keys = hub.get(&admin, "/api/v1/orgs/acme/api-keys").await.json;
+    for k in keys.as_array().unwrap() {
+        let r = hub
+            .call(
+                Method::DELETE,
+                &format!("/api/v1/orgs/acme/api-keys/{}", k["id"].as_str().unwrap()),
+                Some(op.as_str()),
+                None,
+            )
+            .await;
+        assert!(r.status.is_success(), "{r:?}");
+    }
+    let r = hub
+        .post(
+            &op,
+            "/api/v1/orgs/acme/api-keys",
+            json!({"name": "after the purge", "role": "admin"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{r:?}");
+    let r = hub
+        .post(
+            &op,
+            "/api/v1/orgs/acme/users",
+            json!({"email": "eve@acme.test", "name": "Eve", "groups": ["Admins"]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{r:?}");
 }
 
 /// A key `hub operator create-key` makes with these limits.

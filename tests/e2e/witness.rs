@@ -116,6 +116,20 @@ async fn a_witness_cosigns_what_extends_its_view_and_cries_out_at_a_split_view()
         .await
         .unwrap();
     assert!(note.contains("\n— acme.test/witness "), "{note}");
+    // Another organization's view of the checkpoint carries only its own witnesses.
+    org_with_domain(&hub, "globex", "globex.test").await;
+    let (_, globex) = hub.create_org_key("globex", "read").await;
+    let theirs = hub
+        .client
+        .get(format!("{}/api/v1/audit/log/checkpoint", hub.url))
+        .bearer_auth(&globex)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!theirs.contains("acme.test/witness"), "{theirs}");
     let input = |k: usize| {
         json!({"vkey": log_key, "org": acme_id, "checkpoint": note, "events": [],
             "witnesses": [vkey], "k": k})

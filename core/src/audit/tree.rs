@@ -217,26 +217,36 @@ pub fn new_note_key(name: &str) -> Result<(String, String), TreeError> {
     Ok((skey, format!("{name}+{id:08x}+{}", B64.encode(&public))))
 }
 
-/// The log's signer (made on first use, its private half sealed) and its key record.
-async fn signer(state: &AppState, name: &str) -> Result<(StandardSigner, LogKey), TreeError> {
-    let c = state.store.conn();
-    let key = match storage::audit_tree::current_key(c).await? {
-        Some(k) if k.name == name => k,
-        _ => {
-            let (skey, vkey) = new_note_key(name)?;
-            let id = vkey.split('+').nth(1).unwrap_or_default().to_string();
-            let k = LogKey {
-                id,
-                name: name.to_string(),
-                public_key: vkey,
-                seed_sealed: state
-                    .secrets
-                    .seal(KEY_CONTEXT, skey.as_bytes())
-                    .map_err(|e| TreeError::Key(e.to_string()))?,
-                created_at: state.clock.now_ms(),
+/// The log's signer and its key record. The key is made on the first checkpoint, named after
+/// the hub's public URL then, and kept: its name is the log's origin for good (a new public URL
+/// does not make a new log; a key rotation would be an explicit act).
+async fn signer(state: &AppState) -> Result<(StandardSigner, LogKey), TreeError> {
+    let key = match storage::audit_tree::current_key(state.store.conn()).await? {
+        Some(k) => k,
+        None => {
+            let tx = state.store.begin().await?;
+            let k = match storage::audit_tree::current_key(tx.conn()).await? {
+                Some(k) => k,
+                None => {
+                    let name = origin(&state.config.server.public_url);
+                    let (skey, vkey) = new_note_key(&name)?;
+                    let id = vkey.split('+').nth(1).unwrap_or_default().to_string();
+                    let k = LogKey {
+                        id,
+                        name,
+                        public_key: vkey,
+                        seed_sealed: state
+                            .secrets
+                            .seal(KEY_CONTEXT, skey.as_bytes())
+                            .map_err(|e| TreeError::Key(e.to_string()))?,
+                        created_at: state.clock.now_ms(),
+                    };
+                    storage::audit_tree::insert_key(tx.conn(), &k).await?;
+                    tracing::info!(key = %k.public_key, "made the audit log's signing key");
+                    k
+                }
             };
-            storage::audit_tree::insert_key(c, &k).await?;
-            tracing::info!(key = %k.public_key, "made the audit log's signing key");
+            tx.commit().await?;
             k
         }
     };
@@ -248,14 +258,10 @@ async fn signer(state: &AppState, name: &str) -> Result<(StandardSigner, LogKey)
     Ok((signer, key))
 }
 
-/// The log's verifier key (`name+id+key`), for anyone who checks its checkpoints; `None`
-/// before the first checkpoint made it.
-pub async fn verifier_key(state: &AppState) -> Result<Option<String>, TreeError> {
-    let name = origin(&state.config.server.public_url);
-    Ok(storage::audit_tree::current_key(state.store.conn())
-        .await?
-        .filter(|k| k.name == name)
-        .map(|k| k.public_key))
+/// The log's key (its name is the checkpoints' origin; `public_key` the verifier key), for
+/// anyone who checks its checkpoints; `None` before the first checkpoint made it.
+pub async fn log_key(state: &AppState) -> Result<Option<LogKey>, TreeError> {
+    Ok(storage::audit_tree::current_key(state.store.conn()).await?)
 }
 
 /// Whether every committed event is in a signed checkpoint already: three reads and no write,
@@ -279,9 +285,8 @@ pub async fn publish(state: &AppState) -> Result<Option<TreeCheckpoint>, TreeErr
     if size == 0 || latest.is_some_and(|l| l.size >= size) {
         return Ok(None);
     }
-    let name = origin(&state.config.server.public_url);
-    let (signer, key) = signer(state, &name).await?;
-    let text = format!("{name}\n{size}\n{root}\n");
+    let (signer, key) = signer(state).await?;
+    let text = format!("{}\n{size}\n{root}\n", key.name);
     let mut note = Note::new(text.as_bytes(), &[]).map_err(|e| TreeError::Tree(e.to_string()))?;
     note.add_sigs(&[&signer])
         .map_err(|e| TreeError::Key(e.to_string()))?;

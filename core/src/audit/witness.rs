@@ -97,20 +97,46 @@ fn text_of(note: &str) -> Option<&str> {
     note.rfind("\n\n").map(|i| &note[..=i])
 }
 
-/// The checkpoint's note with every cosignature posted for it.
-pub async fn cosigned(c: &impl Conn, cp: &TreeCheckpoint) -> Result<String, StoreError> {
+/// Cosignature lines served on one checkpoint at most (signed-note readers refuse a note with
+/// more than 100 signatures).
+const MAX_SERVED: usize = 50;
+
+/// The checkpoint's note with the cosignatures of `org`'s witnesses (`None`: every
+/// organization's, for the operator), at most [`MAX_SERVED`]: an organization neither sees
+/// others' witnesses nor can crowd them out of its note.
+pub async fn cosigned(
+    c: &impl Conn,
+    cp: &TreeCheckpoint,
+    org: Option<crate::ids::OrgId>,
+) -> Result<String, StoreError> {
     let mut note = cp.note.clone();
-    for line in storage::audit_tree::cosignatures(c, cp.size).await? {
-        note.push_str(&line);
+    let ids: Vec<String> = storage::audit_tree::witnesses(c, org)
+        .await?
+        .into_iter()
+        .map(|w| w.id)
+        .collect();
+    let lines = storage::audit_tree::cosignatures(c, cp.size).await?;
+    let mut served: Vec<&str> = Vec::new();
+    for (witness, line) in &lines {
+        if ids.contains(witness) && !served.contains(&line.as_str()) && served.len() < MAX_SERVED {
+            served.push(line);
+        }
+    }
+    for line in served {
+        note.push_str(line);
     }
     Ok(note)
 }
 
 /// The signatures on `note` by any of `witnesses` (`None` if none, or one is wrong).
 fn verified_by(note: &Note, witnesses: &[Witness]) -> Option<Vec<signed_note::Signature>> {
-    let verifiers: Vec<Box<dyn Verifier>> = witnesses
-        .iter()
-        .filter_map(|w| StandardVerifier::new(&w.vkey).ok())
+    // One verifier per key: organizations may trust the same witness.
+    let mut keys: Vec<&str> = witnesses.iter().map(|w| w.vkey.as_str()).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    let verifiers: Vec<Box<dyn Verifier>> = keys
+        .into_iter()
+        .filter_map(|k| StandardVerifier::new(k).ok())
         .map(|v| Box::new(v) as Box<dyn Verifier>)
         .collect();
     note.verify(&VerifierList::new(verifiers))
@@ -149,14 +175,14 @@ pub async fn cosign(state: &AppState, posted: &str) -> Result<usize, ServiceErro
     let tx = state.store.begin().await?;
     let mut kept = 0;
     for sig in &verified {
-        let Some(w) = witnesses.iter().find(|w| {
+        let line = String::from_utf8_lossy(&sig.to_bytes()).into_owned();
+        // Kept for every organization that registered the key.
+        for w in witnesses.iter().filter(|w| {
             StandardVerifier::new(&w.vkey)
                 .is_ok_and(|v| v.name() == sig.name() && v.key_id() == sig.id())
-        }) else {
-            continue;
-        };
-        let line = String::from_utf8_lossy(&sig.to_bytes()).into_owned();
-        storage::audit_tree::insert_cosignature(tx.conn(), size, &w.id, &line, now).await?;
+        }) {
+            storage::audit_tree::insert_cosignature(tx.conn(), size, &w.id, &line, now).await?;
+        }
         kept += 1;
     }
     tx.commit().await?;

@@ -183,7 +183,17 @@ pub async fn update(
     let gate = if input.bind_password.is_some() {
         operator::gate_direct(state, ctx, SECRET_BY_OWN_ADMIN).await?
     } else {
-        get(state, ctx, id).await?;
+        let current = get(state, ctx, id).await?;
+        // Checked before a request is recorded: approved, it could never be made.
+        if let (Some(new), Some(old)) = (&input.ldap, &current.ldap)
+            && password_exposure_changed(old, new)
+        {
+            return Err(ServiceError::invalid(
+                "bind_password",
+                "the server, or how the password is protected on the way, changed: give the \
+                 bind password again (the stored one is never sent to a new destination)",
+            ));
+        }
         operator::gate_unless_approved(
             state,
             ctx,

@@ -22,6 +22,13 @@ const MAX_REDIRECT_URIS: usize = 20;
 
 /// The sealing context of an application's outbound SCIM bearer token (`:{app id}` appended).
 pub const SCIM_TOKEN_CONTEXT: &str = "application.scim_token";
+/// Why the operator may not make or change an application (its redirect URIs receive the
+/// organization's people's codes; its secrets redeem them) once the organization has an admin
+/// of its own: that admin does, or the operator in a break-glass window. Deleting one only
+/// closes a door and stays open to the operator.
+const OWN_APPS: &str = "the applications of an organization with an admin of its own are made \
+     and changed by that admin (or by the operator in a break-glass window)";
+
 /// The sealing context of an application's webhook signing secret (`:{app id}` appended).
 pub const WEBHOOK_SECRET_CONTEXT: &str = "application.webhook_secret";
 
@@ -361,6 +368,7 @@ pub async fn create(
     input: CreateApp,
 ) -> Result<Created, ServiceError> {
     ctx.require_admin()?;
+    super::operator::gate_direct(state, ctx, OWN_APPS).await?;
     let mut errors = Vec::new();
     let name = validate::name("name", &input.name)
         .map_err(|e| errors.push(e))
@@ -482,6 +490,7 @@ pub async fn update(
     input: UpdateApp,
 ) -> Result<(Application, Option<String>), ServiceError> {
     ctx.require_admin()?;
+    super::operator::gate_direct(state, ctx, OWN_APPS).await?;
     let tx = state.store.begin().await?;
     let current = lock(&tx, ctx, id).await?;
     let mut errors = Vec::new();
@@ -583,6 +592,7 @@ pub async fn rotate_secret(
     id: &str,
 ) -> Result<(Application, String), ServiceError> {
     ctx.require_admin()?;
+    super::operator::gate_direct(state, ctx, OWN_APPS).await?;
     let tx = state.store.begin().await?;
     let mut app = lock(&tx, ctx, id).await?;
     if app.client_type == ClientType::Public {

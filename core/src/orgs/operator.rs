@@ -20,7 +20,6 @@ use crate::orgs::model::{
 use crate::orgs::validate;
 use crate::state::AppState;
 use crate::storage::{self, Conn, StoreError};
-use crate::users::UserStatus;
 
 /// How a change to an organization may go ahead.
 #[derive(Debug, Clone)]
@@ -55,23 +54,26 @@ impl Gate {
     }
 }
 
-/// Whether the organization has an admin of its own: an admin key in force, or an active
-/// person in a group its role mapping makes org admin.
+/// Whether the organization has had an admin of its own: an admin key (even one revoked or
+/// expired since), or a person (whatever their status now) in a group its role mapping makes
+/// org admin. Sticky on purpose: an operator who suspended those people or revoked those keys
+/// must not find the organization back in bootstrap, where its gates are open.
 pub async fn has_own_admin(
     c: &impl Conn,
     org: crate::ids::OrgId,
-    now: i64,
+    _now: i64,
 ) -> Result<bool, StoreError> {
-    if storage::api_keys::has_active_admin(c, org, now).await? {
+    if storage::api_keys::had_admin(c, org).await? {
         return Ok(true);
     }
     let roles = storage::roles::get(c, org).await?;
     if roles.org_admin.is_empty() {
         return Ok(false);
     }
-    Ok(storage::users::list(c, org).await?.iter().any(|u| {
-        u.status == UserStatus::Active && u.groups.iter().any(|g| roles.org_admin.contains(g))
-    }))
+    Ok(storage::users::list(c, org)
+        .await?
+        .iter()
+        .any(|u| u.groups.iter().any(|g| roles.org_admin.contains(g))))
 }
 
 /// How `ctx`'s change goes ahead without a request, if it can: the organization's own, the
@@ -299,12 +301,26 @@ pub async fn review_break_glass(
 }
 
 /// Applies an approved request in the name of the admin who approved it; what it made (a key's
-/// secret is shown to that admin, once).
+/// secret is shown to that admin, once). If the change cannot be made (it no longer fits: a
+/// conflict, a domain no longer verified), the request goes back to pending, so that it can be
+/// rejected or approved again once fixed, and the admin gets the reason.
 pub async fn apply(
     state: &AppState,
     ctx: &OrgCtx,
     r: &OperatorRequest,
 ) -> Result<Value, ServiceError> {
+    match make(state, ctx, r).await {
+        Ok(v) => Ok(v),
+        Err(e) => {
+            let tx = state.store.begin().await?;
+            storage::operator::reopen(tx.conn(), r).await?;
+            tx.commit().await?;
+            Err(e)
+        }
+    }
+}
+
+async fn make(state: &AppState, ctx: &OrgCtx, r: &OperatorRequest) -> Result<Value, ServiceError> {
     let bad = || ServiceError::Internal(format!("operator request {} is malformed", r.id));
     let text = |k: &str| r.payload[k].as_str().map(str::to_string).ok_or_else(bad);
     Ok(match r.kind {

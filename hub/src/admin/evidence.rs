@@ -44,11 +44,11 @@ async fn checkpoint_at(
     responses((status = 200, content_type = "text/plain", body = String), (status = 404, body = Problem)))]
 pub async fn get_checkpoint(
     State(state): State<AppState>,
-    _principal: Principal,
+    principal: Principal,
     AppQuery(q): AppQuery<CheckpointQuery>,
 ) -> Result<Response, ApiError> {
     let cp = checkpoint_at(&state, q.size).await?;
-    let note = crate::audit::witness::cosigned(state.store.conn(), &cp).await?;
+    let note = witness::cosigned(state.store.conn(), &cp, principal.org_id()).await?;
     let mut r = note.into_response();
     r.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -73,13 +73,13 @@ pub async fn get_key(
     State(state): State<AppState>,
     _principal: Principal,
 ) -> Result<Json<LogKeyView>, ApiError> {
-    let vkey = tree::verifier_key(&state)
+    let key = tree::log_key(&state)
         .await
         .map_err(ServiceError::from)?
         .ok_or_else(|| ApiError::not_found("log key (no checkpoint was signed yet)"))?;
     Ok(Json(LogKeyView {
-        origin: tree::origin(&state.config.server.public_url),
-        vkey,
+        origin: key.name,
+        vkey: key.public_key,
     }))
 }
 
@@ -179,7 +179,7 @@ pub async fn get_proofs(
     .await
     .map_err(ServiceError::from)?;
     Ok(Json(ProofsView {
-        checkpoint: cp.note,
+        checkpoint: witness::cosigned(state.store.conn(), &cp, Some(ctx.org.id)).await?,
         size: cp.size,
         root: cp.root,
         events,
@@ -311,7 +311,7 @@ pub async fn list_evidence(
             .await
             .map_err(ServiceError::from)?;
     Ok(Json(ProofsView {
-        checkpoint: crate::audit::witness::cosigned(c, &cp).await?,
+        checkpoint: witness::cosigned(c, &cp, Some(ctx.org.id)).await?,
         size: cp.size,
         root: cp.root,
         events,

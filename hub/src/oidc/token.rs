@@ -74,9 +74,14 @@ fn pkce_ok(verifier: &str, challenge: &str) -> bool {
 /// client's other callers and the refusals of real tokens (revoked, expired) are not.
 fn guessed(state: &AppState, app: &Application, source: SourceIp, what: &str) -> OAuthError {
     state.metrics.client_auth_failure("unknown_grant");
+    // A public client is anyone's to name, and without an address every caller shares the
+    // client's key: then only the address counts, so nobody locks a client out for all.
+    let client = (app.client_type == crate::orgs::model::ClientType::Confidential
+        && source.0.is_some())
+    .then_some(app.client_id.as_str());
     state
         .throttle
-        .record_failure(Some(&app.client_id), source.0, state.clock.now_ms());
+        .record_failure(client, source.0, state.clock.now_ms());
     OAuthError::invalid_grant(format!("the {what} is unknown"))
 }
 

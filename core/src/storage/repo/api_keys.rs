@@ -131,12 +131,12 @@ pub async fn find_active_by_hash(
 }
 
 /// Whether the organization has an admin key in force (then it has an admin of its own).
-pub async fn has_active_admin(c: &impl Conn, org: OrgId, now: i64) -> StoreResult<bool> {
+/// Whether the organization ever had an admin key (revoked or expired ones count: keys are
+/// never deleted, so this only turns true).
+pub async fn had_admin(c: &impl Conn, org: OrgId) -> StoreResult<bool> {
     Ok(Entity::find()
         .filter(Column::OrgId.eq(org.to_string()))
         .filter(Column::Role.eq(crate::orgs::model::Role::Admin.as_str()))
-        .filter(Column::RevokedAt.is_null())
-        .filter(unexpired(now))
         .one(c)
         .await?
         .is_some())

@@ -188,27 +188,32 @@ pub async fn insert_cosignature(
         .one(c)
         .await?
         .is_some();
-    if !exists {
-        audit_tree_cosignature::Entity::insert(audit_tree_cosignature::ActiveModel {
-            size: Set(size),
-            witness_id: Set(witness.to_string()),
-            line: Set(line.to_string()),
-            at_ms: Set(at_ms),
-        })
-        .exec_without_returning(c)
-        .await?;
+    if exists {
+        return Ok(());
     }
-    Ok(())
+    let inserted = audit_tree_cosignature::Entity::insert(audit_tree_cosignature::ActiveModel {
+        size: Set(size),
+        witness_id: Set(witness.to_string()),
+        line: Set(line.to_string()),
+        at_ms: Set(at_ms),
+    })
+    .exec_without_returning(c)
+    .await;
+    match inserted.map_err(StoreError::from) {
+        // Posted meanwhile by another request: the first stays.
+        Ok(_) | Err(StoreError::Conflict(_)) => Ok(()),
+        Err(e) => Err(e),
+    }
 }
 
-/// The cosignature lines of the checkpoint of `size`, in the order they came.
-pub async fn cosignatures(c: &impl Conn, size: i64) -> StoreResult<Vec<String>> {
+/// The cosignatures of the checkpoint of `size`: (witness id, line), in the order they came.
+pub async fn cosignatures(c: &impl Conn, size: i64) -> StoreResult<Vec<(String, String)>> {
     Ok(audit_tree_cosignature::Entity::find()
         .filter(audit_tree_cosignature::Column::Size.eq(size))
         .order_by_asc(audit_tree_cosignature::Column::AtMs)
         .all(c)
         .await?
         .into_iter()
-        .map(|m| m.line)
+        .map(|m| (m.witness_id, m.line))
         .collect())
 }

@@ -108,6 +108,22 @@ pub async fn decide(c: &impl Conn, r: &OperatorRequest) -> StoreResult<bool> {
     Ok(res.rows_affected == 1)
 }
 
+/// Puts an approved request back to pending (its change could not be made).
+pub async fn reopen(c: &impl Conn, r: &OperatorRequest) -> StoreResult<()> {
+    req::Entity::update_many()
+        .set(req::ActiveModel {
+            status: Set(RequestStatus::Pending.as_str().to_string()),
+            decided_at: Set(None),
+            decided_by: Set(None),
+            ..Default::default()
+        })
+        .filter(req::Column::OrgId.eq(r.org_id.to_string()))
+        .filter(req::Column::Id.eq(r.id.to_string()))
+        .exec(c)
+        .await?;
+    Ok(())
+}
+
 pub async fn insert_break_glass(c: &impl Conn, b: &BreakGlass) -> StoreResult<()> {
     bg::Entity::insert(bg::ActiveModel {
         id: Set(b.id.to_string()),

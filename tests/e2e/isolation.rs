@@ -285,7 +285,7 @@ async fn operator_actions_on_an_org_appear_in_that_orgs_audit_view_only() {
     let (_, a_read) = hub.create_org_key("org-a", "read").await;
     let (_, b_read) = hub.create_org_key("org-b", "read").await;
     let r = hub
-        .post(&hub.maker("org-a"), "/api/v1/orgs/org-a/applications", json!({
+        .post(&op, "/api/v1/orgs/org-a/applications", json!({
             "name": "Operator-made", "client_type": "public", "redirect_uris": ["https://a.example/cb"]}))
         .await;
     let app_id = r.json["application"]["id"].as_str().unwrap().to_string();

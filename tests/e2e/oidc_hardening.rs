@@ -313,6 +313,17 @@ async fn public_clients_may_not_introspect_and_revoke_only_their_own_tokens() {
     hub.stop().await;
 }
 
+/// Two confidential clients A and B that may use the client credentials grant: their
+/// (client id, secret).
+async fn two_service_clients(hub: &TestHub) -> ((String, String), (String, String)) {
+    let mut a = confidential("A", "https://a.acme.test/cb");
+    a["allow_client_credentials"] = json!(true);
+    let mut b = confidential("B", "https://b.acme.test/cb");
+    b["allow_client_credentials"] = json!(true);
+    let (_, apps) = fixture(hub, &[a, b]).await;
+    (creds(&apps[0]), creds(&apps[1]))
+}
+
 #[tokio::test]
 async fn wrong_client_secrets_are_counted_and_throttled_for_a_bounded_window() {
     let clock = std::sync::Arc::new(hub::clock::FixedClock::new(chrono::Utc::now()));
@@ -326,13 +337,7 @@ async fn wrong_client_secrets_are_counted_and_throttled_for_a_bounded_window() {
         ..Default::default()
     })
     .await;
-    let mut a = confidential("A", "https://a.acme.test/cb");
-    a["allow_client_credentials"] = json!(true);
-    let mut b = confidential("B", "https://b.acme.test/cb");
-    b["allow_client_credentials"] = json!(true);
-    let (_, apps) = fixture(&hub, &[a, b]).await;
-    let (aid, asec) = creds(&apps[0]);
-    let (bid, bsec) = creds(&apps[1]);
+    let ((aid, asec), (bid, bsec)) = two_service_clients(&hub).await;
     let grant = [("grant_type", "client_credentials")];
     let guess = "guessed-secret-0123456789";
     for _ in 0..5 {
@@ -387,13 +392,7 @@ async fn guessed_codes_and_refresh_tokens_are_counted_and_throttled() {
         ..Default::default()
     })
     .await;
-    let mut a = confidential("A", "https://a.acme.test/cb");
-    a["allow_client_credentials"] = json!(true);
-    let mut b = confidential("B", "https://b.acme.test/cb");
-    b["allow_client_credentials"] = json!(true);
-    let (_, apps) = fixture(&hub, &[a, b]).await;
-    let (aid, asec) = creds(&apps[0]);
-    let (bid, bsec) = creds(&apps[1]);
+    let ((aid, asec), (bid, bsec)) = two_service_clients(&hub).await;
     for i in 0..5 {
         let guess = format!("guessed-{i}-0123456789abcdef");
         let grant = if i % 2 == 0 {

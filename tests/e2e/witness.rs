@@ -24,6 +24,19 @@ async fn witness(args: &[&str]) -> (i32, String, String) {
     )
 }
 
+/// The latest checkpoint as `key` sees it (its organization's cosignatures only).
+async fn checkpoint_text(hub: &TestHub, key: &str) -> String {
+    hub.client
+        .get(format!("{}/api/v1/audit/log/checkpoint", hub.url))
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_witness_cosigns_what_extends_its_view_and_cries_out_at_a_split_view() {
     let hub = TestHub::start_with(Options {
@@ -105,30 +118,12 @@ async fn a_witness_cosigns_what_extends_its_view_and_cries_out_at_a_split_view()
     let (code, out, err) = witness(&run).await;
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("\"cosigned\""), "{out}");
-    let note = hub
-        .client
-        .get(format!("{}/api/v1/audit/log/checkpoint", hub.url))
-        .bearer_auth(&reader)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let note = checkpoint_text(&hub, &reader).await;
     assert!(note.contains("\n— acme.test/witness "), "{note}");
     // Another organization's view of the checkpoint carries only its own witnesses.
     org_with_domain(&hub, "globex", "globex.test").await;
     let (_, globex) = hub.create_org_key("globex", "read").await;
-    let theirs = hub
-        .client
-        .get(format!("{}/api/v1/audit/log/checkpoint", hub.url))
-        .bearer_auth(&globex)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let theirs = checkpoint_text(&hub, &globex).await;
     assert!(!theirs.contains("acme.test/witness"), "{theirs}");
     let input = |k: usize| {
         json!({"vkey": log_key, "org": acme_id, "checkpoint": note, "events": [],

@@ -174,7 +174,7 @@ pub async fn sequence(store: &Store) -> Result<u64, TreeError> {
 
 /// The log's name (its checkpoints' origin line and its key's name): the hub's public host
 /// and path, then `/audit`.
-pub fn origin(public_url: &str) -> String {
+fn origin(public_url: &str) -> String {
     let u = url::Url::parse(public_url).ok();
     let host = u
         .as_ref()

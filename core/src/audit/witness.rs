@@ -92,11 +92,6 @@ pub async fn remove(state: &AppState, ctx: &OrgCtx, id: &str) -> Result<(), Serv
     Ok(())
 }
 
-/// The text a signed note commits to (before the blank line and signatures).
-fn text_of(note: &str) -> Option<&str> {
-    note.rfind("\n\n").map(|i| &note[..=i])
-}
-
 /// Cosignature lines served on one checkpoint at most (signed-note readers refuse a note with
 /// more than 100 signatures).
 const MAX_SERVED: usize = 50;
@@ -163,7 +158,9 @@ pub async fn cosign(state: &AppState, posted: &str) -> Result<usize, ServiceErro
     let cp = storage::audit_tree::checkpoint(c, Some(size))
         .await?
         .ok_or_else(|| bad("the log signed no checkpoint of that size"))?;
-    if text_of(&cp.note) != Some(text) {
+    let signed = Note::from_bytes(cp.note.as_bytes())
+        .map_err(|_| ServiceError::Internal(format!("checkpoint {size} is not a signed note")))?;
+    if signed.text() != note.text() {
         return Err(ServiceError::Conflict(
             "this is not the log's checkpoint of that size".into(),
         ));

@@ -192,6 +192,11 @@ mod props {
                 }
                 s
             })
+            // A filter's string values may hold anything; a path never holds control or line
+            // separator characters (refused as `invalidPath`, which another property covers).
+            .prop_filter("a path has no control characters", |s| {
+                !s.chars().any(crate::users::names::is_control)
+            })
     }
 
     fn op() -> impl Strategy<Value = Value> {
